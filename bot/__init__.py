@@ -1,0 +1,1 @@
+"""healthbot: the WeChat Official Account handler for the epidemic health-code service."""

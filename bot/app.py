@@ -1,0 +1,91 @@
+"""Wire the parts into an aiohttp application."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from bot.config import STANDIN_PATH, Settings
+from bot.context import Clock
+from bot.dispatcher import Dispatcher
+from bot.pii import Vault
+from bot.router import Handler, Router
+from bot.services import Services
+from bot.standin import create_standin
+from bot.templates import Templates
+from bot.webhook import BODY_LIMIT, Webhook
+from bot.wechat_api import WeChatAPI
+from storage import Keys, connect
+from storage.turns import TurnStore
+
+log = logging.getLogger("healthbot")
+
+SERVICES = web.AppKey("services", Services)
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    redis = connect(settings.redis.url)
+    keys = Keys(settings.redis.prefix)
+    server = settings.server
+    turns = TurnStore(redis, keys, dedup_ttl=server.dedup_ttl, lease=server.inflight_lease,
+                      lock_ttl=server.user_lock_ttl, dialog_ttl=settings.dialog.ttl,
+                      notice_ttl=settings.dialog.timeout_notice_ttl)
+    return Services(
+        settings=settings,
+        templates=Templates(settings.paths.templates),
+        redis=redis,
+        keys=keys,
+        turns=turns,
+        vault=Vault(settings.security.index_key_bytes(), settings.security.data_key_bytes()),
+        clock=clock or Clock(),
+        api=WeChatAPI(settings.wechat, redis, keys),
+    )
+
+
+def build_app(settings: Settings, *, clock: Clock | None = None, routers: list[Router] | None = None,
+              fallback: Handler | None = None) -> web.Application:
+    from handlers import all_routers, install
+    from handlers import fallback as default_fallback
+
+    services = build_services(settings, clock)
+    install(services)
+    dispatcher = Dispatcher(services, routers if routers is not None else all_routers(),
+                            fallback or default_fallback)
+    webhook = Webhook(settings, dispatcher)
+
+    app = web.Application(client_max_size=BODY_LIMIT)
+    app[SERVICES] = services
+    app[DISPATCHER] = dispatcher
+    app.router.add_get("/wechat", webhook.verify_url)
+    app.router.add_post("/wechat", webhook.receive)
+    app.router.add_get("/healthz", healthz)
+    if settings.dev_mode:
+        app.add_subapp(STANDIN_PATH, create_standin(settings.wechat.app_id, settings.wechat.app_secret))
+    app.cleanup_ctx.append(_lifecycle)
+    return app
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    yield
+    services, dispatcher = app[SERVICES], app[DISPATCHER]
+    await dispatcher.drain()
+    await services.api.close()
+    if not services.settings.redis.url.startswith("memory://"):
+        await services.redis.aclose()
+
+
+async def redis_reachable(services: Services) -> bool:
+    try:
+        return bool(await asyncio.wait_for(services.redis.ping(), timeout=1.0))
+    except (RedisError, OSError, TimeoutError):
+        return False
+
+
+async def healthz(request: web.Request) -> web.Response:
+    ok = await redis_reachable(request.app[SERVICES])
+    return web.json_response({"status": "ok" if ok else "degraded", "redis": ok})

@@ -1,0 +1,157 @@
+"""The `healthbot` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from bot.config import ConfigError, Settings, load_settings, new_key
+
+log = logging.getLogger("healthbot")
+
+
+def _settings(args: argparse.Namespace, **server: Any) -> Settings:
+    try:
+        return load_settings(args.config, overrides={"server": server})
+    except ConfigError as exc:
+        print(f"healthbot: config error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _check_redis(settings: Settings) -> None:
+    if settings.redis.url.startswith("memory://"):
+        return
+    from storage import connect
+
+    async def ping() -> None:
+        client = connect(settings.redis.url)
+        try:
+            await asyncio.wait_for(client.ping(), timeout=2)
+        finally:
+            await client.aclose()
+
+    try:
+        asyncio.run(ping())
+    except Exception as exc:
+        print(f"healthbot: config error: redis.url: cannot reach {settings.redis.url} ({exc})", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def banner(settings: Settings) -> str:
+    url = settings.public_url
+    lines = [f"healthbot listening on {url}/wechat  (config: {settings.source})"]
+    mode = "safe mode (AES)" if settings.wechat.encrypted else "plaintext mode"
+    lines.append(f"  message mode: {mode}; store: {settings.redis.url}; WeChat API: {settings.wechat.api_base}")
+    if settings.dev_mode:
+        lines += [
+            "  DEV MODE: no config was given, so this runs with an embedded in-memory store, the dev token",
+            f"  '{settings.wechat.token}' and a stand-in WeChat API. Nothing is kept after exit; do not expose it.",
+            "  Chat with the bot from another terminal:   healthbot chat",
+        ]
+    return "\n".join(lines)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from aiohttp import web
+
+    from bot.app import build_app
+
+    settings = _settings(args, host=args.host, port=args.port)
+    _check_redis(settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    print(banner(settings), flush=True)
+    web.run_app(build_app(settings), host=settings.server.host, port=settings.server.port, print=None,
+                shutdown_timeout=10)
+
+
+def cmd_chat(args: argparse.Namespace) -> None:
+    from bot.chat import run_chat
+
+    settings = _settings(args)
+    url = args.url or settings.public_url + "/wechat"
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_chat(settings, url, args.user, Path(args.images)))
+
+
+def cmd_keygen(args: argparse.Namespace) -> None:
+    print(f"index_key = \"{new_key()}\"\ndata_key = \"{new_key()}\"")
+
+
+def menu_from_settings(settings: Settings) -> dict[str, Any]:
+    menu = settings.menu
+    if not menu.get("button"):
+        print("healthbot: config error: [menu] has no buttons", file=sys.stderr)
+        raise SystemExit(2)
+    return {"button": menu["button"]}
+
+
+def cmd_menu(args: argparse.Namespace) -> None:
+    from bot.standin import validate_menu
+
+    settings = _settings(args)
+    menu = menu_from_settings(settings)
+    problem = validate_menu(menu)
+    if args.action == "show":
+        print(json.dumps(menu, ensure_ascii=False, indent=2))
+        if problem:
+            print(f"WARNING: WeChat would refuse this menu: {problem}", file=sys.stderr)
+        return
+    if problem:
+        print(f"healthbot: menu refused before sending: {problem}", file=sys.stderr)
+        raise SystemExit(2)
+
+    async def push() -> None:
+        from bot.app import build_services
+
+        services = build_services(settings)
+        try:
+            await services.api.create_menu(menu)
+        finally:
+            await services.api.close()
+
+    asyncio.run(push())
+    print("menu created")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="healthbot", description=__doc__)
+    root.add_argument("--config", help="TOML config file (default: $HEALTHBOT_CONFIG, else dev mode)")
+    sub = root.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the webhook server")
+    serve.add_argument("--config", default=argparse.SUPPRESS)
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+
+    chat = sub.add_parser("chat", help="chat with a running bot from the terminal")
+    chat.add_argument("--config", default=argparse.SUPPRESS)
+    chat.add_argument("--url", help="webhook URL (default: from the config, http://127.0.0.1:8080/wechat)")
+    chat.add_argument("--user", default="o_dev_citizen_0001", help="the OpenID to chat as")
+    chat.add_argument("--images", default="chat-images", help="folder for received images")
+    chat.set_defaults(func=cmd_chat)
+
+    keygen = sub.add_parser("keygen", help="print fresh [security] keys")
+    keygen.set_defaults(func=cmd_keygen)
+
+    menu = sub.add_parser("menu", help="show or push the menu from the config")
+    menu.add_argument("action", choices=["show", "push"])
+    menu.add_argument("--config", default=argparse.SUPPRESS)
+    menu.set_defaults(func=cmd_menu)
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""What a handler sees: the message, the user's dialog state, and the services it may use."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from bot.inbound import Inbound
+from bot.replies import Text
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+class Clock:
+    """Wall time in Asia/Shanghai; tests swap in a settable clock."""
+
+    def time(self) -> float:
+        return time.time()
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.time(), SHANGHAI)
+
+
+class SettableClock(Clock):
+    def __init__(self, start: datetime) -> None:
+        self._t = start.timestamp()
+
+    def time(self) -> float:
+        return self._t
+
+    def set(self, moment: datetime) -> None:
+        self._t = moment.timestamp()
+
+    def advance(self, seconds: float) -> None:
+        self._t += seconds
+
+
+@dataclass
+class DialogState:
+    dialog: str = ""
+    step: str = ""
+    history: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    expired: str = ""
+
+    def start(self, dialog: str, step: str, data: dict[str, Any] | None = None) -> None:
+        self.dialog, self.step, self.history, self.data = dialog, step, [], dict(data or {})
+
+    def clear(self) -> None:
+        self.dialog, self.step, self.history, self.data = "", "", [], {}
+
+
+@dataclass
+class Context:
+    message: Inbound
+    services: Services
+    state: DialogState
+    match: re.Match[str] | None = None
+
+    @property
+    def openid(self) -> str:
+        return self.message.openid
+
+    def render(self, template: str, **values: Any) -> str:
+        return self.services.templates.render(template, **values)
+
+    def text(self, template: str, **values: Any) -> Text:
+        return Text(self.render(template, **values))
+
+    def now(self) -> datetime:
+        return self.services.clock.now()

@@ -1,0 +1,119 @@
+"""Dialogs declared as data: ordered steps, each with a prompt template, a validator and an optional condition.
+
+At any step `取消` cancels and `返回` goes back one step. The engine keeps the step, the history and the
+collected data in the user's DialogState; the dispatcher persists it as one Redis hash with one sliding TTL.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.context import Context
+from bot.replies import Reply, Text
+
+CANCEL_WORDS = frozenset({"取消", "退出"})
+BACK_WORDS = frozenset({"返回", "上一步"})
+
+Validator = Callable[[str, Context], Any]
+Condition = Callable[[Mapping[str, Any]], bool]
+Completion = Callable[[Context, dict[str, Any]], Awaitable[Reply]]
+View = Callable[[Context, Mapping[str, Any]], Mapping[str, Any]]
+
+
+class Invalid(Exception):
+    """A validator's refusal: the reply is the named template, and the step stays where it is."""
+
+    def __init__(self, template: str, **values: Any) -> None:
+        super().__init__(template)
+        self.template = template
+        self.values = values
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    name: str
+    prompt: str
+    validate: Validator
+    when: Condition | None = None
+
+    def applies(self, data: Mapping[str, Any]) -> bool:
+        return self.when is None or self.when(data)
+
+
+def _no_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class Dialog:
+    name: str
+    title: str
+    restart_keyword: str
+    steps: tuple[Step, ...]
+    on_complete: Completion
+    view: View = _no_view
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {step.name: i for i, step in enumerate(self.steps)})
+
+    async def start(self, ctx: Context, data: Mapping[str, Any] | None = None) -> Reply:
+        ctx.state.start(self.name, "", dict(data or {}))
+        step = self._next_from(0, ctx.state.data)
+        if step is None:
+            return await self._complete(ctx)
+        ctx.state.step = step.name
+        return self.prompt(ctx, step)
+
+    def prompt(self, ctx: Context, step: Step) -> Text:
+        return ctx.text(step.prompt, **self.view(ctx, ctx.state.data))
+
+    def current(self, ctx: Context) -> Step | None:
+        index = self._index.get(ctx.state.step)
+        return None if index is None else self.steps[index]
+
+    async def handle(self, ctx: Context) -> Reply:
+        step = self.current(ctx)
+        if step is None:  # the dialog changed shape since this state was written
+            ctx.state.clear()
+            return ctx.text("dialog/restart.txt")
+        if ctx.message.msg_type != "text":
+            return Text(ctx.render("dialog/text_only.txt") + "\n\n" + self.prompt(ctx, step).content)
+        word = ctx.message.normalized
+        if word in CANCEL_WORDS:
+            ctx.state.clear()
+            return ctx.text("dialog/cancelled.txt")
+        if word in BACK_WORDS:
+            return self._back(ctx, step)
+        try:
+            value = step.validate(ctx.message.content.strip(), ctx)
+            if inspect.isawaitable(value):
+                value = await value
+        except Invalid as refusal:
+            return ctx.text(refusal.template, **refusal.values)
+        ctx.state.data[step.name] = value
+        ctx.state.history.append(step.name)
+        following = self._next_from(self._index[step.name] + 1, ctx.state.data)
+        if following is None:
+            return await self._complete(ctx)
+        ctx.state.step = following.name
+        return self.prompt(ctx, following)
+
+    def _back(self, ctx: Context, step: Step) -> Reply:
+        if not ctx.state.history:
+            return Text(ctx.render("dialog/first_step.txt") + "\n\n" + self.prompt(ctx, step).content)
+        previous = ctx.state.history.pop()
+        ctx.state.data.pop(previous, None)
+        ctx.state.step = previous
+        return self.prompt(ctx, self.steps[self._index[previous]])
+
+    def _next_from(self, index: int, data: Mapping[str, Any]) -> Step | None:
+        return next((s for s in self.steps[index:] if s.applies(data)), None)
+
+    async def _complete(self, ctx: Context) -> Reply:
+        data = dict(ctx.state.data)
+        ctx.state.clear()
+        return await self.on_complete(ctx, data)

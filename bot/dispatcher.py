@@ -1,0 +1,225 @@
+"""One push in, one passive reply out: dedup, the per-user lock, routing, the 5-second race, late delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import json
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from bot.context import Context, DialogState
+from bot.inbound import Inbound
+from bot.pii import SealError, hash_openid
+from bot.replies import SUCCESS, Image, News, Reply, Text, render_reply
+from bot.router import Handler, Router, RouteTable
+from bot.services import Services
+from bot.wechat_api import WeChatAPIError
+from storage.turns import PENDING, Begun, DialogWrite
+
+log = logging.getLogger("healthbot.dispatch")
+
+KEEP = DialogWrite("keep")
+CLEAR = DialogWrite("clear")
+FORGET_EXPIRED = DialogWrite("forget-expired")
+POLL_SECONDS = 0.03
+
+
+class Dispatcher:
+    def __init__(self, services: Services, routers: list[Router], fallback: Handler) -> None:
+        self.services = services
+        self.table = RouteTable(routers)
+        self.fallback = fallback
+        self.background: set[asyncio.Task[Any]] = set()
+        self.handler_runs = 0
+
+    # -- the turn -------------------------------------------------------------------------------------
+
+    async def handle(self, message: Inbound) -> str:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.services.settings.server.reply_deadline
+        try:
+            claimed = await self._claim(message, deadline)
+        except RedisError as exc:
+            log.warning("redis unavailable at turn start user=%s: %s", hash_openid(message.openid), exc)
+            return self._render(message, self._text("busy.txt"))
+        if isinstance(claimed, str):
+            return claimed
+        token, begun = claimed
+        ctx = Context(message, self.services, self._load_state(message.openid, begun))
+        before = copy.deepcopy(ctx.state)
+        work = asyncio.ensure_future(self._produce(ctx, before))
+        try:
+            reply = await asyncio.wait_for(asyncio.shield(work), max(0.0, deadline - loop.time()))
+        except TimeoutError:
+            return await self._defer(ctx, work, token, before)
+        body = self._render(message, reply)
+        try:
+            await self.services.turns.finish(
+                message.openid, message.dedup_id(), token, body, self._dialog_write(ctx, before)
+            )
+        except RedisError as exc:
+            log.warning("redis unavailable at turn end user=%s: %s", hash_openid(message.openid), exc)
+            return self._render(message, self._text("busy.txt"))
+        return body
+
+    async def _claim(self, message: Inbound, deadline: float) -> str | tuple[str, Begun]:
+        """Own the turn, or answer at once: a retry gets the first attempt's reply."""
+        turns, loop = self.services.turns, asyncio.get_running_loop()
+        dedup_id, token = message.dedup_id(), turns.new_lock_token()
+        while True:
+            begun = await turns.begin(message.openid, dedup_id, token)
+            if begun.outcome == "ok":
+                return token, begun
+            if begun.outcome == "dup":
+                value: bytes | None = begun.seen_value
+                while value == PENDING and loop.time() < deadline:
+                    await asyncio.sleep(POLL_SECONDS)
+                    value = await turns.seen(message.openid, dedup_id)
+                if value is None:
+                    continue  # the first attempt died and its lease ran out: this one takes over
+                if value == PENDING:
+                    return SUCCESS
+                log.info("retry answered from the first attempt user=%s", hash_openid(message.openid))
+                return value[1:].decode()
+            if loop.time() >= deadline - 0.25:
+                return self._render(message, self._text("busy_previous.txt"))
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def _produce(self, ctx: Context, before: DialogState) -> Reply:
+        try:
+            self.handler_runs += 1
+            return await self._materialize(await self._route(ctx))
+        except RedisError as exc:
+            log.warning("redis failed inside a handler user=%s: %s", hash_openid(ctx.openid), exc)
+            ctx.state = copy.deepcopy(before)
+            return self._text("busy.txt")
+        except Exception:
+            log.exception("handler failed user=%s", hash_openid(ctx.openid))
+            ctx.state = copy.deepcopy(before)
+            return self._text("error.txt")
+
+    async def _route(self, ctx: Context) -> Reply:
+        message, state = ctx.message, ctx.state
+        if state.dialog and not message.is_event:
+            dialog = self.table.dialogs.get(state.dialog)
+            if dialog is not None:
+                return await dialog.handle(ctx)
+            state.clear()
+        found = self.table.find(message)
+        if state.expired:
+            expired, state.expired = self.table.dialogs.get(state.expired), ""
+            if found is None and message.msg_type == "text":
+                return ctx.text("dialog/timeout.txt", dialog=expired)
+        if found is None:
+            return await self.fallback(ctx)
+        route, ctx.match = found
+        return await route.handler(ctx)
+
+    async def _materialize(self, reply: Reply) -> Reply:
+        """Upload an image before it is replied, or fall back to its text."""
+        if isinstance(reply, Image) and reply.png is not None and not reply.media_id:
+            try:
+                media_id = await self.services.api.upload_image(reply.png)
+            except WeChatAPIError as exc:
+                log.warning("image upload failed: %s", exc)
+                return Text(reply.fallback or self.services.templates.render("image_failed.txt"))
+            return Image(media_id=media_id, fallback=reply.fallback)
+        return reply
+
+    # -- late delivery --------------------------------------------------------------------------------
+
+    async def _defer(self, ctx: Context, work: asyncio.Future[Reply], token: str, before: DialogState) -> str:
+        message = ctx.message
+        interim = self._render(message, self._text("working.txt"))
+        with contextlib.suppress(RedisError):
+            await self.services.turns.store_reply(message.openid, message.dedup_id(), interim)
+        log.info("deadline passed; reply follows by customer-service message user=%s",
+                 hash_openid(message.openid))
+        self.spawn(self._deliver_later(ctx, work, token, before))
+        return interim
+
+    async def _deliver_later(self, ctx: Context, work: asyncio.Future[Reply], token: str,
+                             before: DialogState) -> None:
+        reply = await work
+        try:
+            await self.send(ctx.openid, reply)
+        finally:
+            await self.services.turns.finish(
+                ctx.openid, ctx.message.dedup_id(), token, None, self._dialog_write(ctx, before)
+            )
+
+    async def send(self, openid: str, reply: Reply) -> None:
+        """Deliver a reply through the customer-service API; an image that fails becomes its text."""
+        api = self.services.api
+        try:
+            if isinstance(reply, Text):
+                await api.send_text(openid, reply.content)
+            elif isinstance(reply, Image):
+                await api.send_image(openid, reply.media_id)
+            elif isinstance(reply, News):
+                await api.send_news(openid, reply)
+        except WeChatAPIError as exc:
+            log.warning("customer-service send failed user=%s: %s", hash_openid(openid), exc)
+            if isinstance(reply, Image):
+                fallback = reply.fallback or self.services.templates.render("image_failed.txt")
+                try:
+                    await api.send_text(openid, fallback)
+                except WeChatAPIError as again:
+                    log.warning("fallback text failed too user=%s: %s", hash_openid(openid), again)
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self.background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[Any]) -> None:
+        self.background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background delivery failed", exc_info=task.exception())
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        if self.background:
+            await asyncio.wait(list(self.background), timeout=timeout)
+
+    # -- state ----------------------------------------------------------------------------------------
+
+    def _load_state(self, openid: str, begun: Begun) -> DialogState:
+        stored = begun.dialog
+        if not stored:
+            return DialogState(expired=begun.expired_dialog)
+        try:
+            return DialogState(
+                dialog=stored[b"dialog"].decode(),
+                step=stored[b"step"].decode(),
+                history=json.loads(stored[b"history"]),
+                data=self.services.vault.open_json(stored[b"data"], context=openid),
+            )
+        except (KeyError, ValueError, SealError):
+            log.warning("unreadable dialog state dropped user=%s", hash_openid(openid))
+            return DialogState(expired=stored.get(b"dialog", b"").decode())
+
+    def _dialog_write(self, ctx: Context, before: DialogState) -> DialogWrite:
+        state = ctx.state
+        if state.dialog:
+            return DialogWrite("set", name=state.dialog, fields={
+                "dialog": state.dialog,
+                "step": state.step,
+                "history": json.dumps(state.history),
+                "data": self.services.vault.seal_json(state.data, context=ctx.openid),
+            })
+        if before.dialog:
+            return CLEAR
+        if before.expired and not state.expired:
+            return FORGET_EXPIRED
+        return KEEP
+
+    def _text(self, template: str) -> Text:
+        return Text(self.services.templates.render(template))
+
+    def _render(self, message: Inbound, reply: Reply) -> str:
+        return render_reply(reply, message.openid, message.account, int(self.services.clock.time()))

@@ -1,0 +1,38 @@
+"""Masks for the screen, per Unicode code point (domain.md §3)."""
+
+from __future__ import annotations
+
+COMPOUND_SURNAMES = frozenset(
+    (
+        "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 令狐 慕容 宇文 长孙 司徒 夏侯 轩辕 端木 西门 "
+        "南宫 独孤 呼延 太史 申屠 闻人 澹台 公冶 宗政 濮阳 淳于 单于 赫连 钟离 拓跋 百里 东郭 "
+        "万俟 司空 第五"
+    ).split()
+)
+
+
+def mask_name(name: str) -> str:
+    chars = list(name)
+    n = len(chars)
+    if n <= 1:
+        return "*" * n
+    surname = 2 if "".join(chars[:2]) in COMPOUND_SURNAMES and n >= 3 else 1
+    if n == 2:
+        return chars[0] + "*"
+    if n == 3:
+        return "".join(chars[:surname]) + "*" + ("" if surname == 2 else chars[-1])
+    return "".join(chars[:surname]) + "*" * (n - surname - 1) + chars[-1]
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:] if len(phone) == 11 else mask_document(phone)
+
+
+def mask_resident_id(number: str) -> str:
+    return number[:3] + "*" * (len(number) - 7) + number[-4:] if len(number) == 18 else mask_document(number)
+
+
+def mask_document(number: str) -> str:
+    if len(number) <= 4:
+        return "*" * len(number)
+    return number[:2] + "*" * (len(number) - 4) + number[-2:]

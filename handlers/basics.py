@@ -1,0 +1,64 @@
+"""Following, help, and a sensible answer to every message and event type."""
+
+from __future__ import annotations
+
+from bot.context import Context
+from bot.replies import Reply
+from bot.router import Router
+
+router = Router("basics")
+
+SILENT_EVENTS = ("location", "view", "templatesendjobfinish", "pic_sysphoto", "pic_photo_or_album",
+                 "pic_weixin", "view_miniprogram", "masssendjobfinish")
+
+
+@router.event("subscribe")
+async def welcome(ctx: Context) -> Reply:
+    return ctx.text("welcome.txt", scene=ctx.message.event_key)
+
+
+@router.event("scan")
+async def welcome_back(ctx: Context) -> Reply:
+    return ctx.text("welcome_back.txt")
+
+
+@router.event("unsubscribe")
+async def forget_dialog(ctx: Context) -> Reply:
+    """WeChat asks us to drop a user's data when they unfollow; the reply is never shown."""
+    ctx.state.clear()
+    ctx.state.expired = ""
+    return None
+
+
+@router.keywords("帮助", "help", "?", "菜单", "你好", "您好", "hi", "hello", "服务")
+@router.click("EPIDEMIC")
+async def help_text(ctx: Context) -> Reply:
+    return ctx.text("help.txt")
+
+
+@router.message("image", "voice", "video", "shortvideo", "link")
+async def media_not_understood(ctx: Context) -> Reply:
+    return ctx.text("unsupported_media.txt", kind=ctx.message.msg_type)
+
+
+@router.message("location")
+@router.event("location_select")
+async def location_received(ctx: Context) -> Reply:
+    return ctx.text("location.txt")
+
+
+@router.event("scancode_push", "scancode_waitmsg")
+async def scanned(ctx: Context) -> Reply:
+    return ctx.text("scanned.txt")
+
+
+@router.event(*SILENT_EVENTS)
+async def nothing_to_say(ctx: Context) -> Reply:
+    return None
+
+
+async def fallback(ctx: Context) -> Reply:
+    """Unrecognised text is quoted back with the help text; unknown events pass silently."""
+    if ctx.message.is_event and ctx.message.event != "click":
+        return None
+    return ctx.text("fallback.txt", said=ctx.message.content[:60] if ctx.message.msg_type == "text" else "")

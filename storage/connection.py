@@ -1,0 +1,26 @@
+"""Open a Redis client for redis://… or an embedded in-process one for memory://."""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+_embedded: dict[str, aioredis.Redis] = {}
+
+
+def connect(url: str) -> aioredis.Redis:
+    """A client with short timeouts: a Redis that is down must fail fast, inside WeChat's 5 s."""
+    if url.startswith("memory://"):
+        # One embedded server per URL and process, so every client of one app sees the same data.
+        if url not in _embedded:
+            import fakeredis
+
+            _embedded[url] = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=False)
+        return _embedded[url]
+    return aioredis.from_url(
+        url,
+        decode_responses=False,
+        socket_connect_timeout=0.5,
+        socket_timeout=1.0,
+        health_check_interval=10,
+        retry_on_timeout=False,
+    )

@@ -1,0 +1,119 @@
+"""A turn is one push handled for one user: claim the push, lock the user, read the dialog; then finish it.
+
+Both ends are single Lua scripts, so a turn costs two round trips and never leaves half its writes behind.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+
+from storage.keys import Keys
+
+PENDING = b"P"
+REPLIED = b"R"
+
+BEGIN = """
+local seen = redis.call('GET', KEYS[1])
+if seen then return {'dup', seen} end
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[3]) then return {'busy'} end
+redis.call('SET', KEYS[1], 'P', 'PX', ARGV[2])
+return {'ok', redis.call('HGETALL', KEYS[3]), redis.call('GET', KEYS[4]) or ''}
+"""
+
+FINISH = """
+if ARGV[1] ~= '' then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+local op = ARGV[4]
+if op == 'clear' then
+  redis.call('DEL', KEYS[3], KEYS[4])
+elseif op == 'set' then
+  redis.call('DEL', KEYS[3])
+  redis.call('HSET', KEYS[3], unpack(ARGV, 8))
+  redis.call('EXPIRE', KEYS[3], ARGV[5])
+  redis.call('SET', KEYS[4], ARGV[7], 'EX', ARGV[6])
+elseif op == 'forget-expired' then
+  redis.call('DEL', KEYS[4])
+end
+if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+return 1
+"""
+
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+@dataclass(slots=True)
+class Begun:
+    outcome: str  # "ok", "dup" (seen before) or "busy" (another push of this user holds the lock)
+    dialog: dict[bytes, bytes] = field(default_factory=dict)
+    expired_dialog: str = ""
+    seen_value: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class DialogWrite:
+    op: str  # "keep", "set", "clear" or "forget-expired"
+    fields: dict[str, str | bytes] = field(default_factory=dict)
+    name: str = ""
+
+
+class TurnStore:
+    def __init__(self, redis: aioredis.Redis, keys: Keys, *, dedup_ttl: int, lease: float,
+                 lock_ttl: float, dialog_ttl: int, notice_ttl: int) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.dedup_ttl_ms = dedup_ttl * 1000
+        self.lease_ms = int(lease * 1000)
+        self.lock_ttl_ms = int(lock_ttl * 1000)
+        self.dialog_ttl = dialog_ttl
+        self.notice_ttl = notice_ttl
+        self._begin = redis.register_script(BEGIN)
+        self._finish = redis.register_script(FINISH)
+        self._release = redis.register_script(RELEASE)
+
+    @staticmethod
+    def new_lock_token() -> str:
+        return secrets.token_hex(8)
+
+    def _turn_keys(self, openid: str, dedup_id: str) -> list[str]:
+        k = self.keys
+        return [k.seen(openid, dedup_id), k.lock(openid), k.dialog(openid), k.dialog_marker(openid)]
+
+    async def begin(self, openid: str, dedup_id: str, lock_token: str) -> Begun:
+        result = await self._begin(
+            keys=self._turn_keys(openid, dedup_id), args=[lock_token, self.lease_ms, self.lock_ttl_ms]
+        )
+        outcome = result[0].decode()
+        if outcome == "dup":
+            return Begun("dup", seen_value=result[1])
+        if outcome == "busy":
+            return Begun("busy")
+        flat = result[1]
+        dialog = {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
+        return Begun("ok", dialog=dialog, expired_dialog=result[2].decode())
+
+    async def seen(self, openid: str, dedup_id: str) -> bytes | None:
+        return await self.redis.get(self.keys.seen(openid, dedup_id))
+
+    async def finish(self, openid: str, dedup_id: str, lock_token: str, reply: str | None,
+                     write: DialogWrite) -> None:
+        """Store the reply for retries (None: leave what is stored), write the dialog, release the lock."""
+        flat: list[str | bytes] = []
+        for name, value in write.fields.items():
+            flat += [name, value]
+        stored = REPLIED + reply.encode() if reply is not None else b""
+        await self._finish(
+            keys=self._turn_keys(openid, dedup_id),
+            args=[stored, self.dedup_ttl_ms, lock_token, write.op, self.dialog_ttl, self.notice_ttl,
+                  write.name, *flat],
+        )
+
+    async def store_reply(self, openid: str, dedup_id: str, reply: str) -> None:
+        await self.redis.set(self.keys.seen(openid, dedup_id), REPLIED + reply.encode(), px=self.dedup_ttl_ms)
+
+    async def release(self, openid: str, lock_token: str) -> None:
+        await self._release(keys=[self.keys.lock(openid)], args=[lock_token])

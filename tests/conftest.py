@@ -1,0 +1,145 @@
+"""Tests run against a real Redis at 127.0.0.1:6379 (own key prefix, own keys cleaned) and real HTTP."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.app import DISPATCHER, SERVICES, build_app
+from bot.config import Settings, load_settings, new_key
+from bot.context import Clock
+from bot.dispatcher import Dispatcher
+from bot.router import Handler, Router
+from bot.services import Services
+from bot.simulator import Simulator, parse_reply
+from bot.standin import STATE, StandInState, create_standin
+
+REDIS_URL = os.environ.get("HEALTHBOT_TEST_REDIS", "redis://127.0.0.1:6379/0")
+TOKEN = "healthbot-test-token"
+APP_ID = "wx2c2769f8efd9abc2"
+APP_SECRET = "test-app-secret"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def prefix(redis: aioredis.Redis) -> AsyncIterator[str]:
+    """A key prefix of this test's own; its keys, and only its keys, are deleted afterwards."""
+    name = f"hbtest-{secrets.token_hex(4)}"
+    yield name
+    async for key in redis.scan_iter(match=f"{name}:*", count=500):
+        await redis.delete(key)
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[tuple[str, StandInState]]:
+    app = create_standin(APP_ID, APP_SECRET)
+    server = TestServer(app)
+    await server.start_server()
+    yield str(server.make_url("")).rstrip("/"), app[STATE]
+    await server.close()
+
+
+def make_settings(prefix: str, api_base: str, **sections: dict[str, Any]) -> Settings:
+    overrides: dict[str, dict[str, Any]] = {
+        "wechat": {"token": TOKEN, "app_id": APP_ID, "app_secret": APP_SECRET, "api_base": api_base},
+        "redis": {"url": REDIS_URL, "prefix": prefix},
+        "security": {"index_key": new_key(), "data_key": new_key()},
+    }
+    for name, values in sections.items():
+        overrides.setdefault(name, {}).update(values)
+    return load_settings(env={}, overrides=overrides)
+
+
+@dataclass
+class Bot:
+    """A running app behind a real HTTP test server, and a WeChat-like client for it."""
+
+    client: TestClient
+    sim: Simulator
+    app: web.Application
+    standin: StandInState
+    replies: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def services(self) -> Services:
+        return self.app[SERVICES]
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        return self.app[DISPATCHER]
+
+    async def post(self, xml: str, **sign: str) -> tuple[int, str]:
+        push = self.sim.sign(xml, **sign)
+        response = await self.client.post("/wechat", params=push.params, data=push.body)
+        return response.status, await response.text()
+
+    async def push(self, xml: str) -> dict[str, Any]:
+        status, body = await self.post(xml)
+        assert status == 200, body
+        reply = parse_reply(self.sim.open_reply(body))
+        self.replies.append(reply)
+        return reply
+
+    async def say(self, openid: str, content: str) -> str:
+        """Send text; return the text reply ('' for success, '[image]' for an image)."""
+        reply = await self.push(self.sim.text(openid, content))
+        return describe(reply)
+
+    async def click(self, openid: str, key: str) -> str:
+        return describe(await self.push(self.sim.event(openid, "CLICK", key)))
+
+
+def describe(reply: dict[str, Any]) -> str:
+    if not reply:
+        return ""
+    if reply["MsgType"] == "text":
+        return reply["Content"]
+    if reply["MsgType"] == "image":
+        return "[image]"
+    return f"[{reply['MsgType']}]"
+
+
+BotFactory = Callable[..., Any]
+
+
+@pytest.fixture
+async def make_bot(prefix: str, standin: tuple[str, StandInState]) -> AsyncIterator[BotFactory]:
+    made: list[TestClient] = []
+    base, state = standin
+
+    async def factory(*, aes: bool = False, clock: Clock | None = None, routers: list[Router] | None = None,
+                      fallback: Handler | None = None, settings: Settings | None = None,
+                      **sections: dict[str, Any]) -> Bot:
+        if aes:
+            sections.setdefault("wechat", {})["encoding_aes_key"] = AES_KEY
+        settings = settings or make_settings(prefix, base, **sections)
+        app = build_app(settings, clock=clock, routers=routers, fallback=fallback)
+        client = TestClient(TestServer(app))
+        await client.start_server()
+        made.append(client)
+        sim = Simulator(TOKEN, settings.wechat.encoding_aes_key, APP_ID)
+        return Bot(client, sim, app, state)
+
+    yield factory
+    for client in made:
+        await client.close()
+
+
+@pytest.fixture
+async def bot(make_bot: BotFactory) -> Bot:
+    return await make_bot()
