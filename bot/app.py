@@ -13,6 +13,8 @@ from bot.config import STANDIN_PATH, Settings
 from bot.context import Clock
 from bot.dispatcher import Dispatcher
 from bot.pii import Vault
+from bot.providers import HttpIdentity, HttpStatus, IdentityProvider, LocalIdentity, LocalStatus, StatusProvider
+from bot.render import Renderer, find_cjk_font
 from bot.router import Handler, Router
 from bot.services import Services
 from bot.standin import create_standin
@@ -20,6 +22,8 @@ from bot.templates import Templates
 from bot.webhook import BODY_LIMIT, Webhook
 from bot.wechat_api import WeChatAPI
 from storage import Keys, connect
+from storage.profiles import ProfileStore
+from storage.status import StatusRegistry
 from storage.turns import TurnStore
 
 log = logging.getLogger("healthbot")
@@ -35,25 +39,39 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     turns = TurnStore(redis, keys, dedup_ttl=server.dedup_ttl, lease=server.inflight_lease,
                       lock_ttl=server.user_lock_ttl, dialog_ttl=settings.dialog.ttl,
                       notice_ttl=settings.dialog.timeout_notice_ttl)
+    vault = Vault(settings.security.index_key_bytes(), settings.security.data_key_bytes())
+    clock = clock or Clock()
+    registry = StatusRegistry(redis, keys)
+    identity: IdentityProvider = LocalIdentity()
+    if settings.identity.url:
+        identity = HttpIdentity(settings.identity.url, settings.identity.timeout, settings.identity.token)
+    status: StatusProvider = LocalStatus(registry, clock)
+    if settings.status.url:
+        status = HttpStatus(settings.status.url, settings.status.timeout, settings.status.token,
+                            settings.status.cache_seconds)
     return Services(
         settings=settings,
         templates=Templates(settings.paths.templates),
         redis=redis,
         keys=keys,
         turns=turns,
-        vault=Vault(settings.security.index_key_bytes(), settings.security.data_key_bytes()),
-        clock=clock or Clock(),
+        vault=vault,
+        clock=clock,
         api=WeChatAPI(settings.wechat, redis, keys),
+        profiles=ProfileStore(redis, keys, vault),
+        status_registry=registry,
+        identity=identity,
+        status=status,
+        renderer=Renderer(find_cjk_font(settings.render.font)),
     )
 
 
 def build_app(settings: Settings, *, clock: Clock | None = None, routers: list[Router] | None = None,
               fallback: Handler | None = None) -> web.Application:
-    from handlers import all_routers, install
+    from handlers import all_routers
     from handlers import fallback as default_fallback
 
     services = build_services(settings, clock)
-    install(services)
     dispatcher = Dispatcher(services, routers if routers is not None else all_routers(),
                             fallback or default_fallback)
     webhook = Webhook(settings, dispatcher)
@@ -75,6 +93,10 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     services, dispatcher = app[SERVICES], app[DISPATCHER]
     await dispatcher.drain()
     await services.api.close()
+    services.renderer.close()
+    for upstream in (services.identity, services.status):
+        if hasattr(upstream, "close"):
+            await upstream.close()
     if not services.settings.redis.url.startswith("memory://"):
         await services.redis.aclose()
 

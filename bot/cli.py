@@ -17,9 +17,13 @@ log = logging.getLogger("healthbot")
 
 
 def _settings(args: argparse.Namespace, **server: Any) -> Settings:
+    from bot.render import FontMissing, find_cjk_font
+
     try:
-        return load_settings(args.config, overrides={"server": server})
-    except ConfigError as exc:
+        settings = load_settings(args.config, overrides={"server": server})
+        find_cjk_font(settings.render.font)
+        return settings
+    except (ConfigError, FontMissing) as exc:
         print(f"healthbot: config error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 

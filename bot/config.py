@@ -82,6 +82,21 @@ class PathSettings:
 
 
 @dataclass
+class RenderSettings:
+    font: str = ""
+    image_cache_seconds: int = 60
+    qr_token_ttl: int = 86400
+
+
+@dataclass
+class UpstreamSettings:
+    url: str = ""
+    timeout: float = 2.0
+    token: str = ""
+    cache_seconds: float = 30.0
+
+
+@dataclass
 class Settings:
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
@@ -89,6 +104,9 @@ class Settings:
     dialog: DialogSettings = field(default_factory=DialogSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     paths: PathSettings = field(default_factory=PathSettings)
+    render: RenderSettings = field(default_factory=RenderSettings)
+    identity: UpstreamSettings = field(default_factory=UpstreamSettings)
+    status: UpstreamSettings = field(default_factory=UpstreamSettings)
     menu: dict[str, Any] = field(default_factory=dict)
     dev_mode: bool = False
     source: str = "defaults"
@@ -98,7 +116,7 @@ class Settings:
         return self.server.public_url or f"http://{self.server.host}:{self.server.port}"
 
 
-SECTIONS = ("wechat", "redis", "server", "dialog", "security", "paths")
+SECTIONS = ("wechat", "redis", "server", "dialog", "security", "paths", "render", "identity", "status")
 
 
 def _decode_key(name: str, value: str) -> bytes:

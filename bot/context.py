@@ -68,10 +68,10 @@ class Context:
     def openid(self) -> str:
         return self.message.openid
 
-    def render(self, template: str, **values: Any) -> str:
+    def render(self, template: str, /, **values: Any) -> str:
         return self.services.templates.render(template, **values)
 
-    def text(self, template: str, **values: Any) -> Text:
+    def text(self, template: str, /, **values: Any) -> Text:
         return Text(self.render(template, **values))
 
     def now(self) -> datetime:

@@ -26,7 +26,7 @@ View = Callable[[Context, Mapping[str, Any]], Mapping[str, Any]]
 class Invalid(Exception):
     """A validator's refusal: the reply is the named template, and the step stays where it is."""
 
-    def __init__(self, template: str, **values: Any) -> None:
+    def __init__(self, template: str, /, **values: Any) -> None:
         super().__init__(template)
         self.template = template
         self.values = values
@@ -67,6 +67,11 @@ class Dialog:
             return await self._complete(ctx)
         ctx.state.step = step.name
         return self.prompt(ctx, step)
+
+    def resume(self, ctx: Context, data: Mapping[str, Any], step: str) -> None:
+        """Put the user back at `step` with `data` kept, e.g. after an upstream refused the answers."""
+        ctx.state.start(self.name, step, dict(data))
+        ctx.state.history = [s.name for s in self.steps[: self._index[step]] if s.name in data]
 
     def prompt(self, ctx: Context, step: Step) -> Text:
         return ctx.text(step.prompt, **self.view(ctx, ctx.state.data))

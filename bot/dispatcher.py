@@ -60,7 +60,8 @@ class Dispatcher:
         body = self._render(message, reply)
         try:
             await self.services.turns.finish(
-                message.openid, message.dedup_id(), token, body, self._dialog_write(ctx, before)
+                message.openid, message.dedup_id(), token, self._seal_reply(message, body),
+                self._dialog_write(ctx, before)
             )
         except RedisError as exc:
             log.warning("redis unavailable at turn end user=%s: %s", hash_openid(message.openid), exc)
@@ -85,7 +86,7 @@ class Dispatcher:
                 if value == PENDING:
                     return SUCCESS
                 log.info("retry answered from the first attempt user=%s", hash_openid(message.openid))
-                return value[1:].decode()
+                return self._open_reply(message, value[1:])
             if loop.time() >= deadline - 0.25:
                 return self._render(message, self._text("busy_previous.txt"))
             await asyncio.sleep(POLL_SECONDS)
@@ -123,12 +124,7 @@ class Dispatcher:
     async def _materialize(self, reply: Reply) -> Reply:
         """Upload an image before it is replied, or fall back to its text."""
         if isinstance(reply, Image) and reply.png is not None and not reply.media_id:
-            try:
-                media_id = await self.services.api.upload_image(reply.png)
-            except WeChatAPIError as exc:
-                log.warning("image upload failed: %s", exc)
-                return Text(reply.fallback or self.services.templates.render("image_failed.txt"))
-            return Image(media_id=media_id, fallback=reply.fallback)
+            return await self.services.upload_image(reply.png, reply.fallback)
         return reply
 
     # -- late delivery --------------------------------------------------------------------------------
@@ -137,7 +133,8 @@ class Dispatcher:
         message = ctx.message
         interim = self._render(message, self._text("working.txt"))
         with contextlib.suppress(RedisError):
-            await self.services.turns.store_reply(message.openid, message.dedup_id(), interim)
+            await self.services.turns.store_reply(message.openid, message.dedup_id(),
+                                                  self._seal_reply(message, interim))
         log.info("deadline passed; reply follows by customer-service message user=%s",
                  hash_openid(message.openid))
         self.spawn(self._deliver_later(ctx, work, token, before))
@@ -217,6 +214,16 @@ class Dispatcher:
         if before.expired and not state.expired:
             return FORGET_EXPIRED
         return KEEP
+
+    def _seal_reply(self, message: Inbound, body: str) -> bytes:
+        """Replies may quote what the user typed, so the copy kept for retries is encrypted too."""
+        return self.services.vault.seal(body.encode(), context=f"reply:{message.openid}")
+
+    def _open_reply(self, message: Inbound, sealed: bytes) -> str:
+        try:
+            return self.services.vault.open(sealed, context=f"reply:{message.openid}").decode()
+        except SealError:
+            return SUCCESS
 
     def _text(self, template: str) -> Text:
         return Text(self.services.templates.render(template))

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+import logging
+from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
 from bot.config import Settings
 from bot.context import Clock
 from bot.pii import Vault
+from bot.providers import IdentityProvider, StatusProvider
+from bot.render import Renderer
+from bot.replies import Image, Text
 from bot.templates import Templates
+from bot.wechat_api import WeChatAPI, WeChatAPIError
 from storage.keys import Keys
+from storage.profiles import ProfileStore
+from storage.status import StatusRegistry
 from storage.turns import TurnStore
 
-if TYPE_CHECKING:
-    from bot.wechat_api import WeChatAPI
+log = logging.getLogger("healthbot.services")
 
 
 @dataclass
@@ -28,4 +33,16 @@ class Services:
     vault: Vault
     clock: Clock
     api: WeChatAPI
-    extras: dict[str, Any] = field(default_factory=dict)
+    profiles: ProfileStore
+    status_registry: StatusRegistry
+    identity: IdentityProvider
+    status: StatusProvider
+    renderer: Renderer
+
+    async def upload_image(self, png: bytes, fallback: str = "") -> Image | Text:
+        """An uploaded image, or its text when WeChat refuses the upload."""
+        try:
+            return Image(media_id=await self.api.upload_image(png), fallback=fallback)
+        except WeChatAPIError as exc:
+            log.warning("image upload failed: %s", exc)
+            return Text(fallback or self.templates.render("image_failed.txt"))

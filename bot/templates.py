@@ -20,7 +20,7 @@ class Templates:
             auto_reload=False,
         )
 
-    def render(self, name: str, **values: Any) -> str:
+    def render(self, name: str, /, **values: Any) -> str:
         return self.env.get_template(name).render(**values).strip()
 
     def names(self) -> list[str]:

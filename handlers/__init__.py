@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 from bot.router import Router
-from bot.services import Services
-from handlers import basics
+from handlers import basics, coming_soon, health_code
 from handlers.basics import fallback
 
 
 def all_routers() -> list[Router]:
-    return [basics.router]
+    return [health_code.router, coming_soon.router, basics.router]
 
 
-def install(services: Services) -> None:
-    """Attach the providers the handlers need (identity, status, rendering) to the services."""
-
-
-__all__ = ["all_routers", "fallback", "install"]
+__all__ = ["all_routers", "fallback"]

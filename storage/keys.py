@@ -38,3 +38,15 @@ class Keys:
 
     def media(self, digest: str) -> str:
         return f"{self.prefix}:media:{digest}"
+
+    def status(self, doc_index: str) -> str:
+        return f"{self.prefix}:status:{doc_index}"
+
+    def qr_token(self, token: str) -> str:
+        return f"{self.prefix}:qr:{token}"
+
+    def user_qr(self, openid: str) -> str:
+        return self._user(openid, "qr")
+
+    def image_cache(self, openid: str) -> str:
+        return self._user(openid, "image")

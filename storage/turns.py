@@ -99,21 +99,21 @@ class TurnStore:
     async def seen(self, openid: str, dedup_id: str) -> bytes | None:
         return await self.redis.get(self.keys.seen(openid, dedup_id))
 
-    async def finish(self, openid: str, dedup_id: str, lock_token: str, reply: str | None,
+    async def finish(self, openid: str, dedup_id: str, lock_token: str, reply: bytes | None,
                      write: DialogWrite) -> None:
         """Store the reply for retries (None: leave what is stored), write the dialog, release the lock."""
         flat: list[str | bytes] = []
         for name, value in write.fields.items():
             flat += [name, value]
-        stored = REPLIED + reply.encode() if reply is not None else b""
+        stored = REPLIED + reply if reply is not None else b""
         await self._finish(
             keys=self._turn_keys(openid, dedup_id),
             args=[stored, self.dedup_ttl_ms, lock_token, write.op, self.dialog_ttl, self.notice_ttl,
                   write.name, *flat],
         )
 
-    async def store_reply(self, openid: str, dedup_id: str, reply: str) -> None:
-        await self.redis.set(self.keys.seen(openid, dedup_id), REPLIED + reply.encode(), px=self.dedup_ttl_ms)
+    async def store_reply(self, openid: str, dedup_id: str, reply: bytes) -> None:
+        await self.redis.set(self.keys.seen(openid, dedup_id), REPLIED + reply, px=self.dedup_ttl_ms)
 
     async def release(self, openid: str, lock_token: str) -> None:
         await self._release(keys=[self.keys.lock(openid)], args=[lock_token])

@@ -1,0 +1,113 @@
+"""Identity documents: the resident ID (GB 11643) and the documents of the 港澳台入境人员 entry (domain.md §1–2)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+
+WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+CHECK_CHARS = "10X98765432"
+PROVINCES = frozenset(
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65".split()
+)
+RESIDENT_ID_RE = re.compile(r"^\d{17}[\dX]$")
+HMT_PREFIXES = ("81", "82", "83")
+FOREIGNER_PREFIXES = frozenset(f"9{d}" for d in range(10))
+
+
+def normalize_number(text: str) -> str:
+    """Full-width to half-width, no spaces, upper case: how a citizen's typing is read."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).upper()
+
+
+def check_char(first17: str) -> str:
+    return CHECK_CHARS[sum(int(c) * w for c, w in zip(first17, WEIGHTS, strict=True)) % 11]
+
+
+def birth_date(number: str) -> date | None:
+    try:
+        return date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return None
+
+
+def full_years(born: date, today: date) -> int:
+    """Age in 周岁: the birthday itself counts, so a 2012-02-29 birth turns 16 on 2028-02-29, 17 on 2029-03-01."""
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def resident_id_ok(number: str, today: date, provinces: frozenset[str] = PROVINCES) -> bool:
+    """Format, province, a real date not in the future, and the MOD 11-2 check character (domain.md §1.3)."""
+    if not RESIDENT_ID_RE.match(number) or number[:2] not in provinces:
+        return False
+    born = birth_date(number)
+    if born is None or born > today or born.year < 1900:
+        return False
+    return check_char(number[:17]) == number[17]
+
+
+def looks_like_hmt_resident_id(number: str, today: date) -> bool:
+    """A 港澳台居民居住证 number: checksum-valid, address code 810000/820000/830000."""
+    return number[:2] in HMT_PREFIXES and number[2:6] == "0000" and resident_id_ok(
+        number, today, frozenset(HMT_PREFIXES))
+
+
+def _icao_check(text: str) -> str:
+    weights = (7, 3, 1)
+    total = 0
+    for i, ch in enumerate(text):
+        value = int(ch) if ch.isdigit() else ord(ch) - ord("A") + 10
+        total += value * weights[i % 3]
+    return str(total % 10)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentType:
+    code: str
+    label: str
+    pattern: re.Pattern[str]
+    hint: str
+    needs_nationality: bool = False
+
+    def valid(self, number: str, today: date) -> bool:
+        if not self.pattern.match(number):
+            return False
+        if self.code == "hmt_residence":
+            return looks_like_hmt_resident_id(number, today)
+        if self.code == "foreigner_pr":
+            if len(number) == 15:
+                return _icao_check(number[:14]) == number[14]
+            # 2023 format: 9, then the accepting province (digits 2–3), then the citizen-number layout.
+            return number[1:3] in PROVINCES and resident_id_ok(number, today, FOREIGNER_PREFIXES)
+        return True
+
+
+DOCUMENT_TYPES: tuple[DocumentType, ...] = (
+    DocumentType("hk_mo_permit", "港澳居民来往内地通行证", re.compile(r"^[HM]\d{8}(\d{2})?$"),
+                 "H 或 M 开头，后接 8 位数字（可带 2 位换证次数），如 H12345678"),
+    DocumentType("tw_permit", "台湾居民来往大陆通行证", re.compile(r"^\d{8}(\d{2})?$"),
+                 "8 位数字，如 12345678"),
+    DocumentType("hmt_residence", "港澳台居民居住证", re.compile(r"^8[123]0000\d{11}[\dX]$"),
+                 "18 位，以 810000、820000 或 830000 开头"),
+    DocumentType("foreigner_pr", "外国人永久居留身份证", re.compile(r"^([A-Z]{3}\d{12}|9\d{16}[\dX])$"),
+                 "2017 版为 3 个字母加 12 位数字；2023 版为 9 开头的 18 位"),
+    DocumentType("passport", "护照", re.compile(r"^[A-Z0-9]{5,9}$"),
+                 "5 至 9 位字母或数字", needs_nationality=True),
+)
+DOCUMENT_BY_CODE = {d.code: d for d in DOCUMENT_TYPES}
+RESIDENT_ID = "resident_id"
+DOCUMENT_LABELS = {RESIDENT_ID: "居民身份证", **{d.code: d.label for d in DOCUMENT_TYPES}}
+
+_CJK = "\u3400-\u9fff\U00020000-\U0003134F"
+NAME_RE = re.compile(f"^[{_CJK}A-Za-z][{_CJK}A-Za-z·. '-]{{1,39}}$")
+PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+
+
+def normalize_name(text: str) -> str:
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().replace("•", "·")
+
+
+def name_ok(name: str) -> bool:
+    return bool(NAME_RE.match(name))

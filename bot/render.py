@@ -1,0 +1,135 @@
+"""Code images: a QR coloured by status, the status word, masked identity and the generation time.
+
+Pure CPU, no I/O; the caller runs it in a worker thread so the event loop keeps answering WeChat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import io
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import qrcode
+from PIL import Image, ImageDraw, ImageFont
+
+COLOURS = {"green": (26, 173, 25), "yellow": (255, 159, 0), "red": (229, 57, 53)}
+STATUS_WORDS = {"green": "绿码", "yellow": "黄码", "red": "红码"}
+INK = (34, 34, 34)
+GREY = (120, 120, 120)
+WIDTH = 600
+
+
+class FontMissing(Exception):
+    pass
+
+
+def find_cjk_font(configured: str = "") -> str:
+    """The configured font, else the first fontconfig match for Chinese; FontMissing when there is none."""
+    if configured:
+        if not Path(configured).is_file():
+            raise FontMissing(f"render.font: {configured} does not exist")
+        return configured
+    fc_match = shutil.which("fc-match")
+    if fc_match:
+        found = subprocess.run(  # noqa: S603 - fixed arguments, no user input
+            [fc_match, "-f", "%{file}", ":lang=zh-cn"], capture_output=True, text=True, timeout=5, check=False
+        ).stdout.strip()
+        if found and Path(found).is_file() and _has_cjk(found):
+            return found
+    raise FontMissing(
+        "render.font: no CJK font found through fontconfig; install one (apt-get install fonts-wqy-microhei) "
+        "or set [render] font to a .ttf/.ttc path"
+    )
+
+
+def _has_cjk(path: str) -> bool:
+    try:
+        font = ImageFont.truetype(path, 20)
+    except OSError:
+        return False
+    return font.getmask("码").getbbox() is not None
+
+
+@dataclass(frozen=True, slots=True)
+class CodeCard:
+    title: str
+    colour: str
+    name: str
+    document: str
+    generated: str
+    guidance: str
+    qr_payload: str
+    subtitle: str = ""
+
+
+class Renderer:
+    def __init__(self, font_path: str, threads: int = 2) -> None:
+        self.font_path = font_path
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="render")
+
+    @functools.lru_cache(maxsize=16)  # noqa: B019 - one Renderer per process; fonts are worth keeping
+    def font(self, size: int) -> ImageFont.FreeTypeFont:
+        return ImageFont.truetype(self.font_path, size)
+
+    async def render(self, card: CodeCard) -> bytes:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self.render_sync, card)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def render_sync(self, card: CodeCard) -> bytes:
+        colour = COLOURS[card.colour]
+        qr = qr_image(card.qr_payload, colour)
+        height = 250 + qr.height + 230 + (40 if card.subtitle else 0)
+        image = Image.new("RGB", (WIDTH, height), "white")
+        draw = ImageDraw.Draw(image)
+        draw.rectangle((0, 0, WIDTH, 84), fill=colour)
+        self._centered(draw, 20, card.title, 40, "white")
+        y = 104
+        if card.subtitle:
+            self._centered(draw, y, card.subtitle, 26, INK)
+            y += 40
+        self._centered(draw, y, card.name, 34, INK)
+        self._centered(draw, y + 48, card.document, 26, GREY)
+        y += 100
+        image.paste(qr, ((WIDTH - qr.width) // 2, y))
+        y += qr.height + 12
+        self._centered(draw, y, STATUS_WORDS[card.colour], 64, colour)
+        self._centered(draw, y + 86, card.generated, 28, INK)
+        self._wrapped(draw, y + 130, card.guidance, 24, GREY)
+        buffer = io.BytesIO()
+        image.quantize(colors=16, method=Image.Quantize.MEDIANCUT).save(buffer, format="PNG", optimize=False)
+        return buffer.getvalue()
+
+    def _centered(self, draw: ImageDraw.ImageDraw, y: int, text: str, size: int, fill: object) -> None:
+        font = self.font(size)
+        width = draw.textlength(text, font=font)
+        draw.text(((WIDTH - width) / 2, y), text, font=font, fill=fill)
+
+    def _wrapped(self, draw: ImageDraw.ImageDraw, y: int, text: str, size: int, fill: object) -> None:
+        font, line, lines = self.font(size), "", []
+        for ch in text:
+            if draw.textlength(line + ch, font=font) > WIDTH - 60:
+                lines.append(line)
+                line = ""
+            line += ch
+        lines.append(line)
+        for i, part in enumerate(lines[:3]):
+            self._centered(draw, y + i * (size + 8), part, size, fill)
+
+
+def qr_image(payload: str, colour: tuple[int, int, int], box: int = 8) -> Image.Image:
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=box, border=3)
+    code.add_data(payload)
+    code.make(fit=True)
+    matrix = code.get_matrix()
+    size = len(matrix)
+    small = Image.new("P", (size, size), 0)
+    small.putpalette([255, 255, 255, *colour])
+    small.putdata([1 if cell else 0 for row in matrix for cell in row])
+    return small.resize((size * box, size * box), Image.Resampling.NEAREST).convert("RGB")

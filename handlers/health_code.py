@@ -1,0 +1,258 @@
+"""防疫健康信息码: claim one's own code after a real-name check, see it as an image, or deregister it."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from bot.context import Context
+from bot.dialogs import Dialog, Invalid, Step
+from bot.documents import (
+    DOCUMENT_BY_CODE,
+    DOCUMENT_LABELS,
+    DOCUMENT_TYPES,
+    PHONE_RE,
+    RESIDENT_ID,
+    looks_like_hmt_resident_id,
+    name_ok,
+    normalize_name,
+    normalize_number,
+    resident_id_ok,
+)
+from bot.inbound import normalize_text
+from bot.masking import mask_document, mask_name, mask_phone, mask_resident_id
+from bot.providers import ProviderUnavailable
+from bot.render import CodeCard
+from bot.replies import Image, Reply
+from bot.router import Router
+from storage.profiles import Person, Profile
+
+router = Router("health_code")
+
+
+# -- validators: each returns the clean value or raises Invalid with the template to answer --------------
+
+def expect_word(word: str, template: str) -> Any:
+    def validate(text: str, ctx: Context) -> bool:
+        if normalize_text(text) != normalize_text(word):
+            raise Invalid(template)
+        return True
+
+    return validate
+
+
+def person_name(text: str, ctx: Context) -> str:
+    name = normalize_name(text)
+    if not name_ok(name):
+        raise Invalid("claim/bad_name.txt")
+    return name
+
+
+def resident_id(text: str, ctx: Context) -> str:
+    number = normalize_number(text)
+    today = ctx.now().date()
+    if looks_like_hmt_resident_id(number, today) or _looks_like_other_document(number, today):
+        raise Invalid("claim/use_hmt_entry.txt")
+    if not resident_id_ok(number, today):
+        raise Invalid("claim/bad_id.txt")
+    return number
+
+
+def _looks_like_other_document(number: str, today: date) -> bool:
+    return bool(DOCUMENT_BY_CODE["hk_mo_permit"].pattern.match(number)) or DOCUMENT_BY_CODE["foreigner_pr"].valid(
+        number, today)
+
+
+def phone(text: str, ctx: Context) -> str:
+    number = normalize_number(text)
+    if not PHONE_RE.match(number):
+        raise Invalid("claim/bad_phone.txt")
+    return number
+
+
+def document_type(text: str, ctx: Context) -> str:
+    choice = normalize_number(text)
+    if choice.isdigit() and 1 <= int(choice) <= len(DOCUMENT_TYPES):
+        return DOCUMENT_TYPES[int(choice) - 1].code
+    raise Invalid("claim/bad_doc_type.txt", types=DOCUMENT_TYPES)
+
+
+def document_number(text: str, ctx: Context) -> str:
+    kind = DOCUMENT_BY_CODE[ctx.state.data["doc_type"]]
+    number = normalize_number(text)
+    if not kind.valid(number, ctx.now().date()):
+        raise Invalid("claim/bad_document.txt", label=kind.label, hint=kind.hint)
+    return number
+
+
+def nationality(text: str, ctx: Context) -> str:
+    value = normalize_name(text)
+    if not 2 <= len(value) <= 40 or any(ch.isdigit() for ch in value):
+        raise Invalid("claim/bad_nationality.txt")
+    return value
+
+
+def is_passport(data: Mapping[str, Any]) -> bool:
+    return data.get("doc_type") == "passport"
+
+
+# -- the two claim dialogs --------------------------------------------------------------------------------
+
+def summary_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """What prompts may show: masked values only."""
+    doc_type = data.get("doc_type", RESIDENT_ID)
+    number = data.get("doc_number", "")
+    return {
+        "name": mask_name(data.get("name", "")),
+        "doc_label": DOCUMENT_LABELS[doc_type],
+        "doc_number": mask_resident_id(number) if doc_type == RESIDENT_ID else mask_document(number),
+        "phone": mask_phone(data.get("phone", "")),
+        "nationality": data.get("nationality", ""),
+        "types": DOCUMENT_TYPES,
+    }
+
+
+async def complete_claim(ctx: Context, data: dict[str, Any]) -> Reply:
+    person = Person(data["name"], data.get("doc_type", RESIDENT_ID), data["doc_number"], data["phone"],
+                    data.get("nationality", ""))
+    dialog = hmt_claim if person.doc_type != RESIDENT_ID else claim
+    try:
+        verdict = await ctx.services.identity.verify(person)
+    except ProviderUnavailable:
+        dialog.resume(ctx, data, "confirm")
+        return ctx.text("claim/identity_unavailable.txt")
+    if not verdict.ok:
+        kept = {k: v for k, v in data.items() if k in ("consent", "doc_type")}
+        dialog.resume(ctx, kept, "name" if person.doc_type == RESIDENT_ID else "doc_number")
+        return ctx.text("claim/identity_failed.txt", reason=verdict.reason)
+    profile = await ctx.services.profiles.save(ctx.openid, person, ctx.services.clock.time())
+    return await code_reply(ctx, profile, fresh=True)
+
+
+def claim_steps(*middle: Step) -> tuple[Step, ...]:
+    return (
+        Step("consent", "claim/consent.txt", expect_word("同意", "claim/need_consent.txt")),
+        *middle,
+        Step("phone", "claim/ask_phone.txt", phone),
+        Step("confirm", "claim/summary.txt", expect_word("确认", "claim/need_confirm.txt")),
+    )
+
+
+claim = router.dialog(Dialog(
+    name="claim",
+    title="防疫健康信息码申领",
+    restart_keyword="防疫健康信息码",
+    steps=claim_steps(
+        Step("name", "claim/ask_name.txt", person_name),
+        Step("doc_number", "claim/ask_resident_id.txt", resident_id),
+    ),
+    on_complete=complete_claim,
+    view=summary_view,
+))
+
+hmt_claim = router.dialog(Dialog(
+    name="hmt_claim",
+    title="港澳台入境人员申领",
+    restart_keyword="港澳台",
+    steps=claim_steps(
+        Step("doc_type", "claim/ask_doc_type.txt", document_type),
+        Step("doc_number", "claim/ask_document.txt", document_number),
+        Step("nationality", "claim/ask_nationality.txt", nationality, when=is_passport),
+        Step("name", "claim/ask_name.txt", person_name),
+    ),
+    on_complete=complete_claim,
+    view=summary_view,
+))
+
+
+def deregister_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
+    return {}
+
+
+async def complete_deregister(ctx: Context, data: dict[str, Any]) -> Reply:
+    await ctx.services.profiles.delete(ctx.openid)
+    return ctx.text("claim/deregistered.txt")
+
+
+deregister = router.dialog(Dialog(
+    name="deregister",
+    title="注销健康码",
+    restart_keyword="注销健康码",
+    steps=(Step("confirm", "claim/confirm_deregister.txt", expect_word("确认注销", "claim/need_deregister.txt")),),
+    on_complete=complete_deregister,
+))
+
+
+# -- routes -------------------------------------------------------------------------------------------------
+
+@router.keywords("防疫健康信息码", "健康码", "领取健康码", "我的健康码", "查看健康码", "防疫健康码")
+@router.click("HEALTH_CODE")
+async def show_or_claim(ctx: Context) -> Reply:
+    profile = await ctx.services.profiles.load(ctx.openid)
+    if profile is None:
+        return await claim.start(ctx)
+    return await code_reply(ctx, profile)
+
+
+@router.keywords("港澳台", "境外人员", "港澳台入境人员申领入口", "外籍人员", "外国人")
+@router.click("HMT_ENTRY")
+async def hmt_entry(ctx: Context) -> Reply:
+    if await ctx.services.profiles.exists(ctx.openid):
+        return ctx.text("claim/already_claimed.txt")
+    return await hmt_claim.start(ctx)
+
+
+@router.keywords("注销健康码", "注销")
+async def start_deregister(ctx: Context) -> Reply:
+    if not await ctx.services.profiles.exists(ctx.openid):
+        return ctx.text("claim/nothing_to_deregister.txt")
+    return await deregister.start(ctx)
+
+
+# -- the code image -----------------------------------------------------------------------------------------
+
+async def code_reply(ctx: Context, profile: Profile, fresh: bool = False) -> Reply:
+    """The code image; re-sent from a short cache while the colour is unchanged, so uploads stay rare."""
+    services = ctx.services
+    try:
+        status = await services.status.status(profile.person, profile.doc_index)
+    except ProviderUnavailable:
+        return ctx.text("code/status_unavailable.txt")
+    cache_key = services.keys.image_cache(ctx.openid)
+    if not fresh:
+        cached = await services.redis.hgetall(cache_key)
+        if cached.get(b"colour", b"").decode() == status.colour and cached.get(b"media_id"):
+            return Image(media_id=cached[b"media_id"].decode())
+    person = profile.person
+    card = CodeCard(
+        title="防疫健康信息码",
+        colour=status.colour,
+        name=mask_name(person.name),
+        document=(mask_resident_id(person.doc_number) if person.doc_type == RESIDENT_ID
+                  else mask_document(person.doc_number)),
+        generated=ctx.now().strftime("%Y-%m-%d %H:%M:%S"),
+        guidance=ctx.render(f"code/guidance_{status.colour}.txt"),
+        qr_payload=await qr_payload(ctx, profile),
+    )
+    png = await services.renderer.render(card)
+    fallback = ctx.render("code/image_fallback.txt", colour=status.colour, name=card.name)
+    reply = await services.upload_image(png, fallback)
+    if isinstance(reply, Image):
+        ttl = services.settings.render.image_cache_seconds
+        await services.redis.hset(cache_key, mapping={"colour": status.colour, "media_id": reply.media_id})
+        await services.redis.expire(cache_key, ttl)
+    return reply
+
+
+async def qr_payload(ctx: Context, profile: Profile) -> str:
+    """A URL ending in an opaque random token that only the server can map back to the holder."""
+    services = ctx.services
+    keys, ttl = services.keys, services.settings.render.qr_token_ttl
+    token = await services.redis.get(keys.user_qr(ctx.openid))
+    if token is None:
+        token = secrets.token_urlsafe(16).encode()
+        await services.redis.set(keys.qr_token(token.decode()), profile.doc_index, ex=ttl)
+        await services.redis.set(keys.user_qr(ctx.openid), token, ex=ttl - 60)
+    return f"{services.settings.public_url}/c/{token.decode()}"

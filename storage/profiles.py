@@ -1,0 +1,71 @@
+"""A citizen's claimed code: the document as an HMAC index plus AES-GCM ciphertext, never in plain text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from bot.pii import Vault
+from storage.keys import Keys
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """The plain fields, held only in memory while a reply is built."""
+
+    name: str
+    doc_type: str
+    doc_number: str
+    phone: str = ""
+    nationality: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    person: Person
+    doc_index: str
+    claimed_at: float
+
+
+class ProfileStore:
+    def __init__(self, redis: aioredis.Redis, keys: Keys, vault: Vault) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.vault = vault
+
+    def doc_index(self, doc_type: str, doc_number: str) -> str:
+        return self.vault.index("doc", f"{doc_type}:{doc_number}")
+
+    async def save(self, openid: str, person: Person, claimed_at: float) -> Profile:
+        index = self.doc_index(person.doc_type, person.doc_number)
+        sealed = self.vault.seal_json(
+            {"name": person.name, "doc_type": person.doc_type, "doc_number": person.doc_number,
+             "phone": person.phone, "nationality": person.nationality},
+            context=openid,
+        )
+        fields = {"doc_index": index, "doc_type": person.doc_type, "sealed": sealed, "claimed_at": str(claimed_at)}
+        if person.phone:
+            fields["phone_index"] = self.vault.index("phone", person.phone)
+        await self.redis.hset(self.keys.profile(openid), mapping=fields)
+        return Profile(person, index, claimed_at)
+
+    async def load(self, openid: str) -> Profile | None:
+        stored = await self.redis.hgetall(self.keys.profile(openid))
+        if not stored:
+            return None
+        plain = self.vault.open_json(stored[b"sealed"], context=openid)
+        person = Person(plain["name"], plain["doc_type"], plain["doc_number"], plain.get("phone", ""),
+                        plain.get("nationality", ""))
+        return Profile(person, stored[b"doc_index"].decode(), float(stored[b"claimed_at"]))
+
+    async def exists(self, openid: str) -> bool:
+        return bool(await self.redis.exists(self.keys.profile(openid)))
+
+    async def delete(self, openid: str) -> None:
+        """注销: the profile, its QR token and its cached image go together."""
+        token = await self.redis.get(self.keys.user_qr(openid))
+        doomed = [self.keys.profile(openid), self.keys.user_qr(openid), self.keys.image_cache(openid)]
+        await self.redis.delete(*doomed)
+        if token:
+            await self.redis.delete(self.keys.qr_token(token.decode()))

@@ -1,0 +1,192 @@
+"""Claiming one's own code through the webhook: the dialog, its validation, and the image it ends with."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+
+import pytest
+import zxingcpp
+from PIL import Image
+
+from tests.conftest import Bot, BotFactory
+
+ID = "11010519491231002X"
+PHONE = "13800001234"
+NAME = "张小三"
+
+
+async def claim_until(bot: Bot, user: str, answers: list[str]) -> list[str]:
+    return [await bot.say(user, text) for text in answers]
+
+
+async def full_claim(bot: Bot, user: str, id_number: str = ID) -> dict[str, object]:
+    await claim_until(bot, user, ["防疫健康信息码", "同意", NAME, id_number, PHONE])
+    return await bot.push(bot.sim.text(user, "确认"))
+
+
+def decode(png: bytes) -> list[str]:
+    return [found.text for found in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))]
+
+
+async def test_claim_dialog_ends_with_the_code_image(bot: Bot) -> None:
+    user = "oClaim_0001"
+    prompts = await claim_until(bot, user, ["防疫健康信息码", "同意", NAME, ID, PHONE])
+    assert "回复「同意」" in prompts[0]
+    assert prompts[1].startswith("请输入您的真实姓名")
+    assert "身份证号码" in prompts[2]
+    assert "手机号码" in prompts[3]
+    assert "张*三" in prompts[4] and "110***********002X" in prompts[4] and "138****1234" in prompts[4]
+    assert ID not in prompts[4] and PHONE not in prompts[4]
+    reply = await bot.push(bot.sim.text(user, "确认"))
+    assert reply["MsgType"] == "image"
+    png = bot.standin.media[reply["Image"]["MediaId"]]
+    payloads = decode(png)
+    assert len(payloads) == 1 and "/c/" in payloads[0]
+    for secret in (ID, PHONE, NAME, "002X", "1234"):
+        assert secret not in payloads[0]
+    again = await bot.push(bot.sim.text(user, "我的健康码"))
+    assert again["MsgType"] == "image"
+
+
+async def test_wrong_id_gets_the_exact_seed_error_and_the_same_step(bot: Bot) -> None:
+    user = "oClaim_0002"
+    await claim_until(bot, user, ["健康码", "同意", NAME])
+    for wrong in ("110105194912310021", "11010519491231002", "11010519491231002Y", "510107201002290007",
+                  "110101199013010012", "110101209912310015", "990000200001010012"):
+        assert await bot.say(user, wrong) == "请输入正确的身份证", wrong
+    assert "手机号码" in await bot.say(user, "1101051949123100２x")  # full-width digit and lower-case x
+
+
+async def test_hmt_numbers_in_the_mainland_dialog_are_pointed_to_the_other_entry(bot: Bot) -> None:
+    user = "oClaim_0003"
+    await claim_until(bot, user, ["健康码", "同意", NAME])
+    for number in ("810000199408230021", "830000199201300022", "H12345678"):
+        assert "港澳台入境人员申领入口" in await bot.say(user, number)
+
+
+async def test_other_wrong_answers_name_what_is_expected(bot: Bot) -> None:
+    user = "oClaim_0004"
+    assert "回复「同意」" in (await claim_until(bot, user, ["健康码", "好的"]))[1]
+    await bot.say(user, "同意")
+    assert "2 至 40 个汉字" in await bot.say(user, "1")
+    await claim_until(bot, user, [NAME, ID])
+    assert "1 开头的 11 位数字" in await bot.say(user, "12345")
+
+
+async def test_back_and_cancel_at_any_step(bot: Bot) -> None:
+    user = "oClaim_0005"
+    await claim_until(bot, user, ["健康码", "同意", NAME])
+    assert await bot.say(user, "返回") == "请输入您的真实姓名（与证件一致）："
+    assert "身份证" in await bot.say(user, "李四")
+    summary = (await claim_until(bot, user, [ID, PHONE]))[-1]
+    assert "李*" in summary
+    assert "手机号码" in await bot.say(user, "返回")
+    assert "已取消" in await bot.say(user, "取消")
+    assert not await bot.services.redis.exists(bot.services.keys.dialog(user))
+    assert "抱歉，暂时无法识别" in await bot.say(user, ID)  # out of the dialog, the number is just text
+
+
+async def test_a_dialog_that_expires_says_so_and_how_to_restart(make_bot: BotFactory) -> None:
+    bot = await make_bot(dialog={"ttl": 1})
+    user = "oClaim_0006"
+    await claim_until(bot, user, ["健康码", "同意"])
+    await asyncio.sleep(1.3)
+    reply = await bot.say(user, NAME)
+    assert "已超时" in reply and "「防疫健康信息码」" in reply
+    assert "抱歉，暂时无法识别" in await bot.say(user, NAME)  # the notice is given once
+
+
+async def test_dialog_state_survives_an_app_restart(make_bot: BotFactory, bot: Bot) -> None:
+    user = "oClaim_0007"
+    await claim_until(bot, user, ["健康码", "同意", NAME])
+    await bot.client.close()
+    restarted = await make_bot(settings=bot.services.settings)
+    assert "手机号码" in await restarted.say(user, ID)
+
+
+async def test_no_plain_id_phone_or_name_at_rest_or_in_logs(bot: Bot, prefix: str,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    user = "oClaim_0008"
+    await claim_until(bot, user, ["健康码", "同意", NAME, ID])  # mid-dialog: state holds the ID
+    redis = bot.services.redis
+    await assert_nothing_plain(redis, prefix, [ID, NAME])
+    await claim_until(bot, user, [PHONE, "确认"])
+    await assert_nothing_plain(redis, prefix, [ID, PHONE, NAME])
+    assert await redis.exists(bot.services.keys.profile(user))
+    for record in caplog.records:
+        for secret in (ID, PHONE, NAME):
+            assert secret not in record.getMessage()
+
+
+async def assert_nothing_plain(redis: object, prefix: str, secrets: list[str]) -> None:
+    keys = [key async for key in redis.scan_iter(match=f"{prefix}:*")]  # type: ignore[attr-defined]
+    assert keys
+    for key in keys:
+        kind = (await redis.type(key)).decode()  # type: ignore[attr-defined]
+        if kind == "string":
+            values = [await redis.get(key)]  # type: ignore[attr-defined]
+        elif kind == "hash":
+            values = [v for pair in (await redis.hgetall(key)).items() for v in pair]  # type: ignore[attr-defined]
+        else:
+            values = []
+        blob = key + b"".join(values)
+        for secret in secrets:
+            assert secret.encode() not in blob, key
+
+
+async def test_operator_colour_shows_on_the_next_image(bot: Bot) -> None:
+    user = "oClaim_0009"
+    first = await full_claim(bot, user)
+    index = bot.services.profiles.doc_index("resident_id", ID)
+    await bot.services.status_registry.set(index, "red", "测试", 0)
+    reply = await bot.push(bot.sim.text(user, "防疫健康信息码"))
+    assert reply["Image"]["MediaId"] != first["Image"]["MediaId"]
+    image = Image.open(io.BytesIO(bot.standin.media[reply["Image"]["MediaId"]])).convert("RGB")
+    assert image.getpixel((5, 5)) == (229, 57, 53)  # the red title bar
+
+
+async def test_hmt_entry_passport_with_nationality(bot: Bot) -> None:
+    user = "oClaim_0010"
+    prompts = await claim_until(bot, user, ["港澳台", "同意"])
+    assert "5. 护照" in prompts[1]
+    assert "序号" in await bot.say(user, "9")
+    assert "护照号码" in await bot.say(user, "5")
+    assert "请输入正确的护照号码" in await bot.say(user, "AB")
+    assert "国籍" in await bot.say(user, "E12345678")
+    assert "真实姓名" in await bot.say(user, "新加坡")
+    summary = (await claim_until(bot, user, ["Tan Ah Kow", PHONE]))[-1]
+    assert "护照：E1*****78" in summary and "国籍：新加坡" in summary
+    assert (await bot.push(bot.sim.text(user, "确认")))["MsgType"] == "image"
+
+
+@pytest.mark.parametrize(("choice", "good", "bad"), [
+    ("1", "H1234567800", "X12345678"),
+    ("2", "12345678", "1234567"),
+    ("3", "810000199408230021", "810000199408230022"),
+    ("4", "KAZ110090123105", "KAZ110090123104"),
+    ("4", "911398199012310021", "911398199012310022"),
+])
+async def test_each_document_type_has_its_own_rule(bot: Bot, choice: str, good: str, bad: str) -> None:
+    user = f"oClaim_doc_{choice}_{good[:4]}"
+    await claim_until(bot, user, ["港澳台", "同意", choice])
+    assert "请输入正确的" in await bot.say(user, bad)
+    assert "真实姓名" in await bot.say(user, good)
+
+
+async def test_deregister_deletes_the_code_after_confirmation(bot: Bot) -> None:
+    user = "oClaim_0011"
+    await full_claim(bot, user)
+    assert "确认注销" in await bot.say(user, "注销健康码")
+    assert await bot.services.redis.exists(bot.services.keys.profile(user))
+    assert "已注销" in await bot.say(user, "确认注销")
+    assert not await bot.services.redis.exists(bot.services.keys.profile(user))
+    assert "回复「同意」" in await bot.say(user, "防疫健康信息码")
+
+
+async def test_menu_keys_of_unbuilt_services_answer_coming_soon(bot: Bot) -> None:
+    for key in ("RELATIVES", "TRAVEL_CARD", "TEST_RESULTS", "OFFLINE_CODE", "FAQ"):
+        assert "即将开通" in await bot.click("oMenu_0001", key)
+    assert "回复「同意」" in await bot.click("oMenu_0001", "HEALTH_CODE")

@@ -1,0 +1,112 @@
+"""WeChat's retries run a handler once; one user's messages run one at a time; slow replies come later."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+
+from bot.context import Context
+from bot.replies import Image, Reply, Text
+from bot.router import Router
+from handlers import basics
+from tests.conftest import Bot, BotFactory, describe
+from tests.helpers import tiny_png
+
+
+class Probe:
+    """Handlers that take their time and record how often and how concurrently they ran."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.runs: Counter[str] = Counter()
+        self.active = 0
+        self.peak = 0
+        self.router = Router("probe")
+        self.router.keywords("慢")(self.slow_text)
+        self.router.keywords("慢图")(self.slow_image)
+        self.router.click("PROBE")(self.slow_text)
+
+    async def _work(self, ctx: Context) -> None:
+        self.runs[ctx.message.dedup_id()] += 1
+        self.active += 1
+        self.peak = max(self.peak, self.active)
+        try:
+            await asyncio.sleep(self.delay)
+        finally:
+            self.active -= 1
+
+    async def slow_text(self, ctx: Context) -> Reply:
+        await self._work(ctx)
+        return Text(f"done {ctx.message.dedup_id()}")
+
+    async def slow_image(self, ctx: Context) -> Reply:
+        await self._work(ctx)
+        return Image(png=tiny_png(), fallback="图片暂时无法发送")
+
+
+async def probe_bot(make_bot: BotFactory, delay: float, **sections: dict[str, object]) -> tuple[Bot, Probe]:
+    probe = Probe(delay)
+    bot = await make_bot(routers=[basics.router, probe.router], **sections)
+    return bot, probe
+
+
+async def test_retry_storm_runs_the_handler_once_and_every_retry_gets_the_same_reply(make_bot: BotFactory) -> None:
+    bot, probe = await probe_bot(make_bot, delay=0.4)
+    push = bot.sim.text("oStorm_0001", "慢")
+    concurrent = await asyncio.gather(*(bot.push(push) for _ in range(3)))
+    late = await bot.push(push)
+    replies = [describe(r) for r in [*concurrent, late]]
+    assert len(set(replies)) == 1 and replies[0].startswith("done m")
+    assert sum(probe.runs.values()) == 1
+
+
+async def test_events_dedupe_on_user_time_event_and_key(make_bot: BotFactory) -> None:
+    bot, probe = await probe_bot(make_bot, delay=0.05)
+    now = int(time.time())
+    click = bot.sim.event("oEvents_0001", "CLICK", "PROBE", create_time=now)
+    await asyncio.gather(bot.push(click), bot.push(click))
+    assert sum(probe.runs.values()) == 1
+    await bot.push(bot.sim.event("oEvents_0001", "CLICK", "EPIDEMIC", create_time=now))  # same second, other key
+    await bot.push(bot.sim.event("oEvents_0002", "CLICK", "PROBE", create_time=now))  # same second, other user
+    assert sum(probe.runs.values()) == 2
+
+
+async def test_one_user_is_served_one_message_at_a_time(make_bot: BotFactory) -> None:
+    bot, probe = await probe_bot(make_bot, delay=0.1)
+    replies = await asyncio.gather(*(bot.say("oSerial_0001", "慢") for _ in range(5)))
+    assert probe.peak == 1
+    assert all(r.startswith("done") for r in replies) and len(set(replies)) == 5
+
+
+async def test_different_users_run_in_parallel(make_bot: BotFactory) -> None:
+    bot, probe = await probe_bot(make_bot, delay=0.3)
+    started = time.monotonic()
+    await asyncio.gather(*(bot.say(f"oParallel_{i:04d}", "慢") for i in range(5)))
+    assert probe.peak == 5
+    assert time.monotonic() - started < 1.0
+
+
+async def test_slow_reply_answers_at_once_and_follows_by_customer_service_message(make_bot: BotFactory) -> None:
+    bot, probe = await probe_bot(make_bot, delay=1.0, server={"reply_deadline": 0.3})
+    push = bot.sim.text("oSlow_0001", "慢图")
+    started = time.monotonic()
+    first = describe(await bot.push(push))
+    assert time.monotonic() - started < 0.9
+    assert first == bot.services.templates.render("working.txt")
+    retry = describe(await bot.push(push))  # WeChat would not retry an answered push, but if it did:
+    assert retry == first
+    await bot.dispatcher.drain()
+    sent = [m for m in bot.standin.messages if m["touser"] == "oSlow_0001"]
+    assert [m["msgtype"] for m in sent] == ["image"]
+    assert sent[0]["image"]["media_id"] in bot.standin.media
+    assert sum(probe.runs.values()) == 1
+    assert describe(await bot.push(push)) == first  # still deduplicated after delivery
+
+
+async def test_image_delivery_falls_back_to_text_when_upload_fails(make_bot: BotFactory) -> None:
+    from bot.standin import Fault
+
+    bot, _ = await probe_bot(make_bot, delay=0.0)
+    bot.standin.faults["media/upload"].append(Fault(errcode=45009, times=5))
+    assert await bot.say("oNoUpload_0001", "慢图") == "图片暂时无法发送"
