@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.config import ConfigError, Settings, load_settings, new_key
+from bot.config import STANDIN_PATH, ConfigError, Settings, load_settings, new_key
 
 log = logging.getLogger("healthbot")
 
@@ -80,6 +80,8 @@ def cmd_chat(args: argparse.Namespace) -> None:
 
     settings = _settings(args)
     url = args.url or settings.public_url + "/wechat"
+    if settings.dev_mode:  # the dev server carries its stand-in WeChat API beside /wechat
+        settings.wechat.api_base = url.rsplit("/", 1)[0] + STANDIN_PATH
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_chat(settings, url, args.user, Path(args.images)))
 

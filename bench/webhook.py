@@ -1,0 +1,71 @@
+"""Signed text-message throughput and latency against a running healthbot.
+
+    python bench/webhook.py --url http://127.0.0.1:8080/wechat --token TOKEN [--aes-key KEY --app-id ID]
+           [--text 帮助] [--concurrency 32] [--duration 10]
+
+Every request carries a fresh MsgId and a fresh user, signed (and encrypted) exactly like WeChat.
+Prints requests/s, p50/p99/max latency, and the status codes seen. A figure-printing script, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from collections import Counter
+
+import aiohttp
+
+from bot.simulator import Simulator
+
+
+async def worker(http: aiohttp.ClientSession, sim: Simulator, url: str, text: str, worker_id: int,
+                 stop_at: float, latencies: list[float], statuses: Counter[int]) -> None:
+    n = 0
+    while time.perf_counter() < stop_at:
+        n += 1
+        push = sim.sign(sim.text(f"oBench_{worker_id:03d}_{n:07d}", text))
+        started = time.perf_counter()
+        async with http.post(url, params=push.params, data=push.body) as response:
+            await response.read()
+            statuses[response.status] += 1
+        latencies.append(time.perf_counter() - started)
+
+
+async def run(args: argparse.Namespace) -> None:
+    sim = Simulator(args.token, args.aes_key, args.app_id)
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    connector = aiohttp.TCPConnector(limit=args.concurrency)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        warmup_stop = time.perf_counter() + min(2.0, args.duration / 5)
+        await asyncio.gather(*(worker(http, sim, args.url, args.text, -i - 1, warmup_stop, [], Counter())
+                               for i in range(args.concurrency)))
+        started = time.perf_counter()
+        stop_at = started + args.duration
+        await asyncio.gather(*(worker(http, sim, args.url, args.text, i, stop_at, latencies, statuses)
+                               for i in range(args.concurrency)))
+        elapsed = time.perf_counter() - started
+    ms = sorted(x * 1000 for x in latencies)
+    p = statistics.quantiles(ms, n=100)
+    print(f"text={args.text!r} mode={'aes' if args.aes_key else 'plaintext'} concurrency={args.concurrency} "
+          f"duration={elapsed:.1f}s")
+    print(f"requests={len(ms)}  req/s={len(ms) / elapsed:.0f}  p50={p[49]:.1f}ms  p99={p[98]:.1f}ms  "
+          f"max={ms[-1]:.1f}ms  statuses={dict(statuses)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default="http://127.0.0.1:8080/wechat")
+    parser.add_argument("--token", default="healthbot-dev")
+    parser.add_argument("--aes-key", default="")
+    parser.add_argument("--app-id", default="")
+    parser.add_argument("--text", default="帮助")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--duration", type=float, default=10.0)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
