@@ -122,8 +122,47 @@ def cmd_menu(args: argparse.Namespace) -> None:
         finally:
             await services.api.close()
 
-    asyncio.run(push())
+    from bot.wechat_api import WeChatAPIError
+
+    try:
+        asyncio.run(push())
+    except WeChatAPIError as exc:
+        print(f"healthbot: WeChat refused the menu: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
     print("menu created")
+
+
+def cmd_admin_status(args: argparse.Namespace) -> None:
+    from bot.admin import BadRow, StatusAdmin, parse_status_row
+    from bot.context import Clock
+    from storage import connect
+
+    settings = _settings(args)
+    if settings.dev_mode:
+        print("healthbot: config error: admin commands need --config (dev mode keeps nothing)", file=sys.stderr)
+        raise SystemExit(2)
+    _check_redis(settings)
+
+    async def run() -> None:
+        redis = connect(settings.redis.url)
+        admin = StatusAdmin(settings, redis)
+        try:
+            if args.action == "set":
+                try:
+                    row = parse_status_row(args.doc_type, args.doc_no, args.colour, args.reason or "",
+                                           Clock().now().date())
+                except BadRow as exc:
+                    print(f"healthbot: {exc}", file=sys.stderr)
+                    raise SystemExit(2) from None
+                await admin.set(row)
+                print(f"set {args.doc_type} {args.colour}")
+            else:
+                stored, bad = await admin.import_csv(Path(args.file))
+                print(f"imported {stored} rows, {bad} bad rows reported above")
+        finally:
+            await redis.aclose()
+
+    asyncio.run(run())
 
 
 def parser() -> argparse.ArgumentParser:
@@ -151,6 +190,22 @@ def parser() -> argparse.ArgumentParser:
     menu.add_argument("action", choices=["show", "push"])
     menu.add_argument("--config", default=argparse.SUPPRESS)
     menu.set_defaults(func=cmd_menu)
+
+    admin = sub.add_parser("admin", help="operator commands (CLI only)")
+    admin_sub = admin.add_subparsers(dest="area", required=True)
+    status = admin_sub.add_parser("status", help="set or import health-code colours")
+    status_sub = status.add_subparsers(dest="action", required=True)
+    status_set = status_sub.add_parser("set", help="set one person's colour")
+    status_set.add_argument("--config", default=argparse.SUPPRESS)
+    status_set.add_argument("--doc-type", required=True, help="resident_id, hk_mo_permit, tw_permit, …")
+    status_set.add_argument("--doc-no", required=True)
+    status_set.add_argument("colour", choices=["green", "yellow", "red"])
+    status_set.add_argument("--reason", default="")
+    status_set.set_defaults(func=cmd_admin_status)
+    status_import = status_sub.add_parser("import", help="import colours from CSV: doc_type,doc_no,colour,reason")
+    status_import.add_argument("--config", default=argparse.SUPPRESS)
+    status_import.add_argument("file")
+    status_import.set_defaults(func=cmd_admin_status)
     return root
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 from storage.keys import Keys
 
@@ -31,10 +32,15 @@ class StatusRegistry:
                             float(stored.get(b"updated_at", b"0")))
 
     async def set(self, doc_index: str, colour: str, reason: str, at: float) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            self.queue_set(pipe, doc_index, colour, reason, at)
+            await pipe.execute()
+
+    def queue_set(self, pipe: Pipeline, doc_index: str, colour: str, reason: str, at: float) -> None:
+        """Queue the write on a pipeline; a plain green (the default) is stored as no record at all."""
         if colour not in COLOURS:
             raise ValueError(f"colour must be one of {', '.join(COLOURS)}")
-        if colour == "green" and not reason:
-            await self.redis.delete(self.keys.status(doc_index))
-            return
-        await self.redis.hset(self.keys.status(doc_index),
-                              mapping={"colour": colour, "reason": reason, "updated_at": str(at)})
+        key = self.keys.status(doc_index)
+        pipe.delete(key)
+        if colour != "green" or reason:
+            pipe.hset(key, mapping={"colour": colour, "reason": reason, "updated_at": str(at)})

@@ -97,8 +97,10 @@ class Bot:
 
     async def say(self, openid: str, content: str) -> str:
         """Send text; return the text reply ('' for success, '[image]' for an image)."""
-        reply = await self.push(self.sim.text(openid, content))
-        return describe(reply)
+        return await self.say_xml(self.sim.text(openid, content))
+
+    async def say_xml(self, xml: str) -> str:
+        return describe(await self.push(xml))
 
     async def click(self, openid: str, key: str) -> str:
         return describe(await self.push(self.sim.event(openid, "CLICK", key)))

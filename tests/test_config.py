@@ -1,0 +1,70 @@
+"""Settings precedence, and startup refusing bad settings with one line that names the key."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_settings, new_key
+
+KEYS = f'[security]\nindex_key = "{new_key()}"\ndata_key = "{new_key()}"\n'
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "healthbot.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_file_then_environment_then_flags(tmp_path: Path) -> None:
+    path = write(tmp_path, '[wechat]\ntoken = "from-file"\n[server]\nport = 9001\nhost = "0.0.0.0"\n' + KEYS)
+    settings = load_settings(path, env={})
+    assert (settings.wechat.token, settings.server.port, settings.server.host) == ("from-file", 9001, "0.0.0.0")
+    env = {"HEALTHBOT_WECHAT_TOKEN": "from-env", "HEALTHBOT_SERVER_PORT": "9002"}
+    settings = load_settings(path, env=env)
+    assert (settings.wechat.token, settings.server.port) == ("from-env", 9002)
+    settings = load_settings(path, env=env, overrides={"server": {"port": 9003, "host": None}})
+    assert (settings.wechat.token, settings.server.port, settings.server.host) == ("from-env", 9003, "0.0.0.0")
+    assert not settings.dev_mode
+
+
+def test_no_config_at_all_is_dev_mode() -> None:
+    settings = load_settings(env={})
+    assert settings.dev_mode and settings.redis.url == "memory://" and settings.wechat.token == "healthbot-dev"
+    assert settings.wechat.api_base == "http://127.0.0.1:8080/_standin/wechat"
+
+
+@pytest.mark.parametrize(("text", "names"), [
+    ('[wechat]\napp_id = "wx1"\n', "wechat.token is missing"),
+    ('[wechat]\ntoken = "t"\napp_id = "wx1"\nencoding_aes_key = "short"\n', "wechat.encoding_aes_key must be 43"),
+    ('[wechat]\ntoken = "t"\n[server]\nport = "eighty"\n', "server.port must be a int"),
+    ('[wechat]\ntoken = "t"\n[redis]\nurl = "mysql://x"\n', "redis.url must start with"),
+    ('[wechat]\ntoken = "t"\n[wechat.extra]\n', "wechat.extra is not a known setting"),
+    ('[wechat]\ntoken = "t"\n[security]\nindex_key = "abc"\ndata_key = "abc"\n', "security.index_key must decode"),
+])
+def test_invalid_settings_are_refused_naming_the_key(tmp_path: Path, text: str, names: str) -> None:
+    path = write(tmp_path, text if "[security]" in text else text + KEYS)
+    with pytest.raises(ConfigError, match=names.replace(".", r"\.")):
+        load_settings(path, env={})
+
+
+def run_serve(config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--config", str(config)],
+                          capture_output=True, text=True, timeout=30, check=False)
+
+
+def test_startup_stops_with_one_line_for_a_bad_aes_key(tmp_path: Path) -> None:
+    done = run_serve(write(tmp_path, '[wechat]\ntoken = "t"\napp_id = "wx1"\nencoding_aes_key = "x"\n' + KEYS))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "wechat.encoding_aes_key" in lines[0] and "Traceback" not in done.stderr
+
+
+def test_startup_stops_with_one_line_for_an_unreachable_redis(tmp_path: Path) -> None:
+    done = run_serve(write(tmp_path, '[wechat]\ntoken = "t"\n[redis]\nurl = "redis://127.0.0.1:1/0"\n' + KEYS))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("healthbot: config error: redis.url: cannot reach")

@@ -1,0 +1,43 @@
+"""What a newcomer does on a fresh machine: `healthbot serve` with no config, then `healthbot chat`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import zxingcpp
+from PIL import Image
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_dev_mode_serve_and_chat_show_the_code_image(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEALTHBOT_")}
+    server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+    try:
+        assert server.stdout is not None
+        banner = "".join(server.stdout.readline() for _ in range(5))
+        assert "DEV MODE" in banner and "healthbot chat" in banner and "memory://" in banner
+        time.sleep(0.5)
+        script = "/subscribe\n防疫健康信息码\n同意\n张小三\n11010519491231002X\n13800001234\n确认\n/quit\n"
+        chat = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "chat", "--url", f"http://127.0.0.1:{port}/wechat",
+             "--images", str(tmp_path / "images")],
+            input=script, capture_output=True, text=True, timeout=30, env=env, check=False)
+        assert "欢迎关注" in chat.stdout and "138****1234" in chat.stdout
+        images = list((tmp_path / "images").glob("*.png"))
+        assert len(images) == 1 and f"[image] {images[0]}" in chat.stdout
+        assert "/c/" in zxingcpp.read_barcodes(Image.open(images[0]))[0].text
+    finally:
+        server.terminate()
+        server.wait(timeout=15)

@@ -1,0 +1,101 @@
+"""Operators: colours from the CLI (one, or a CSV import) show on the citizen's next image; the menu."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+from bot.standin import validate_menu
+from tests.conftest import REDIS_URL, Bot
+from tests.test_claim import ID, full_claim
+
+
+def config_for(bot: Bot, tmp_path: Path, api_base: str = "") -> Path:
+    s = bot.services.settings
+    path = tmp_path / "healthbot.toml"
+    path.write_text(
+        f'[wechat]\ntoken = "{s.wechat.token}"\napp_id = "{s.wechat.app_id}"\napp_secret = "{s.wechat.app_secret}"\n'
+        f'api_base = "{api_base or s.wechat.api_base}"\n'
+        f'[redis]\nurl = "{REDIS_URL}"\nprefix = "{s.redis.prefix}"\n'
+        f'[security]\nindex_key = "{s.security.index_key}"\ndata_key = "{s.security.data_key}"\n', encoding="utf-8")
+    example = Path(__file__).resolve().parent.parent / "config.example.toml"
+    menu = example.read_text(encoding="utf-8").split("# The custom menu", 1)[1]
+    path.write_text(path.read_text(encoding="utf-8") + "\n# The custom menu" + menu, encoding="utf-8")
+    return path
+
+
+async def healthbot(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real command, run without blocking the loop that serves the stand-in WeChat API."""
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", *args,
+                                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    return subprocess.CompletedProcess(list(args), process.returncode or 0, out.decode(), err.decode())
+
+
+def title_bar(bot: Bot, reply: dict[str, object]) -> tuple[int, int, int]:
+    media_id = reply["Image"]["MediaId"]  # type: ignore[index]
+    return Image.open(io.BytesIO(bot.standin.media[media_id])).convert("RGB").getpixel((5, 5))
+
+
+async def test_status_set_from_the_cli_shows_on_the_next_image(bot: Bot, tmp_path: Path) -> None:
+    user = "oOperator_0001"
+    assert title_bar(bot, await full_claim(bot, user)) == (26, 173, 25)
+    config = config_for(bot, tmp_path)
+    done = await healthbot("admin", "status", "set", "--config", str(config), "--doc-type", "resident_id",
+                     "--doc-no", ID.lower(), "yellow", "--reason", "测温异常")
+    assert done.returncode == 0, done.stderr
+    assert title_bar(bot, await bot.push(bot.sim.text(user, "防疫健康信息码"))) == (255, 159, 0)
+    refused = await healthbot("admin", "status", "set", "--config", str(config), "--doc-type", "resident_id",
+                        "--doc-no", "110105194912310021", "red")
+    assert refused.returncode == 2 and "not a valid resident_id number" in refused.stderr
+
+
+async def test_status_import_reports_bad_rows_and_keeps_going(bot: Bot, tmp_path: Path) -> None:
+    user = "oOperator_0002"
+    await full_claim(bot, user)
+    csv_file = tmp_path / "status.csv"
+    csv_file.write_text(
+        "doc_type,doc_no,colour,reason\n"
+        "resident_id,110101200806160139,yellow,密接\n"
+        "resident_id,110105194912310021,red,bad checksum\n"
+        "passport,E12345678,purple,\n"
+        "visa,123,red,\n"
+        f"resident_id,{ID},red,确诊\n", encoding="utf-8")
+    done = await healthbot("admin", "status", "import", "--config", str(config_for(bot, tmp_path)), str(csv_file))
+    assert done.returncode == 0, done.stderr
+    assert "imported 2 rows, 3 bad rows" in done.stdout
+    for line in ("line 3: doc_no is not a valid resident_id", "line 4: colour 'purple'", "line 5: doc_type 'visa'"):
+        assert line in done.stderr
+    assert "(100%)" in done.stderr
+    assert title_bar(bot, await bot.push(bot.sim.text(user, "防疫健康信息码"))) == (229, 57, 53)
+
+
+async def test_menu_show_follows_the_seed_path_and_push_creates_it(bot: Bot, tmp_path: Path) -> None:
+    config = config_for(bot, tmp_path)
+    shown = await healthbot("menu", "show", "--config", str(config))
+    menu = json.loads(shown.stdout)
+    assert menu["button"][0]["name"] == "热门服务"
+    assert menu["button"][0]["sub_button"][0]["name"] == "疫情防控"
+    names = {b["name"] for top in menu["button"] for b in top["sub_button"]}
+    assert {"防疫健康信息码", "亲属码", "行程码", "核酸检测结果", "离线码", "常见问题"} <= names
+    assert validate_menu(menu) is None
+    pushed = await healthbot("menu", "push", "--config", str(config))
+    assert pushed.returncode == 0, pushed.stderr
+    assert bot.standin.menus == [menu]
+
+
+def test_menu_limits_are_checked_before_sending() -> None:
+    too_wide = {"button": [{"type": "click", "name": "a", "key": "A"}] * 4}
+    long_name = {"button": [{"type": "click", "name": "疫情防控服务大厅", "key": "A"}]}  # 24 bytes > 16
+    long_key = {"button": [{"type": "click", "name": "a", "key": "K" * 129}]}
+    six_subs = {"button": [{"name": "more", "sub_button": [{"type": "click", "name": "x", "key": "X"}] * 6}]}
+    assert validate_menu(too_wide).startswith("40016")
+    assert validate_menu(long_name).startswith("40018")
+    assert validate_menu(long_key).startswith("40019")
+    assert validate_menu(six_subs).startswith("40023")

@@ -1,0 +1,92 @@
+"""HTTP identity and status providers against real upstream servers; a failure is said, never guessed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from bot.render import FontMissing, find_cjk_font
+from tests.conftest import BotFactory
+from tests.test_claim import ID, NAME, PHONE, claim_until, full_claim
+
+
+class Upstream:
+    """A stand-in for a provincial identity or health-status service."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.answer: dict[str, Any] | None = {}
+        self.status = 200
+        self.delay = 0.0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.requests.append({"body": await request.json(), "auth": request.headers.get("Authorization")})
+        await asyncio.sleep(self.delay)
+        if self.status != 200:
+            return web.Response(status=self.status)
+        return web.json_response(self.answer)
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[tuple[Upstream, str]]:
+    state = Upstream()
+    app = web.Application()
+    app.router.add_post("/check", state.handle)
+    server = TestServer(app)
+    await server.start_server()
+    yield state, str(server.make_url("/check"))
+    await server.close()
+
+
+async def test_identity_mismatch_says_why_and_lets_the_user_retry(make_bot: BotFactory,
+                                                                  upstream: tuple[Upstream, str]) -> None:
+    state, url = upstream
+    bot = await make_bot(identity={"url": url, "token": "s3cret"})
+    user = "oIdentity_0001"
+    state.answer = {"match": False, "reason": "姓名与证件号码不匹配"}
+    await claim_until(bot, user, ["防疫健康信息码", "同意", NAME, ID, PHONE])
+    reply = await bot.say(user, "确认")
+    assert "实名核验未通过：姓名与证件号码不匹配" in reply
+    assert state.requests[0]["body"]["doc_number"] == ID and state.requests[0]["auth"] == "Bearer s3cret"
+    state.answer = {"match": True}
+    assert "身份证" in await bot.say(user, NAME)
+    await claim_until(bot, user, [ID, PHONE])
+    assert await bot.say(user, "确认") == "[image]"
+
+
+async def test_identity_service_down_keeps_the_answers_for_a_retry(make_bot: BotFactory,
+                                                                   upstream: tuple[Upstream, str]) -> None:
+    state, url = upstream
+    bot = await make_bot(identity={"url": url, "timeout": 0.3})
+    user = "oIdentity_0002"
+    await claim_until(bot, user, ["防疫健康信息码", "同意", NAME, ID, PHONE])
+    state.status = 503
+    assert "暂时无法连接" in await bot.say(user, "确认")
+    assert not await bot.services.redis.exists(bot.services.keys.profile(user))
+    state.status, state.answer = 200, {"match": True}
+    assert await bot.say(user, "确认") == "[image]"
+
+
+async def test_status_from_http_upstream_and_plain_words_when_it_is_down(make_bot: BotFactory,
+                                                                          upstream: tuple[Upstream, str]) -> None:
+    state, url = upstream
+    bot = await make_bot(status={"url": url, "timeout": 0.3, "cache_seconds": 0})
+    user = "oStatus_0001"
+    state.answer = {"colour": "yellow", "reason": "测温异常"}
+    assert (await full_claim(bot, user))["MsgType"] == "image"
+    state.delay = 1.0
+    reply = await bot.say(user, "防疫健康信息码")
+    assert "暂时无法确认您的健康码状态" in reply and "码" in reply
+    state.delay, state.answer = 0.0, {"colour": "blue"}
+    assert "暂时无法确认" in await bot.say(user, "防疫健康信息码")
+
+
+def test_a_missing_font_is_named_clearly() -> None:
+    with pytest.raises(FontMissing, match=r"render\.font: /nope\.ttf does not exist"):
+        find_cjk_font("/nope.ttf")
+    assert find_cjk_font()  # CI installs one; the app refuses to start without
