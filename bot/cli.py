@@ -165,6 +165,17 @@ def cmd_admin_status(args: argparse.Namespace) -> None:
     asyncio.run(run())
 
 
+def cmd_standin(args: argparse.Namespace) -> None:
+    from aiohttp import web
+
+    from bot.standin import create_standin
+
+    settings = _settings(args)
+    print(f"stand-in WeChat API on http://{args.host}:{args.port} for app_id {settings.wechat.app_id}", flush=True)
+    web.run_app(create_standin(settings.wechat.app_id, settings.wechat.app_secret), host=args.host,
+                port=args.port, print=None)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="healthbot", description=__doc__)
     root.add_argument("--config", help="TOML config file (default: $HEALTHBOT_CONFIG, else dev mode)")
@@ -190,6 +201,12 @@ def parser() -> argparse.ArgumentParser:
     menu.add_argument("action", choices=["show", "push"])
     menu.add_argument("--config", default=argparse.SUPPRESS)
     menu.set_defaults(func=cmd_menu)
+
+    standin = sub.add_parser("standin", help="run the stand-in WeChat API alone (staging, benchmarks)")
+    standin.add_argument("--config", default=argparse.SUPPRESS)
+    standin.add_argument("--host", default="127.0.0.1")
+    standin.add_argument("--port", type=int, default=8090)
+    standin.set_defaults(func=cmd_standin)
 
     admin = sub.add_parser("admin", help="operator commands (CLI only)")
     admin_sub = admin.add_subparsers(dest="area", required=True)

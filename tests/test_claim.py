@@ -190,3 +190,15 @@ async def test_menu_keys_of_unbuilt_services_answer_coming_soon(bot: Bot) -> Non
     for key in ("RELATIVES", "TRAVEL_CARD", "TEST_RESULTS", "OFFLINE_CODE", "FAQ"):
         assert "即将开通" in await bot.click("oMenu_0001", key)
     assert "回复「同意」" in await bot.click("oMenu_0001", "HEALTH_CODE")
+
+
+async def test_two_workers_share_one_users_dialog_and_retries(make_bot: BotFactory, bot: Bot) -> None:
+    other = await make_bot(settings=bot.services.settings)  # a second process on the same Redis
+    user = "oClaim_0012"
+    workers = [bot, other]
+    for i, text in enumerate(["防疫健康信息码", "同意", NAME, ID, PHONE]):
+        await workers[i % 2].say(user, text)
+    push = bot.sim.text(user, "确认")
+    replies = await asyncio.gather(bot.push(push), other.push(push), bot.push(push))
+    assert {r["Image"]["MediaId"] for r in replies} == {replies[0]["Image"]["MediaId"]}
+    assert bot.dispatcher.handler_runs + other.dispatcher.handler_runs == 6
