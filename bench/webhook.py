@@ -17,9 +17,14 @@ from collections import Counter
 
 import aiohttp
 
+from bot.documents import check_char
 from bot.simulator import Simulator
 
-CLAIM = ("防疫健康信息码", "同意", "张小三", "11010519491231002X", "13800001234", "确认")
+
+def fixture_id(n: int) -> str:
+    """A checksum-valid resident ID per bench user (Beijing 东城区, born 1980), so no two users share one."""
+    first17 = f"11010119800101{n % 1000:03d}"
+    return first17 + check_char(first17)
 
 
 async def post(http: aiohttp.ClientSession, sim: Simulator, url: str, openid: str, text: str) -> str:
@@ -30,12 +35,12 @@ async def post(http: aiohttp.ClientSession, sim: Simulator, url: str, openid: st
 
 async def claim_users(http: aiohttp.ClientSession, sim: Simulator, url: str, users: list[str]) -> None:
     """Walk each user through the claim dialog once, then view the code once, so its image is cached."""
-    async def one(openid: str) -> None:
-        for text in (*CLAIM, "防疫健康信息码"):
+    async def one(n: int, openid: str) -> None:
+        for text in ("防疫健康信息码", "同意", "张小三", fixture_id(n), f"138{n:08d}", "确认", "防疫健康信息码"):
             await post(http, sim, url, openid, text)
 
     for start in range(0, len(users), 32):
-        await asyncio.gather(*(one(u) for u in users[start:start + 32]))
+        await asyncio.gather(*(one(start + i, u) for i, u in enumerate(users[start:start + 32])))
 
 
 async def worker(http: aiohttp.ClientSession, sim: Simulator, url: str, text: str, worker_id: int,

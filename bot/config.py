@@ -78,7 +78,6 @@ class SecuritySettings:
 @dataclass
 class PathSettings:
     templates: str = ""
-    menu: str = ""
 
 
 @dataclass

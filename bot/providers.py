@@ -6,7 +6,6 @@ Each has a local default and an HTTP implementation with the JSON contract docum
 from __future__ import annotations
 
 import json
-import logging
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -17,8 +16,6 @@ from bot.context import Clock
 from bot.documents import DOCUMENT_LABELS
 from storage.profiles import Person
 from storage.status import COLOURS, StatusRegistry
-
-log = logging.getLogger("healthbot.providers")
 
 
 class ProviderUnavailable(Exception):

@@ -27,9 +27,6 @@ class Keys:
     def profile(self, openid: str) -> str:
         return self._user(openid, "profile")
 
-    def user_pattern(self, openid: str) -> str:
-        return self._user(openid, "*")
-
     def token(self) -> str:
         return f"{self.prefix}:{{wx}}:token"
 

@@ -68,3 +68,18 @@ def test_startup_stops_with_one_line_for_an_unreachable_redis(tmp_path: Path) ->
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("healthbot: config error: redis.url: cannot reach")
+
+
+def test_the_example_config_documents_every_key() -> None:
+    import dataclasses
+    import tomllib
+
+    from bot.config import SECTIONS, Settings
+
+    example = tomllib.loads((Path(__file__).resolve().parent.parent / "config.example.toml").read_text("utf-8"))
+    defaults = Settings()
+    for section in SECTIONS:
+        documented = set(example.get(section, {}))
+        known = {f.name for f in dataclasses.fields(getattr(defaults, section))}
+        assert documented == known, section
+    assert example["menu"]["button"]
