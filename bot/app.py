@@ -12,6 +12,8 @@ from redis.exceptions import RedisError
 from bot.config import STANDIN_PATH, Settings
 from bot.context import Clock
 from bot.dispatcher import Dispatcher
+from bot.face import FaceVerifier, HttpFaceVerifier, LocalFaceVerifier
+from bot.pages import Pages
 from bot.pii import Vault
 from bot.providers import HttpIdentity, HttpStatus, IdentityProvider, LocalIdentity, LocalStatus, StatusProvider
 from bot.render import Renderer, find_cjk_font
@@ -19,10 +21,12 @@ from bot.router import Handler, Router
 from bot.services import Services
 from bot.standin import create_standin
 from bot.templates import Templates
+from bot.tokens import TokenSigner
 from bot.webhook import BODY_LIMIT, Webhook
 from bot.wechat_api import WeChatAPI
 from storage import Keys, connect
 from storage.profiles import ProfileStore
+from storage.relatives import RelativeStore
 from storage.status import StatusRegistry
 from storage.turns import TurnStore
 
@@ -49,6 +53,13 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     if settings.status.url:
         status = HttpStatus(settings.status.url, settings.status.timeout, settings.status.token,
                             settings.status.cache_seconds)
+    rules = settings.relatives
+    signer = TokenSigner(settings.security.signing_key_map(), settings.security.active_key_id)
+    links = {"redis": redis, "keys": keys, "signer": signer, "clock": clock, "public_url": settings.public_url,
+             "ttl": rules.face_link_minutes * 60}
+    face: FaceVerifier = LocalFaceVerifier(**links)  # type: ignore[arg-type]
+    if settings.face.url:
+        face = HttpFaceVerifier(settings.face.url, settings.face.timeout, settings.face.token, **links)
     return Services(
         settings=settings,
         templates=Templates(settings.paths.templates),
@@ -63,6 +74,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         identity=identity,
         status=status,
         renderer=Renderer(find_cjk_font(settings.render.font)),
+        relatives=RelativeStore(redis, keys, vault, max_per_user=rules.max_per_user,
+                                max_guardians=rules.max_guardians, unbind_after=rules.unbind_after_hours * 3600),
+        signer=signer,
+        face=face,
     )
 
 
@@ -82,6 +97,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None, routers: list[R
     app.router.add_get("/wechat", webhook.verify_url)
     app.router.add_post("/wechat", webhook.receive)
     app.router.add_get("/healthz", healthz)
+    Pages(dispatcher).install(app)
     if settings.dev_mode:
         app.add_subapp(STANDIN_PATH, create_standin(settings.wechat.app_id, settings.wechat.app_secret))
     app.cleanup_ctx.append(_lifecycle)

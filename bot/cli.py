@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,9 @@ def cmd_chat(args: argparse.Namespace) -> None:
 
 
 def cmd_keygen(args: argparse.Namespace) -> None:
-    print(f"index_key = \"{new_key()}\"\ndata_key = \"{new_key()}\"")
+    kid = f"k{int(time.time())}"
+    print(f"index_key = \"{new_key()}\"\ndata_key = \"{new_key()}\"\n"
+          f"signing_keys = \"{kid}:{new_key()}\"\nactive_key_id = \"{kid}\"")
 
 
 def menu_from_settings(settings: Settings) -> dict[str, Any]:
@@ -165,6 +168,60 @@ def cmd_admin_status(args: argparse.Namespace) -> None:
     asyncio.run(run())
 
 
+def token_from(text: str) -> str:
+    """A token, a /verify URL, or a path to an image of an offline code."""
+    from urllib.parse import parse_qs, urlsplit
+
+    if Path(text).is_file():
+        import zxingcpp
+        from PIL import Image
+
+        found = zxingcpp.read_barcodes(Image.open(text))
+        if not found:
+            print("healthbot: no QR code found in that image", file=sys.stderr)
+            raise SystemExit(2)
+        text = found[0].text
+    if "?" in text:
+        text = parse_qs(urlsplit(text).query).get("t", [""])[0]
+    return text
+
+
+def cmd_verify(args: argparse.Namespace) -> None:
+    from bot.offline import verify
+    from bot.tokens import TokenSigner
+
+    settings = _settings(args)
+    signer = TokenSigner(settings.security.signing_key_map(), settings.security.active_key_id)
+    verdict = verify(signer, token_from(args.token), time.time())
+    words = {"valid": "VALID 有效", "expired": "EXPIRED 已过期", "forged": "FORGED 无效（签名不符）"}
+    print(words[verdict.state])
+    if verdict.state != "forged":
+        print(f"name: {verdict.name}\ncolour at issue: {verdict.colour}\nissued: {verdict.issued}\n"
+              f"valid until: {verdict.expires}")
+    raise SystemExit(0 if verdict.state == "valid" else 1)
+
+
+def cmd_admin_audit(args: argparse.Namespace) -> None:
+    from bot.offline import shanghai
+    from storage import Keys, connect
+
+    settings = _settings(args)
+    _check_redis(settings)
+
+    async def show() -> None:
+        redis = connect(settings.redis.url)
+        try:
+            entries = await redis.xrevrange(Keys(settings.redis.prefix).audit(), count=args.count)
+        finally:
+            await redis.aclose()
+        for entry_id, fields in reversed(entries):
+            f = {k.decode(): v.decode() for k, v in fields.items()}
+            print(f"{shanghai(float(f['at']))}  {f['action']:<8} user {f['who'][:16]}  relative {f['relative'][:16]}"
+                  f"  ({entry_id.decode()})")
+
+    asyncio.run(show())
+
+
 def cmd_standin(args: argparse.Namespace) -> None:
     from aiohttp import web
 
@@ -223,6 +280,15 @@ def parser() -> argparse.ArgumentParser:
     status_import.add_argument("--config", default=argparse.SUPPRESS)
     status_import.add_argument("file")
     status_import.set_defaults(func=cmd_admin_status)
+    audit = admin_sub.add_parser("audit", help="show the audit stream: binds, unbinds, offline codes")
+    audit.add_argument("--config", default=argparse.SUPPRESS)
+    audit.add_argument("--count", type=int, default=50)
+    audit.set_defaults(func=cmd_admin_audit)
+
+    verify = sub.add_parser("verify", help="check an offline code: a token, a /verify URL or an image file")
+    verify.add_argument("--config", default=argparse.SUPPRESS)
+    verify.add_argument("token")
+    verify.set_defaults(func=cmd_verify)
     return root
 
 

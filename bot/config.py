@@ -67,6 +67,18 @@ class DialogSettings:
 class SecuritySettings:
     index_key: str = ""
     data_key: str = ""
+    signing_keys: str = ""
+    active_key_id: str = ""
+
+    def signing_key_map(self) -> dict[str, bytes]:
+        """`kid:key,kid:key`: the active key signs; every listed key verifies (rotation keeps old ones listed)."""
+        keys: dict[str, bytes] = {}
+        for entry in filter(None, (e.strip() for e in self.signing_keys.split(","))):
+            kid, _, key = entry.partition(":")
+            if not kid or not key:
+                raise ConfigError("security.signing_keys must look like kid:key,kid:key")
+            keys[kid] = _decode_key(f"security.signing_keys[{kid}]", key)
+        return keys
 
     def index_key_bytes(self) -> bytes:
         return _decode_key("security.index_key", self.index_key)
@@ -96,6 +108,15 @@ class UpstreamSettings:
 
 
 @dataclass
+class RelativesSettings:
+    max_per_user: int = 8
+    max_guardians: int = 3
+    unbind_after_hours: int = 24
+    offline_valid_days: int = 7
+    face_link_minutes: int = 10
+
+
+@dataclass
 class Settings:
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
@@ -106,6 +127,8 @@ class Settings:
     render: RenderSettings = field(default_factory=RenderSettings)
     identity: UpstreamSettings = field(default_factory=UpstreamSettings)
     status: UpstreamSettings = field(default_factory=UpstreamSettings)
+    face: UpstreamSettings = field(default_factory=UpstreamSettings)
+    relatives: RelativesSettings = field(default_factory=RelativesSettings)
     menu: dict[str, Any] = field(default_factory=dict)
     dev_mode: bool = False
     source: str = "defaults"
@@ -115,7 +138,8 @@ class Settings:
         return self.server.public_url or f"http://{self.server.host}:{self.server.port}"
 
 
-SECTIONS = ("wechat", "redis", "server", "dialog", "security", "paths", "render", "identity", "status")
+SECTIONS = ("wechat", "redis", "server", "dialog", "security", "paths", "render", "identity", "status", "face",
+            "relatives")
 
 
 def _decode_key(name: str, value: str) -> bytes:
@@ -200,6 +224,8 @@ def _enter_dev_mode(settings: Settings) -> None:
         settings.wechat.api_base = settings.public_url + STANDIN_PATH
     settings.security.index_key = settings.security.index_key or new_key()
     settings.security.data_key = settings.security.data_key or new_key()
+    if not settings.security.signing_keys:
+        settings.security.signing_keys, settings.security.active_key_id = f"dev:{new_key()}", "dev"
     if not settings.menu:
         example = REPO_ROOT / "config.example.toml"
         if example.exists():
@@ -229,6 +255,11 @@ def validate(settings: Settings) -> None:
             raise ConfigError(f"security.{name} is missing: generate one with `healthbot keygen`")
     settings.security.index_key_bytes()
     settings.security.data_key_bytes()
+    signing = settings.security.signing_key_map()
+    if not signing:
+        raise ConfigError("security.signing_keys is missing: set kid:key (a key from `healthbot keygen`)")
+    if settings.security.active_key_id not in signing:
+        raise ConfigError("security.active_key_id must name one of the keys in security.signing_keys")
     if settings.server.reply_deadline <= 0 or settings.server.reply_deadline >= 5:
         raise ConfigError("server.reply_deadline must be between 0 and 5 seconds (WeChat waits 5 s)")
     settings.paths.templates = settings.paths.templates or str(REPO_ROOT / "templates")

@@ -18,8 +18,9 @@ CANCEL_WORDS = frozenset({"取消", "退出"})
 BACK_WORDS = frozenset({"返回", "上一步"})
 
 Validator = Callable[[str, Context], Any]
-Condition = Callable[[Mapping[str, Any]], bool]
+Condition = Callable[[Context, Mapping[str, Any]], bool]
 Completion = Callable[[Context, dict[str, Any]], Awaitable[Reply]]
+Entry = Callable[[Context], Awaitable[None]]
 View = Callable[[Context, Mapping[str, Any]], Mapping[str, Any]]
 
 
@@ -38,9 +39,10 @@ class Step:
     prompt: str
     validate: Validator
     when: Condition | None = None
+    enter: Entry | None = None  # runs each time the dialog arrives at this step, e.g. to mint a fresh link
 
-    def applies(self, data: Mapping[str, Any]) -> bool:
-        return self.when is None or self.when(data)
+    def applies(self, ctx: Context) -> bool:
+        return self.when is None or self.when(ctx, ctx.state.data)
 
 
 def _no_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -62,11 +64,10 @@ class Dialog:
 
     async def start(self, ctx: Context, data: Mapping[str, Any] | None = None) -> Reply:
         ctx.state.start(self.name, "", dict(data or {}))
-        step = self._next_from(0, ctx.state.data)
+        step = self._next_from(0, ctx)
         if step is None:
             return await self._complete(ctx)
-        ctx.state.step = step.name
-        return self.prompt(ctx, step)
+        return await self._arrive(ctx, step)
 
     def resume(self, ctx: Context, data: Mapping[str, Any], step: str) -> None:
         """Put the user back at `step` with `data` kept, e.g. after an upstream refused the answers."""
@@ -92,31 +93,40 @@ class Dialog:
             ctx.state.clear()
             return ctx.text("dialog/cancelled.txt")
         if word in BACK_WORDS:
-            return self._back(ctx, step)
+            return await self._back(ctx, step)
         try:
             value = step.validate(ctx.message.content.strip(), ctx)
             if inspect.isawaitable(value):
                 value = await value
         except Invalid as refusal:
             return ctx.text(refusal.template, **refusal.values)
+        return await self.accept(ctx, value)
+
+    async def accept(self, ctx: Context, value: Any) -> Reply:
+        """Record the current step's answer and move on; also used when the answer comes from elsewhere."""
+        step = self.steps[self._index[ctx.state.step]]
         ctx.state.data[step.name] = value
         ctx.state.history.append(step.name)
-        following = self._next_from(self._index[step.name] + 1, ctx.state.data)
+        following = self._next_from(self._index[step.name] + 1, ctx)
         if following is None:
             return await self._complete(ctx)
-        ctx.state.step = following.name
-        return self.prompt(ctx, following)
+        return await self._arrive(ctx, following)
 
-    def _back(self, ctx: Context, step: Step) -> Reply:
+    async def _arrive(self, ctx: Context, step: Step) -> Text:
+        ctx.state.step = step.name
+        if step.enter is not None:
+            await step.enter(ctx)
+        return self.prompt(ctx, step)
+
+    async def _back(self, ctx: Context, step: Step) -> Reply:
         if not ctx.state.history:
             return Text(ctx.render("dialog/first_step.txt") + "\n\n" + self.prompt(ctx, step).content)
         previous = ctx.state.history.pop()
         ctx.state.data.pop(previous, None)
-        ctx.state.step = previous
-        return self.prompt(ctx, self.steps[self._index[previous]])
+        return await self._arrive(ctx, self.steps[self._index[previous]])
 
-    def _next_from(self, index: int, data: Mapping[str, Any]) -> Step | None:
-        return next((s for s in self.steps[index:] if s.applies(data)), None)
+    def _next_from(self, index: int, ctx: Context) -> Step | None:
+        return next((s for s in self.steps[index:] if s.applies(ctx)), None)
 
     async def _complete(self, ctx: Context) -> Reply:
         data = dict(ctx.state.data)

@@ -39,7 +39,8 @@ class Dispatcher:
 
     # -- the turn -------------------------------------------------------------------------------------
 
-    async def handle(self, message: Inbound) -> str:
+    async def handle(self, message: Inbound, via_api: bool = False) -> str:
+        """The passive reply to a push; with via_api (a callback, not a push) the reply is sent instead."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.services.settings.server.reply_deadline
         try:
@@ -66,6 +67,9 @@ class Dispatcher:
         except RedisError as exc:
             log.warning("redis unavailable at turn end user=%s: %s", hash_openid(message.openid), exc)
             return self._render(message, self._text("busy.txt"))
+        if via_api and reply is not None:
+            self.spawn(self.send(message.openid, reply))
+            return SUCCESS
         return body
 
     async def _claim(self, message: Inbound, deadline: float) -> str | tuple[str, Begun]:

@@ -9,14 +9,17 @@ import redis.asyncio as aioredis
 
 from bot.config import Settings
 from bot.context import Clock
+from bot.face import FaceVerifier
 from bot.pii import Vault
 from bot.providers import IdentityProvider, StatusProvider
 from bot.render import Renderer
 from bot.replies import Image, Text
 from bot.templates import Templates
+from bot.tokens import TokenSigner
 from bot.wechat_api import WeChatAPI, WeChatAPIError
 from storage.keys import Keys
 from storage.profiles import ProfileStore
+from storage.relatives import RelativeStore
 from storage.status import StatusRegistry
 from storage.turns import TurnStore
 
@@ -38,6 +41,9 @@ class Services:
     identity: IdentityProvider
     status: StatusProvider
     renderer: Renderer
+    relatives: RelativeStore
+    signer: TokenSigner
+    face: FaceVerifier
 
     async def upload_image(self, png: bytes, fallback: str = "") -> Image | Text:
         """An uploaded image, or its text when WeChat refuses the upload."""

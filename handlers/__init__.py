@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from bot.router import Router
-from handlers import basics, coming_soon, health_code
+from handlers import basics, coming_soon, health_code, relatives
 from handlers.basics import fallback
 
 
 def all_routers() -> list[Router]:
-    return [health_code.router, coming_soon.router, basics.router]
+    return [health_code.router, relatives.router, coming_soon.router, basics.router]
 
 
 __all__ = ["all_routers", "fallback"]

@@ -9,8 +9,8 @@ from bot.router import Router
 router = Router("coming_soon")
 
 
-@router.keywords("亲属码", "帮他人领取", "家人", "行程码", "行程卡", "通信大数据行程卡", "核酸", "核酸检测结果",
-                 "核酸结果", "离线码", "常见问题")
-@router.click("RELATIVES", "TRAVEL_CARD", "TEST_RESULTS", "OFFLINE_CODE", "FAQ")
+@router.keywords("行程码", "行程卡", "通信大数据行程卡", "核酸", "核酸检测结果", "核酸结果", "常见问题")
+@router.click("TRAVEL_CARD", "TEST_RESULTS", "FAQ")
+@router.regex(r"核酸\s*\d{1,2}")
 async def coming_soon(ctx: Context) -> Reply:
     return ctx.text("coming_soon.txt")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -24,9 +23,9 @@ from bot.documents import (
 from bot.inbound import normalize_text
 from bot.masking import mask_document, mask_name, mask_phone, mask_resident_id
 from bot.providers import ProviderUnavailable
-from bot.render import CodeCard
-from bot.replies import Image, Reply
+from bot.replies import Reply
 from bot.router import Router
+from handlers.cards import code_image
 from storage.profiles import Person, Profile
 
 router = Router("health_code")
@@ -94,7 +93,7 @@ def nationality(text: str, ctx: Context) -> str:
     return value
 
 
-def is_passport(data: Mapping[str, Any]) -> bool:
+def is_passport(ctx: Context, data: Mapping[str, Any]) -> bool:
     return data.get("doc_type") == "passport"
 
 
@@ -172,6 +171,7 @@ def deregister_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 async def complete_deregister(ctx: Context, data: dict[str, Any]) -> Reply:
+    await ctx.services.relatives.forget_user(ctx.openid)
     await ctx.services.profiles.delete(ctx.openid)
     return ctx.text("claim/deregistered.txt")
 
@@ -214,45 +214,4 @@ async def start_deregister(ctx: Context) -> Reply:
 # -- the code image -----------------------------------------------------------------------------------------
 
 async def code_reply(ctx: Context, profile: Profile, fresh: bool = False) -> Reply:
-    """The code image; re-sent from a short cache while the colour is unchanged, so uploads stay rare."""
-    services = ctx.services
-    try:
-        status = await services.status.status(profile.person, profile.doc_index)
-    except ProviderUnavailable:
-        return ctx.text("code/status_unavailable.txt")
-    cache_key = services.keys.image_cache(ctx.openid)
-    if not fresh:
-        cached = await services.redis.hgetall(cache_key)
-        if cached.get(b"colour", b"").decode() == status.colour and cached.get(b"media_id"):
-            return Image(media_id=cached[b"media_id"].decode())
-    person = profile.person
-    card = CodeCard(
-        title="防疫健康信息码",
-        colour=status.colour,
-        name=mask_name(person.name),
-        document=(mask_resident_id(person.doc_number) if person.doc_type == RESIDENT_ID
-                  else mask_document(person.doc_number)),
-        generated=ctx.now().strftime("%Y-%m-%d %H:%M:%S"),
-        guidance=ctx.render(f"code/guidance_{status.colour}.txt"),
-        qr_payload=await qr_payload(ctx, profile),
-    )
-    png = await services.renderer.render(card)
-    fallback = ctx.render("code/image_fallback.txt", colour=status.colour, name=card.name)
-    reply = await services.upload_image(png, fallback)
-    if isinstance(reply, Image):
-        ttl = services.settings.render.image_cache_seconds
-        await services.redis.hset(cache_key, mapping={"colour": status.colour, "media_id": reply.media_id})
-        await services.redis.expire(cache_key, ttl)
-    return reply
-
-
-async def qr_payload(ctx: Context, profile: Profile) -> str:
-    """A URL ending in an opaque random token that only the server can map back to the holder."""
-    services = ctx.services
-    keys, ttl = services.keys, services.settings.render.qr_token_ttl
-    token = await services.redis.get(keys.user_qr(ctx.openid))
-    if token is None:
-        token = secrets.token_urlsafe(16).encode()
-        await services.redis.set(keys.qr_token(token.decode()), profile.doc_index, ex=ttl)
-        await services.redis.set(keys.user_qr(ctx.openid), token, ex=ttl - 60)
-    return f"{services.settings.public_url}/c/{token.decode()}"
+    return await code_image(ctx, profile.person, profile.doc_index, fresh=fresh)

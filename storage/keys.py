@@ -42,8 +42,25 @@ class Keys:
     def qr_token(self, token: str) -> str:
         return f"{self.prefix}:qr:{token}"
 
-    def user_qr(self, openid: str) -> str:
-        return self._user(openid, "qr")
+    def user_qr(self, openid: str, subject: str = "self") -> str:
+        """The QR token of a user's own code (subject "self") or of a relative's (their index)."""
+        return self._user(openid, f"qr:{subject}")
 
-    def image_cache(self, openid: str) -> str:
-        return self._user(openid, "image")
+    def image_cache(self, openid: str, subject: str = "self") -> str:
+        return self._user(openid, f"image:{subject}")
+
+    def relatives(self, openid: str) -> str:
+        return self._user(openid, "relatives")
+
+    def relatives_bound_at(self, openid: str) -> str:
+        return self._user(openid, "relatives-at")
+
+    def guardians(self, relative_index: str) -> str:
+        # Shares the user's slot only on a single Redis; the cluster layout is issue 7's (see docs).
+        return f"{self.prefix}:r:{{{relative_index}}}:guardians"
+
+    def audit(self) -> str:
+        return f"{self.prefix}:audit"
+
+    def face_nonce(self, nonce: str) -> str:
+        return f"{self.prefix}:face:{nonce}"

@@ -64,8 +64,12 @@ class ProfileStore:
 
     async def delete(self, openid: str) -> None:
         """注销: the profile, its QR token and its cached image go together."""
-        token = await self.redis.get(self.keys.user_qr(openid))
-        doomed = [self.keys.profile(openid), self.keys.user_qr(openid), self.keys.image_cache(openid)]
-        await self.redis.delete(*doomed)
+        await self.redis.delete(self.keys.profile(openid))
+        await self.forget_code(openid, "self")
+
+    async def forget_code(self, openid: str, subject: str) -> None:
+        """Drop a code's QR token (so scanning it resolves to nobody) and its cached image."""
+        token = await self.redis.get(self.keys.user_qr(openid, subject))
+        await self.redis.delete(self.keys.user_qr(openid, subject), self.keys.image_cache(openid, subject))
         if token:
             await self.redis.delete(self.keys.qr_token(token.decode()))

@@ -58,7 +58,8 @@ def make_settings(prefix: str, api_base: str, **sections: dict[str, Any]) -> Set
     overrides: dict[str, dict[str, Any]] = {
         "wechat": {"token": TOKEN, "app_id": APP_ID, "app_secret": APP_SECRET, "api_base": api_base},
         "redis": {"url": REDIS_URL, "prefix": prefix},
-        "security": {"index_key": new_key(), "data_key": new_key()},
+        "security": {"index_key": new_key(), "data_key": new_key(), "signing_keys": f"k1:{new_key()}",
+                     "active_key_id": "k1"},
     }
     for name, values in sections.items():
         overrides.setdefault(name, {}).update(values)

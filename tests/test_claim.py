@@ -187,8 +187,10 @@ async def test_deregister_deletes_the_code_after_confirmation(bot: Bot) -> None:
 
 
 async def test_menu_keys_of_unbuilt_services_answer_coming_soon(bot: Bot) -> None:
-    for key in ("RELATIVES", "TRAVEL_CARD", "TEST_RESULTS", "OFFLINE_CODE", "FAQ"):
+    for key in ("TRAVEL_CARD", "TEST_RESULTS", "FAQ"):
         assert "即将开通" in await bot.click("oMenu_0001", key)
+    for key in ("RELATIVES", "OFFLINE_CODE"):
+        assert "请先回复「防疫健康信息码」" in await bot.click("oMenu_0001", key)
     assert "回复「同意」" in await bot.click("oMenu_0001", "HEALTH_CODE")
 
 

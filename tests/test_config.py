@@ -10,7 +10,8 @@ import pytest
 
 from bot.config import ConfigError, load_settings, new_key
 
-KEYS = f'[security]\nindex_key = "{new_key()}"\ndata_key = "{new_key()}"\n'
+KEYS = (f'[security]\nindex_key = "{new_key()}"\ndata_key = "{new_key()}"\n'
+        f'signing_keys = "k1:{new_key()}"\nactive_key_id = "k1"\n')
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -44,6 +45,8 @@ def test_no_config_at_all_is_dev_mode() -> None:
     ('[wechat]\ntoken = "t"\n[redis]\nurl = "mysql://x"\n', "redis.url must start with"),
     ('[wechat]\ntoken = "t"\n[wechat.extra]\n', "wechat.extra is not a known setting"),
     ('[wechat]\ntoken = "t"\n[security]\nindex_key = "abc"\ndata_key = "abc"\n', "security.index_key must decode"),
+    ('[wechat]\ntoken = "t"\n' + KEYS.replace('active_key_id = "k1"', 'active_key_id = "k9"'),
+     "security.active_key_id must name"),
 ])
 def test_invalid_settings_are_refused_naming_the_key(tmp_path: Path, text: str, names: str) -> None:
     path = write(tmp_path, text if "[security]" in text else text + KEYS)

@@ -23,7 +23,8 @@ def config_for(bot: Bot, tmp_path: Path, api_base: str = "") -> Path:
         f'[wechat]\ntoken = "{s.wechat.token}"\napp_id = "{s.wechat.app_id}"\napp_secret = "{s.wechat.app_secret}"\n'
         f'api_base = "{api_base or s.wechat.api_base}"\n'
         f'[redis]\nurl = "{REDIS_URL}"\nprefix = "{s.redis.prefix}"\n'
-        f'[security]\nindex_key = "{s.security.index_key}"\ndata_key = "{s.security.data_key}"\n', encoding="utf-8")
+        f'[security]\nindex_key = "{s.security.index_key}"\ndata_key = "{s.security.data_key}"\n'
+        f'signing_keys = "{s.security.signing_keys}"\nactive_key_id = "{s.security.active_key_id}"\n', encoding="utf-8")
     example = Path(__file__).resolve().parent.parent / "config.example.toml"
     menu = example.read_text(encoding="utf-8").split("# The custom menu", 1)[1]
     path.write_text(path.read_text(encoding="utf-8") + "\n# The custom menu" + menu, encoding="utf-8")

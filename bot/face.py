@@ -1,0 +1,78 @@
+"""Face verification before a relative is bound (skipped for ages 0–6).
+
+The verifier hands out a link. Its result comes back to `/face/callback` carrying our signed token, which
+names a single-use nonce; the nonce leads to the user, whose dialog then moves on through a normal turn.
+`LocalFaceVerifier` links to a page served by the bot itself (a stand-in for a real provider: whoever holds
+the link reports the result, so it is for trials only). `HttpFaceVerifier` asks a provider for the link and
+gives the token only to the provider, which posts the result back (docs/providers.md).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Protocol
+
+import aiohttp
+import redis.asyncio as aioredis
+
+from bot.context import Clock
+from bot.providers import ProviderUnavailable
+from bot.tokens import TokenSigner
+from storage.keys import Keys
+
+PURPOSE = "face"
+
+
+class FaceVerifier(Protocol):
+    async def link(self, openid: str) -> tuple[str, str]:
+        """A fresh (nonce, link) for this user."""
+        ...
+
+
+class _Links:
+    def __init__(self, redis: aioredis.Redis, keys: Keys, signer: TokenSigner, clock: Clock, public_url: str,
+                 ttl: int) -> None:
+        self.redis, self.keys, self.signer, self.clock = redis, keys, signer, clock
+        self.public_url, self.ttl = public_url, ttl
+
+    async def _token(self, openid: str) -> tuple[str, str]:
+        nonce = secrets.token_urlsafe(12)
+        await self.redis.set(self.keys.face_nonce(nonce), openid, ex=self.ttl)
+        return nonce, self.signer.sign(PURPOSE, {"n": nonce, "exp": int(self.clock.time()) + self.ttl})
+
+
+class LocalFaceVerifier(_Links):
+    async def link(self, openid: str) -> tuple[str, str]:
+        nonce, token = await self._token(openid)
+        return nonce, f"{self.public_url}/face?t={token}"
+
+
+class HttpFaceVerifier(_Links):
+    def __init__(self, url: str, timeout: float, auth: str, **links: object) -> None:
+        super().__init__(**links)  # type: ignore[arg-type]
+        self.url = url
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.headers = {"Authorization": f"Bearer {auth}"} if auth else {}
+
+    async def link(self, openid: str) -> tuple[str, str]:
+        nonce, token = await self._token(openid)
+        payload = {"token": token, "callback_url": f"{self.public_url}/face/callback"}
+        try:
+            async with aiohttp.ClientSession(timeout=self.timeout) as http, \
+                    http.post(self.url, json=payload, headers=self.headers) as response:
+                data = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise ProviderUnavailable(type(exc).__name__) from None
+        if response.status != 200 or not isinstance(data, dict) or not str(data.get("url", "")).startswith("http"):
+            raise ProviderUnavailable("face provider gave no link")
+        return nonce, str(data["url"])
+
+
+async def redeem(redis: aioredis.Redis, keys: Keys, signer: TokenSigner, token: str, now: float) -> tuple[str, str]:
+    """(openid, nonce) for a valid, unexpired, unused token; raises TokenInvalid/TokenExpired, or KeyError."""
+    payload = signer.verify(PURPOSE, token, now)
+    nonce = str(payload.get("n", ""))
+    openid = await redis.getdel(keys.face_nonce(nonce))
+    if openid is None:
+        raise KeyError("used or unknown")
+    return openid.decode(), nonce

@@ -1,0 +1,83 @@
+"""Pages the bot serves besides /wechat: the face-verification page and its callback, and /verify."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from bot.dispatcher import Dispatcher
+from bot.face import PURPOSE as FACE
+from bot.face import redeem
+from bot.offline import verify as verify_offline
+from bot.pii import hash_openid
+from bot.tokens import TokenExpired, TokenInvalid
+from handlers.relatives import face_event
+
+log = logging.getLogger("healthbot.pages")
+HTML = "text/html"
+
+
+class Pages:
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self.services = dispatcher.services
+
+    def _page(self, template: str, status: int = 200, **values: object) -> web.Response:
+        return web.Response(text=self.services.templates.render(template, **values), status=status,
+                            content_type=HTML, headers={"Cache-Control": "no-store"})
+
+    async def face_page(self, request: web.Request) -> web.Response:
+        token = request.query.get("t", "")
+        try:
+            self.services.signer.verify(FACE, token, self.services.clock.time())
+        except (TokenInvalid, TokenExpired):
+            return self._page("pages/link_invalid.html", status=403)
+        return self._page("pages/face.html", token=token)
+
+    async def face_callback(self, request: web.Request) -> web.Response:
+        """Pass or fail for one nonce, once. A forged, expired or replayed callback changes nothing."""
+        try:
+            body = await request.json() if request.content_type == "application/json" else await request.post()
+            token, result = str(body.get("t", "")), str(body.get("result", ""))
+        except ValueError:
+            raise web.HTTPBadRequest(text="bad request") from None
+        if result not in ("pass", "fail"):
+            raise web.HTTPBadRequest(text="result must be pass or fail")
+        now = self.services.clock.time()
+        try:
+            openid, nonce = await redeem(self.services.redis, self.services.keys, self.services.signer, token, now)
+        except TokenInvalid:
+            return web.json_response({"ok": False, "error": "forged"}, status=403)
+        except TokenExpired:
+            return web.json_response({"ok": False, "error": "expired"}, status=403)
+        except KeyError:
+            return web.json_response({"ok": False, "error": "used"}, status=403)
+        except RedisError:
+            return web.json_response({"ok": False, "error": "busy"}, status=503)
+        log.info("face result %s user=%s", result, hash_openid(openid))
+        await self.dispatcher.handle(face_event(openid, nonce, result, int(now)), via_api=True)
+        return web.json_response({"ok": True})
+
+    async def verify(self, request: web.Request) -> web.Response:
+        """For checkpoint scanners: valid, expired or forged, with the masked name and colours."""
+        services = self.services
+        verdict = verify_offline(services.signer, request.query.get("t", ""), services.clock.time())
+        current = ""
+        if verdict.state == "valid" and verdict.subject:
+            try:
+                current = (await services.status_registry.get(verdict.subject)).colour
+            except RedisError:
+                current = ""
+        data = {"state": verdict.state, "name": verdict.name, "colour_at_issue": verdict.colour,
+                "issued": verdict.issued, "expires": verdict.expires, "current_colour": current}
+        status = 200 if verdict.state == "valid" else 410 if verdict.state == "expired" else 403
+        if "application/json" in request.headers.get("Accept", "") or request.query.get("format") == "json":
+            return web.json_response(data, status=status)
+        return self._page("pages/verify.html", status=status, **data)
+
+    def install(self, app: web.Application) -> None:
+        app.router.add_get("/face", self.face_page)
+        app.router.add_post("/face/callback", self.face_callback)
+        app.router.add_get("/verify", self.verify)

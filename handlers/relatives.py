@@ -1,0 +1,286 @@
+"""亲属码: a user who has claimed a code binds relatives without smartphones (ages 0–16 and 60+).
+
+The rules are the seed's: 8 relatives per user, 3 users per relative, no face check for ages 0–6,
+unbinding only 24 h after binding, offline codes valid 7 days. Eligibility is checked when binding; a
+relative who later turns 17 stays bound (docs/relatives.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.context import Context
+from bot.dialogs import Dialog, Invalid, Step
+from bot.documents import RESIDENT_ID, birth_date, full_years, normalize_number, resident_id_ok
+from bot.inbound import Inbound
+from bot.masking import mask_name, mask_resident_id
+from bot.offline import issue, shanghai
+from bot.providers import ProviderUnavailable
+from bot.render import OfflineCard
+from bot.replies import Image, Reply, Text
+from bot.router import Router
+from handlers.cards import code_image, current_status
+from handlers.health_code import expect_word, person_name
+from storage.profiles import Person, Profile
+from storage.relatives import Relative
+
+router = Router("relatives")
+
+RELATIONSHIPS = ("父亲", "母亲", "子女", "配偶", "祖父母", "外祖父母", "孙子女", "外孙子女", "其他")
+FACE_EVENT = "healthbot_face"
+YOUNGEST_WITH_FACE_CHECK = 7
+
+
+def age_of(number: str, ctx: Context) -> int:
+    born = birth_date(number)
+    assert born is not None  # noqa: S101 - only called on validated numbers
+    return full_years(born, ctx.now().date())
+
+
+def eligible(age: int) -> bool:
+    """「0-16岁未成年人及60岁以上老人」: both bounds included (民法典 §1259)."""
+    return age <= 16 or age >= 60
+
+
+# -- validators -----------------------------------------------------------------------------------------
+
+async def relative_id(text: str, ctx: Context) -> str:
+    number = normalize_number(text)
+    if not resident_id_ok(number, ctx.now().date()):
+        raise Invalid("claim/bad_id.txt")
+    if not eligible(age_of(number, ctx)):
+        raise Invalid("relatives/age_not_allowed.txt")
+    store = ctx.services.relatives
+    own = await ctx.services.profiles.load(ctx.openid)
+    if own is not None and own.doc_index == store.index(number):
+        raise Invalid("relatives/not_yourself.txt")
+    if any(r.index == store.index(number) for r in await store.list(ctx.openid)):
+        raise Invalid("relatives/duplicate.txt")
+    if await store.guardians(number) >= store.max_guardians:
+        raise Invalid("relatives/relative_full.txt", limit=store.max_guardians)
+    return number
+
+
+def relationship(text: str, ctx: Context) -> str:
+    choice = normalize_number(text)
+    if choice.isdigit() and 1 <= int(choice) <= len(RELATIONSHIPS):
+        return RELATIONSHIPS[int(choice) - 1]
+    if text.strip() in RELATIONSHIPS:
+        return text.strip()
+    raise Invalid("relatives/bad_relationship.txt", relationships=RELATIONSHIPS)
+
+
+def needs_face_check(ctx: Context, data: Mapping[str, Any]) -> bool:
+    return age_of(data["doc_number"], ctx) >= YOUNGEST_WITH_FACE_CHECK
+
+
+async def new_face_link(ctx: Context) -> None:
+    nonce, link = await ctx.services.face.link(ctx.openid)
+    ctx.state.data.update(face_nonce=nonce, face_link=link)
+
+
+async def face_pending(text: str, ctx: Context) -> bool:
+    """Text cannot pass the face check: it only asks for a fresh link, or reminds of the current one."""
+    if text.strip() == "重新认证":
+        await new_face_link(ctx)
+        raise Invalid("relatives/face_link.txt", face_link=ctx.state.data["face_link"])
+    raise Invalid("relatives/face_pending.txt", face_link=ctx.state.data["face_link"])
+
+
+def binding_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
+    number = data.get("doc_number", "")
+    return {
+        "name": mask_name(data.get("name", "")),
+        "doc_number": mask_resident_id(number) if number else "",
+        "relationship": data.get("relationship", ""),
+        "relationships": RELATIONSHIPS,
+        "skip_face": bool(number) and not needs_face_check(ctx, data),
+        "face_link": data.get("face_link", ""),
+    }
+
+
+async def complete_binding(ctx: Context, data: dict[str, Any]) -> Reply:
+    services = ctx.services
+    outcome = await services.relatives.bind(ctx.openid, data["name"], data["doc_number"], data["relationship"],
+                                            services.clock.time())
+    if outcome.result != "ok":
+        return ctx.text(f"relatives/refused_{outcome.result}.txt", max_per_user=services.relatives.max_per_user,
+                        limit=services.relatives.max_guardians)
+    profile = await services.profiles.load(ctx.openid)
+    relatives = await services.relatives.list(ctx.openid)
+    number = next(i for i, r in enumerate(relatives, 1) if r.index == services.relatives.index(data["doc_number"]))
+    return await relative_code(ctx, profile, relatives[number - 1])
+
+
+binding = router.dialog(Dialog(
+    name="bind_relative",
+    title="绑定亲属",
+    restart_keyword="添加亲属",
+    steps=(
+        Step("name", "relatives/ask_name.txt", person_name),
+        Step("doc_number", "relatives/ask_id.txt", relative_id),
+        Step("relationship", "relatives/ask_relationship.txt", relationship),
+        Step("confirm", "relatives/summary.txt", expect_word("确认绑定", "relatives/need_confirm.txt")),
+        Step("agreement", "relatives/agreement.txt", expect_word("同意协议并认证", "relatives/need_agreement.txt")),
+        Step("face", "relatives/face_link.txt", face_pending, when=needs_face_check, enter=new_face_link),
+        Step("commitment", "relatives/commitment.txt", expect_word("确认承诺", "relatives/need_commitment.txt")),
+    ),
+    on_complete=complete_binding,
+    view=binding_view,
+))
+
+
+async def complete_unbinding(ctx: Context, data: dict[str, Any]) -> Reply:
+    services = ctx.services
+    outcome = await services.relatives.unbind(ctx.openid, data["index"], services.clock.time())
+    if outcome.result == "early":
+        return ctx.text("relatives/unbind_early.txt", **time_left(ctx, outcome.bound_at))
+    if outcome.result == "missing":
+        return ctx.text("relatives/no_such_relative.txt")
+    await services.profiles.forget_code(ctx.openid, data["index"])
+    return ctx.text("relatives/unbound.txt", name=data["masked_name"])
+
+
+unbinding = router.dialog(Dialog(
+    name="unbind_relative",
+    title="解除亲属绑定",
+    restart_keyword="亲属码",
+    steps=(Step("confirm", "relatives/confirm_unbind.txt", expect_word("确认解绑", "relatives/need_unbind.txt")),),
+    on_complete=complete_unbinding,
+    view=lambda ctx, data: {"name": data["masked_name"]},
+))
+
+
+# -- routes -----------------------------------------------------------------------------------------------
+
+async def claimed_profile(ctx: Context) -> Profile | Text:
+    profile = await ctx.services.profiles.load(ctx.openid)
+    return profile if profile is not None else ctx.text("relatives/claim_first.txt")
+
+
+@router.keywords("亲属码", "帮他人领取", "家人", "帮他人领取防疫健康信息码", "我的亲属", "离线码", "下载离线码")
+@router.click("RELATIVES", "OFFLINE_CODE")
+async def relatives_page(ctx: Context) -> Reply:
+    profile = await claimed_profile(ctx)
+    if isinstance(profile, Text):
+        return profile
+    rows = []
+    for n, relative in enumerate(await ctx.services.relatives.list(ctx.openid), 1):
+        person = relative_person(relative)
+        status = await current_status(ctx, person, relative.index)
+        rows.append({"n": n, "name": mask_name(relative.name), "relationship": relative.relationship,
+                     "colour": status.colour if not isinstance(status, Text) else "",
+                     "bound": shanghai(relative.bound_at, seconds=False)})
+    return ctx.text("relatives/page.txt", rows=rows, limit=ctx.services.relatives.max_per_user)
+
+
+@router.keywords("添加亲属", "绑定亲属", "添加家人", "绑定家人")
+async def start_binding(ctx: Context) -> Reply:
+    profile = await claimed_profile(ctx)
+    if isinstance(profile, Text):
+        return profile
+    store = ctx.services.relatives
+    if len(await store.list(ctx.openid)) >= store.max_per_user:
+        return ctx.text("relatives/refused_user_full.txt", max_per_user=store.max_per_user)
+    return await binding.start(ctx)
+
+
+async def pick(ctx: Context) -> tuple[Profile, Relative] | Text:
+    """The user's profile and relative N from `… N`, or the text that says why not."""
+    profile = await claimed_profile(ctx)
+    if isinstance(profile, Text):
+        return profile
+    assert ctx.match is not None  # noqa: S101 - only regex routes call this
+    n = int(ctx.match.group("n"))
+    relatives = await ctx.services.relatives.list(ctx.openid)
+    if not 1 <= n <= len(relatives):
+        return ctx.text("relatives/no_such_relative.txt", count=len(relatives))
+    return profile, relatives[n - 1]
+
+
+@router.regex(r"(查看亲属码|查看亲属|亲属码)\s*(?P<n>\d{1,2})")
+async def view_relative(ctx: Context) -> Reply:
+    picked = await pick(ctx)
+    if isinstance(picked, Text):
+        return picked
+    return await relative_code(ctx, *picked)
+
+
+@router.regex(r"(解绑|解除绑定)\s*(?P<n>\d{1,2})")
+async def start_unbinding(ctx: Context) -> Reply:
+    picked = await pick(ctx)
+    if isinstance(picked, Text):
+        return picked
+    _, relative = picked
+    wait = ctx.services.relatives.unbind_after - (ctx.services.clock.time() - relative.bound_at)
+    if wait > 0:
+        return ctx.text("relatives/unbind_early.txt", **time_left(ctx, relative.bound_at))
+    return await unbinding.start(ctx, {"index": relative.index, "masked_name": mask_name(relative.name)})
+
+
+@router.regex(r"(下载离线码|离线码)\s*(?P<n>\d{1,2})")
+async def offline_code(ctx: Context) -> Reply:
+    picked = await pick(ctx)
+    if isinstance(picked, Text):
+        return picked
+    profile, relative = picked
+    services = ctx.services
+    status = await current_status(ctx, relative_person(relative), relative.index)
+    if isinstance(status, Text):
+        return status
+    now = services.clock.time()
+    token = issue(services.signer, relative.index, status.colour, mask_name(relative.name), now,
+                  services.settings.relatives.offline_valid_days)
+    card = OfflineCard(
+        name=mask_name(relative.name),
+        subtitle=f"{relative.relationship} · 由 {mask_name(profile.person.name)} 代领",
+        colour=status.colour,
+        generated=shanghai(now),
+        valid_until=shanghai(token["exp"], seconds=False),
+        note=ctx.render("relatives/offline_note.txt"),
+        qr_payload=f"{services.settings.public_url}/verify?t={token['token']}",
+    )
+    png = await services.renderer.render_offline(card)
+    await services.relatives.audit(ctx.openid, "offline", relative.index, now)
+    return Image(png=png, fallback=ctx.render("relatives/offline_failed.txt"))
+
+
+@router.event(FACE_EVENT)
+async def face_result(ctx: Context) -> Reply:
+    """The verifier's callback, turned into a turn of this user's: pass moves the dialog on."""
+    result, _, nonce = ctx.message.event_key.partition(":")
+    state = ctx.state
+    if state.dialog != binding.name or state.step != "face" or state.data.get("face_nonce") != nonce:
+        return ctx.text("relatives/face_stale.txt")
+    if result != "pass":
+        try:
+            await new_face_link(ctx)
+        except ProviderUnavailable:
+            return ctx.text("relatives/face_unavailable.txt")
+        return ctx.text("relatives/face_failed.txt", face_link=state.data["face_link"])
+    return await binding.accept(ctx, True)
+
+
+def face_event(openid: str, nonce: str, result: str, now: int) -> Inbound:
+    return Inbound(openid=openid, account="", create_time=now, msg_type="event", event=FACE_EVENT,
+                   event_key=f"{result}:{nonce}")
+
+
+# -- helpers ----------------------------------------------------------------------------------------------
+
+def relative_person(relative: Relative) -> Person:
+    return Person(relative.name, RESIDENT_ID, relative.doc_number)
+
+
+async def relative_code(ctx: Context, profile: Profile | None, relative: Relative) -> Reply:
+    guardian = mask_name(profile.person.name) if profile else ""
+    return await code_image(ctx, relative_person(relative), relative.index, subject=relative.index[:24],
+                            title="亲属码", subtitle=f"{relative.relationship} · 由 {guardian} 代领")
+
+
+def time_left(ctx: Context, bound_at: float) -> dict[str, int]:
+    seconds = max(0, int(bound_at + ctx.services.relatives.unbind_after - ctx.services.clock.time()))
+    minutes = -(-seconds // 60)
+    return {"hours": minutes // 60, "minutes": minutes % 60,
+            "after_hours": ctx.services.settings.relatives.unbind_after_hours}
