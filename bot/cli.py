@@ -198,7 +198,23 @@ def cmd_verify(args: argparse.Namespace) -> None:
     if verdict.state != "forged":
         print(f"name: {verdict.name}\ncolour at issue: {verdict.colour}\nissued: {verdict.issued}\n"
               f"valid until: {verdict.expires}")
+    if verdict.state == "valid" and not settings.dev_mode:
+        print(f"current colour: {asyncio.run(current_colour(settings, verdict.subject)) or 'unknown'}")
     raise SystemExit(0 if verdict.state == "valid" else 1)
+
+
+async def current_colour(settings: Settings, subject: str) -> str:
+    """From the local registry, when Redis answers; a checkpoint still gets the signed facts without it."""
+    from storage import Keys, connect
+    from storage.status import StatusRegistry
+
+    redis = connect(settings.redis.url)
+    try:
+        return (await asyncio.wait_for(StatusRegistry(redis, Keys(settings.redis.prefix)).get(subject), 2)).colour
+    except Exception:
+        return ""
+    finally:
+        await redis.aclose()
 
 
 def cmd_admin_audit(args: argparse.Namespace) -> None:

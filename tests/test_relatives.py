@@ -271,6 +271,7 @@ async def test_offline_code_verifies_expires_and_survives_key_rotation(make_bot:
     image.save(tmp_path / "offline.png")
     done = await healthbot("verify", "--config", str(config_for(bot, tmp_path)), str(tmp_path / "offline.png"))
     assert done.returncode == 0 and "VALID" in done.stdout and "王*明" in done.stdout
+    assert "current colour: green" in done.stdout
     assert (await check(bot, token[:-3] + "abc"))[0] == 403
 
     settings = bot.services.settings
@@ -298,3 +299,35 @@ async def test_deregistering_removes_the_bindings(bot: Bot) -> None:
     await claim_until(bot, user, ["注销健康码", "确认注销"])
     assert await bot.services.relatives.guardians(ELDER) == 0
     assert await bot.services.relatives.list(user) == []
+
+
+async def test_an_http_face_provider_gets_the_token_and_posts_the_result(make_bot: BotFactory,
+                                                                         clock: SettableClock) -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    sessions: list[dict[str, str]] = []
+
+    async def start(request: web.Request) -> web.Response:
+        sessions.append(await request.json())
+        return web.json_response({"url": f"https://face.provider.example/s/{len(sessions)}"})
+
+    provider = web.Application()
+    provider.router.add_post("/sessions", start)
+    server = TestServer(provider)
+    await server.start_server()
+    try:
+        bot = await make_bot(clock=clock, face={"url": str(server.make_url("/sessions"))})
+        user = "oRel_0011"
+        await guardian(bot, user)
+        await up_to_agreement(bot, user, ELDER)
+        reply = await bot.say(user, "同意协议并认证")
+        assert "https://face.provider.example/s/1" in reply and "/face?t=" not in reply
+        assert sessions[0]["callback_url"].endswith("/face/callback")
+        response = await bot.client.post("/face/callback", json={"t": sessions[0]["token"], "result": "pass"})
+        assert response.status == 200
+        await bot.dispatcher.drain()
+        assert "信息认证承诺" in sent_to(bot, user)[-1]
+        assert await bot.say(user, "确认承诺") == "[image]"
+    finally:
+        await server.close()
