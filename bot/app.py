@@ -15,10 +15,24 @@ from bot.dispatcher import Dispatcher
 from bot.face import FaceVerifier, HttpFaceVerifier, LocalFaceVerifier
 from bot.pages import Pages
 from bot.pii import Vault
-from bot.providers import HttpIdentity, HttpStatus, IdentityProvider, LocalIdentity, LocalStatus, StatusProvider
+from bot.providers import (
+    HttpIdentity,
+    HttpResults,
+    HttpStatus,
+    HttpTravel,
+    IdentityProvider,
+    LocalIdentity,
+    LocalResults,
+    LocalStatus,
+    LocalTravel,
+    ResultProvider,
+    StatusProvider,
+    TravelProvider,
+)
 from bot.render import Renderer, find_cjk_font
 from bot.router import Handler, Router
 from bot.services import Services
+from bot.sms import HttpSms, SmsSender, StandInSms
 from bot.standin import create_standin
 from bot.templates import Templates
 from bot.tokens import TokenSigner
@@ -27,7 +41,10 @@ from bot.wechat_api import WeChatAPI
 from storage import Keys, connect
 from storage.profiles import ProfileStore
 from storage.relatives import RelativeStore
+from storage.results import ResultRegistry
+from storage.sms import SmsCodes
 from storage.status import StatusRegistry
+from storage.travel import TravelRegistry
 from storage.turns import TurnStore
 
 log = logging.getLogger("healthbot")
@@ -60,6 +77,17 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     face: FaceVerifier = LocalFaceVerifier(**links)  # type: ignore[arg-type]
     if settings.face.url:
         face = HttpFaceVerifier(settings.face.url, settings.face.timeout, settings.face.token, **links)
+    sms_sender: SmsSender = StandInSms(settings.wechat.api_base, settings.sms.timeout, settings.dev_mode)
+    if settings.sms.url:
+        sms_sender = HttpSms(settings.sms.url, settings.sms.timeout, settings.sms.token)
+    travel_registry = TravelRegistry(redis, keys, vault)
+    travel: TravelProvider = LocalTravel(travel_registry, clock)
+    if settings.travel.url:
+        travel = HttpTravel(settings.travel.url, settings.travel.timeout, settings.travel.token)
+    result_registry = ResultRegistry(redis, keys, vault)
+    results: ResultProvider = LocalResults(result_registry)
+    if settings.results.url:
+        results = HttpResults(settings.results.url, settings.results.timeout, settings.results.token)
     return Services(
         settings=settings,
         templates=Templates(settings.paths.templates),
@@ -78,6 +106,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
                                 max_guardians=rules.max_guardians, unbind_after=rules.unbind_after_hours * 3600),
         signer=signer,
         face=face,
+        sms=SmsCodes(redis, keys, settings.security.index_key_bytes()),
+        sms_sender=sms_sender,
+        travel_registry=travel_registry,
+        travel=travel,
+        result_registry=result_registry,
+        results=results,
     )
 
 
@@ -110,7 +144,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     await dispatcher.drain()
     await services.api.close()
     services.renderer.close()
-    for upstream in (services.identity, services.status):
+    for upstream in (services.identity, services.status, services.travel, services.results):
         if hasattr(upstream, "close"):
             await upstream.close()
     if not services.settings.redis.url.startswith("memory://"):

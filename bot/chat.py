@@ -10,6 +10,7 @@ from pathlib import Path
 import aiohttp
 
 from bot.config import Settings
+from bot.masking import mask_phone
 from bot.simulator import Simulator, parse_reply
 
 HELP = """Type a message and press Enter. Commands:
@@ -30,6 +31,7 @@ class ChatSession:
         self.api_base = wechat.api_base.rstrip("/")
         self.images = images
         self.seen_messages = 0
+        self.seen_sms = 0
 
     def build(self, line: str) -> str | None:
         if not line.startswith("/"):
@@ -94,6 +96,11 @@ class ChatSession:
                         continue
                     data = await r.json()
                 self.seen_messages = data["next"]
+                async with http.get(f"{self.api_base}/_standin/sms", params={"since": str(self.seen_sms)}) as r:
+                    sms = await r.json() if r.status == 200 else {"sms": [], "next": self.seen_sms}
+                self.seen_sms = sms["next"]
+                for text in sms["sms"]:
+                    print(f"\n[短信 to {mask_phone(text['phone'])}] {text['text']}\nyou> ", end="", flush=True)
                 for message in data["messages"]:
                     if message["msgtype"] == "text":
                         print(f"\nbot (later)> {message['text']['content']}\nyou> ", end="", flush=True)
@@ -111,6 +118,9 @@ async def run_chat(settings: Settings, url: str, openid: str, images: Path) -> N
             async with http.get(f"{session.api_base}/_standin/messages", params={"touser": openid}) as r:
                 if r.status == 200:
                     session.seen_messages = (await r.json())["next"]
+            async with http.get(f"{session.api_base}/_standin/sms") as r:
+                if r.status == 200:
+                    session.seen_sms = (await r.json())["next"]
         poller = asyncio.ensure_future(session.poll_later_messages(http))
         try:
             while True:

@@ -9,9 +9,11 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from bot.admin import Admin, BadRow, Imported, parse_status_row
 from bot.config import STANDIN_PATH, ConfigError, Settings, load_settings, new_key
 
 log = logging.getLogger("healthbot")
@@ -135,37 +137,86 @@ def cmd_menu(args: argparse.Namespace) -> None:
     print("menu created")
 
 
-def cmd_admin_status(args: argparse.Namespace) -> None:
-    from bot.admin import BadRow, StatusAdmin, parse_status_row
-    from bot.context import Clock
-    from storage import connect
-
+def _admin_settings(args: argparse.Namespace) -> Settings:
     settings = _settings(args)
     if settings.dev_mode:
         print("healthbot: config error: admin commands need --config (dev mode keeps nothing)", file=sys.stderr)
         raise SystemExit(2)
     _check_redis(settings)
+    return settings
+
+
+def _run_admin(args: argparse.Namespace, work: Callable[[Admin, Settings], Awaitable[None]]) -> None:
+    from bot.pii import Vault
+    from storage import connect
+
+    settings = _admin_settings(args)
 
     async def run() -> None:
         redis = connect(settings.redis.url)
-        admin = StatusAdmin(settings, redis)
+        vault = Vault(settings.security.index_key_bytes(), settings.security.data_key_bytes())
         try:
-            if args.action == "set":
-                try:
-                    row = parse_status_row(args.doc_type, args.doc_no, args.colour, args.reason or "",
-                                           Clock().now().date())
-                except BadRow as exc:
-                    print(f"healthbot: {exc}", file=sys.stderr)
-                    raise SystemExit(2) from None
-                await admin.set(row)
-                print(f"set {args.doc_type} {args.colour}")
-            else:
-                stored, bad = await admin.import_csv(Path(args.file))
-                print(f"imported {stored} rows, {bad} bad rows reported above")
+            await work(Admin(redis, settings.redis.prefix, vault), settings)
         finally:
             await redis.aclose()
 
     asyncio.run(run())
+
+
+def _report(what: str, imported: Imported[Any]) -> None:
+    skipped = f", {imported.skipped} older than 14 days skipped" if imported.skipped else ""
+    print(f"imported {len(imported.stored)} {what}, {imported.bad} bad rows reported above{skipped}")
+
+
+def cmd_admin_status(args: argparse.Namespace) -> None:
+    async def work(admin: Admin, settings: Settings) -> None:
+        if args.action == "set":
+            try:
+                row = parse_status_row(args.doc_type, args.doc_no, args.colour, args.reason or "", admin.today())
+            except BadRow as exc:
+                print(f"healthbot: {exc}", file=sys.stderr)
+                raise SystemExit(2) from None
+            await admin.set_status(row)
+            print(f"set {args.doc_type} {args.colour}")
+        else:
+            _report("rows", await admin.status_import().run(admin.redis, Path(args.file), admin.clock.time()))
+
+    _run_admin(args, work)
+
+
+def cmd_admin_travel(args: argparse.Namespace) -> None:
+    async def work(admin: Admin, settings: Settings) -> None:
+        _report("travel records", await admin.travel_import().run(admin.redis, Path(args.file), admin.clock.time()))
+
+    _run_admin(args, work)
+
+
+def cmd_admin_risk_cities(args: argparse.Namespace) -> None:
+    async def work(admin: Admin, settings: Settings) -> None:
+        if args.action == "set":
+            await admin.travel.set_risk_cities([c.strip() for c in args.cities if c.strip()])
+        cities = sorted(await admin.travel.risk_cities())
+        print(f"{len(cities)} cities with medium- or high-risk areas: {'、'.join(cities) or '(none)'}")
+
+    _run_admin(args, work)
+
+
+def cmd_admin_results(args: argparse.Namespace) -> None:
+    async def work(admin: Admin, settings: Settings) -> None:
+        imported = await admin.results_import().run(admin.redis, Path(args.file), admin.clock.time())
+        _report("results", imported)
+        if settings.results.notify_new_results and imported.stored:
+            from bot.app import build_services
+            from bot.notify import notify_results
+
+            services = build_services(settings)
+            try:
+                sent = await notify_results(services, {index for index, _ in imported.stored})
+            finally:
+                await services.api.close()
+            print(f"notified {sent} followers that results are out")
+
+    _run_admin(args, work)
 
 
 def token_from(text: str) -> str:
@@ -296,6 +347,28 @@ def parser() -> argparse.ArgumentParser:
     status_import.add_argument("--config", default=argparse.SUPPRESS)
     status_import.add_argument("file")
     status_import.set_defaults(func=cmd_admin_status)
+    travel = admin_sub.add_parser("travel", help="travel-card records")
+    travel_sub = travel.add_subparsers(dest="action", required=True)
+    travel_import = travel_sub.add_parser("import", help="import from CSV: phone,city,date,overseas,colour")
+    travel_import.add_argument("--config", default=argparse.SUPPRESS)
+    travel_import.add_argument("file")
+    travel_import.set_defaults(func=cmd_admin_travel)
+    risk = admin_sub.add_parser("risk-cities", help="cities that now have medium- or high-risk areas (starred)")
+    risk_sub = risk.add_subparsers(dest="action", required=True)
+    risk_set = risk_sub.add_parser("set", help="replace the list")
+    risk_set.add_argument("--config", default=argparse.SUPPRESS)
+    risk_set.add_argument("cities", nargs="*")
+    risk_set.set_defaults(func=cmd_admin_risk_cities)
+    risk_show = risk_sub.add_parser("show", help="print the list")
+    risk_show.add_argument("--config", default=argparse.SUPPRESS)
+    risk_show.set_defaults(func=cmd_admin_risk_cities)
+    results = admin_sub.add_parser("results", help="nucleic-acid test results")
+    results_sub = results.add_subparsers(dest="action", required=True)
+    results_import = results_sub.add_parser(
+        "import", help="import from CSV: doc_type,doc_no,result,sampled_at,reported_at,institution")
+    results_import.add_argument("--config", default=argparse.SUPPRESS)
+    results_import.add_argument("file")
+    results_import.set_defaults(func=cmd_admin_results)
     audit = admin_sub.add_parser("audit", help="show the audit stream: binds, unbinds, offline codes")
     audit.add_argument("--config", default=argparse.SUPPRESS)
     audit.add_argument("--count", type=int, default=50)

@@ -108,6 +108,16 @@ class UpstreamSettings:
 
 
 @dataclass
+class TravelSettings(UpstreamSettings):
+    combined_window_hours: int = 24
+
+
+@dataclass
+class ResultsSettings(UpstreamSettings):
+    notify_new_results: bool = False
+
+
+@dataclass
 class RelativesSettings:
     max_per_user: int = 8
     max_guardians: int = 3
@@ -128,6 +138,9 @@ class Settings:
     identity: UpstreamSettings = field(default_factory=UpstreamSettings)
     status: UpstreamSettings = field(default_factory=UpstreamSettings)
     face: UpstreamSettings = field(default_factory=UpstreamSettings)
+    sms: UpstreamSettings = field(default_factory=UpstreamSettings)
+    travel: TravelSettings = field(default_factory=TravelSettings)
+    results: ResultsSettings = field(default_factory=ResultsSettings)
     relatives: RelativesSettings = field(default_factory=RelativesSettings)
     menu: dict[str, Any] = field(default_factory=dict)
     dev_mode: bool = False
@@ -139,7 +152,7 @@ class Settings:
 
 
 SECTIONS = ("wechat", "redis", "server", "dialog", "security", "paths", "render", "identity", "status", "face",
-            "relatives")
+            "sms", "travel", "results", "relatives")
 
 
 def _decode_key(name: str, value: str) -> bytes:

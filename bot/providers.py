@@ -15,7 +15,9 @@ import aiohttp
 from bot.context import Clock
 from bot.documents import DOCUMENT_LABELS
 from storage.profiles import Person
+from storage.results import ResultRegistry, TestResult
 from storage.status import COLOURS, StatusRegistry
+from storage.travel import TravelRegistry
 
 
 class ProviderUnavailable(Exception):
@@ -118,3 +120,76 @@ class HttpStatus(_JsonUpstream):
         result = HealthStatus(str(colour), str(data.get("reason", ""))[:100], time.time())
         self._cache[doc_index] = result
         return result
+
+
+@dataclass(frozen=True, slots=True)
+class TravelCard:
+    colour: str  # green, yellow, orange, red
+    cities: tuple[tuple[str, bool], ...]  # (name, currently has medium/high-risk areas)
+    updated_at: float
+
+
+TRAVEL_COLOURS = ("green", "yellow", "orange", "red")
+
+
+class TravelProvider(Protocol):
+    async def card(self, phone: str, phone_index: str) -> TravelCard | None:
+        """The card, or None when there is no data for the number yet."""
+        ...
+
+
+class LocalTravel:
+    """Yellow for overseas travel in 14 days, green otherwise, unless operators set a colour (orange/red)."""
+
+    def __init__(self, registry: TravelRegistry, clock: Clock) -> None:
+        self.registry = registry
+        self.clock = clock
+
+    async def card(self, phone: str, phone_index: str) -> TravelCard | None:
+        now = self.clock.time()
+        visits = await self.registry.visits(phone_index, now)
+        if not visits:
+            return None
+        risky = await self.registry.risk_cities()
+        colour = await self.registry.colour(phone_index) or ("yellow" if any(v.overseas for v in visits) else "green")
+        return TravelCard(colour, tuple((v.city, v.city in risky) for v in visits), now)
+
+
+class HttpTravel(_JsonUpstream):
+    async def card(self, phone: str, phone_index: str) -> TravelCard | None:
+        data = await self.post({"phone": phone})
+        cities = data.get("cities")
+        if not isinstance(cities, list):
+            raise ProviderUnavailable("travel answer has no list 'cities'")
+        if not cities:
+            return None
+        if data.get("colour") not in TRAVEL_COLOURS:
+            raise ProviderUnavailable("travel answer has no valid colour")
+        parsed = tuple((str(c["name"]), bool(c.get("risk"))) for c in cities if isinstance(c, dict) and c.get("name"))
+        return TravelCard(str(data["colour"]), parsed, float(data.get("updated_at") or time.time()))
+
+
+class ResultProvider(Protocol):
+    async def results(self, person: Person, doc_index: str) -> list[TestResult]: ...
+
+
+class LocalResults:
+    def __init__(self, registry: ResultRegistry) -> None:
+        self.registry = registry
+
+    async def results(self, person: Person, doc_index: str) -> list[TestResult]:
+        return await self.registry.latest(doc_index)
+
+
+class HttpResults(_JsonUpstream):
+    async def results(self, person: Person, doc_index: str) -> list[TestResult]:
+        data = await self.post(_person_payload(person))
+        rows = data.get("results")
+        if not isinstance(rows, list):
+            raise ProviderUnavailable("results answer has no list 'results'")
+        try:
+            parsed = [TestResult(str(r["result"]), float(r["sampled_at"]), float(r["reported_at"]),
+                                 str(r["institution"])) for r in rows]
+        except (KeyError, TypeError, ValueError):
+            raise ProviderUnavailable("a result lacks result, sampled_at, reported_at or institution") from None
+        return sorted(parsed, key=lambda r: r.sampled_at, reverse=True)[:3]

@@ -11,16 +11,20 @@ from bot.config import Settings
 from bot.context import Clock
 from bot.face import FaceVerifier
 from bot.pii import Vault
-from bot.providers import IdentityProvider, StatusProvider
+from bot.providers import IdentityProvider, ResultProvider, StatusProvider, TravelProvider
 from bot.render import Renderer
 from bot.replies import Image, Text
+from bot.sms import SmsSender
 from bot.templates import Templates
 from bot.tokens import TokenSigner
 from bot.wechat_api import WeChatAPI, WeChatAPIError
 from storage.keys import Keys
 from storage.profiles import ProfileStore
 from storage.relatives import RelativeStore
+from storage.results import ResultRegistry
+from storage.sms import SmsCodes
 from storage.status import StatusRegistry
+from storage.travel import TravelRegistry
 from storage.turns import TurnStore
 
 log = logging.getLogger("healthbot.services")
@@ -44,6 +48,12 @@ class Services:
     relatives: RelativeStore
     signer: TokenSigner
     face: FaceVerifier
+    sms: SmsCodes
+    sms_sender: SmsSender
+    travel_registry: TravelRegistry
+    travel: TravelProvider
+    result_registry: ResultRegistry
+    results: ResultProvider
 
     async def upload_image(self, png: bytes, fallback: str = "") -> Image | Text:
         """An uploaded image, or its text when WeChat refuses the upload."""

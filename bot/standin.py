@@ -39,6 +39,7 @@ class StandInState:
     media: dict[str, bytes] = field(default_factory=dict)
     messages: list[dict[str, Any]] = field(default_factory=list)
     menus: list[dict[str, Any]] = field(default_factory=list)
+    sms: list[dict[str, Any]] = field(default_factory=list)
     faults: dict[str, list[Fault]] = field(default_factory=lambda: defaultdict(list))
     calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -183,4 +184,19 @@ def create_standin(app_id: str, app_secret: str) -> web.Application:
     app.router.add_post("/cgi-bin/menu/create", menu_create)
     app.router.add_get("/_standin/media/{media_id}", get_media)
     app.router.add_get("/_standin/messages", get_messages)
+
+    async def sms_in(request: web.Request) -> web.Response:
+        """What an SMS gateway would deliver to the phone; kept for tests and `healthbot chat`."""
+        if (fault := await apply_fault("sms")) is not None:
+            return fault
+        body = await request.json()
+        state.sms.append({"phone": str(body["phone"]), "text": str(body["text"]), "seq": len(state.sms)})
+        return _error(0, "ok")
+
+    async def sms_out(request: web.Request) -> web.Response:
+        since = int(request.query.get("since", "0"))
+        return web.json_response({"sms": state.sms[since:], "next": len(state.sms)})
+
+    app.router.add_post("/_standin/sms", sms_in)
+    app.router.add_get("/_standin/sms", sms_out)
     return app

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from bot.router import Router
-from handlers import basics, coming_soon, health_code, relatives
+from handlers import basics, faq, health_code, relatives, results, travel
 from handlers.basics import fallback
 
 
 def all_routers() -> list[Router]:
-    return [health_code.router, relatives.router, coming_soon.router, basics.router]
+    return [health_code.router, relatives.router, travel.router, results.router, faq.router, basics.router]
 
 
 __all__ = ["all_routers", "fallback"]

@@ -8,7 +8,7 @@ from bot.context import Context
 from bot.documents import RESIDENT_ID
 from bot.masking import mask_document, mask_name, mask_resident_id
 from bot.providers import HealthStatus, ProviderUnavailable
-from bot.render import CodeCard
+from bot.render import CodeCard, TravelImage
 from bot.replies import Image, Reply, Text
 from storage.profiles import Person
 
@@ -28,16 +28,23 @@ async def current_status(ctx: Context, person: Person, doc_index: str) -> Health
 
 
 async def code_image(ctx: Context, person: Person, doc_index: str, *, subject: str = "self",
-                     title: str = "防疫健康信息码", subtitle: str = "", fresh: bool = False) -> Reply:
-    """Re-sent from a short cache while the colour is unchanged, so WeChat's upload quota lasts."""
+                     title: str = "防疫健康信息码", subtitle: str = "", fresh: bool = False,
+                     travel: TravelImage | None = None, notice: str = "") -> Reply:
+    """Re-sent from a short cache while what it shows is unchanged, so WeChat's upload quota lasts.
+
+    With `travel`, the page is 二码合一: this code above the travel card. `notice` is added to the guidance.
+    """
     services = ctx.services
     status = await current_status(ctx, person, doc_index)
     if isinstance(status, Text):
         return status
+    shown = "|".join([status.colour, notice, travel.colour if travel else "", *(travel.cities if travel else ())])
+    if travel is not None:
+        subject = f"{subject}:combined"
     cache_key = services.keys.image_cache(ctx.openid, subject)
     if not fresh:
         cached = await services.redis.hgetall(cache_key)
-        if cached.get(b"colour", b"").decode() == status.colour and cached.get(b"media_id"):
+        if cached.get(b"shown", b"").decode() == shown and cached.get(b"media_id"):
             return Image(media_id=cached[b"media_id"].decode())
     card = CodeCard(
         title=title,
@@ -46,15 +53,15 @@ async def code_image(ctx: Context, person: Person, doc_index: str, *, subject: s
         name=mask_name(person.name),
         document=masked_document(person),
         generated=ctx.now().strftime("%Y-%m-%d %H:%M:%S"),
-        guidance=ctx.render(f"code/guidance_{status.colour}.txt"),
-        qr_payload=await qr_payload(ctx, subject, doc_index),
+        guidance=" ".join(filter(None, [ctx.render(f"code/guidance_{status.colour}.txt"), notice])),
+        qr_payload=await qr_payload(ctx, subject.split(":")[0], doc_index),
     )
-    png = await services.renderer.render(card)
+    png = await (services.renderer.render_combined(card, travel) if travel else services.renderer.render(card))
     reply = await services.upload_image(png, ctx.render("code/image_fallback.txt", colour=status.colour,
                                                         name=card.name))
     if isinstance(reply, Image):
         async with services.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(cache_key, mapping={"colour": status.colour, "media_id": reply.media_id})
+            pipe.hset(cache_key, mapping={"shown": shown, "media_id": reply.media_id})
             pipe.expire(cache_key, services.settings.render.image_cache_seconds)
             await pipe.execute()
     return reply

@@ -15,39 +15,23 @@ from bot.documents import (
     PHONE_RE,
     RESIDENT_ID,
     looks_like_hmt_resident_id,
-    name_ok,
     normalize_name,
     normalize_number,
     resident_id_ok,
 )
-from bot.inbound import normalize_text
 from bot.masking import mask_document, mask_name, mask_phone, mask_resident_id
 from bot.providers import ProviderUnavailable
-from bot.replies import Reply
+from bot.replies import Reply, Text
 from bot.router import Router
+from handlers.answers import expect_word, person_name
 from handlers.cards import code_image
+from handlers.travel import combined_travel
 from storage.profiles import Person, Profile
 
 router = Router("health_code")
 
 
 # -- validators: each returns the clean value or raises Invalid with the template to answer --------------
-
-def expect_word(word: str, template: str) -> Any:
-    def validate(text: str, ctx: Context) -> bool:
-        if normalize_text(text) != normalize_text(word):
-            raise Invalid(template)
-        return True
-
-    return validate
-
-
-def person_name(text: str, ctx: Context) -> str:
-    name = normalize_name(text)
-    if not name_ok(name):
-        raise Invalid("claim/bad_name.txt")
-    return name
-
 
 def resident_id(text: str, ctx: Context) -> str:
     number = normalize_number(text)
@@ -110,6 +94,7 @@ def summary_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
         "phone": mask_phone(data.get("phone", "")),
         "nationality": data.get("nationality", ""),
         "types": DOCUMENT_TYPES,
+        "entry": data.get("entry", "防疫健康信息码申领"),
     }
 
 
@@ -123,7 +108,7 @@ async def complete_claim(ctx: Context, data: dict[str, Any]) -> Reply:
         dialog.resume(ctx, data, "confirm")
         return ctx.text("claim/identity_unavailable.txt")
     if not verdict.ok:
-        kept = {k: v for k, v in data.items() if k in ("consent", "doc_type")}
+        kept = {k: v for k, v in data.items() if k in ("consent", "doc_type", "entry")}
         dialog.resume(ctx, kept, "name" if person.doc_type == RESIDENT_ID else "doc_number")
         return ctx.text("claim/identity_failed.txt", reason=verdict.reason)
     profile = await ctx.services.profiles.save(ctx.openid, person, ctx.services.clock.time())
@@ -201,7 +186,7 @@ async def show_or_claim(ctx: Context) -> Reply:
 async def hmt_entry(ctx: Context) -> Reply:
     if await ctx.services.profiles.exists(ctx.openid):
         return ctx.text("claim/already_claimed.txt")
-    return await hmt_claim.start(ctx)
+    return await hmt_claim.start(ctx, {"entry": "港澳台入境人员申领入口"})
 
 
 @router.keywords("注销健康码", "注销")
@@ -214,4 +199,8 @@ async def start_deregister(ctx: Context) -> Reply:
 # -- the code image -----------------------------------------------------------------------------------------
 
 async def code_reply(ctx: Context, profile: Profile, fresh: bool = False) -> Reply:
-    return await code_image(ctx, profile.person, profile.doc_index, fresh=fresh)
+    """The health code; 二码合一 within the window after 核验行程卡, and a reminder once it has passed."""
+    travel = await combined_travel(ctx)
+    if isinstance(travel, Text):
+        return await code_image(ctx, profile.person, profile.doc_index, fresh=fresh, notice=travel.content)
+    return await code_image(ctx, profile.person, profile.doc_index, fresh=fresh, travel=travel)

@@ -20,8 +20,8 @@ from bot.providers import ProviderUnavailable
 from bot.render import OfflineCard
 from bot.replies import Image, Reply, Text
 from bot.router import Router
+from handlers.answers import expect_word, person_name
 from handlers.cards import code_image, current_status
-from handlers.health_code import expect_word, person_name
 from storage.profiles import Person, Profile
 from storage.relatives import Relative
 
@@ -159,7 +159,7 @@ async def claimed_profile(ctx: Context) -> Profile | Text:
     return profile if profile is not None else ctx.text("relatives/claim_first.txt")
 
 
-@router.keywords("亲属码", "帮他人领取", "家人", "帮他人领取防疫健康信息码", "我的亲属", "离线码", "下载离线码")
+@router.keywords("亲属码", "帮他人领取", "家人", "帮他人领取防疫健康信息码", "我的亲属", "下载离线码")
 @router.click("RELATIVES", "OFFLINE_CODE")
 async def relatives_page(ctx: Context) -> Reply:
     profile = await claimed_profile(ctx)

@@ -64,3 +64,31 @@ class Keys:
 
     def face_nonce(self, nonce: str) -> str:
         return f"{self.prefix}:face:{nonce}"
+
+    def sms_code(self, phone_index: str) -> str:
+        return f"{self.prefix}:p:{{{phone_index}}}:sms-code"
+
+    def sms_sent_phone(self, phone_index: str) -> str:
+        return f"{self.prefix}:p:{{{phone_index}}}:sms-sent"
+
+    def sms_sent_user(self, openid: str) -> str:
+        return self._user(openid, "sms-sent")
+
+    def travel(self, phone_index: str) -> str:
+        return f"{self.prefix}:p:{{{phone_index}}}:travel"
+
+    def travel_colour(self, phone_index: str) -> str:
+        return f"{self.prefix}:p:{{{phone_index}}}:travel-colour"
+
+    def risk_cities(self) -> str:
+        return f"{self.prefix}:risk-cities"
+
+    def travel_verified(self, openid: str) -> str:
+        return self._user(openid, "travel-verified")
+
+    def results(self, doc_index: str) -> str:
+        return f"{self.prefix}:d:{{{doc_index}}}:results"
+
+    def holders(self, doc_index: str) -> str:
+        """Openids that claimed this document as their own (for result notifications)."""
+        return f"{self.prefix}:d:{{{doc_index}}}:holders"

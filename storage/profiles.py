@@ -47,7 +47,10 @@ class ProfileStore:
         fields = {"doc_index": index, "doc_type": person.doc_type, "sealed": sealed, "claimed_at": str(claimed_at)}
         if person.phone:
             fields["phone_index"] = self.vault.index("phone", person.phone)
-        await self.redis.hset(self.keys.profile(openid), mapping=fields)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.profile(openid), mapping=fields)
+            pipe.sadd(self.keys.holders(index), openid)
+            await pipe.execute()
         return Profile(person, index, claimed_at)
 
     async def load(self, openid: str) -> Profile | None:
@@ -64,8 +67,14 @@ class ProfileStore:
 
     async def delete(self, openid: str) -> None:
         """注销: the profile, its QR token and its cached image go together."""
+        index = await self.redis.hget(self.keys.profile(openid), "doc_index")
         await self.redis.delete(self.keys.profile(openid))
+        if index:
+            await self.redis.srem(self.keys.holders(index.decode()), openid)
         await self.forget_code(openid, "self")
+
+    async def holders(self, doc_index: str) -> list[str]:
+        return [o.decode() for o in await self.redis.smembers(self.keys.holders(doc_index))]
 
     async def forget_code(self, openid: str, subject: str) -> None:
         """Drop a code's QR token (so scanning it resolves to nobody) and its cached image."""

@@ -186,12 +186,13 @@ async def test_deregister_deletes_the_code_after_confirmation(bot: Bot) -> None:
     assert "回复「同意」" in await bot.say(user, "防疫健康信息码")
 
 
-async def test_menu_keys_of_unbuilt_services_answer_coming_soon(bot: Bot) -> None:
-    for key in ("TRAVEL_CARD", "TEST_RESULTS", "FAQ"):
-        assert "即将开通" in await bot.click("oMenu_0001", key)
-    for key in ("RELATIVES", "OFFLINE_CODE"):
-        assert "请先回复「防疫健康信息码」" in await bot.click("oMenu_0001", key)
-    assert "回复「同意」" in await bot.click("oMenu_0001", "HEALTH_CODE")
+async def test_every_menu_key_reaches_its_service(bot: Bot) -> None:
+    expected = {"EPIDEMIC": "回复以下关键词", "TRAVEL_CARD": "通信大数据行程卡", "TEST_RESULTS": "需要先领取本人",
+                "FAQ": "【常见问题】", "RELATIVES": "请先回复「防疫健康信息码」",
+                "OFFLINE_CODE": "请先回复「防疫健康信息码」", "HMT_ENTRY": "港澳台", "HEALTH_CODE": "回复「同意」"}
+    for key, words in expected.items():
+        user = f"oMenu_{key.lower()}"
+        assert words in await bot.click(user, key), key
 
 
 async def test_two_workers_share_one_users_dialog_and_retries(make_bot: BotFactory, bot: Bot) -> None:

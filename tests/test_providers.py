@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestServer
 from bot.render import FontMissing, find_cjk_font
 from tests.conftest import BotFactory
 from tests.test_claim import ID, NAME, PHONE, claim_until, full_claim
+from tests.test_travel import last_code
 
 
 class Upstream:
@@ -90,3 +91,20 @@ def test_a_missing_font_is_named_clearly() -> None:
     with pytest.raises(FontMissing, match=r"render\.font: /nope\.ttf does not exist"):
         find_cjk_font("/nope.ttf")
     assert find_cjk_font()  # CI installs one; the app refuses to start without
+
+
+async def test_http_travel_and_results_providers(make_bot: BotFactory, upstream: tuple[Upstream, str]) -> None:
+    state, url = upstream
+    bot = await make_bot(travel={"url": url}, results={"url": url})
+    user = "oUpstream_0001"
+    await full_claim(bot, user)
+    state.answer = {"results": [{"result": "阴性", "sampled_at": 1795400000, "reported_at": 1795410000,
+                                 "institution": "第三方检测机构"}]}
+    assert "第三方检测机构" in await bot.say(user, "核酸")
+    assert state.requests[-1]["body"]["doc_number"] == ID
+    state.answer = {"colour": "orange", "cities": [{"name": "广州市", "risk": True}], "updated_at": 1795400000}
+    await claim_until(bot, user, ["行程码", "1", "同意并授权"])
+    reply = await bot.push(bot.sim.text(user, last_code(bot, PHONE)))
+    assert reply["MsgType"] == "image" and state.requests[-1]["body"] == {"phone": PHONE}
+    state.answer = {"cities": "nonsense"}
+    assert "暂时无法连接" in await bot.say(user, "核酸")

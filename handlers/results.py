@@ -1,0 +1,72 @@
+"""核酸检测结果: the latest results for oneself or relative N, and the code to show at the testing site."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.context import SHANGHAI, Context
+from bot.masking import mask_name
+from bot.providers import ProviderUnavailable
+from bot.replies import Reply, Text
+from bot.router import Router
+from handlers.health_code import code_reply
+from handlers.relatives import claimed_profile, pick, relative_code, relative_person
+from storage.profiles import Person
+from storage.results import TestResult
+
+router = Router("results")
+
+
+def days_since_sampling(result: TestResult, ctx: Context) -> int:
+    """Calendar days from the sampling date (domain.md §4.5): sampled yesterday is 1 day, whatever the hour."""
+    sampled = datetime.fromtimestamp(result.sampled_at, SHANGHAI).date()
+    return (ctx.now().date() - sampled).days
+
+
+def stamp(ts: float) -> str:
+    return datetime.fromtimestamp(ts, SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+async def results_text(ctx: Context, person: Person, doc_index: str, whose: str) -> Reply:
+    try:
+        results = await ctx.services.results.results(person, doc_index)
+    except ProviderUnavailable:
+        return ctx.text("results/unavailable.txt")
+    rows = [{"result": r.result, "sampled": stamp(r.sampled_at), "reported": stamp(r.reported_at),
+             "institution": r.institution, "days": days_since_sampling(r, ctx)} for r in results]
+    return ctx.text("results/list.txt", whose=whose, rows=rows)
+
+
+@router.keywords("核酸", "核酸检测结果", "核酸结果", "核酸检测")
+@router.click("TEST_RESULTS")
+async def own_results(ctx: Context) -> Reply:
+    profile = await claimed_profile(ctx)
+    if isinstance(profile, Text):
+        return ctx.text("results/claim_first.txt")
+    return await results_text(ctx, profile.person, profile.doc_index, "您")
+
+
+@router.regex(r"(核酸|核酸结果|核酸检测结果)\s*(?P<n>\d{1,2})")
+async def relative_results(ctx: Context) -> Reply:
+    picked = await pick(ctx)
+    if isinstance(picked, Text):
+        return picked
+    _, relative = picked
+    return await results_text(ctx, relative_person(relative), relative.index, mask_name(relative.name))
+
+
+@router.keywords("核酸登记")
+async def register_self(ctx: Context) -> Reply:
+    """At the testing site the code is shown for registration (「在做核酸检测时，可展示亲属码」)."""
+    profile = await claimed_profile(ctx)
+    if isinstance(profile, Text):
+        return profile
+    return await code_reply(ctx, profile)
+
+
+@router.regex(r"核酸登记\s*(?P<n>\d{1,2})")
+async def register_relative(ctx: Context) -> Reply:
+    picked = await pick(ctx)
+    if isinstance(picked, Text):
+        return picked
+    return await relative_code(ctx, *picked)

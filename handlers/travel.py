@@ -1,0 +1,154 @@
+"""行程码 (通信大数据行程卡): phone, consent, SMS code, then the card; and 核验行程卡 for 二码合一."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from bot.context import SHANGHAI, Context
+from bot.dialogs import Dialog, Invalid, Step
+from bot.documents import PHONE_RE, normalize_number
+from bot.masking import mask_phone
+from bot.providers import ProviderUnavailable, TravelCard
+from bot.render import TravelImage
+from bot.replies import Image, Reply, Text
+from bot.router import Router
+from handlers.answers import expect_word
+from handlers.cards import code_image
+
+router = Router("travel")
+
+
+def phone_index(ctx: Context, phone: str) -> str:
+    return ctx.services.vault.index("phone", phone)
+
+
+async def claimed_phone(ctx: Context) -> str:
+    profile = await ctx.services.profiles.load(ctx.openid)
+    return profile.person.phone if profile else ""
+
+
+async def travel_phone(text: str, ctx: Context) -> str:
+    answer = normalize_number(text)
+    if answer == "1" and (own := await claimed_phone(ctx)):
+        return own
+    if not PHONE_RE.match(answer):
+        raise Invalid("claim/bad_phone.txt")
+    return answer
+
+
+def when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, SHANGHAI).strftime("%H:%M:%S")
+
+
+async def send_code(ctx: Context) -> None:
+    """Ask for a code within the limits; what happened is kept for the prompt to tell."""
+    services, data = ctx.services, ctx.state.data
+    phone = data["phone"]
+    outcome = await services.sms.issue(phone_index(ctx, phone), ctx.openid, services.clock.time())
+    data["sms"], data["retry_at"] = outcome.result, when(outcome.retry_at) if outcome.retry_at else ""
+    if outcome.result == "sent":
+        try:
+            await services.sms_sender.send(phone, ctx.render("travel/sms.txt", code=outcome.code))
+        except ProviderUnavailable:
+            data["sms"] = "unavailable"
+
+
+async def sms_code(text: str, ctx: Context) -> bool:
+    answer = normalize_number(text)
+    if text.strip() == "重新发送":
+        await send_code(ctx)
+        raise Invalid("travel/code_sent.txt", **travel_view(ctx, ctx.state.data))
+    if not (len(answer) == 6 and answer.isdigit()):
+        raise Invalid("travel/bad_code.txt")
+    services = ctx.services
+    outcome = await services.sms.check(phone_index(ctx, ctx.state.data["phone"]), ctx.openid, answer,
+                                       services.clock.time())
+    if outcome.result != "ok":
+        raise Invalid(f"travel/code_{outcome.result}.txt", left=outcome.tries_left)
+    return True
+
+
+def travel_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
+    return {"phone": mask_phone(data.get("phone", "")), "sms": data.get("sms", ""),
+            "retry_at": data.get("retry_at", ""), "own_phone": mask_phone(data.get("own_phone", ""))}
+
+
+async def complete_travel(ctx: Context, data: dict[str, Any]) -> Reply:
+    services, phone = ctx.services, data["phone"]
+    try:
+        card = await services.travel.card(phone, phone_index(ctx, phone))
+    except ProviderUnavailable:
+        return ctx.text("travel/unavailable.txt")
+    if card is None:
+        return ctx.text("travel/no_data.txt")
+    sealed = services.vault.seal_json({"phone": phone}, context=ctx.openid)
+    key = services.keys.travel_verified(ctx.openid)
+    async with services.redis.pipeline(transaction=True) as pipe:
+        pipe.hset(key, mapping={"phone": sealed, "at": repr(services.clock.time())})
+        pipe.expire(key, 7 * 86400)
+        await pipe.execute()
+    if data.get("combined"):
+        profile = await services.profiles.load(ctx.openid)
+        if profile is not None:
+            return await code_image(ctx, profile.person, profile.doc_index, travel=travel_image(ctx, phone, card))
+    png = await services.renderer.render_travel(travel_image(ctx, phone, card))
+    return Image(png=png, fallback=ctx.render("travel/image_failed.txt"))
+
+
+def travel_image(ctx: Context, phone: str, card: TravelCard) -> TravelImage:
+    starred = any(risk for _, risk in card.cities)
+    return TravelImage(
+        phone=mask_phone(phone),
+        colour=card.colour,
+        cities=tuple(f"{name}*" if risk else name for name, risk in card.cities),
+        updated=datetime.fromtimestamp(card.updated_at, SHANGHAI).strftime("%Y.%m.%d %H:%M:%S"),
+        footnote=ctx.render("travel/star_note.txt") if starred else "",
+        notice=ctx.render("travel/card_notice.txt"),
+    )
+
+
+travel = router.dialog(Dialog(
+    name="travel_card",
+    title="通信大数据行程卡查询",
+    restart_keyword="行程码",
+    steps=(
+        Step("phone", "travel/ask_phone.txt", travel_phone),
+        Step("consent", "travel/consent.txt", expect_word("同意并授权", "travel/need_consent.txt")),
+        Step("code", "travel/ask_code.txt", sms_code, enter=send_code),
+    ),
+    on_complete=complete_travel,
+    view=travel_view,
+))
+
+
+@router.keywords("行程码", "行程卡", "通信大数据行程卡", "通信行程卡")
+@router.click("TRAVEL_CARD")
+async def start_travel(ctx: Context) -> Reply:
+    return await travel.start(ctx, {"own_phone": await claimed_phone(ctx)})
+
+
+@router.keywords("核验行程卡", "二码合一", "双码")
+async def verify_for_combined(ctx: Context) -> Reply:
+    if not await ctx.services.profiles.exists(ctx.openid):
+        return ctx.text("travel/claim_first.txt")
+    return await travel.start(ctx, {"own_phone": await claimed_phone(ctx), "combined": True})
+
+
+async def combined_travel(ctx: Context) -> TravelImage | Text | None:
+    """Within the window after 核验行程卡: the travel card to show beside the health code, without a new SMS.
+    After it: the words asking to verify again (shown on the health code). Never verified: None."""
+    services = ctx.services
+    stored = await services.redis.hgetall(services.keys.travel_verified(ctx.openid))
+    if not stored:
+        return None
+    window = services.settings.travel.combined_window_hours * 3600
+    if services.clock.time() - float(stored[b"at"]) > window:
+        return ctx.text("travel/verify_again.txt", hours=services.settings.travel.combined_window_hours)
+    phone = services.vault.open_json(stored[b"phone"], context=ctx.openid)["phone"]
+    try:
+        card = await services.travel.card(phone, phone_index(ctx, phone))
+    except ProviderUnavailable:
+        return ctx.text("travel/combined_unavailable.txt")
+    return travel_image(ctx, phone, card) if card else None
