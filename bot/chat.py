@@ -19,6 +19,7 @@ HELP = """Type a message and press Enter. Commands:
   /click KEY           click a menu button, e.g. /click HEALTH_CODE
   /scan SCENE          scan a parameter QR code while following
   /location LAT LNG    send a location
+  /wait SECONDS        pause (scripted sessions), while later messages and SMS keep arriving
   /quit                leave"""
 
 
@@ -130,6 +131,9 @@ async def run_chat(settings: Settings, url: str, openid: str, images: Path) -> N
                     break
                 if line in ("/quit", "/exit"):
                     break
+                if line.startswith("/wait"):
+                    await asyncio.sleep(float([*line.split(), "1"][1]))
+                    continue
                 if not line:
                     continue
                 xml = session.build(line)

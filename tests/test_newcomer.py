@@ -29,7 +29,8 @@ def test_dev_mode_serve_and_chat_show_the_code_image(tmp_path: Path) -> None:
         banner = "".join(server.stdout.readline() for _ in range(5))
         assert "DEV MODE" in banner and "healthbot chat" in banner and "memory://" in banner
         time.sleep(0.5)
-        script = "/subscribe\n防疫健康信息码\n同意\n张小三\n11010519491231002X\n13800001234\n确认\n/quit\n"
+        script = ("/subscribe\n防疫健康信息码\n同意\n张小三\n11010519491231002X\n13800001234\n确认\n"
+                  "行程码\n1\n同意并授权\n/wait 2.5\n/quit\n")
         chat = subprocess.run(
             [sys.executable, "-m", "bot.cli", "chat", "--url", f"http://127.0.0.1:{port}/wechat",
              "--images", str(tmp_path / "images")],
@@ -38,6 +39,8 @@ def test_dev_mode_serve_and_chat_show_the_code_image(tmp_path: Path) -> None:
         images = list((tmp_path / "images").glob("*.png"))
         assert len(images) == 1 and f"[image] {images[0]}" in chat.stdout
         assert "/c/" in zxingcpp.read_barcodes(Image.open(images[0]))[0].text
+        assert "[短信 to 138****1234] 【行程卡】您的验证码为" in chat.stdout
     finally:
         server.terminate()
-        server.wait(timeout=15)
+        log, _ = server.communicate(timeout=15)
+    assert "DEV MODE SMS to 138****1234" in log
