@@ -108,3 +108,16 @@ async def test_http_travel_and_results_providers(make_bot: BotFactory, upstream:
     assert reply["MsgType"] == "image" and state.requests[-1]["body"] == {"phone": PHONE}
     state.answer = {"cities": "nonsense"}
     assert "暂时无法连接" in await bot.say(user, "核酸")
+
+
+async def test_http_sms_gateway_gets_phone_and_text(make_bot: BotFactory, upstream: tuple[Upstream, str]) -> None:
+    state, url = upstream
+    bot = await make_bot(sms={"url": url, "token": "gw"})
+    user = "oUpstream_0002"
+    await claim_until(bot, user, ["行程码", "13912345678", "同意并授权"])
+    sent = state.requests[-1]
+    assert sent["auth"] == "Bearer gw" and sent["body"]["phone"] == "13912345678"
+    assert "您的验证码为" in sent["body"]["text"] and bot.standin.sms == []
+    state.status = 502
+    reply = (await claim_until(bot, "oUpstream_0003", ["行程码", "13700000000", "同意并授权"]))[-1]
+    assert "短信服务暂时不可用" in reply
