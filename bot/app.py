@@ -40,6 +40,7 @@ from bot.webhook import BODY_LIMIT, Webhook
 from bot.wechat_api import WeChatAPI
 from storage import Keys, connect
 from storage.profiles import ProfileStore
+from storage.ratelimit import RateLimiter
 from storage.relatives import RelativeStore
 from storage.results import ResultRegistry
 from storage.sms import SmsCodes
@@ -59,7 +60,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     server = settings.server
     turns = TurnStore(redis, keys, dedup_ttl=server.dedup_ttl, lease=server.inflight_lease,
                       lock_ttl=server.user_lock_ttl, dialog_ttl=settings.dialog.ttl,
-                      notice_ttl=settings.dialog.timeout_notice_ttl)
+                      notice_ttl=settings.dialog.timeout_notice_ttl, burst=settings.limits.messages_burst,
+                      per_minute=settings.limits.messages_per_minute)
     vault = Vault(settings.security.index_key_bytes(), settings.security.data_key_bytes())
     clock = clock or Clock()
     registry = StatusRegistry(redis, keys)
@@ -112,6 +114,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         travel=travel,
         result_registry=result_registry,
         results=results,
+        limiter=RateLimiter(redis),
     )
 
 

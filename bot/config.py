@@ -55,6 +55,7 @@ class ServerSettings:
     dedup_ttl: int = 60
     inflight_lease: float = 10.0
     user_lock_ttl: float = 15.0
+    replay_window: int = 300
 
 
 @dataclass
@@ -127,6 +128,14 @@ class RelativesSettings:
 
 
 @dataclass
+class LimitSettings:
+    messages_burst: int = 20
+    messages_per_minute: int = 30
+    face_links_per_hour: int = 10
+    verify_per_minute: int = 120
+
+
+@dataclass
 class Settings:
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
@@ -142,6 +151,7 @@ class Settings:
     travel: TravelSettings = field(default_factory=TravelSettings)
     results: ResultsSettings = field(default_factory=ResultsSettings)
     relatives: RelativesSettings = field(default_factory=RelativesSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
     menu: dict[str, Any] = field(default_factory=dict)
     dev_mode: bool = False
     source: str = "defaults"
@@ -152,7 +162,7 @@ class Settings:
 
 
 SECTIONS = ("wechat", "redis", "server", "dialog", "security", "paths", "render", "identity", "status", "face",
-            "sms", "travel", "results", "relatives")
+            "sms", "travel", "results", "relatives", "limits")
 
 
 def _decode_key(name: str, value: str) -> bytes:

@@ -11,6 +11,7 @@ import binascii
 import re
 import secrets
 import string
+import struct
 import time
 
 from wechatpy.crypto import PrpCrypto
@@ -57,7 +58,7 @@ class MessageCipher:
             plain = _SecretPrefixCrypto(self.key).decrypt(encrypt, self.app_id)
         except InvalidAppIdException:
             raise EnvelopeError("the message is for another app id") from None
-        except (binascii.Error, ValueError, IndexError, UnicodeDecodeError, TypeError) as exc:
+        except (binascii.Error, ValueError, IndexError, UnicodeDecodeError, TypeError, struct.error) as exc:
             raise EnvelopeError(f"the message does not decrypt: {type(exc).__name__}") from None
         return plain.encode("utf-8")
 

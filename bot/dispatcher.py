@@ -7,6 +7,7 @@ import contextlib
 import copy
 import json
 import logging
+import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -76,10 +77,16 @@ class Dispatcher:
         """Own the turn, or answer at once: a retry gets the first attempt's reply."""
         turns, loop = self.services.turns, asyncio.get_running_loop()
         dedup_id, token = message.dedup_id(), turns.new_lock_token()
+        first = True
         while True:
-            begun = await turns.begin(message.openid, dedup_id, token)
+            # Only a push's first claim takes a message token: waiting for the lock is not a new message.
+            begun = await turns.begin(message.openid, dedup_id, token, time.time() if first else None)
+            first = False
             if begun.outcome == "ok":
                 return token, begun
+            if begun.outcome == "limited":
+                log.info("message rate limit user=%s", hash_openid(message.openid))
+                return self._render(message, self._text("too_fast.txt"))
             if begun.outcome == "dup":
                 value: bytes | None = begun.seen_value
                 while value == PENDING and loop.time() < deadline:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from aiohttp import web
 from redis.exceptions import RedisError
@@ -63,6 +64,14 @@ class Pages:
     async def verify(self, request: web.Request) -> web.Response:
         """For checkpoint scanners: valid, expired or forged, with the masked name and colours."""
         services = self.services
+        per_minute = services.settings.limits.verify_per_minute
+        key = services.keys.client_bucket(request.remote or "unknown", "verify")
+        try:
+            allowed = await services.limiter.allow(key, per_minute, per_minute / 60, time.time())
+        except RedisError:
+            allowed = True  # the signature check needs no Redis; a checkpoint keeps working
+        if not allowed:
+            return web.json_response({"state": "too_many_requests"}, status=429)
         verdict = verify_offline(services.signer, request.query.get("t", ""), services.clock.time())
         current = ""
         if verdict.state == "valid" and verdict.subject:

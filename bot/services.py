@@ -20,6 +20,7 @@ from bot.tokens import TokenSigner
 from bot.wechat_api import WeChatAPI, WeChatAPIError
 from storage.keys import Keys
 from storage.profiles import ProfileStore
+from storage.ratelimit import RateLimiter
 from storage.relatives import RelativeStore
 from storage.results import ResultRegistry
 from storage.sms import SmsCodes
@@ -54,6 +55,7 @@ class Services:
     travel: TravelProvider
     result_registry: ResultRegistry
     results: ResultProvider
+    limiter: RateLimiter
 
     async def upload_image(self, png: bytes, fallback: str = "") -> Image | Text:
         """An uploaded image, or its text when WeChat refuses the upload."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from bot.config import Settings
 from bot.crypto import EnvelopeError, MessageCipher
@@ -24,6 +27,8 @@ class Webhook:
         wechat = settings.wechat
         self.token = wechat.token
         self.dispatcher = dispatcher
+        self.services = dispatcher.services
+        self.replay_window = settings.server.replay_window
         self.cipher = (
             MessageCipher(wechat.token, wechat.encoding_aes_key, wechat.app_id) if wechat.encrypted else None
         )
@@ -43,6 +48,8 @@ class Webhook:
         encrypted = q.get("encrypt_type", "raw").lower() == "aes"
         if not timestamp or not nonce or encrypted != (self.cipher is not None):
             raise web.HTTPForbidden(text="bad signature")
+        if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > self.replay_window:
+            raise web.HTTPForbidden(text="stale timestamp")
         if request.content_length is not None and request.content_length > BODY_LIMIT:
             raise web.HTTPRequestEntityTooLarge(max_size=BODY_LIMIT, actual_size=request.content_length)
         body = await request.read()
@@ -51,6 +58,8 @@ class Webhook:
         else:
             if not signature_ok(q.get("signature"), self.token, timestamp, nonce):
                 raise web.HTTPForbidden(text="bad signature")
+            if not await self._first_body_for(timestamp, nonce, body):
+                raise web.HTTPForbidden(text="replayed")
             xml = body
         if self.cipher is not None and DTD_RE.search(body):  # parse_inbound checks what it parses itself
             raise web.HTTPBadRequest(text="DTDs are not accepted")
@@ -69,6 +78,17 @@ class Webhook:
         if self.cipher is not None:
             reply = self.cipher.envelope(reply)
         return web.Response(text=reply, content_type=XML_TYPE)
+
+    async def _first_body_for(self, timestamp: str, nonce: str, body: bytes) -> bool:
+        """In plaintext mode the signature does not cover the body, so a signed query seen with one body must
+        not carry another. WeChat's own retries repeat the same body and pass (dedup answers them)."""
+        digest = hashlib.sha256(body).hexdigest()[:32]
+        key = self.services.keys.replay(timestamp, nonce)
+        try:
+            stored = await self.services.redis.set(key, digest, nx=True, ex=2 * self.replay_window, get=True)
+        except RedisError:
+            return True  # the turn itself will answer 「服务繁忙」
+        return stored is None or stored.decode() == digest
 
     def _open_envelope(self, body: bytes, msg_signature: str | None, timestamp: str, nonce: str) -> bytes:
         assert self.cipher is not None  # noqa: S101 - only called in encrypted mode

@@ -80,12 +80,23 @@ async def new_face_link(ctx: Context) -> None:
     ctx.state.data.update(face_nonce=nonce, face_link=link)
 
 
+async def another_face_link(ctx: Context) -> bool:
+    """A fresh link after a failure or on request, within the per-user limit that protects the provider."""
+    services, per_hour = ctx.services, ctx.services.settings.limits.face_links_per_hour
+    if not await services.limiter.allow(services.keys.bucket(ctx.openid, "face"), per_hour, per_hour / 3600,
+                                        services.clock.time()):
+        return False
+    await new_face_link(ctx)
+    return True
+
+
 async def face_pending(text: str, ctx: Context) -> bool:
     """Text cannot pass the face check: it only asks for a fresh link, or reminds of the current one."""
     if text.strip() == "重新认证":
-        await new_face_link(ctx)
-        raise Invalid("relatives/face_link.txt", face_link=ctx.state.data["face_link"])
-    raise Invalid("relatives/face_pending.txt", face_link=ctx.state.data["face_link"])
+        if not await another_face_link(ctx):
+            raise Invalid("relatives/face_too_many.txt")
+        raise Invalid("relatives/face_link.txt", **binding_view(ctx, ctx.state.data))
+    raise Invalid("relatives/face_pending.txt", **binding_view(ctx, ctx.state.data))
 
 
 def binding_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -255,10 +266,11 @@ async def face_result(ctx: Context) -> Reply:
         return ctx.text("relatives/face_stale.txt")
     if result != "pass":
         try:
-            await new_face_link(ctx)
+            if not await another_face_link(ctx):
+                return ctx.text("relatives/face_too_many.txt")
         except ProviderUnavailable:
             return ctx.text("relatives/face_unavailable.txt")
-        return ctx.text("relatives/face_failed.txt", face_link=state.data["face_link"])
+        return ctx.text("relatives/face_failed.txt", **binding_view(ctx, state.data))
     return await binding.accept(ctx, True)
 
 

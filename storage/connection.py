@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 _embedded: dict[str, aioredis.Redis] = {}
 
@@ -16,11 +18,13 @@ def connect(url: str) -> aioredis.Redis:
 
             _embedded[url] = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=False)
         return _embedded[url]
+    # redis-py's default is 10 retries with exponential backoff: a Redis that is down would hang a request
+    # far past WeChat's 5 s. One immediate retry covers a dropped connection; the rest is 「服务繁忙」.
     return aioredis.from_url(
         url,
         decode_responses=False,
         socket_connect_timeout=0.5,
         socket_timeout=1.0,
         health_check_interval=10,
-        retry_on_timeout=False,
+        retry=Retry(NoBackoff(), 1),
     )

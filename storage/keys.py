@@ -24,6 +24,15 @@ class Keys:
     def dialog_marker(self, openid: str) -> str:
         return self._user(openid, "dialog-was")
 
+    def bucket(self, openid: str, purpose: str) -> str:
+        return self._user(openid, f"bucket:{purpose}")
+
+    def client_bucket(self, address: str, purpose: str) -> str:
+        return f"{self.prefix}:ip:{{{address}}}:bucket:{purpose}"
+
+    def replay(self, timestamp: str, nonce: str) -> str:
+        return f"{self.prefix}:nonce:{timestamp}:{nonce}"
+
     def profile(self, openid: str) -> str:
         return self._user(openid, "profile")
 

@@ -11,13 +11,17 @@ from dataclasses import dataclass, field
 import redis.asyncio as aioredis
 
 from storage.keys import Keys
+from storage.ratelimit import TAKE
 
 PENDING = b"P"
 REPLIED = b"R"
 
-BEGIN = """
+BEGIN = TAKE + """
 local seen = redis.call('GET', KEYS[1])
 if seen then return {'dup', seen} end
+if ARGV[4] ~= '' and not take(KEYS[5], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[4])) then
+  return {'limited'}
+end
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[3]) then return {'busy'} end
 redis.call('SET', KEYS[1], 'P', 'PX', ARGV[2])
 return {'ok', redis.call('HGETALL', KEYS[3]), redis.call('GET', KEYS[4]) or ''}
@@ -48,7 +52,7 @@ return 0
 
 @dataclass(slots=True)
 class Begun:
-    outcome: str  # "ok", "dup" (seen before) or "busy" (another push of this user holds the lock)
+    outcome: str  # "ok", "dup" (seen before), "busy" (another push of this user holds the lock), "limited"
     dialog: dict[bytes, bytes] = field(default_factory=dict)
     expired_dialog: str = ""
     seen_value: bytes = b""
@@ -63,7 +67,7 @@ class DialogWrite:
 
 class TurnStore:
     def __init__(self, redis: aioredis.Redis, keys: Keys, *, dedup_ttl: int, lease: float,
-                 lock_ttl: float, dialog_ttl: int, notice_ttl: int) -> None:
+                 lock_ttl: float, dialog_ttl: int, notice_ttl: int, burst: int = 0, per_minute: int = 0) -> None:
         self.redis = redis
         self.keys = keys
         self.dedup_ttl_ms = dedup_ttl * 1000
@@ -71,6 +75,7 @@ class TurnStore:
         self.lock_ttl_ms = int(lock_ttl * 1000)
         self.dialog_ttl = dialog_ttl
         self.notice_ttl = notice_ttl
+        self.burst, self.per_second = burst, per_minute / 60
         self._begin = redis.register_script(BEGIN)
         self._finish = redis.register_script(FINISH)
         self._release = redis.register_script(RELEASE)
@@ -83,15 +88,19 @@ class TurnStore:
         k = self.keys
         return [k.seen(openid, dedup_id), k.lock(openid), k.dialog(openid), k.dialog_marker(openid)]
 
-    async def begin(self, openid: str, dedup_id: str, lock_token: str) -> Begun:
+    async def begin(self, openid: str, dedup_id: str, lock_token: str, now: float | None = None) -> Begun:
+        """Claim the push and lock the user; `now` also takes a message token (None: no rate limit)."""
+        limited = now is not None and self.burst > 0
         result = await self._begin(
-            keys=self._turn_keys(openid, dedup_id), args=[lock_token, self.lease_ms, self.lock_ttl_ms]
+            keys=[*self._turn_keys(openid, dedup_id), self.keys.bucket(openid, "messages")],
+            args=[lock_token, self.lease_ms, self.lock_ttl_ms, repr(now) if limited else "", self.burst,
+                  self.per_second],
         )
         outcome = result[0].decode()
         if outcome == "dup":
             return Begun("dup", seen_value=result[1])
-        if outcome == "busy":
-            return Begun("busy")
+        if outcome in ("busy", "limited"):
+            return Begun(outcome)
         flat = result[1]
         dialog = {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
         return Begun("ok", dialog=dialog, expired_dialog=result[2].decode())

@@ -79,3 +79,11 @@ def test_random_prefix_differs_each_time_and_another_app_id_is_refused() -> None
         other.decrypt(A_ENCRYPT)
     with pytest.raises(EnvelopeError):
         cipher.decrypt("bm90IGEgdmFsaWQgY2lwaGVydGV4dA==")
+
+
+def test_short_or_garbled_plaintext_is_an_envelope_error() -> None:
+    """Found by the fuzzer: 16 zero bytes decrypt to a buffer too short for the length field."""
+    cipher = MessageCipher(A_TOKEN, A_KEY, A_APPID)
+    for encrypt in ("AAAAAAAAAAAAAAAAAAAAAA==", "A" * 44, cipher.encrypt("x")[:24]):
+        with pytest.raises(EnvelopeError):
+            cipher.decrypt(encrypt)
