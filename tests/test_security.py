@@ -6,6 +6,7 @@ import asyncio
 import base64
 import time
 from collections import Counter
+from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 from hypothesis import HealthCheck, given, settings
@@ -102,7 +103,7 @@ xml_text = st.one_of(
 
 class Tally:
     cases = 0
-    statuses: Counter[int] = Counter()
+    statuses: ClassVar[Counter[int]] = Counter()
 
 
 async def fuzz_once(bot: Bot, body: str, query: dict[str, str], signed: bool, encoding: str) -> None:
