@@ -67,6 +67,7 @@ class Dispatcher:
             )
         except RedisError as exc:
             log.warning("redis unavailable at turn end user=%s: %s", hash_openid(message.openid), exc)
+            self.spawn(self._release_when_back(message.openid, token))
             return self._render(message, self._text("busy.txt"))
         if via_api and reply is not None:
             self.spawn(self.send(message.openid, reply))
@@ -179,6 +180,17 @@ class Dispatcher:
                     await api.send_text(openid, fallback)
                 except WeChatAPIError as again:
                     log.warning("fallback text failed too user=%s: %s", hash_openid(openid), again)
+
+    async def _release_when_back(self, openid: str, token: str) -> None:
+        """A turn that could not finish still holds the user's lock, and AOF keeps it across a restart:
+        release it as soon as Redis answers again, so the user is not kept waiting for its TTL."""
+        give_up = asyncio.get_running_loop().time() + self.services.settings.server.user_lock_ttl
+        while asyncio.get_running_loop().time() < give_up:
+            try:
+                await self.services.turns.release(openid, token)
+                return
+            except RedisError:
+                await asyncio.sleep(0.25)
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)

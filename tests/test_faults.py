@@ -1,0 +1,205 @@
+"""Faults survived: SIGTERM drains, a SIGKILLed worker's retry is answered by the other, Redis restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+
+from bot.config import new_key
+from bot.simulator import Simulator, parse_reply
+from bot.standin import Fault, StandInState
+from tests.conftest import APP_ID, APP_SECRET, REDIS_URL, TOKEN, BotFactory, describe
+from tests.test_claim import ID, NAME, PHONE
+from tests.test_newcomer import free_port
+
+CLAIM = ["防疫健康信息码", "同意", NAME, ID, PHONE]
+
+
+def write_config(tmp_path: Path, prefix: str, api_base: str, redis_url: str = REDIS_URL, **server: object) -> Path:
+    lines = [f'[wechat]\ntoken = "{TOKEN}"\napp_id = "{APP_ID}"\napp_secret = "{APP_SECRET}"\napi_base = "{api_base}"',
+             f'[redis]\nurl = "{redis_url}"\nprefix = "{prefix}"',
+             f'[security]\nindex_key = "{new_key()}"\ndata_key = "{new_key()}"\nsigning_keys = "k1:{new_key()}"\n'
+             'active_key_id = "k1"',
+             "[server]\n" + "\n".join(f"{k} = {v}" for k, v in server.items())]
+    path = tmp_path / f"{prefix}-{len(list(tmp_path.iterdir()))}.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+class Worker:
+    """`healthbot serve` as its own process, with a WeChat-like client."""
+
+    def __init__(self, config: Path, log: Path) -> None:
+        self.port = free_port()
+        self.log = log
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve", "--config", str(config), "--port", str(self.port)],
+            stdout=log.open("w"), stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{self.port}/wechat"
+        self.sim = Simulator(TOKEN, "", APP_ID)
+
+    async def ready(self) -> None:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):
+                try:
+                    async with http.get(self.url.replace("/wechat", "/healthz")) as response:
+                        if response.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.1)
+        raise AssertionError(self.log.read_text())
+
+    async def push(self, http: aiohttp.ClientSession, xml: str) -> tuple[int, dict[str, object]]:
+        signed = self.sim.sign(xml)
+        async with http.post(self.url, params=signed.params, data=signed.body) as response:
+            body = await response.text()
+            return response.status, (parse_reply(body) if response.status == 200 else {})
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+@pytest.fixture
+async def workers(tmp_path: Path) -> AsyncIterator[list[Worker]]:
+    started: list[Worker] = []
+    yield started
+    for worker in started:
+        worker.stop()
+
+
+async def test_sigterm_finishes_in_flight_requests_and_drains_late_sends(
+        tmp_path: Path, prefix: str, standin: tuple[str, StandInState], workers: list[Worker]) -> None:
+    base, state = standin
+    worker = Worker(write_config(tmp_path, prefix, base, reply_deadline=0.5), tmp_path / "a.log")
+    workers.append(worker)
+    await worker.ready()
+    async with aiohttp.ClientSession() as http:
+        for user in ("oTerm_0001", "oTerm_0002"):
+            for text in CLAIM:
+                await worker.push(http, worker.sim.text(user, text))
+        state.faults["media/upload"].append(Fault(delay=1.5))
+        status, reply = await worker.push(http, worker.sim.text("oTerm_0001", "确认"))
+        assert (status, describe(reply)) == (200, "正在生成，请稍候……")  # the image follows later
+        state.faults["media/upload"].append(Fault(delay=0.4))
+        in_flight = asyncio.ensure_future(worker.push(http, worker.sim.text("oTerm_0002", "确认")))
+        await asyncio.sleep(0.15)
+        worker.process.send_signal(signal.SIGTERM)
+        status, reply = await in_flight
+        assert (status, describe(reply)) == (200, "[image]")
+        for _ in range(100):
+            if worker.process.poll() is not None:
+                break
+            await asyncio.sleep(0.1)
+    assert worker.process.returncode == 0, worker.log.read_text()
+    late = [m for m in state.messages if m["touser"] == "oTerm_0001" and m["msgtype"] == "image"]
+    assert len(late) == 1  # the background send was drained before exit
+
+
+async def test_a_killed_workers_push_is_answered_once_by_the_other(
+        tmp_path: Path, prefix: str, standin: tuple[str, StandInState], workers: list[Worker]) -> None:
+    base, state = standin
+    config = write_config(tmp_path, prefix, base, inflight_lease=1.5, user_lock_ttl=2.5)
+    a, b = Worker(config, tmp_path / "a.log"), Worker(config, tmp_path / "b.log")
+    workers += [a, b]
+    await asyncio.gather(a.ready(), b.ready())
+    user = "oKill_0001"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=8)) as http:
+        for i, text in enumerate(CLAIM):
+            await (a, b)[i % 2].push(http, a.sim.text(user, text))
+        state.faults["media/upload"].append(Fault(delay=6))
+        push = a.sim.text(user, "确认")
+        first = asyncio.ensure_future(a.push(http, push))
+        await asyncio.sleep(0.5)
+        a.process.send_signal(signal.SIGKILL)
+        with pytest.raises(aiohttp.ClientError):
+            await first
+        started = time.monotonic()
+        status, reply = await b.push(http, push)  # WeChat's retry reaches the other worker
+        assert status == 200 and describe(reply) == "[image]"
+        assert time.monotonic() - started < 5
+        status, again = await b.push(http, push)  # and any further retry gets the same answer
+        assert again == reply
+    redis = aioredis.from_url(REDIS_URL)
+    try:
+        assert await redis.exists(f"{prefix}:u:{{{user}}}:profile")
+    finally:
+        await redis.aclose()
+
+
+@pytest.fixture
+async def own_redis(tmp_path: Path) -> AsyncIterator[tuple[str, Path, int]]:
+    """A redis-server of this test's own, with AOF on, that the test may kill and restart."""
+    port, data = free_port(), tmp_path / "redis"
+    data.mkdir()
+    server = shutil.which("redis-server")
+    assert server, "redis-server is needed (.ci/run installs it)"
+    yield f"redis://127.0.0.1:{port}/0", data, port
+    subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True, check=False)
+
+
+def start_redis(data: Path, port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
+                             "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+                            stdout=subprocess.DEVNULL)
+
+
+async def test_redis_killed_and_restarted_under_load_loses_no_acknowledged_claim(
+        make_bot: BotFactory, own_redis: tuple[str, Path, int]) -> None:
+    url, data, port = own_redis
+    redis_process = start_redis(data, port)
+    await asyncio.sleep(0.3)
+    bot = await make_bot(redis={"url": url}, limits={"messages_burst": 500})
+    users = [f"oRestart_{i:03d}" for i in range(30)]
+    acknowledged: set[str] = set()
+    busy_seen, slowest = 0, 0.0
+
+    async def journey(user: str) -> None:
+        nonlocal busy_seen, slowest
+        steps = [*CLAIM, "确认"]
+        while steps:
+            started = time.monotonic()
+            reply = await bot.say(user, steps[0])
+            slowest = max(slowest, time.monotonic() - started)
+            if reply in ("服务繁忙，请稍后再试。", "您的上一条消息还在处理中，请稍候再发送。"):
+                busy_seen += reply.startswith("服务繁忙")
+                await asyncio.sleep(0.2)  # the citizen tries again a moment later
+                continue
+            if "已超时" in reply or ("回复「同意」" in reply and steps[0] != CLAIM[0]):
+                steps = [*CLAIM, "确认"]  # told to start again
+                continue
+            if reply == "[image]":
+                acknowledged.add(user)
+            steps.pop(0)
+            await asyncio.sleep(0.05)
+
+    async def restart() -> None:
+        await asyncio.sleep(0.4)
+        redis_process.send_signal(signal.SIGKILL)
+        redis_process.wait()
+        await asyncio.sleep(1.5)
+        start_redis(data, port)
+
+    await asyncio.gather(restart(), *(journey(u) for u in users))
+    assert busy_seen > 0, "the outage was not noticed: restart earlier"
+    assert slowest < 5
+    assert acknowledged == set(users)
+    check = aioredis.from_url(url)
+    try:
+        for user in acknowledged:
+            assert await check.exists(bot.services.keys.profile(user)), user
+    finally:
+        await check.aclose()
+    assert os.path.exists(data / "appendonlydir") or any(data.glob("*.aof"))
