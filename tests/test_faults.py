@@ -147,11 +147,13 @@ async def own_redis(tmp_path: Path) -> AsyncIterator[tuple[str, Path, int]]:
     server = shutil.which("redis-server")
     assert server, "redis-server is needed (.ci/run installs it)"
     yield f"redis://127.0.0.1:{port}/0", data, port
-    subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True, check=False)
+    subprocess.run([shutil.which("redis-cli") or "/usr/bin/redis-cli", "-p", str(port), "shutdown", "nosave"],
+                   capture_output=True, check=False)
 
 
 def start_redis(data: Path, port: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
+    server = shutil.which("redis-server") or "/usr/bin/redis-server"
+    return subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
                              "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
                             stdout=subprocess.DEVNULL)
 
