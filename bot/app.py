@@ -13,6 +13,7 @@ from bot.config import STANDIN_PATH, Settings
 from bot.context import Clock
 from bot.dispatcher import Dispatcher
 from bot.face import FaceVerifier, HttpFaceVerifier, LocalFaceVerifier
+from bot.metrics import Metrics
 from bot.pages import Pages
 from bot.pii import Vault
 from bot.providers import (
@@ -64,6 +65,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
                       per_minute=settings.limits.messages_per_minute)
     vault = Vault(settings.security.index_key_bytes(), settings.security.data_key_bytes())
     clock = clock or Clock()
+    metrics = Metrics()
     registry = StatusRegistry(redis, keys)
     identity: IdentityProvider = LocalIdentity()
     if settings.identity.url:
@@ -98,7 +100,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         turns=turns,
         vault=vault,
         clock=clock,
-        api=WeChatAPI(settings.wechat, redis, keys),
+        api=WeChatAPI(settings.wechat, redis, keys, metrics=metrics),
         profiles=ProfileStore(redis, keys, vault),
         status_registry=registry,
         identity=identity,
@@ -115,6 +117,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         result_registry=result_registry,
         results=results,
         limiter=RateLimiter(redis),
+        metrics=metrics,
     )
 
 
@@ -134,6 +137,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None, routers: list[R
     app.router.add_get("/wechat", webhook.verify_url)
     app.router.add_post("/wechat", webhook.receive)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_page)
     Pages(dispatcher).install(app)
     if settings.dev_mode:
         app.add_subapp(STANDIN_PATH, create_standin(settings.wechat.app_id, settings.wechat.app_secret))
@@ -159,6 +163,11 @@ async def redis_reachable(services: Services) -> bool:
         return bool(await asyncio.wait_for(services.redis.ping(), timeout=1.0))
     except (RedisError, OSError, TimeoutError):
         return False
+
+
+async def metrics_page(request: web.Request) -> web.Response:
+    return web.Response(text=request.app[SERVICES].metrics.render(), content_type="text/plain", charset="utf-8",
+                        headers={"Cache-Control": "no-store"})
 
 
 async def healthz(request: web.Request) -> web.Response:

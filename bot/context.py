@@ -63,6 +63,7 @@ class Context:
     services: Services
     state: DialogState
     match: re.Match[str] | None = None
+    route: str = ""
 
     @property
     def openid(self) -> str:

@@ -64,6 +64,7 @@ class Dialog:
 
     async def start(self, ctx: Context, data: Mapping[str, Any] | None = None) -> Reply:
         ctx.state.start(self.name, "", dict(data or {}))
+        ctx.services.metrics.inc("healthbot_dialogs_total", dialog=self.name, event="started")
         step = self._next_from(0, ctx)
         if step is None:
             return await self._complete(ctx)
@@ -90,6 +91,7 @@ class Dialog:
             return Text(ctx.render("dialog/text_only.txt") + "\n\n" + self.prompt(ctx, step).content)
         word = ctx.message.normalized
         if word in CANCEL_WORDS:
+            ctx.services.metrics.inc("healthbot_dialogs_total", dialog=self.name, event="abandoned")
             ctx.state.clear()
             return ctx.text("dialog/cancelled.txt")
         if word in BACK_WORDS:
@@ -131,4 +133,5 @@ class Dialog:
     async def _complete(self, ctx: Context) -> Reply:
         data = dict(ctx.state.data)
         ctx.state.clear()
+        ctx.services.metrics.inc("healthbot_dialogs_total", dialog=self.name, event="completed")
         return await self.on_complete(ctx, data)

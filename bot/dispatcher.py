@@ -36,7 +36,7 @@ class Dispatcher:
         self.table = RouteTable(routers)
         self.fallback = fallback
         self.background: set[asyncio.Task[Any]] = set()
-        self.handler_runs = 0
+        self.metrics = services.metrics
 
     # -- the turn -------------------------------------------------------------------------------------
 
@@ -48,6 +48,7 @@ class Dispatcher:
             claimed = await self._claim(message, deadline)
         except RedisError as exc:
             log.warning("redis unavailable at turn start user=%s: %s", hash_openid(message.openid), exc)
+            self.metrics.inc("healthbot_redis_errors_total")
             return self._render(message, self._text("busy.txt"))
         if isinstance(claimed, str):
             return claimed
@@ -59,6 +60,7 @@ class Dispatcher:
             reply = await asyncio.wait_for(asyncio.shield(work), max(0.0, deadline - loop.time()))
         except TimeoutError:
             return await self._defer(ctx, work, token, before)
+        self.metrics.inc("healthbot_requests_total", type=message.event or message.msg_type, route=ctx.route)
         body = self._render(message, reply)
         try:
             await self.services.turns.finish(
@@ -67,6 +69,7 @@ class Dispatcher:
             )
         except RedisError as exc:
             log.warning("redis unavailable at turn end user=%s: %s", hash_openid(message.openid), exc)
+            self.metrics.inc("healthbot_redis_errors_total")
             self.spawn(self._release_when_back(message.openid, token))
             return self._render(message, self._text("busy.txt"))
         if via_api and reply is not None:
@@ -87,6 +90,7 @@ class Dispatcher:
                 return token, begun
             if begun.outcome == "limited":
                 log.info("message rate limit user=%s", hash_openid(message.openid))
+                self.metrics.inc("healthbot_rate_limited_total")
                 return self._render(message, self._text("too_fast.txt"))
             if begun.outcome == "dup":
                 value: bytes | None = begun.seen_value
@@ -98,6 +102,7 @@ class Dispatcher:
                 if value == PENDING:
                     return SUCCESS
                 log.info("retry answered from the first attempt user=%s", hash_openid(message.openid))
+                self.metrics.inc("healthbot_dedup_hits_total")
                 return self._open_reply(message, value[1:])
             if loop.time() >= deadline - 0.25:
                 return self._render(message, self._text("busy_previous.txt"))
@@ -105,7 +110,7 @@ class Dispatcher:
 
     async def _produce(self, ctx: Context, before: DialogState) -> Reply:
         try:
-            self.handler_runs += 1
+            self.metrics.inc("healthbot_handler_runs_total")
             return await self._materialize(await self._route(ctx))
         except RedisError as exc:
             log.warning("redis failed inside a handler user=%s: %s", hash_openid(ctx.openid), exc)
@@ -121,16 +126,20 @@ class Dispatcher:
         if state.dialog and not message.is_event:
             dialog = self.table.dialogs.get(state.dialog)
             if dialog is not None:
+                ctx.route = dialog.name
                 return await dialog.handle(ctx)
             state.clear()
         found = self.table.find(message)
         if state.expired:
+            self.metrics.inc("healthbot_dialogs_total", dialog=state.expired, event="expired")
             expired, state.expired = self.table.dialogs.get(state.expired), ""
             if found is None and message.msg_type == "text":
                 return ctx.text("dialog/timeout.txt", dialog=expired)
         if found is None:
+            ctx.route = "fallback"
             return await self.fallback(ctx)
         route, ctx.match = found
+        ctx.route = route.handler.__name__
         return await route.handler(ctx)
 
     async def _materialize(self, reply: Reply) -> Reply:
@@ -149,6 +158,7 @@ class Dispatcher:
                                                   self._seal_reply(message, interim))
         log.info("deadline passed; reply follows by customer-service message user=%s",
                  hash_openid(message.openid))
+        self.metrics.inc("healthbot_deadline_misses_total")
         self.spawn(self._deliver_later(ctx, work, token, before))
         return interim
 
@@ -172,8 +182,10 @@ class Dispatcher:
                 await api.send_image(openid, reply.media_id)
             elif isinstance(reply, News):
                 await api.send_news(openid, reply)
+            self.metrics.inc("healthbot_async_sends_total", outcome="sent")
         except WeChatAPIError as exc:
             log.warning("customer-service send failed user=%s: %s", hash_openid(openid), exc)
+            self.metrics.inc("healthbot_async_sends_total", outcome="failed")
             if isinstance(reply, Image):
                 fallback = reply.fallback or self.services.templates.render("image_failed.txt")
                 try:

@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from bot.config import Settings
 from bot.context import Clock
 from bot.face import FaceVerifier
+from bot.metrics import Metrics
 from bot.pii import Vault
 from bot.providers import IdentityProvider, ResultProvider, StatusProvider, TravelProvider
 from bot.render import Renderer
@@ -56,6 +57,7 @@ class Services:
     result_registry: ResultRegistry
     results: ResultProvider
     limiter: RateLimiter
+    metrics: Metrics
 
     async def upload_image(self, png: bytes, fallback: str = "") -> Image | Text:
         """An uploaded image, or its text when WeChat refuses the upload."""

@@ -43,6 +43,13 @@ class Webhook:
         return web.Response(text=echostr)
 
     async def receive(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        try:
+            return await self._receive(request)
+        finally:
+            self.services.metrics.observe(time.perf_counter() - started)
+
+    async def _receive(self, request: web.Request) -> web.Response:
         q = request.query
         timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")
         encrypted = q.get("encrypt_type", "raw").lower() == "aes"

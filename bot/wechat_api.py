@@ -18,6 +18,7 @@ import aiohttp
 import redis.asyncio as aioredis
 
 from bot.config import WeChatSettings
+from bot.metrics import Metrics
 from storage.keys import Keys
 
 if TYPE_CHECKING:
@@ -44,7 +45,8 @@ class WeChatAPIError(Exception):
 
 class WeChatAPI:
     def __init__(self, settings: WeChatSettings, redis: aioredis.Redis, keys: Keys,
-                 session: aiohttp.ClientSession | None = None, attempts: int = 3) -> None:
+                 session: aiohttp.ClientSession | None = None, attempts: int = 3,
+                 metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.redis = redis
         self.keys = keys
@@ -53,7 +55,7 @@ class WeChatAPI:
         self._owns_session = session is None
         self.attempts = attempts
         self._compare_and_delete = redis.register_script(COMPARE_AND_DELETE)
-        self.token_fetches = 0
+        self.metrics = metrics or Metrics()
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -92,7 +94,7 @@ class WeChatAPI:
     async def _fetch_token(self) -> str:
         payload = {"grant_type": "client_credential", "appid": self.settings.app_id,
                    "secret": self.settings.app_secret, "force_refresh": False}
-        self.token_fetches += 1
+        self.metrics.inc("healthbot_token_refreshes_total")
         data = await self._post_json("/cgi-bin/stable_token", payload, token=None)
         token, expires_in = data["access_token"], int(data.get("expires_in", 7200))
         await self.redis.set(self.keys.token(), token, ex=max(60, expires_in - 120))
@@ -137,6 +139,7 @@ class WeChatAPI:
                     return data
                 error = WeChatAPIError(errcode, str(data.get("errmsg", "")), path)
                 log.warning("wechat api error path=%s errcode=%d", path, errcode)
+                self.metrics.inc("healthbot_api_errors_total", errcode=errcode)
                 if errcode not in TRANSIENT_ERRORS or attempt == self.attempts:
                     raise error
             await asyncio.sleep(delay)

@@ -204,4 +204,5 @@ async def test_two_workers_share_one_users_dialog_and_retries(make_bot: BotFacto
     push = bot.sim.text(user, "确认")
     replies = await asyncio.gather(bot.push(push), other.push(push), bot.push(push))
     assert {r["Image"]["MediaId"] for r in replies} == {replies[0]["Image"]["MediaId"]}
-    assert bot.dispatcher.handler_runs + other.dispatcher.handler_runs == 6
+    runs = [w.services.metrics.value("healthbot_handler_runs_total") for w in workers]
+    assert sum(runs) == 6

@@ -9,7 +9,7 @@ from collections import Counter
 from bot.context import Context
 from bot.replies import Image, Reply, Text
 from bot.router import Router
-from handlers import basics
+from handlers import basics, health_code
 from tests.conftest import Bot, BotFactory, describe
 from tests.helpers import tiny_png
 
@@ -47,7 +47,7 @@ class Probe:
 
 async def probe_bot(make_bot: BotFactory, delay: float, **sections: dict[str, object]) -> tuple[Bot, Probe]:
     probe = Probe(delay)
-    bot = await make_bot(routers=[basics.router, probe.router], **sections)
+    bot = await make_bot(routers=[health_code.router, basics.router, probe.router], **sections)
     return bot, probe
 
 
@@ -110,3 +110,18 @@ async def test_image_delivery_falls_back_to_text_when_upload_fails(make_bot: Bot
     bot, _ = await probe_bot(make_bot, delay=0.0)
     bot.standin.faults["media/upload"].append(Fault(errcode=45009, times=5))
     assert await bot.say("oNoUpload_0001", "慢图") == "图片暂时无法发送"
+
+
+async def test_metrics_count_what_operators_watch(make_bot: BotFactory) -> None:
+    bot, _ = await probe_bot(make_bot, delay=0.3)
+    push = bot.sim.text("oMetrics_0001", "慢")
+    await asyncio.gather(*(bot.push(push) for _ in range(3)))
+    await bot.say("oMetrics_0002", "防疫健康信息码")
+    await bot.say("oMetrics_0002", "取消")
+    page = await (await bot.client.get("/metrics")).text()
+    assert "healthbot_handler_runs_total 3" in page
+    assert "healthbot_dedup_hits_total 2" in page
+    assert 'healthbot_dialogs_total{dialog="claim",event="started"} 1' in page
+    assert 'healthbot_dialogs_total{dialog="claim",event="abandoned"} 1' in page
+    assert 'healthbot_requests_total{route="slow_text",type="text"} 1' in page
+    assert 'healthbot_request_seconds_bucket{le="+Inf"} 5' in page
