@@ -100,7 +100,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         turns=turns,
         vault=vault,
         clock=clock,
-        api=WeChatAPI(settings.wechat, redis, keys, metrics=metrics),
+        api=WeChatAPI(settings.wechat, redis, keys, vault, metrics=metrics),
         profiles=ProfileStore(redis, keys, vault),
         status_registry=registry,
         identity=identity,

@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 
 from bot.config import WeChatSettings
 from bot.metrics import Metrics
+from bot.pii import SealError, Vault
 from storage.keys import Keys
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ class WeChatAPIError(Exception):
 
 
 class WeChatAPI:
-    def __init__(self, settings: WeChatSettings, redis: aioredis.Redis, keys: Keys,
+    def __init__(self, settings: WeChatSettings, redis: aioredis.Redis, keys: Keys, vault: Vault,
                  session: aiohttp.ClientSession | None = None, attempts: int = 3,
                  metrics: Metrics | None = None) -> None:
         self.settings = settings
@@ -56,6 +57,8 @@ class WeChatAPI:
         self.attempts = attempts
         self._compare_and_delete = redis.register_script(COMPARE_AND_DELETE)
         self.metrics = metrics or Metrics()
+        self.vault = vault
+        self._sealed: dict[str, bytes] = {}  # token -> the sealed value it was read from (compare-and-delete)
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -70,26 +73,35 @@ class WeChatAPI:
     # -- token ----------------------------------------------------------------------------------------
 
     async def access_token(self) -> str:
-        cached = await self.redis.get(self.keys.token())
-        if cached:
-            return cached.decode()
+        """The shared token. It is kept sealed in Redis: a dump of Redis must not hand out API access."""
+        if token := await self._read_token():
+            return token
         lock_token = secrets.token_hex(8)
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self.settings.api_timeout
         while loop.time() < give_up:
             if await self.redis.set(self.keys.token_lock(), lock_token, nx=True, px=10_000):
                 try:
-                    cached = await self.redis.get(self.keys.token())  # double check inside the lock
-                    if cached:
-                        return cached.decode()
+                    if token := await self._read_token():  # double check inside the lock
+                        return token
                     return await self._fetch_token()
                 finally:
                     await self._compare_and_delete(keys=[self.keys.token_lock()], args=[lock_token])
             await asyncio.sleep(0.05)
-            cached = await self.redis.get(self.keys.token())
-            if cached:
-                return cached.decode()
+            if token := await self._read_token():
+                return token
         raise WeChatAPIError(-1, "timed out waiting for another worker's token refresh", "stable_token")
+
+    async def _read_token(self) -> str:
+        sealed = await self.redis.get(self.keys.token())
+        if not sealed:
+            return ""
+        try:
+            token = self.vault.open(sealed, context="access_token").decode()
+        except SealError:
+            return ""  # written with another data key: fetch a fresh one
+        self._sealed[token] = sealed
+        return token
 
     async def _fetch_token(self) -> str:
         payload = {"grant_type": "client_credential", "appid": self.settings.app_id,
@@ -97,12 +109,17 @@ class WeChatAPI:
         self.metrics.inc("healthbot_token_refreshes_total")
         data = await self._post_json("/cgi-bin/stable_token", payload, token=None)
         token, expires_in = data["access_token"], int(data.get("expires_in", 7200))
-        await self.redis.set(self.keys.token(), token, ex=max(60, expires_in - 120))
+        sealed = self.vault.seal(token.encode(), context="access_token")
+        await self.redis.set(self.keys.token(), sealed, ex=max(60, expires_in - 120))
+        self._sealed[token] = sealed
         log.info("access_token refreshed, valid %d s", expires_in)
         return token
 
     async def _drop_token(self, failed: str) -> None:
-        await self._compare_and_delete(keys=[self.keys.token()], args=[failed])
+        """Only if Redis still holds the token that failed: another worker may have stored a newer one."""
+        sealed = self._sealed.pop(failed, None)
+        if sealed is not None:
+            await self._compare_and_delete(keys=[self.keys.token()], args=[sealed])
 
     # -- calls ----------------------------------------------------------------------------------------
 

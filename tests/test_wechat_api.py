@@ -10,16 +10,19 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.config import WeChatSettings
+from bot.pii import Vault
 from bot.standin import Fault, StandInState
 from bot.wechat_api import WeChatAPI, WeChatAPIError
 from storage.keys import Keys
 from tests.conftest import AES_KEY, APP_ID, APP_SECRET, Bot, BotFactory
 from tests.helpers import tiny_png
 
+VAULT = Vault(b"i" * 32, b"d" * 32)
+
 
 def client(base: str, redis: aioredis.Redis, prefix: str) -> WeChatAPI:
     settings = WeChatSettings(token="t", app_id=APP_ID, app_secret=APP_SECRET, api_base=base, api_timeout=3)
-    return WeChatAPI(settings, redis, Keys(prefix))
+    return WeChatAPI(settings, redis, Keys(prefix), VAULT)
 
 
 async def test_many_workers_share_one_token_refresh(standin: tuple[str, StandInState], redis: aioredis.Redis,
@@ -55,9 +58,11 @@ async def test_a_newer_token_is_not_dropped_by_a_late_failure(standin: tuple[str
     api = client(base, redis, prefix)
     try:
         token = await api.access_token()
-        await redis.set(Keys(prefix).token(), "a-newer-token")
+        newer = VAULT.seal(b"a-newer-token", context="access_token")
+        await redis.set(Keys(prefix).token(), newer)
         await api._drop_token(token)  # the failure of the old token must not delete the newer one
-        assert await redis.get(Keys(prefix).token()) == b"a-newer-token"
+        assert await redis.get(Keys(prefix).token()) == newer
+        assert await api.access_token() == "a-newer-token"
     finally:
         await api.close()
 
