@@ -141,8 +141,8 @@ class Load:
         await self.send(self.sim.event(o, "subscribe", create_time=int(time.time()) - c.n))
         for text in ("防疫健康信息码", "同意", c.name, c.id_number, c.phone):
             await self.say(o, text)
-        if await self.say(o, "确认") != "[image]":
-            r.failures.append(f"{o}: claim did not end with the code")
+        if (outcome := await self.say(o, "确认")) != "[image]":
+            r.failures.append(f"{o}: claim ended with {outcome[:40]!r}")
             return
         r.claimed.add(o)
         if await self.say(o, "防疫健康信息码") != "[image]":
@@ -247,12 +247,12 @@ async def check(settings: Settings, report: Report, citizens: list[Citizen], run
 
 def leak_finder(secrets: list[str]) -> Callable[[str], set[str]]:
     """One pattern for all secrets. A number counts only where it stands alone: a 6-digit code inside a
-    timestamp is a coincidence, not a leak."""
+    timestamp, its fraction or a hex token is a coincidence, not a leak."""
     numbers = sorted({s for s in secrets if s.isdigit()}, key=len, reverse=True)
     words = sorted({s for s in secrets if not s.isdigit()}, key=len, reverse=True)
     parts = []
-    if numbers:
-        parts.append(r"(?<!\d)(?:" + "|".join(numbers) + r")(?!\d)")
+    if numbers:  # not inside a longer number, a decimal fraction, or a hex token
+        parts.append(r"(?<![0-9A-Za-z.])(?:" + "|".join(numbers) + r")(?![0-9A-Za-z.])")
     if words:
         parts.append("|".join(re.escape(w) for w in words))
     pattern = re.compile("|".join(parts)) if parts else None

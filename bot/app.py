@@ -56,7 +56,7 @@ DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
-    redis = connect(settings.redis.url)
+    redis = connect(settings.redis.url, settings.redis.max_connections)
     keys = Keys(settings.redis.prefix)
     server = settings.server
     turns = TurnStore(redis, keys, dedup_ttl=server.dedup_ttl, lease=server.inflight_lease,

@@ -44,6 +44,7 @@ class WeChatSettings:
 class RedisSettings:
     url: str = "memory://"
     prefix: str = "hb"
+    max_connections: int = 256
 
 
 @dataclass

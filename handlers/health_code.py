@@ -158,6 +158,7 @@ def deregister_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
 async def complete_deregister(ctx: Context, data: dict[str, Any]) -> Reply:
     await ctx.services.relatives.forget_user(ctx.openid)
     await ctx.services.profiles.delete(ctx.openid)
+    await ctx.services.profiles.forget_everything(ctx.openid)
     return ctx.text("claim/deregistered.txt")
 
 

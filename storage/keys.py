@@ -24,6 +24,10 @@ class Keys:
     def dialog_marker(self, openid: str) -> str:
         return self._user(openid, "dialog-was")
 
+    def user_glob(self, openid: str) -> str:
+        """Every key of one user (SCAN pattern; the braces of the hash tag are escaped for glob)."""
+        return f"{self.prefix}:u:\\{{{openid}\\}}:*"
+
     def bucket(self, openid: str, purpose: str) -> str:
         return self._user(openid, f"bucket:{purpose}")
 

@@ -73,6 +73,18 @@ class ProfileStore:
             await self.redis.srem(self.keys.holders(index.decode()), openid)
         await self.forget_code(openid, "self")
 
+    async def forget_everything(self, openid: str) -> None:
+        """After 注销: every key under the user's hash tag goes, but for the running turn's lock and dedup
+        record, which expire on their own within a minute and hold no personal data."""
+        keep = (self.keys.lock(openid), self.keys.dialog(openid), self.keys.dialog_marker(openid))
+        doomed = [key async for key in self.redis.scan_iter(match=self.keys.user_glob(openid), count=200)
+                  if key.decode() not in keep and ":seen:" not in key.decode()]
+        for key in doomed:
+            if b":qr:" in key and (token := await self.redis.get(key)):
+                await self.redis.delete(self.keys.qr_token(token.decode()))
+        if doomed:
+            await self.redis.delete(*doomed)
+
     async def holders(self, doc_index: str) -> list[str]:
         return [o.decode() for o in await self.redis.smembers(self.keys.holders(doc_index))]
 
