@@ -126,3 +126,21 @@ async def test_api_errors_are_logged_with_errcode_and_no_secret(make_bot: BotFac
     assert "errcode=45009" in text
     for secret in (APP_SECRET, AES_KEY, bot.standin.token, "healthbot-test-token"):
         assert secret and secret not in text
+
+
+async def test_a_timed_out_call_is_retried_and_then_succeeds(standin: tuple[str, StandInState],
+                                                             redis: aioredis.Redis, prefix: str) -> None:
+    base, state = standin
+    settings = WeChatSettings(token="t", app_id=APP_ID, app_secret=APP_SECRET, api_base=base, api_timeout=0.3)
+    api = WeChatAPI(settings, redis, Keys(prefix), VAULT)
+    try:
+        await api.access_token()
+        state.faults["message/custom/send"].append(Fault(delay=1.0))
+        await api.send_text("oTimeout_0001", "after a timeout")
+        state.faults["message/custom/send"].append(Fault(delay=1.0, times=3))
+        with pytest.raises(WeChatAPIError) as gave_up:
+            await api.send_text("oTimeout_0001", "three timeouts")
+        assert gave_up.value.errcode == -1
+    finally:
+        await api.close()
+    assert [m["text"]["content"] for m in state.messages] == ["after a timeout"]
