@@ -14,6 +14,7 @@ from bot.replies import Text
 
 if TYPE_CHECKING:
     from bot.services import Services
+    from storage.profiles import Profile
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -64,6 +65,13 @@ class Context:
     state: DialogState
     match: re.Match[str] | None = None
     route: str = ""
+    prefetched_profile: dict[bytes, bytes] | None = None
+
+    async def profile(self) -> Profile | None:
+        """The user's claimed profile: from the turn script's read when there is one, else from Redis."""
+        if self.prefetched_profile is not None:
+            return self.services.profiles.decode(self.openid, self.prefetched_profile)
+        return await self.services.profiles.load(self.openid)
 
     @property
     def openid(self) -> str:

@@ -53,7 +53,8 @@ class Dispatcher:
         if isinstance(claimed, str):
             return claimed
         token, begun = claimed
-        ctx = Context(message, self.services, self._load_state(message.openid, begun))
+        ctx = Context(message, self.services, self._load_state(message.openid, begun),
+                      prefetched_profile=begun.profile)
         before = copy.deepcopy(ctx.state)
         work = asyncio.ensure_future(self._produce(ctx, before))
         try:

@@ -176,7 +176,7 @@ deregister = router.dialog(Dialog(
 @router.keywords("防疫健康信息码", "健康码", "领取健康码", "我的健康码", "查看健康码", "防疫健康码")
 @router.click("HEALTH_CODE")
 async def show_or_claim(ctx: Context) -> Reply:
-    profile = await ctx.services.profiles.load(ctx.openid)
+    profile = await ctx.profile()
     if profile is None:
         return await claim.start(ctx)
     return await code_reply(ctx, profile)
@@ -185,14 +185,14 @@ async def show_or_claim(ctx: Context) -> Reply:
 @router.keywords("港澳台", "境外人员", "港澳台入境人员申领入口", "外籍人员", "外国人")
 @router.click("HMT_ENTRY")
 async def hmt_entry(ctx: Context) -> Reply:
-    if await ctx.services.profiles.exists(ctx.openid):
+    if await ctx.profile() is not None:
         return ctx.text("claim/already_claimed.txt")
     return await hmt_claim.start(ctx, {"entry": "港澳台入境人员申领入口"})
 
 
 @router.keywords("注销健康码", "注销")
 async def start_deregister(ctx: Context) -> Reply:
-    if not await ctx.services.profiles.exists(ctx.openid):
+    if await ctx.profile() is None:
         return ctx.text("claim/nothing_to_deregister.txt")
     return await deregister.start(ctx)
 

@@ -52,7 +52,7 @@ async def relative_id(text: str, ctx: Context) -> str:
     if not eligible(age_of(number, ctx)):
         raise Invalid("relatives/age_not_allowed.txt")
     store = ctx.services.relatives
-    own = await ctx.services.profiles.load(ctx.openid)
+    own = await ctx.profile()
     if own is not None and own.doc_index == store.index(number):
         raise Invalid("relatives/not_yourself.txt")
     if any(r.index == store.index(number) for r in await store.list(ctx.openid)):
@@ -118,7 +118,7 @@ async def complete_binding(ctx: Context, data: dict[str, Any]) -> Reply:
     if outcome.result != "ok":
         return ctx.text(f"relatives/refused_{outcome.result}.txt", max_per_user=services.relatives.max_per_user,
                         limit=services.relatives.max_guardians)
-    profile = await services.profiles.load(ctx.openid)
+    profile = await ctx.profile()
     relatives = await services.relatives.list(ctx.openid)
     number = next(i for i, r in enumerate(relatives, 1) if r.index == services.relatives.index(data["doc_number"]))
     return await relative_code(ctx, profile, relatives[number - 1])
@@ -166,7 +166,7 @@ unbinding = router.dialog(Dialog(
 # -- routes -----------------------------------------------------------------------------------------------
 
 async def claimed_profile(ctx: Context) -> Profile | Text:
-    profile = await ctx.services.profiles.load(ctx.openid)
+    profile = await ctx.profile()
     return profile if profile is not None else ctx.text("relatives/claim_first.txt")
 
 

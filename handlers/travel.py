@@ -25,7 +25,7 @@ def phone_index(ctx: Context, phone: str) -> str:
 
 
 async def claimed_phone(ctx: Context) -> str:
-    profile = await ctx.services.profiles.load(ctx.openid)
+    profile = await ctx.profile()
     return profile.person.phone if profile else ""
 
 
@@ -90,7 +90,7 @@ async def complete_travel(ctx: Context, data: dict[str, Any]) -> Reply:
         pipe.expire(key, 7 * 86400)
         await pipe.execute()
     if data.get("combined"):
-        profile = await services.profiles.load(ctx.openid)
+        profile = await ctx.profile()
         if profile is not None:
             return await code_image(ctx, profile.person, profile.doc_index, travel=travel_image(ctx, phone, card))
     png = await services.renderer.render_travel(travel_image(ctx, phone, card))
@@ -131,7 +131,7 @@ async def start_travel(ctx: Context) -> Reply:
 
 @router.keywords("核验行程卡", "二码合一", "双码")
 async def verify_for_combined(ctx: Context) -> Reply:
-    if not await ctx.services.profiles.exists(ctx.openid):
+    if await ctx.profile() is None:
         return ctx.text("travel/claim_first.txt")
     return await travel.start(ctx, {"own_phone": await claimed_phone(ctx), "combined": True})
 

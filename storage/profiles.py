@@ -54,7 +54,10 @@ class ProfileStore:
         return Profile(person, index, claimed_at)
 
     async def load(self, openid: str) -> Profile | None:
-        stored = await self.redis.hgetall(self.keys.profile(openid))
+        return self.decode(openid, await self.redis.hgetall(self.keys.profile(openid)))
+
+    def decode(self, openid: str, stored: dict[bytes, bytes]) -> Profile | None:
+        """A profile from its stored hash (read by the turn script, or by load)."""
         if not stored:
             return None
         plain = self.vault.open_json(stored[b"sealed"], context=openid)

@@ -24,7 +24,7 @@ if ARGV[4] ~= '' and not take(KEYS[5], tonumber(ARGV[5]), tonumber(ARGV[6]), ton
 end
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[3]) then return {'busy'} end
 redis.call('SET', KEYS[1], 'P', 'PX', ARGV[2])
-return {'ok', redis.call('HGETALL', KEYS[3]), redis.call('GET', KEYS[4]) or ''}
+return {'ok', redis.call('HGETALL', KEYS[3]), redis.call('GET', KEYS[4]) or '', redis.call('HGETALL', KEYS[6])}
 """
 
 FINISH = """
@@ -50,12 +50,17 @@ return 0
 """
 
 
+def _pairs(flat: list[bytes]) -> dict[bytes, bytes]:
+    return {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
+
+
 @dataclass(slots=True)
 class Begun:
     outcome: str  # "ok", "dup" (seen before), "busy" (another push of this user holds the lock), "limited"
     dialog: dict[bytes, bytes] = field(default_factory=dict)
     expired_dialog: str = ""
     seen_value: bytes = b""
+    profile: dict[bytes, bytes] = field(default_factory=dict)  # read with the turn: saves a round trip
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +97,8 @@ class TurnStore:
         """Claim the push and lock the user; `now` also takes a message token (None: no rate limit)."""
         limited = now is not None and self.burst > 0
         result = await self._begin(
-            keys=[*self._turn_keys(openid, dedup_id), self.keys.bucket(openid, "messages")],
+            keys=[*self._turn_keys(openid, dedup_id), self.keys.bucket(openid, "messages"),
+                  self.keys.profile(openid)],
             args=[lock_token, self.lease_ms, self.lock_ttl_ms, repr(now) if limited else "", self.burst,
                   self.per_second],
         )
@@ -101,9 +107,7 @@ class TurnStore:
             return Begun("dup", seen_value=result[1])
         if outcome in ("busy", "limited"):
             return Begun(outcome)
-        flat = result[1]
-        dialog = {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
-        return Begun("ok", dialog=dialog, expired_dialog=result[2].decode())
+        return Begun("ok", dialog=_pairs(result[1]), expired_dialog=result[2].decode(), profile=_pairs(result[3]))
 
     async def seen(self, openid: str, dedup_id: str) -> bytes | None:
         return await self.redis.get(self.keys.seen(openid, dedup_id))

@@ -1,0 +1,24 @@
+-- wrk script: replays pre-signed requests (one per line: "path?query<TAB>body"), each thread its own share,
+-- so every request carries a fresh MsgId, user and nonce.
+local counter = 0
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+end
+
+local lines, i = {}, 0
+function init(args)
+  local threads = tonumber(args[2]) or 1
+  local n = 0
+  for line in io.lines(args[1]) do
+    if n % threads == id then lines[#lines + 1] = line end
+    n = n + 1
+  end
+end
+
+function request()
+  i = i % #lines + 1
+  local line = lines[i]
+  local tab = line:find("\t", 1, true)
+  return wrk.format("POST", line:sub(1, tab - 1), {["Content-Type"] = "text/xml"}, line:sub(tab + 1))
+end

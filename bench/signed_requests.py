@@ -1,0 +1,72 @@
+"""Signed requests for wrk, one per line (`path?query<TAB>body`), with a fresh MsgId and user each; and the
+users some paths need, claimed or placed in a dialog beforehand through the webhook.
+
+    python -m bench.signed_requests --url http://127.0.0.1:8080/wechat --path keyword|cached|dialog --out FILE
+           [--token T] [--aes-key K --app-id A] [--count 40000] [--users 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from urllib.parse import urlencode, urlsplit
+
+import aiohttp
+
+from bench.load import fixture_id
+from bot.simulator import Simulator
+
+
+async def prepare(sim: Simulator, url: str, users: list[str], steps: list[str]) -> None:
+    async with aiohttp.ClientSession() as http:
+        async def one(n: int, openid: str) -> None:
+            for text in steps:
+                text = text.replace("{ID}", fixture_id("11010119800101", n)).replace("{PHONE}", f"138{n:08d}")
+                push = sim.sign(sim.text(openid, text))
+                async with http.post(url, params=push.params, data=push.body) as response:
+                    await response.read()
+
+        for start in range(0, len(users), 64):
+            await asyncio.gather(*(one(start + i, u) for i, u in enumerate(users[start:start + 64])))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--path", choices=["keyword", "cached", "dialog"], required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--token", default="bench-token")
+    parser.add_argument("--aes-key", default="")
+    parser.add_argument("--app-id", default="wx2c2769f8efd9abc2")
+    parser.add_argument("--count", type=int, default=40000)
+    parser.add_argument("--users", type=int, default=500)
+    parser.add_argument("--tag", default="")
+    args = parser.parse_args()
+    sim = Simulator(args.token, args.aes_key, args.app_id)
+    path = urlsplit(args.url).path
+    tag = args.tag or args.path
+    pool = [f"oB{tag}_{n:05d}" for n in range(args.users)]
+    if args.path == "cached":
+        asyncio.run(prepare(sim, args.url, pool, ["防疫健康信息码", "同意", "张小三", "{ID}", "{PHONE}", "确认",
+                                                  "防疫健康信息码"]))
+    elif args.path == "dialog":
+        asyncio.run(prepare(sim, args.url, pool, ["防疫健康信息码", "同意", "张小三"]))
+    with open(args.out, "w", encoding="utf-8") as out:
+        for i in range(args.count):
+            if args.path == "keyword":
+                openid, text = f"oBkw{tag}_{i:07d}", "防疫健康信息码"
+            elif args.path == "cached":
+                openid, text = pool[i % len(pool)], "防疫健康信息码"
+            else:  # the ID step, then back to it: each ID is validated and the state written
+                openid = pool[i % len(pool)]
+                n = pool.index(openid)
+                text = fixture_id("11010119800101", n) if (i // len(pool)) % 2 == 0 else "返回"
+            push = sim.sign(sim.text(openid, text))
+            body = push.body.decode()
+            if "\t" in body or "\n" in body:
+                raise SystemExit("a request body contains a tab or newline; the wrk file format cannot hold it")
+            out.write(f"{path}?{urlencode(push.params)}\t{body}\n")
+
+
+if __name__ == "__main__":
+    main()
