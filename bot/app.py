@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -172,4 +173,4 @@ async def metrics_page(request: web.Request) -> web.Response:
 
 async def healthz(request: web.Request) -> web.Response:
     ok = await redis_reachable(request.app[SERVICES])
-    return web.json_response({"status": "ok" if ok else "degraded", "redis": ok})
+    return web.json_response({"status": "ok" if ok else "degraded", "redis": ok, "worker": os.getpid()})

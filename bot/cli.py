@@ -50,6 +50,18 @@ def _check_redis(settings: Settings) -> None:
         raise SystemExit(2) from None
 
 
+def setup_logging(settings: Settings) -> None:
+    from bot.logs import JsonFormatter
+
+    handler = logging.StreamHandler()
+    if settings.server.log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
 def use_uvloop() -> bool:
     """uvloop where installed: the event loop is a third of the time spent per push (profiled)."""
     try:
@@ -81,12 +93,46 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     settings = _settings(args, host=args.host, port=args.port)
     _check_redis(settings)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    print(banner(settings), flush=True)
+    if args.workers > 1:
+        if settings.redis.url.startswith("memory://"):
+            print("healthbot: config error: --workers needs a shared Redis (redis.url = redis://…); the embedded "
+                  "store is per process", file=sys.stderr)
+            raise SystemExit(2)
+        print(banner(settings) + f"\n  {args.workers} worker processes on one port (SO_REUSEPORT)", flush=True)
+        raise SystemExit(supervise(args.workers))
+    setup_logging(settings)
+    if not args.reuse_port:
+        print(banner(settings), flush=True)
     use_uvloop()
     web.run_app(build_app(settings), host=settings.server.host, port=settings.server.port, print=None,
-                shutdown_timeout=10)
+                shutdown_timeout=10, reuse_port=args.reuse_port or None)
+
+
+def supervise(workers: int) -> int:
+    """Start the workers (this command again, one process each, sharing the port), forward SIGTERM/SIGINT,
+    and exit when they have all finished. A worker that dies is not restarted: leave that to systemd."""
+    import signal
+    import subprocess
+
+    argv, skip = [sys.executable, "-m", "bot.cli"], False
+    for arg in sys.argv[1:]:  # this command again, without --workers N / --workers=N
+        if skip or arg.startswith("--workers="):
+            skip = False
+            continue
+        skip = arg == "--workers"
+        if not skip:
+            argv.append(arg)
+    children = [subprocess.Popen([*argv, "--reuse-port"]) for _ in range(workers)]  # noqa: S603
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    codes = [child.wait() for child in children]
+    return max(codes, default=0)
 
 
 def cmd_chat(args: argparse.Namespace) -> None:
@@ -320,6 +366,8 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", default=argparse.SUPPRESS)
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)")
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve)
 
     chat = sub.add_parser("chat", help="chat with a running bot from the terminal")

@@ -57,6 +57,7 @@ class ServerSettings:
     inflight_lease: float = 10.0
     user_lock_ttl: float = 15.0
     replay_window: int = 300
+    log_format: str = "text"
 
 
 @dataclass

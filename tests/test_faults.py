@@ -205,3 +205,45 @@ async def test_redis_killed_and_restarted_under_load_loses_no_acknowledged_claim
     finally:
         await check.aclose()
     assert os.path.exists(data / "appendonlydir") or any(data.glob("*.aof"))
+
+
+async def test_workers_share_one_port_and_one_users_dialog(tmp_path: Path, prefix: str,
+                                                           standin: tuple[str, StandInState]) -> None:
+    base, _ = standin
+    config = write_config(tmp_path, prefix, base, log_format='"json"')
+    port = free_port()
+    parent = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--config", str(config), "--port",
+                               str(port), "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+    sim = Simulator(TOKEN, "", APP_ID)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        pids: set[int] = set()
+        for _ in range(200):
+            try:
+                async with aiohttp.ClientSession() as http, http.get(url + "/healthz") as response:
+                    pids.add((await response.json())["worker"])  # a new connection each time
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.1)
+            if len(pids) == 2:
+                break
+        assert len(pids) == 2
+        async with aiohttp.ClientSession() as http:
+            async def say(text: str) -> str:
+                push = sim.sign(sim.text("oWorkers_0001", text))
+                async with aiohttp.ClientSession() as fresh, \
+                        fresh.post(url + "/wechat", params=push.params, data=push.body) as response:
+                    return describe(parse_reply(await response.text()))
+
+            replies = [await say(text) for text in [*CLAIM, "确认"]]
+            assert replies[-1] == "[image]"
+            retry = sim.text("oWorkers_0001", "防疫健康信息码")
+            pushes = [sim.sign(retry) for _ in range(4)]
+            answers = await asyncio.gather(*(http.post(url + "/wechat", params=p.params, data=p.body) for p in pushes))
+            bodies = {describe(parse_reply(await a.text())) for a in answers}
+            assert bodies == {"[image]"}
+    finally:
+        parent.send_signal(signal.SIGTERM)
+        out, _ = parent.communicate(timeout=20)
+    assert parent.returncode == 0
+    assert '"level": "info"' in out  # JSON logs from the workers

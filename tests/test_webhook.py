@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import xmltodict
 
 from bot.signing import wechat_signature
@@ -138,4 +140,5 @@ async def test_cdata_injection_in_echoed_text_cannot_change_the_reply(bot: Bot) 
 
 async def test_healthz_reports_redis(bot: Bot) -> None:
     response = await bot.client.get("/healthz")
-    assert response.status == 200 and await response.json() == {"status": "ok", "redis": True}
+    assert response.status == 200 and await response.json() == {"status": "ok", "redis": True,
+                                                                 "worker": os.getpid()}
