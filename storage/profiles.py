@@ -65,9 +65,6 @@ class ProfileStore:
                         plain.get("nationality", ""))
         return Profile(person, stored[b"doc_index"].decode(), float(stored[b"claimed_at"]))
 
-    async def exists(self, openid: str) -> bool:
-        return bool(await self.redis.exists(self.keys.profile(openid)))
-
     async def delete(self, openid: str) -> None:
         """注销: the profile, its QR token and its cached image go together."""
         index = await self.redis.hget(self.keys.profile(openid), "doc_index")
