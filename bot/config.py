@@ -100,6 +100,8 @@ class RenderSettings:
     font: str = ""
     image_cache_seconds: int = 60
     qr_token_ttl: int = 86400
+    reply_as: str = "image"
+    view_link_minutes: int = 10
 
 
 @dataclass
@@ -288,5 +290,7 @@ def validate(settings: Settings) -> None:
     if settings.server.reply_deadline <= 0 or settings.server.reply_deadline >= 5:
         raise ConfigError("server.reply_deadline must be between 0 and 5 seconds (WeChat waits 5 s)")
     settings.paths.templates = settings.paths.templates or str(REPO_ROOT / "templates")
+    if settings.render.reply_as not in ("image", "news"):
+        raise ConfigError(f"render.reply_as must be image or news, got {settings.render.reply_as!r}")
     if not Path(settings.paths.templates).is_dir():
         raise ConfigError(f"paths.templates: {settings.paths.templates} is not a directory")

@@ -11,10 +11,14 @@ from redis.exceptions import RedisError
 from bot.dispatcher import Dispatcher
 from bot.face import PURPOSE as FACE
 from bot.face import redeem
+from bot.masking import mask_name
 from bot.offline import verify as verify_offline
 from bot.pii import hash_openid
+from bot.providers import ProviderUnavailable
 from bot.tokens import TokenExpired, TokenInvalid
-from handlers.relatives import face_event
+from handlers.cards import VIEW, build_card
+from handlers.relatives import face_event, relative_person
+from storage.profiles import Person
 
 log = logging.getLogger("healthbot.pages")
 HTML = "text/html"
@@ -86,7 +90,60 @@ class Pages:
             return web.json_response(data, status=status)
         return self._page("pages/verify.html", status=status, **data)
 
+    async def _viewed(self, request: web.Request) -> tuple[str, Person, str, str, str] | web.Response:
+        """(openid, person, doc index, title, subtitle) behind a live-code link, or the page saying why not."""
+        services = self.services
+        try:
+            payload = services.signer.verify(VIEW, request.query.get("t", ""), services.clock.time())
+            stored = await services.redis.get(services.keys.view(str(payload.get("n", ""))))
+        except (TokenInvalid, TokenExpired):
+            return self._page("pages/code_expired.html", status=403)
+        if stored is None:
+            return self._page("pages/code_expired.html", status=403)
+        openid, subject, title = stored.decode().split("\n")
+        profile = await services.profiles.load(openid)
+        if profile is None:
+            return self._page("pages/code_expired.html", status=410)
+        if subject == "self":
+            return openid, profile.person, profile.doc_index, title, ""
+        for relative in await services.relatives.list(openid):
+            if relative.index.startswith(subject):
+                subtitle = f"{relative.relationship} · 由 {mask_name(profile.person.name)} 代领"
+                return openid, relative_person(relative), relative.index, title, subtitle
+        return self._page("pages/code_expired.html", status=410)
+
+    async def live_code(self, request: web.Request) -> web.Response:
+        """The live code page: the colour is checked again on every load, and a clock ticks."""
+        viewed = await self._viewed(request)
+        if isinstance(viewed, web.Response):
+            return viewed
+        _, person, doc_index, title, subtitle = viewed
+        try:
+            colour = (await self.services.status.status(person, doc_index)).colour
+        except ProviderUnavailable:
+            colour = ""
+        return self._page("pages/code.html", title=title, subtitle=subtitle, name=mask_name(person.name),
+                          colour=colour, token=request.query["t"],
+                          checked=self.services.clock.now().strftime("%Y-%m-%d %H:%M:%S"))
+
+    async def live_image(self, request: web.Request) -> web.Response:
+        viewed = await self._viewed(request)
+        if isinstance(viewed, web.Response):
+            return viewed
+        openid, person, doc_index, title, subtitle = viewed
+        try:
+            colour = (await self.services.status.status(person, doc_index)).colour
+        except ProviderUnavailable:
+            raise web.HTTPServiceUnavailable(text="status cannot be confirmed now") from None
+        subject = "self" if not subtitle else doc_index[:24]
+        card = await build_card(self.services, openid, person, doc_index, colour, subject=subject, title=title,
+                                subtitle=subtitle)
+        png = await self.services.renderer.render(card)
+        return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "no-store"})
+
     def install(self, app: web.Application) -> None:
+        app.router.add_get("/code", self.live_code)
+        app.router.add_get("/img", self.live_image)
         app.router.add_get("/face", self.face_page)
         app.router.add_post("/face/callback", self.face_callback)
         app.router.add_get("/verify", self.verify)

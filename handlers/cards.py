@@ -8,8 +8,9 @@ from bot.context import Context
 from bot.documents import RESIDENT_ID
 from bot.masking import mask_document, mask_name, mask_resident_id
 from bot.providers import HealthStatus, ProviderUnavailable
-from bot.render import CodeCard, TravelImage
-from bot.replies import Image, Reply, Text
+from bot.render import STATUS_WORDS, CodeCard, TravelImage
+from bot.replies import Image, News, Reply, Text
+from bot.services import Services
 from storage.profiles import Person
 
 
@@ -33,29 +34,23 @@ async def code_image(ctx: Context, person: Person, doc_index: str, *, subject: s
     """Re-sent from a short cache while what it shows is unchanged, so WeChat's upload quota lasts.
 
     With `travel`, the page is 二码合一: this code above the travel card. `notice` is added to the guidance.
+    With `[render] reply_as = "news"`, the reply is a news article whose picture and page healthbot serves.
     """
     services = ctx.services
     status = await current_status(ctx, person, doc_index)
     if isinstance(status, Text):
         return status
+    if services.settings.render.reply_as == "news" and travel is None:
+        return await news_reply(ctx, subject, title, status.colour)
     shown = "|".join([status.colour, notice, travel.colour if travel else "", *(travel.cities if travel else ())])
-    if travel is not None:
-        subject = f"{subject}:combined"
-    cache_key = services.keys.image_cache(ctx.openid, subject)
+    cache_subject = f"{subject}:combined" if travel is not None else subject
+    cache_key = services.keys.image_cache(ctx.openid, cache_subject)
     if not fresh:
         cached = await services.redis.hgetall(cache_key)
         if cached.get(b"shown", b"").decode() == shown and cached.get(b"media_id"):
             return Image(media_id=cached[b"media_id"].decode())
-    card = CodeCard(
-        title=title,
-        subtitle=subtitle,
-        colour=status.colour,
-        name=mask_name(person.name),
-        document=masked_document(person),
-        generated=ctx.now().strftime("%Y-%m-%d %H:%M:%S"),
-        guidance=" ".join(filter(None, [ctx.render(f"code/guidance_{status.colour}.txt"), notice])),
-        qr_payload=await qr_payload(ctx, subject.split(":")[0], doc_index),
-    )
+    card = await build_card(services, ctx.openid, person, doc_index, status.colour, subject=subject, title=title,
+                            subtitle=subtitle, notice=notice)
     png = await (services.renderer.render_combined(card, travel) if travel else services.renderer.render(card))
     reply = await services.upload_image(png, ctx.render("code/image_fallback.txt", colour=status.colour,
                                                         name=card.name))
@@ -67,13 +62,44 @@ async def code_image(ctx: Context, person: Person, doc_index: str, *, subject: s
     return reply
 
 
-async def qr_payload(ctx: Context, subject: str, doc_index: str) -> str:
+async def build_card(services: Services, openid: str, person: Person, doc_index: str, colour: str, *,
+                     subject: str = "self", title: str = "防疫健康信息码", subtitle: str = "",
+                     notice: str = "") -> CodeCard:
+    return CodeCard(
+        title=title,
+        subtitle=subtitle,
+        colour=colour,
+        name=mask_name(person.name),
+        document=masked_document(person),
+        generated=services.clock.now().strftime("%Y-%m-%d %H:%M:%S"),
+        guidance=" ".join(filter(None, [services.templates.render(f"code/guidance_{colour}.txt"), notice])),
+        qr_payload=await qr_payload(services, openid, subject, doc_index),
+    )
+
+
+async def qr_payload(services: Services, openid: str, subject: str, doc_index: str) -> str:
     """A URL ending in an opaque random token that only the server can map back to the holder."""
-    services = ctx.services
     keys, ttl = services.keys, services.settings.render.qr_token_ttl
-    token = await services.redis.get(keys.user_qr(ctx.openid, subject))
+    token = await services.redis.get(keys.user_qr(openid, subject))
     if token is None:
         token = secrets.token_urlsafe(16).encode()
         await services.redis.set(keys.qr_token(token.decode()), doc_index, ex=ttl)
-        await services.redis.set(keys.user_qr(ctx.openid, subject), token, ex=ttl - 60)
+        await services.redis.set(keys.user_qr(openid, subject), token, ex=ttl - 60)
     return f"{services.settings.public_url}/c/{token.decode()}"
+
+
+VIEW = "view"
+
+
+async def news_reply(ctx: Context, subject: str, title: str, colour: str) -> News:
+    """For scale beyond WeChat's media quota: no upload. The picture and the live page are served by
+    healthbot through a signed, expiring link, and the colour is checked again whenever they are opened."""
+    services = ctx.services
+    ttl = services.settings.render.view_link_minutes * 60
+    nonce = secrets.token_urlsafe(12)
+    await services.redis.set(services.keys.view(nonce), f"{ctx.openid}\n{subject}\n{title}", ex=ttl)
+    token = services.signer.sign(VIEW, {"n": nonce, "exp": int(services.clock.time()) + ttl})
+    base = services.settings.public_url
+    return News(title=f"{title} · {STATUS_WORDS[colour]}",
+                description=ctx.render("code/news_description.txt", minutes=ttl // 60),
+                pic_url=f"{base}/img?t={token}", url=f"{base}/code?t={token}")

@@ -75,6 +75,9 @@ class Keys:
     def audit(self) -> str:
         return f"{self.prefix}:audit"
 
+    def view(self, nonce: str) -> str:
+        return f"{self.prefix}:view:{nonce}"
+
     def face_nonce(self, nonce: str) -> str:
         return f"{self.prefix}:face:{nonce}"
 
