@@ -357,86 +357,64 @@ def cmd_standin(args: argparse.Namespace) -> None:
                 port=args.port, print=None)
 
 
+def _command(subparsers: Any, name: str, func: Callable[[argparse.Namespace], None], help_text: str,
+             config: bool = True) -> argparse.ArgumentParser:
+    """A subcommand; each takes --config after its name too (`healthbot serve --config x.toml`)."""
+    command = subparsers.add_parser(name, help=help_text)
+    if config:
+        command.add_argument("--config", default=argparse.SUPPRESS)
+    command.set_defaults(func=func)
+    return command
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="healthbot", description=__doc__)
     root.add_argument("--config", help="TOML config file (default: $HEALTHBOT_CONFIG, else dev mode)")
     sub = root.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the webhook server")
-    serve.add_argument("--config", default=argparse.SUPPRESS)
+    serve = _command(sub, "serve", cmd_serve, "run the webhook server")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)")
     serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
-    serve.set_defaults(func=cmd_serve)
 
-    chat = sub.add_parser("chat", help="chat with a running bot from the terminal")
-    chat.add_argument("--config", default=argparse.SUPPRESS)
+    chat = _command(sub, "chat", cmd_chat, "chat with a running bot from the terminal")
     chat.add_argument("--url", help="webhook URL (default: from the config, http://127.0.0.1:8080/wechat)")
     chat.add_argument("--user", default="o_dev_citizen_0001", help="the OpenID to chat as")
     chat.add_argument("--images", default="chat-images", help="folder for received images")
-    chat.set_defaults(func=cmd_chat)
 
-    keygen = sub.add_parser("keygen", help="print fresh [security] keys")
-    keygen.set_defaults(func=cmd_keygen)
-
-    menu = sub.add_parser("menu", help="show or push the menu from the config")
+    _command(sub, "keygen", cmd_keygen, "print fresh [security] keys", config=False)
+    menu = _command(sub, "menu", cmd_menu, "show or push the menu from the config")
     menu.add_argument("action", choices=["show", "push"])
-    menu.add_argument("--config", default=argparse.SUPPRESS)
-    menu.set_defaults(func=cmd_menu)
-
-    standin = sub.add_parser("standin", help="run the stand-in WeChat API alone (staging, benchmarks)")
-    standin.add_argument("--config", default=argparse.SUPPRESS)
+    standin = _command(sub, "standin", cmd_standin, "run the stand-in WeChat API alone (staging, benchmarks)")
     standin.add_argument("--host", default="127.0.0.1")
     standin.add_argument("--port", type=int, default=8090)
-    standin.set_defaults(func=cmd_standin)
+    verify = _command(sub, "verify", cmd_verify, "check an offline code: a token, a /verify URL or an image file")
+    verify.add_argument("token")
 
-    admin = sub.add_parser("admin", help="operator commands (CLI only)")
-    admin_sub = admin.add_subparsers(dest="area", required=True)
-    status = admin_sub.add_parser("status", help="set or import health-code colours")
-    status_sub = status.add_subparsers(dest="action", required=True)
-    status_set = status_sub.add_parser("set", help="set one person's colour")
-    status_set.add_argument("--config", default=argparse.SUPPRESS)
+    admin = sub.add_parser("admin", help="operator commands (CLI only)").add_subparsers(dest="area", required=True)
+    status = admin.add_parser("status", help="set or import health-code colours").add_subparsers(
+        dest="action", required=True)
+    status_set = _command(status, "set", cmd_admin_status, "set one person's colour")
     status_set.add_argument("--doc-type", required=True, help="resident_id, hk_mo_permit, tw_permit, …")
     status_set.add_argument("--doc-no", required=True)
     status_set.add_argument("colour", choices=["green", "yellow", "red"])
     status_set.add_argument("--reason", default="")
-    status_set.set_defaults(func=cmd_admin_status)
-    status_import = status_sub.add_parser("import", help="import colours from CSV: doc_type,doc_no,colour,reason")
-    status_import.add_argument("--config", default=argparse.SUPPRESS)
-    status_import.add_argument("file")
-    status_import.set_defaults(func=cmd_admin_status)
-    travel = admin_sub.add_parser("travel", help="travel-card records")
-    travel_sub = travel.add_subparsers(dest="action", required=True)
-    travel_import = travel_sub.add_parser("import", help="import from CSV: phone,city,date,overseas,colour")
-    travel_import.add_argument("--config", default=argparse.SUPPRESS)
-    travel_import.add_argument("file")
-    travel_import.set_defaults(func=cmd_admin_travel)
-    risk = admin_sub.add_parser("risk-cities", help="cities that now have medium- or high-risk areas (starred)")
-    risk_sub = risk.add_subparsers(dest="action", required=True)
-    risk_set = risk_sub.add_parser("set", help="replace the list")
-    risk_set.add_argument("--config", default=argparse.SUPPRESS)
-    risk_set.add_argument("cities", nargs="*")
-    risk_set.set_defaults(func=cmd_admin_risk_cities)
-    risk_show = risk_sub.add_parser("show", help="print the list")
-    risk_show.add_argument("--config", default=argparse.SUPPRESS)
-    risk_show.set_defaults(func=cmd_admin_risk_cities)
-    results = admin_sub.add_parser("results", help="nucleic-acid test results")
-    results_sub = results.add_subparsers(dest="action", required=True)
-    results_import = results_sub.add_parser(
-        "import", help="import from CSV: doc_type,doc_no,result,sampled_at,reported_at,institution")
-    results_import.add_argument("--config", default=argparse.SUPPRESS)
-    results_import.add_argument("file")
-    results_import.set_defaults(func=cmd_admin_results)
-    audit = admin_sub.add_parser("audit", help="show the audit stream: binds, unbinds, offline codes")
-    audit.add_argument("--config", default=argparse.SUPPRESS)
+    _command(status, "import", cmd_admin_status, "import colours from CSV: doc_type,doc_no,colour,reason"
+             ).add_argument("file")
+    travel = admin.add_parser("travel", help="travel-card records").add_subparsers(dest="action", required=True)
+    _command(travel, "import", cmd_admin_travel, "import from CSV: phone,city,date,overseas,colour"
+             ).add_argument("file")
+    risk = admin.add_parser("risk-cities", help="cities that now have medium- or high-risk areas (starred)"
+                            ).add_subparsers(dest="action", required=True)
+    _command(risk, "set", cmd_admin_risk_cities, "replace the list").add_argument("cities", nargs="*")
+    _command(risk, "show", cmd_admin_risk_cities, "print the list")
+    results = admin.add_parser("results", help="nucleic-acid test results").add_subparsers(
+        dest="action", required=True)
+    _command(results, "import", cmd_admin_results,
+             "import from CSV: doc_type,doc_no,result,sampled_at,reported_at,institution").add_argument("file")
+    audit = _command(admin, "audit", cmd_admin_audit, "show the audit stream: binds, unbinds, offline codes")
     audit.add_argument("--count", type=int, default=50)
-    audit.set_defaults(func=cmd_admin_audit)
-
-    verify = sub.add_parser("verify", help="check an offline code: a token, a /verify URL or an image file")
-    verify.add_argument("--config", default=argparse.SUPPRESS)
-    verify.add_argument("token")
-    verify.set_defaults(func=cmd_verify)
     return root
 
 

@@ -90,8 +90,9 @@ class Pages:
             return web.json_response(data, status=status)
         return self._page("pages/verify.html", status=status, **data)
 
-    async def _viewed(self, request: web.Request) -> tuple[str, Person, str, str, str] | web.Response:
-        """(openid, person, doc index, title, subtitle) behind a live-code link, or the page saying why not."""
+    async def _viewed(self, request: web.Request) -> tuple[str, Person, str, str, str, str] | web.Response:
+        """(openid, person, doc index, title, subtitle, colour now) behind a live-code link, or the page
+        saying why not. The colour is "" when the status provider cannot confirm it."""
         services = self.services
         try:
             payload = services.signer.verify(VIEW, request.query.get("t", ""), services.clock.time())
@@ -104,24 +105,25 @@ class Pages:
         profile = await services.profiles.load(openid)
         if profile is None:
             return self._page("pages/code_expired.html", status=410)
-        if subject == "self":
-            return openid, profile.person, profile.doc_index, title, ""
-        for relative in await services.relatives.list(openid):
-            if relative.index.startswith(subject):
-                subtitle = f"{relative.relationship} · 由 {mask_name(profile.person.name)} 代领"
-                return openid, relative_person(relative), relative.index, title, subtitle
-        return self._page("pages/code_expired.html", status=410)
+        person, doc_index, subtitle = profile.person, profile.doc_index, ""
+        if subject != "self":
+            relative = next((r for r in await services.relatives.list(openid) if r.index.startswith(subject)), None)
+            if relative is None:
+                return self._page("pages/code_expired.html", status=410)
+            subtitle = f"{relative.relationship} · 由 {mask_name(profile.person.name)} 代领"
+            person, doc_index = relative_person(relative), relative.index
+        try:
+            colour = (await services.status.status(person, doc_index)).colour
+        except ProviderUnavailable:
+            colour = ""
+        return openid, person, doc_index, title, subtitle, colour
 
     async def live_code(self, request: web.Request) -> web.Response:
         """The live code page: the colour is checked again on every load, and a clock ticks."""
         viewed = await self._viewed(request)
         if isinstance(viewed, web.Response):
             return viewed
-        _, person, doc_index, title, subtitle = viewed
-        try:
-            colour = (await self.services.status.status(person, doc_index)).colour
-        except ProviderUnavailable:
-            colour = ""
+        _, person, _, title, subtitle, colour = viewed
         return self._page("pages/code.html", title=title, subtitle=subtitle, name=mask_name(person.name),
                           colour=colour, token=request.query["t"],
                           checked=self.services.clock.now().strftime("%Y-%m-%d %H:%M:%S"))
@@ -130,11 +132,9 @@ class Pages:
         viewed = await self._viewed(request)
         if isinstance(viewed, web.Response):
             return viewed
-        openid, person, doc_index, title, subtitle = viewed
-        try:
-            colour = (await self.services.status.status(person, doc_index)).colour
-        except ProviderUnavailable:
-            raise web.HTTPServiceUnavailable(text="status cannot be confirmed now") from None
+        openid, person, doc_index, title, subtitle, colour = viewed
+        if not colour:
+            raise web.HTTPServiceUnavailable(text="status cannot be confirmed now")
         subject = "self" if not subtitle else doc_index[:24]
         card = await build_card(self.services, openid, person, doc_index, colour, subject=subject, title=title,
                                 subtitle=subtitle)

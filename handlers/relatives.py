@@ -7,7 +7,7 @@ relative who later turns 17 stays bound (docs/relatives.md).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from bot.context import Context
@@ -19,13 +19,14 @@ from bot.offline import issue, shanghai
 from bot.providers import ProviderUnavailable
 from bot.render import OfflineCard
 from bot.replies import Image, Reply, Text
-from bot.router import Router
+from bot.router import Handler, Router
 from handlers.answers import expect_word, person_name
 from handlers.cards import code_image, current_status
 from storage.profiles import Person, Profile
 from storage.relatives import Relative
 
 router = Router("relatives")
+RelativeHandler = Callable[[Context, Profile, Relative], Awaitable[Reply]]
 
 RELATIONSHIPS = ("父亲", "母亲", "子女", "配偶", "祖父母", "外祖父母", "孙子女", "外孙子女", "其他")
 FACE_EVENT = "healthbot_face"
@@ -210,20 +211,26 @@ async def pick(ctx: Context) -> tuple[Profile, Relative] | Text:
     return profile, relatives[n - 1]
 
 
+def for_relative(handler: RelativeHandler) -> Handler:
+    """A route about relative N (`… N`): the handler gets the user's profile and that relative, or the user
+    is told why there is none."""
+    async def picked(ctx: Context) -> Reply:
+        found = await pick(ctx)
+        return found if isinstance(found, Text) else await handler(ctx, *found)
+
+    picked.__name__ = handler.__name__
+    return picked
+
+
 @router.regex(r"(查看亲属码|查看亲属|亲属码)\s*(?P<n>\d{1,2})")
-async def view_relative(ctx: Context) -> Reply:
-    picked = await pick(ctx)
-    if isinstance(picked, Text):
-        return picked
-    return await relative_code(ctx, *picked)
+@for_relative
+async def view_relative(ctx: Context, profile: Profile, relative: Relative) -> Reply:
+    return await relative_code(ctx, profile, relative)
 
 
 @router.regex(r"(解绑|解除绑定)\s*(?P<n>\d{1,2})")
-async def start_unbinding(ctx: Context) -> Reply:
-    picked = await pick(ctx)
-    if isinstance(picked, Text):
-        return picked
-    _, relative = picked
+@for_relative
+async def start_unbinding(ctx: Context, profile: Profile, relative: Relative) -> Reply:
     wait = ctx.services.relatives.unbind_after - (ctx.services.clock.time() - relative.bound_at)
     if wait > 0:
         return ctx.text("relatives/unbind_early.txt", **time_left(ctx, relative.bound_at))
@@ -231,11 +238,8 @@ async def start_unbinding(ctx: Context) -> Reply:
 
 
 @router.regex(r"(下载离线码|离线码)\s*(?P<n>\d{1,2})")
-async def offline_code(ctx: Context) -> Reply:
-    picked = await pick(ctx)
-    if isinstance(picked, Text):
-        return picked
-    profile, relative = picked
+@for_relative
+async def offline_code(ctx: Context, profile: Profile, relative: Relative) -> Reply:
     services = ctx.services
     status = await current_status(ctx, relative_person(relative), relative.index)
     if isinstance(status, Text):

@@ -10,8 +10,9 @@ from bot.providers import ProviderUnavailable
 from bot.replies import Reply, Text
 from bot.router import Router
 from handlers.health_code import code_reply
-from handlers.relatives import claimed_profile, pick, relative_code, relative_person
-from storage.profiles import Person
+from handlers.relatives import claimed_profile, for_relative, relative_code, relative_person
+from storage.profiles import Person, Profile
+from storage.relatives import Relative
 from storage.results import TestResult
 
 router = Router("results")
@@ -47,11 +48,8 @@ async def own_results(ctx: Context) -> Reply:
 
 
 @router.regex(r"(核酸|核酸结果|核酸检测结果)\s*(?P<n>\d{1,2})")
-async def relative_results(ctx: Context) -> Reply:
-    picked = await pick(ctx)
-    if isinstance(picked, Text):
-        return picked
-    _, relative = picked
+@for_relative
+async def relative_results(ctx: Context, profile: Profile, relative: Relative) -> Reply:
     return await results_text(ctx, relative_person(relative), relative.index, mask_name(relative.name))
 
 
@@ -65,8 +63,6 @@ async def register_self(ctx: Context) -> Reply:
 
 
 @router.regex(r"核酸登记\s*(?P<n>\d{1,2})")
-async def register_relative(ctx: Context) -> Reply:
-    picked = await pick(ctx)
-    if isinstance(picked, Text):
-        return picked
-    return await relative_code(ctx, *picked)
+@for_relative
+async def register_relative(ctx: Context, profile: Profile, relative: Relative) -> Reply:
+    return await relative_code(ctx, profile, relative)
