@@ -21,7 +21,9 @@ def main() -> None:
     renderer = Renderer(find_cjk_font())
     costs, size = [], 0
     for i in range(args.n + 5):
-        card = CodeCard("防疫健康信息码", ("green", "yellow", "red")[i % 3], "张*三", "110***********002X",
+        colour = ("green", "yellow", "red")[i % 3]
+        card = CodeCard("防疫健康信息码", {"green": "绿码", "yellow": "黄码", "red": "红码"}[colour], colour, "张*三",
+                        "110***********002X",
                         f"2026-11-23 10:{i // 60 % 60:02d}:{i % 60:02d}", "您的健康码为绿码，可正常通行。",
                         f"https://bot.example.gov.cn/c/token{i:018d}")
         started = time.process_time()

@@ -52,7 +52,6 @@ def _no_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
 @dataclass(frozen=True)
 class Dialog:
     name: str
-    title: str
     restart_keyword: str
     steps: tuple[Step, ...]
     on_complete: Completion

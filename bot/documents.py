@@ -65,10 +65,10 @@ def _icao_check(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class DocumentType:
+    """A document of the 港澳台入境人员 entry; its name and format hint are in templates/claim/_documents.txt."""
+
     code: str
-    label: str
     pattern: re.Pattern[str]
-    hint: str
     needs_nationality: bool = False
 
     def valid(self, number: str, today: date) -> bool:
@@ -85,20 +85,14 @@ class DocumentType:
 
 
 DOCUMENT_TYPES: tuple[DocumentType, ...] = (
-    DocumentType("hk_mo_permit", "港澳居民来往内地通行证", re.compile(r"^[HM]\d{8}(\d{2})?$"),
-                 "H 或 M 开头，后接 8 位数字（可带 2 位换证次数），如 H12345678"),
-    DocumentType("tw_permit", "台湾居民来往大陆通行证", re.compile(r"^\d{8}(\d{2})?$"),
-                 "8 位数字，如 12345678"),
-    DocumentType("hmt_residence", "港澳台居民居住证", re.compile(r"^8[123]0000\d{11}[\dX]$"),
-                 "18 位，以 810000、820000 或 830000 开头"),
-    DocumentType("foreigner_pr", "外国人永久居留身份证", re.compile(r"^([A-Z]{3}\d{12}|9\d{16}[\dX])$"),
-                 "2017 版为 3 个字母加 12 位数字；2023 版为 9 开头的 18 位"),
-    DocumentType("passport", "护照", re.compile(r"^[A-Z0-9]{5,9}$"),
-                 "5 至 9 位字母或数字", needs_nationality=True),
+    DocumentType("hk_mo_permit", re.compile(r"^[HM]\d{8}(\d{2})?$")),
+    DocumentType("tw_permit", re.compile(r"^\d{8}(\d{2})?$")),
+    DocumentType("hmt_residence", re.compile(r"^8[123]0000\d{11}[\dX]$")),
+    DocumentType("foreigner_pr", re.compile(r"^([A-Z]{3}\d{12}|9\d{16}[\dX])$")),
+    DocumentType("passport", re.compile(r"^[A-Z0-9]{5,9}$"), needs_nationality=True),
 )
 DOCUMENT_BY_CODE = {d.code: d for d in DOCUMENT_TYPES}
 RESIDENT_ID = "resident_id"
-DOCUMENT_LABELS = {RESIDENT_ID: "居民身份证", **{d.code: d.label for d in DOCUMENT_TYPES}}
 
 _CJK = "\u3400-\u9fff\U00020000-\U0003134F"
 NAME_RE = re.compile(f"^[{_CJK}A-Za-z][{_CJK}A-Za-z·. '-]{{1,39}}$")

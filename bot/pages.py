@@ -110,7 +110,8 @@ class Pages:
             relative = next((r for r in await services.relatives.list(openid) if r.index.startswith(subject)), None)
             if relative is None:
                 return self._page("pages/code_expired.html", status=410)
-            subtitle = f"{relative.relationship} · 由 {mask_name(profile.person.name)} 代领"
+            subtitle = services.templates.render("cards/proxy_line.txt", relationship=relative.relationship,
+                                                 guardian=mask_name(profile.person.name))
             person, doc_index = relative_person(relative), relative.index
         try:
             colour = (await services.status.status(person, doc_index)).colour

@@ -13,7 +13,6 @@ from typing import Protocol
 import aiohttp
 
 from bot.context import Clock
-from bot.documents import DOCUMENT_LABELS
 from storage.profiles import Person
 from storage.results import ResultRegistry, TestResult
 from storage.status import COLOURS, StatusRegistry
@@ -89,8 +88,8 @@ class _JsonUpstream:
 
 
 def _person_payload(person: Person) -> dict[str, str]:
-    return {"name": person.name, "doc_type": person.doc_type, "doc_type_label": DOCUMENT_LABELS[person.doc_type],
-            "doc_number": person.doc_number, "nationality": person.nationality}
+    return {"name": person.name, "doc_type": person.doc_type, "doc_number": person.doc_number,
+            "nationality": person.nationality}
 
 
 class HttpIdentity(_JsonUpstream):

@@ -18,8 +18,6 @@ import qrcode
 from PIL import Image, ImageDraw, ImageFont
 
 COLOURS = {"green": (26, 173, 25), "yellow": (255, 159, 0), "orange": (255, 109, 0), "red": (229, 57, 53)}
-TRAVEL_WORDS = {"green": "绿色行程卡", "yellow": "黄色行程卡", "orange": "橙色行程卡", "red": "红色行程卡"}
-STATUS_WORDS = {"green": "绿码", "yellow": "黄码", "red": "红码"}
 INK = (34, 34, 34)
 GREY = (120, 120, 120)
 WIDTH = 600
@@ -58,7 +56,10 @@ def _has_cjk(path: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class CodeCard:
+    """Every text on the card comes from templates/cards/ and the code/ guidance; this module only draws."""
+
     title: str
+    status_word: str
     colour: str
     name: str
     document: str
@@ -70,21 +71,26 @@ class CodeCard:
 
 @dataclass(frozen=True, slots=True)
 class OfflineCard:
+    title: str
     name: str
     subtitle: str
     colour: str
-    generated: str
-    valid_until: str
+    stamp: str
+    colour_line: str
+    generated_line: str
     note: str
     qr_payload: str
 
 
 @dataclass(frozen=True, slots=True)
 class TravelImage:
-    phone: str
+    title: str
+    owner: str
+    updated: str
+    verdict: str
+    heading: str
     colour: str
     cities: tuple[str, ...]  # names, with 「*」 on cities that now have medium- or high-risk areas
-    updated: str
     footnote: str
     notice: str
 
@@ -130,12 +136,12 @@ class Renderer:
         image = Image.new("RGB", (WIDTH, 2000), "white")
         draw = ImageDraw.Draw(image)
         draw.rectangle((0, 0, WIDTH, 84), fill=colour)
-        self._centered(draw, 20, "通信大数据行程卡", 40, "white")
-        self._centered(draw, 104, f"{card.phone}的动态行程卡", 28, INK)
-        self._centered(draw, 146, f"更新于：{card.updated}", 24, GREY)
+        self._centered(draw, 20, card.title, 40, "white")
+        self._centered(draw, 104, card.owner, 28, INK)
+        self._centered(draw, 146, card.updated, 24, GREY)
         draw.ellipse((WIDTH // 2 - 70, 190, WIDTH // 2 + 70, 330), fill=colour)
-        self._centered(draw, 342, f"请收下{TRAVEL_WORDS[card.colour]}", 36, colour)
-        self._centered(draw, 410, "您于前14天内到达或途经：", 28, INK)
+        self._centered(draw, 342, card.verdict, 36, colour)
+        self._centered(draw, 410, card.heading, 28, INK)
         y = self._wrapped(draw, 450, "，".join(card.cities), 28, INK, lines=8)
         if card.footnote:
             y = self._wrapped(draw, y + 12, card.footnote, 20, GREY, lines=4)
@@ -145,7 +151,7 @@ class Renderer:
     def code_image(self, card: CodeCard) -> Image.Image:
         colour = COLOURS[card.colour]
         qr = qr_image(card.qr_payload, colour)
-        image = self._base(card.colour, card.title, bool(card.subtitle), qr.height).copy()
+        image = self._base(card.colour, card.title, card.status_word, bool(card.subtitle), qr.height).copy()
         draw = ImageDraw.Draw(image)
         y = 104
         if card.subtitle:
@@ -170,16 +176,16 @@ class Renderer:
         image = Image.new("RGB", (width, height), "white")
         draw = ImageDraw.Draw(image)
         draw.rectangle((0, 0, width, 150), fill=colour)
-        self._centered(draw, 35, "亲属码 · 离线码", 80, "white", width)
+        self._centered(draw, 35, card.title, 80, "white", width)
         self._centered(draw, 190, card.name, 72, INK, width)
         self._centered(draw, 290, card.subtitle, 44, GREY, width)
         draw.rounded_rectangle((90, 370, width - 90, 560), radius=24, outline=(229, 57, 53), width=10)
-        self._centered(draw, 410, f"有效期至 {card.valid_until}", 84, (229, 57, 53), width)
+        self._centered(draw, 410, card.stamp, 84, (229, 57, 53), width)
         qr = qr_image(card.qr_payload, colour, box=12)
         image.paste(qr, ((width - qr.width) // 2, 600))
         y = 600 + qr.height + 20
-        self._centered(draw, y, f"签发时码色：{STATUS_WORDS[card.colour]}", 64, colour, width)
-        self._centered(draw, y + 100, f"生成时间 {card.generated}", 44, INK, width)
+        self._centered(draw, y, card.colour_line, 64, colour, width)
+        self._centered(draw, y + 100, card.generated_line, 44, INK, width)
         self._centered(draw, y + 170, card.note, 44, GREY, width)
         buffer = io.BytesIO()
         palette = card_palette(card.colour)
@@ -187,7 +193,7 @@ class Renderer:
         return buffer.getvalue()
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - one Renderer per process
-    def _base(self, colour_name: str, title: str, subtitled: bool, qr_height: int) -> Image.Image:
+    def _base(self, colour_name: str, title: str, status_word: str, subtitled: bool, qr_height: int) -> Image.Image:
         """What every card of this colour and layout shares: the title bar and the status word."""
         colour = COLOURS[colour_name]
         height = 250 + qr_height + 230 + (40 if subtitled else 0)
@@ -195,8 +201,7 @@ class Renderer:
         draw = ImageDraw.Draw(image)
         draw.rectangle((0, 0, WIDTH, 84), fill=colour)
         self._centered(draw, 20, title, 40, "white")
-        self._centered(draw, 104 + (40 if subtitled else 0) + 100 + qr_height + 12, STATUS_WORDS[colour_name], 64,
-                       colour)
+        self._centered(draw, 104 + (40 if subtitled else 0) + 100 + qr_height + 12, status_word, 64, colour)
         return image
 
     def _centered(self, draw: ImageDraw.ImageDraw, y: int, text: str, size: int, fill: object,

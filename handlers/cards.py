@@ -8,7 +8,7 @@ from bot.context import Context
 from bot.documents import RESIDENT_ID
 from bot.masking import mask_document, mask_name, mask_resident_id
 from bot.providers import HealthStatus, ProviderUnavailable
-from bot.render import STATUS_WORDS, CodeCard, TravelImage
+from bot.render import CodeCard, TravelImage
 from bot.replies import Image, News, Reply, Text
 from bot.services import Services
 from storage.profiles import Person
@@ -29,7 +29,7 @@ async def current_status(ctx: Context, person: Person, doc_index: str) -> Health
 
 
 async def code_image(ctx: Context, person: Person, doc_index: str, *, subject: str = "self",
-                     title: str = "防疫健康信息码", subtitle: str = "", fresh: bool = False,
+                     title: str = "", subtitle: str = "", fresh: bool = False,
                      travel: TravelImage | None = None, notice: str = "") -> Reply:
     """Re-sent from a short cache while what it shows is unchanged, so WeChat's upload quota lasts.
 
@@ -37,6 +37,7 @@ async def code_image(ctx: Context, person: Person, doc_index: str, *, subject: s
     With `[render] reply_as = "news"`, the reply is a news article whose picture and page healthbot serves.
     """
     services = ctx.services
+    title = title or ctx.render("cards/code_title.txt")
     status = await current_status(ctx, person, doc_index)
     if isinstance(status, Text):
         return status
@@ -63,10 +64,11 @@ async def code_image(ctx: Context, person: Person, doc_index: str, *, subject: s
 
 
 async def build_card(services: Services, openid: str, person: Person, doc_index: str, colour: str, *,
-                     subject: str = "self", title: str = "防疫健康信息码", subtitle: str = "",
+                     subject: str = "self", title: str, subtitle: str = "",
                      notice: str = "") -> CodeCard:
     return CodeCard(
         title=title,
+        status_word=services.templates.render("cards/status_word.txt", colour=colour),
         subtitle=subtitle,
         colour=colour,
         name=mask_name(person.name),
@@ -100,6 +102,6 @@ async def news_reply(ctx: Context, subject: str, title: str, colour: str) -> New
     await services.redis.set(services.keys.view(nonce), f"{ctx.openid}\n{subject}\n{title}", ex=ttl)
     token = services.signer.sign(VIEW, {"n": nonce, "exp": int(services.clock.time()) + ttl})
     base = services.settings.public_url
-    return News(title=f"{title} · {STATUS_WORDS[colour]}",
+    return News(title=ctx.render("cards/news_title.txt", title=title, colour=colour),
                 description=ctx.render("code/news_description.txt", minutes=ttl // 60),
                 pic_url=f"{base}/img?t={token}", url=f"{base}/code?t={token}")

@@ -10,7 +10,6 @@ from bot.context import Context
 from bot.dialogs import Dialog, Invalid, Step
 from bot.documents import (
     DOCUMENT_BY_CODE,
-    DOCUMENT_LABELS,
     DOCUMENT_TYPES,
     PHONE_RE,
     RESIDENT_ID,
@@ -59,14 +58,14 @@ def document_type(text: str, ctx: Context) -> str:
     choice = normalize_number(text)
     if choice.isdigit() and 1 <= int(choice) <= len(DOCUMENT_TYPES):
         return DOCUMENT_TYPES[int(choice) - 1].code
-    raise Invalid("claim/bad_doc_type.txt", types=DOCUMENT_TYPES)
+    raise Invalid("claim/bad_doc_type.txt", types=[d.code for d in DOCUMENT_TYPES])
 
 
 def document_number(text: str, ctx: Context) -> str:
     kind = DOCUMENT_BY_CODE[ctx.state.data["doc_type"]]
     number = normalize_number(text)
     if not kind.valid(number, ctx.now().date()):
-        raise Invalid("claim/bad_document.txt", label=kind.label, hint=kind.hint)
+        raise Invalid("claim/bad_document.txt", doc_type=kind.code)
     return number
 
 
@@ -89,12 +88,12 @@ def summary_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
     number = data.get("doc_number", "")
     return {
         "name": mask_name(data.get("name", "")),
-        "doc_label": DOCUMENT_LABELS[doc_type],
+        "doc_type": doc_type,
         "doc_number": mask_resident_id(number) if doc_type == RESIDENT_ID else mask_document(number),
         "phone": mask_phone(data.get("phone", "")),
         "nationality": data.get("nationality", ""),
-        "types": DOCUMENT_TYPES,
-        "entry": data.get("entry", "防疫健康信息码申领"),
+        "types": [d.code for d in DOCUMENT_TYPES],
+        "hmt": data.get("entry") == "hmt",
     }
 
 
@@ -126,7 +125,6 @@ def claim_steps(*middle: Step) -> tuple[Step, ...]:
 
 claim = router.dialog(Dialog(
     name="claim",
-    title="防疫健康信息码申领",
     restart_keyword="防疫健康信息码",
     steps=claim_steps(
         Step("name", "claim/ask_name.txt", person_name),
@@ -138,7 +136,6 @@ claim = router.dialog(Dialog(
 
 hmt_claim = router.dialog(Dialog(
     name="hmt_claim",
-    title="港澳台入境人员申领",
     restart_keyword="港澳台",
     steps=claim_steps(
         Step("doc_type", "claim/ask_doc_type.txt", document_type),
@@ -164,7 +161,6 @@ async def complete_deregister(ctx: Context, data: dict[str, Any]) -> Reply:
 
 deregister = router.dialog(Dialog(
     name="deregister",
-    title="注销健康码",
     restart_keyword="注销健康码",
     steps=(Step("confirm", "claim/confirm_deregister.txt", expect_word("确认注销", "claim/need_deregister.txt")),),
     on_complete=complete_deregister,
@@ -187,7 +183,7 @@ async def show_or_claim(ctx: Context) -> Reply:
 async def hmt_entry(ctx: Context) -> Reply:
     if await ctx.profile() is not None:
         return ctx.text("claim/already_claimed.txt")
-    return await hmt_claim.start(ctx, {"entry": "港澳台入境人员申领入口"})
+    return await hmt_claim.start(ctx, {"entry": "hmt"})
 
 
 @router.keywords("注销健康码", "注销")

@@ -127,7 +127,6 @@ async def complete_binding(ctx: Context, data: dict[str, Any]) -> Reply:
 
 binding = router.dialog(Dialog(
     name="bind_relative",
-    title="绑定亲属",
     restart_keyword="添加亲属",
     steps=(
         Step("name", "relatives/ask_name.txt", person_name),
@@ -156,7 +155,6 @@ async def complete_unbinding(ctx: Context, data: dict[str, Any]) -> Reply:
 
 unbinding = router.dialog(Dialog(
     name="unbind_relative",
-    title="解除亲属绑定",
     restart_keyword="亲属码",
     steps=(Step("confirm", "relatives/confirm_unbind.txt", expect_word("确认解绑", "relatives/need_unbind.txt")),),
     on_complete=complete_unbinding,
@@ -248,11 +246,13 @@ async def offline_code(ctx: Context, profile: Profile, relative: Relative) -> Re
     token = issue(services.signer, relative.index, status.colour, mask_name(relative.name), now,
                   services.settings.relatives.offline_valid_days)
     card = OfflineCard(
+        title=ctx.render("cards/offline_title.txt"),
         name=mask_name(relative.name),
-        subtitle=f"{relative.relationship} · 由 {mask_name(profile.person.name)} 代领",
+        subtitle=proxy_line(ctx, profile, relative),
         colour=status.colour,
-        generated=shanghai(now),
-        valid_until=shanghai(token["exp"], seconds=False),
+        stamp=ctx.render("cards/offline_stamp.txt", valid_until=shanghai(token["exp"], seconds=False)),
+        colour_line=ctx.render("cards/offline_colour.txt", colour=status.colour),
+        generated_line=ctx.render("cards/offline_generated.txt", generated=shanghai(now)),
         note=ctx.render("relatives/offline_note.txt"),
         qr_payload=f"{services.settings.public_url}/verify?t={token['token']}",
     )
@@ -289,10 +289,15 @@ def relative_person(relative: Relative) -> Person:
     return Person(relative.name, RESIDENT_ID, relative.doc_number)
 
 
-async def relative_code(ctx: Context, profile: Profile | None, relative: Relative) -> Reply:
+def proxy_line(ctx: Context, profile: Profile | None, relative: Relative) -> str:
+    """「父亲 · 由 张*三 代领」: what tells a relative's code from a personal one."""
     guardian = mask_name(profile.person.name) if profile else ""
+    return ctx.render("cards/proxy_line.txt", relationship=relative.relationship, guardian=guardian)
+
+
+async def relative_code(ctx: Context, profile: Profile | None, relative: Relative) -> Reply:
     return await code_image(ctx, relative_person(relative), relative.index, subject=relative.index[:24],
-                            title="亲属码", subtitle=f"{relative.relationship} · 由 {guardian} 代领")
+                            title=ctx.render("cards/relative_title.txt"), subtitle=proxy_line(ctx, profile, relative))
 
 
 def time_left(ctx: Context, bound_at: float) -> dict[str, int]:

@@ -44,7 +44,7 @@ async def own_results(ctx: Context) -> Reply:
     profile = await claimed_profile(ctx)
     if isinstance(profile, Text):
         return ctx.text("results/claim_first.txt")
-    return await results_text(ctx, profile.person, profile.doc_index, "您")
+    return await results_text(ctx, profile.person, profile.doc_index, "")
 
 
 @router.regex(r"(核酸|核酸结果|核酸检测结果)\s*(?P<n>\d{1,2})")

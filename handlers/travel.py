@@ -99,11 +99,15 @@ async def complete_travel(ctx: Context, data: dict[str, Any]) -> Reply:
 
 def travel_image(ctx: Context, phone: str, card: TravelCard) -> TravelImage:
     starred = any(risk for _, risk in card.cities)
+    updated = datetime.fromtimestamp(card.updated_at, SHANGHAI).strftime("%Y.%m.%d %H:%M:%S")
     return TravelImage(
-        phone=mask_phone(phone),
+        title=ctx.render("cards/travel_title.txt"),
+        owner=ctx.render("cards/travel_owner.txt", phone=mask_phone(phone)),
+        updated=ctx.render("cards/travel_updated.txt", updated=updated),
+        verdict=ctx.render("cards/travel_verdict.txt", colour=card.colour),
+        heading=ctx.render("cards/travel_heading.txt"),
         colour=card.colour,
         cities=tuple(f"{name}*" if risk else name for name, risk in card.cities),
-        updated=datetime.fromtimestamp(card.updated_at, SHANGHAI).strftime("%Y.%m.%d %H:%M:%S"),
         footnote=ctx.render("travel/star_note.txt") if starred else "",
         notice=ctx.render("travel/card_notice.txt"),
     )
@@ -111,7 +115,6 @@ def travel_image(ctx: Context, phone: str, card: TravelCard) -> TravelImage:
 
 travel = router.dialog(Dialog(
     name="travel_card",
-    title="通信大数据行程卡查询",
     restart_keyword="行程码",
     steps=(
         Step("phone", "travel/ask_phone.txt", travel_phone),
