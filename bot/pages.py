@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 
@@ -15,6 +16,7 @@ from bot.masking import mask_name
 from bot.offline import verify as verify_offline
 from bot.pii import hash_openid
 from bot.providers import ProviderUnavailable
+from bot.replies import SUCCESS
 from bot.tokens import TokenExpired, TokenInvalid
 from handlers.cards import VIEW, build_card
 from handlers.relatives import face_event, relative_person
@@ -62,7 +64,13 @@ class Pages:
         except RedisError:
             return web.json_response({"ok": False, "error": "busy"}, status=503)
         log.info("face result %s user=%s", result, hash_openid(openid))
-        await self.dispatcher.handle(face_event(openid, nonce, result, int(now)), via_api=True)
+        if await self.dispatcher.handle(face_event(openid, nonce, result, int(now)), via_api=True) != SUCCESS:
+            # The turn did not run (the user's other message held the lock, or Redis failed): give the
+            # nonce back, so the same link can report the result again.
+            with contextlib.suppress(RedisError):
+                ttl = self.services.settings.relatives.face_link_minutes * 60
+                await self.services.redis.set(self.services.keys.face_nonce(nonce), openid, ex=ttl)
+            return web.json_response({"ok": False, "error": "busy"}, status=503)
         return web.json_response({"ok": True})
 
     async def verify(self, request: web.Request) -> web.Response:

@@ -333,3 +333,16 @@ async def test_an_http_face_provider_gets_the_token_and_posts_the_result(make_bo
         assert await bot.say(user, "确认承诺") == "[image]"
     finally:
         await server.close()
+
+
+async def test_a_face_result_that_meets_a_busy_turn_can_be_sent_again(bot: Bot) -> None:
+    user = "oRel_0012"
+    await guardian(bot, user)
+    await up_to_agreement(bot, user, ELDER)
+    link = link_in(await bot.say(user, "同意协议并认证"))
+    # Another message of the user's holds the lock past the 4 s deadline (a short one is simply waited for).
+    await bot.services.redis.set(bot.services.keys.lock(user), "another-turn", px=10_000)
+    assert await callback(bot, link, "pass") == 503
+    await bot.services.redis.delete(bot.services.keys.lock(user))
+    assert await callback(bot, link, "pass") == 200  # the same link works once the turn is free
+    assert "信息认证承诺" in sent_to(bot, user)[-1]
