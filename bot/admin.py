@@ -14,12 +14,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Generic, TextIO, TypeVar
 
-import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
 from bot.context import SHANGHAI, Clock
 from bot.documents import DOCUMENT_BY_CODE, PHONE_RE, RESIDENT_ID, normalize_number, resident_id_ok
 from bot.pii import Vault
+from storage.connection import RedisClient
 from storage.keys import Keys
 from storage.profiles import ProfileStore
 from storage.results import ResultRegistry, TestResult
@@ -107,7 +107,7 @@ class CsvImport(Generic[Row]):
     parse: Callable[[list[str], float], Row]
     queue: Callable[[Pipeline, Row], None]
 
-    async def run(self, redis: aioredis.Redis, path: Path, now: float, errors: TextIO = sys.stderr,
+    async def run(self, redis: RedisClient, path: Path, now: float, errors: TextIO = sys.stderr,
                   progress: bool = True) -> Imported[Row]:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             lines = handle.read().splitlines()
@@ -150,7 +150,7 @@ class CsvImport(Generic[Row]):
 
 
 class Admin:
-    def __init__(self, redis: aioredis.Redis, prefix: str, vault: Vault, clock: Clock | None = None) -> None:
+    def __init__(self, redis: RedisClient, prefix: str, vault: Vault, clock: Clock | None = None) -> None:
         keys = Keys(prefix)
         self.redis = redis
         self.vault = vault

@@ -275,8 +275,9 @@ def validate(settings: Settings) -> None:
     if not wechat.api_base.startswith(("http://", "https://")):
         raise ConfigError(f"wechat.api_base must be an http(s) URL, got {wechat.api_base!r}")
     url = settings.redis.url
-    if not url.startswith(("redis://", "rediss://", "unix://", "memory://")):
-        raise ConfigError(f"redis.url must start with redis://, rediss://, unix:// or memory://, got {url!r}")
+    schemes = ("redis://", "rediss://", "redis+cluster://", "rediss+cluster://", "unix://", "memory://")
+    if not url.startswith(schemes):
+        raise ConfigError(f"redis.url must start with {', '.join(schemes)}, got {url!r}")
     for name in ("index_key", "data_key"):
         if not getattr(settings.security, name):
             raise ConfigError(f"security.{name} is missing: generate one with `healthbot keygen`")

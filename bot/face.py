@@ -13,11 +13,11 @@ import secrets
 from typing import Protocol
 
 import aiohttp
-import redis.asyncio as aioredis
 
 from bot.context import Clock
 from bot.providers import ProviderUnavailable
 from bot.tokens import TokenSigner
+from storage.connection import RedisClient
 from storage.keys import Keys
 
 PURPOSE = "face"
@@ -30,7 +30,7 @@ class FaceVerifier(Protocol):
 
 
 class _Links:
-    def __init__(self, redis: aioredis.Redis, keys: Keys, signer: TokenSigner, clock: Clock, public_url: str,
+    def __init__(self, redis: RedisClient, keys: Keys, signer: TokenSigner, clock: Clock, public_url: str,
                  ttl: int) -> None:
         self.redis, self.keys, self.signer, self.clock = redis, keys, signer, clock
         self.public_url, self.ttl = public_url, ttl
@@ -68,7 +68,7 @@ class HttpFaceVerifier(_Links):
         return nonce, str(data["url"])
 
 
-async def redeem(redis: aioredis.Redis, keys: Keys, signer: TokenSigner, token: str, now: float) -> tuple[str, str]:
+async def redeem(redis: RedisClient, keys: Keys, signer: TokenSigner, token: str, now: float) -> tuple[str, str]:
     """(openid, nonce) for a valid, unexpired, unused token; raises TokenInvalid/TokenExpired, or KeyError."""
     payload = signer.verify(PURPOSE, token, now)
     nonce = str(payload.get("n", ""))

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-
 from bot.config import Settings
 from bot.context import Clock
 from bot.face import FaceVerifier
@@ -19,6 +17,7 @@ from bot.sms import SmsSender
 from bot.templates import Templates
 from bot.tokens import TokenSigner
 from bot.wechat_api import WeChatAPI, WeChatAPIError
+from storage.connection import RedisClient
 from storage.keys import Keys
 from storage.profiles import ProfileStore
 from storage.ratelimit import RateLimiter
@@ -36,7 +35,7 @@ log = logging.getLogger("healthbot.services")
 class Services:
     settings: Settings
     templates: Templates
-    redis: aioredis.Redis
+    redis: RedisClient
     keys: Keys
     turns: TurnStore
     vault: Vault

@@ -15,11 +15,11 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import redis.asyncio as aioredis
 
 from bot.config import WeChatSettings
 from bot.metrics import Metrics
 from bot.pii import SealError, Vault
+from storage.connection import RedisClient
 from storage.keys import Keys
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ class WeChatAPIError(Exception):
 
 
 class WeChatAPI:
-    def __init__(self, settings: WeChatSettings, redis: aioredis.Redis, keys: Keys, vault: Vault,
+    def __init__(self, settings: WeChatSettings, redis: RedisClient, keys: Keys, vault: Vault,
                  session: aiohttp.ClientSession | None = None, attempts: int = 3,
                  metrics: Metrics | None = None) -> None:
         self.settings = settings

@@ -1,16 +1,25 @@
-"""Open a Redis client for redis://… or an embedded in-process one for memory://."""
+"""Open a Redis client: redis://… (one server), redis+cluster://… (Redis Cluster) or memory:// (embedded)."""
 
 from __future__ import annotations
 
+from typing import Any, TypeAlias
+from urllib.parse import urlsplit, urlunsplit
+
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+RedisClient: TypeAlias = aioredis.Redis | RedisCluster
+
 _embedded: dict[str, aioredis.Redis] = {}
 
+# Short timeouts: a Redis that is down must fail fast, inside WeChat's 5 s. redis-py's default is 10 retries
+# with exponential backoff; one immediate retry covers a dropped connection, the rest is 「服务繁忙」.
+_TIMEOUTS: dict[str, Any] = {"socket_connect_timeout": 0.5, "socket_timeout": 1.0}
 
-def connect(url: str, max_connections: int = 256) -> aioredis.Redis:
-    """A client with short timeouts: a Redis that is down must fail fast, inside WeChat's 5 s."""
+
+def connect(url: str, max_connections: int = 256) -> RedisClient:
     if url.startswith("memory://"):
         # One embedded server per URL and process, so every client of one app sees the same data.
         if url not in _embedded:
@@ -18,17 +27,38 @@ def connect(url: str, max_connections: int = 256) -> aioredis.Redis:
 
             _embedded[url] = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=False)
         return _embedded[url]
-    # redis-py's default is 10 retries with exponential backoff: a Redis that is down would hang a request
-    # far past WeChat's 5 s. One immediate retry covers a dropped connection; the rest is 「服务繁忙」.
+    if urlsplit(url).scheme in ("redis+cluster", "rediss+cluster"):
+        return connect_cluster(url, max_connections)
     # A blocking pool: under a burst a call waits briefly for a free connection, where redis-py's default
     # pool (100) raises "Too many connections" at once.
     pool = aioredis.BlockingConnectionPool.from_url(
-        url,
-        max_connections=max_connections,
-        timeout=2.0,
-        socket_connect_timeout=0.5,
-        socket_timeout=1.0,
-        health_check_interval=10,
-        retry=Retry(NoBackoff(), 1),
+        url, max_connections=max_connections, timeout=2.0, health_check_interval=10, retry=Retry(NoBackoff(), 1),
+        **_TIMEOUTS,
     )
     return aioredis.Redis(connection_pool=pool, decode_responses=False)
+
+
+class _Cluster(RedisCluster):
+    """redis-py 8.1 picks a command's node before it has learnt the slot map: the first commands of a fresh
+    client, sent at once, go to the seed node, come back MOVED, and the re-learning that follows drops the
+    connections the others are using. Learning the map first (once, under redis-py's own lock) avoids it."""
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        if self._initialize:
+            await self.initialize()
+        return await super().execute_command(*args, **kwargs)
+
+
+def connect_cluster(url: str, max_connections: int = 256) -> RedisCluster:
+    """redis+cluster://[user:password@]host:port[,host:port…]: any reachable node finds the rest.
+
+    Every multi-key script of healthbot names keys of one hash tag, so each runs on one node."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")
+    seeds = [seed.rsplit(":", 1) for seed in netloc[2].split(",") if seed]
+    first = f"{netloc[0]}{netloc[1]}{seeds[0][0]}:{seeds[0][1]}"
+    plain = urlunsplit((parts.scheme.removesuffix("+cluster"), first, parts.path, parts.query, ""))
+    return _Cluster.from_url(
+        plain, startup_nodes=[ClusterNode(host, int(port)) for host, port in seeds],
+        max_connections=max_connections, retry=Retry(NoBackoff(), 1), decode_responses=False, **_TIMEOUTS,
+    )

@@ -3,7 +3,7 @@ the same round trip as the dedup claim and the lock."""
 
 from __future__ import annotations
 
-import redis.asyncio as aioredis
+from storage.connection import RedisClient
 
 TAKE = """
 local function take(key, capacity, per_second, now)
@@ -26,7 +26,7 @@ return 0
 
 
 class RateLimiter:
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._allow = redis.register_script(ALLOW)
 
     async def allow(self, key: str, capacity: int, per_second: float, now: float) -> bool:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
 from bot.pii import Vault
+from storage.connection import RedisClient
 from storage.keys import Keys
 
 KEEP_DAYS = 30
@@ -24,7 +24,7 @@ class TestResult:
 
 
 class ResultRegistry:
-    def __init__(self, redis: aioredis.Redis, keys: Keys, vault: Vault) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, vault: Vault) -> None:
         self.redis = redis
         self.keys = keys
         self.vault = vault

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
+from storage.connection import RedisClient
 from storage.keys import Keys
 
 COLOURS = ("green", "yellow", "red")
@@ -20,7 +20,7 @@ class StatusRecord:
 
 
 class StatusRegistry:
-    def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
 from bot.pii import Vault
+from storage.connection import RedisClient
 from storage.keys import Keys
 
 WINDOW = 14 * 86400
@@ -25,7 +25,7 @@ class Visit:
 
 
 class TravelRegistry:
-    def __init__(self, redis: aioredis.Redis, keys: Keys, vault: Vault) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, vault: Vault) -> None:
         self.redis = redis
         self.keys = keys
         self.vault = vault
