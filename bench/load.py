@@ -215,7 +215,7 @@ async def check(settings: Settings, report: Report, citizens: list[Citizen], run
             if count != report.bound[c.openid]:
                 problems.append(f"{c.openid}: {count} stored relatives, {report.bound[c.openid]} acknowledged")
         async for key in redis.scan_iter(match=f"{prefix}:r:*:guardians", count=1000):
-            if await redis.scard(key) > 3:
+            if await redis.hlen(key) > 3:
                 problems.append(f"{key.decode()} has more than 3 guardians")
         for key in [k async for k in redis.scan_iter(match=f"{prefix}:*", count=1000)]:
             kind = (await redis.type(key)).decode()

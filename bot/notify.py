@@ -18,8 +18,7 @@ async def notify_results(services: Services, doc_indexes: set[str]) -> int:
     for index in doc_indexes:
         messages = [(openid, services.templates.render("results/ready_self.txt"))
                     for openid in await services.profiles.holders(index)]
-        for guardian in await services.redis.smembers(services.keys.guardians(index)):
-            openid = guardian.decode()
+        for openid in await services.relatives.guardian_openids(index):
             relatives = await services.relatives.list(openid)
             n = next((i for i, r in enumerate(relatives, 1) if r.index == index), 0)
             if n:

@@ -69,8 +69,11 @@ class Keys:
         return self._user(openid, "relatives-at")
 
     def guardians(self, relative_index: str) -> str:
-        # Shares the user's slot only on a single Redis; the cluster layout is issue 7's (see docs).
         return f"{self.prefix}:r:{{{relative_index}}}:guardians"
+
+    def audit_outbox(self, openid: str) -> str:
+        """Audit entries written with a user's binding, on the user's slot, until moved to the stream."""
+        return self._user(openid, "audit-outbox")
 
     def audit(self) -> str:
         return f"{self.prefix}:audit"

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-
 from bot.pii import Vault
+from storage.connection import RedisClient
 from storage.keys import Keys
 
 
@@ -29,7 +28,7 @@ class Profile:
 
 
 class ProfileStore:
-    def __init__(self, redis: aioredis.Redis, keys: Keys, vault: Vault) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, vault: Vault) -> None:
         self.redis = redis
         self.keys = keys
         self.vault = vault
@@ -47,10 +46,10 @@ class ProfileStore:
         fields = {"doc_index": index, "doc_type": person.doc_type, "sealed": sealed, "claimed_at": str(claimed_at)}
         if person.phone:
             fields["phone_index"] = self.vault.index("phone", person.phone)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self.keys.profile(openid), mapping=fields)
-            pipe.sadd(self.keys.holders(index), openid)
-            await pipe.execute()
+        # Two slots on a cluster, so two writes: a claim that dies between them is retried by WeChat and
+        # its retry writes both again; until then the holder only misses result notices.
+        await self.redis.hset(self.keys.profile(openid), mapping=fields)
+        await self.redis.sadd(self.keys.holders(index), openid)
         return Profile(person, index, claimed_at)
 
     async def load(self, openid: str) -> Profile | None:

@@ -1,45 +1,92 @@
-"""Relatives bound by a user (亲属码). The limits hold under any concurrency: each change is one Lua script.
+"""Relatives bound by a user (亲属码), with limits that hold under any concurrency and on Redis Cluster.
 
 - at most `max_per_user` relatives per user, at most `max_guardians` users per relative, no duplicates;
 - unbinding only `unbind_after` seconds after binding (exactly then is allowed);
-- every bind, unbind and offline-code issue is appended to the audit stream in the same script.
+- every bind and unbind reaches the audit stream, as pseudonyms only.
 
-A relative is known by the HMAC index of their ID number; name and number are AES-GCM sealed per user.
+A user's bindings live in the user's slot ({openid}); a relative's guardians in the relative's slot ({index}).
+No script may touch both on a cluster, so a bind is three slot-local steps (docs/cluster.md has the proof):
+
+1. RESERVE on the relative's slot: count live guardians (bound, or reserved with an unexpired lease) and, if
+   there is room, hold a place with a lease of LEASE seconds of that node's clock;
+2. COMMIT on the user's slot: the binding itself, refused once the lease is within MARGIN of its end, so a
+   commit can never land after a lease has been seen as expired;
+3. SETTLE on the relative's slot: turn the reservation into what the user's side now holds (compare-and-set).
+
+A process that dies between steps leaves a reservation that still counts until it is reconciled against the
+user's side, so a relative can never have more than `max_guardians` bindings, only briefly fewer places.
+The audit entry is queued in the user's slot by the same COMMIT and then moved to the stream (at least once).
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-
 from bot.pii import Vault
+from storage.connection import RedisClient
 from storage.keys import Keys
 
 FAR_FUTURE = 1e12  # "now" for removals that ignore the 24 h rule (deregistration)
+LEASE = 30  # seconds a reservation holds a relative's place
+MARGIN = 10  # a commit needs this much lease left: covers clock skew between cluster nodes
 
-BIND = """
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {'duplicate'} end
-if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[5]) then return {'user_full'} end
-if redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[6]) then return {'relative_full'} end
+RESERVE = """
+local now = tonumber(redis.call('TIME')[1])
+local function expired(state)
+  local deadline = string.match(state, '^p:(%d+):')
+  return deadline and tonumber(deadline) < now, deadline ~= nil
+end
+local mine = redis.call('HGET', KEYS[1], ARGV[1])
+if mine then
+  local lapsed, pending = expired(mine)
+  if lapsed then return {'stale', {ARGV[1], mine}} end
+  if pending then return {'busy'} end
+end
+local others, suspects = 0, {}
+local entries = redis.call('HGETALL', KEYS[1])
+for i = 1, #entries, 2 do
+  if entries[i] ~= ARGV[1] then
+    others = others + 1
+    local lapsed, pending = expired(entries[i + 1])
+    if lapsed or not pending then
+      table.insert(suspects, entries[i]); table.insert(suspects, entries[i + 1])
+    end
+  end
+end
+if others >= tonumber(ARGV[3]) then return {'full', suspects} end
+local state = 'p:' .. (now + tonumber(ARGV[4])) .. ':' .. ARGV[2]
+redis.call('HSET', KEYS[1], ARGV[1], state)
+return {'ok', state}
+"""
+
+COMMIT = """
+local deadline = tonumber(ARGV[4])
+if deadline > 0 and tonumber(redis.call('TIME')[1]) > deadline - tonumber(ARGV[5]) then return {'late'} end
+local at = redis.call('HGET', KEYS[2], ARGV[1])
+if at then return {'duplicate', at} end
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[6]) then return {'user_full'} end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-redis.call('SADD', KEYS[3], ARGV[4])
-redis.call('XADD', KEYS[4], '*', 'action', 'bind', 'who', ARGV[7], 'relative', ARGV[1], 'at', ARGV[3])
-return {'ok'}
+redis.call('RPUSH', KEYS[3], ARGV[7])
+return {'ok', ARGV[3]}
 """
 
-UNBIND = """
+REMOVE = """
 local at = redis.call('HGET', KEYS[2], ARGV[1])
 if not at then return {'missing'} end
-if tonumber(ARGV[3]) - tonumber(at) < tonumber(ARGV[4]) then return {'early', at} end
+if tonumber(ARGV[2]) - tonumber(at) < tonumber(ARGV[3]) then return {'early', at} end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('SREM', KEYS[3], ARGV[2])
-redis.call('XADD', KEYS[4], '*', 'action', 'unbind', 'who', ARGV[5], 'relative', ARGV[1], 'at', ARGV[3])
-return {'ok'}
+redis.call('RPUSH', KEYS[3], ARGV[4])
+return {'ok', at}
 """
 
+SETTLE = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+if ARGV[3] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) end
+return 1
+"""
 
 @dataclass(frozen=True, slots=True)
 class Relative:
@@ -52,21 +99,42 @@ class Relative:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    result: str  # ok, duplicate, user_full, relative_full, missing, early
+    result: str  # ok, duplicate, user_full, relative_full, busy, missing, early
     bound_at: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A held place among a relative's guardians (step 1), until settled (step 3)."""
+
+    openid: str
+    index: str
+    state: str
+
+    @property
+    def deadline(self) -> int:
+        return int(self.state.split(":")[1])
+
+
+def _bound(at: bytes | str) -> str:
+    return "b:" + (at.decode() if isinstance(at, bytes) else at)
+
+
 class RelativeStore:
-    def __init__(self, redis: aioredis.Redis, keys: Keys, vault: Vault, *, max_per_user: int,
-                 max_guardians: int, unbind_after: float) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, vault: Vault, *, max_per_user: int,
+                 max_guardians: int, unbind_after: float, lease: int = LEASE, margin: int = MARGIN) -> None:
         self.redis = redis
         self.keys = keys
         self.vault = vault
         self.max_per_user = max_per_user
         self.max_guardians = max_guardians
         self.unbind_after = unbind_after
-        self._bind = redis.register_script(BIND)
-        self._unbind = redis.register_script(UNBIND)
+        self.lease = lease
+        self.margin = margin
+        self._reserve = redis.register_script(RESERVE)
+        self._commit = redis.register_script(COMMIT)
+        self._remove = redis.register_script(REMOVE)
+        self._settle = redis.register_script(SETTLE)
 
     def index(self, doc_number: str) -> str:
         return self.vault.index("doc", f"resident_id:{doc_number}")
@@ -77,22 +145,103 @@ class RelativeStore:
 
     async def bind(self, openid: str, name: str, doc_number: str, relationship: str, now: float) -> Outcome:
         index = self.index(doc_number)
+        place = await self.hold_place(openid, index)
+        if isinstance(place, str):
+            return await self._precedence(openid, index, Outcome(place))
+        outcome = await self.commit(place, name, doc_number, relationship, now)
+        await self.settle(place, outcome)
+        await self.publish_audit(openid)
+        return outcome
+
+    async def hold_place(self, openid: str, index: str) -> Place | str:
+        """Step 1: a place among the relative's guardians, or "busy" or "relative_full".
+
+        When the relative looks full, the entries that can no longer change behind our back (lapsed
+        reservations, bindings) are checked against their users' side once, and the place asked for again."""
+        key = self.keys.guardians(index)
+        for _ in range(2):
+            result = await self._reserve(keys=[key], args=[openid, secrets.token_hex(8), self.max_guardians,
+                                                           self.lease])
+            verdict = result[0].decode()
+            if verdict == "ok":
+                return Place(openid, index, result[1].decode())
+            if verdict == "busy" or not await self._reconcile(index, result[1]):
+                return "busy" if verdict == "busy" else "relative_full"
+        return "relative_full"
+
+    async def commit(self, place: Place, name: str, doc_number: str, relationship: str, now: float) -> Outcome:
+        """Step 2: the binding on the user's side, with its audit entry queued beside it."""
+        openid, index = place.openid, place.index
         sealed = self.vault.seal_json({"name": name, "doc_number": doc_number, "relationship": relationship},
                                       context=f"{openid}:{index}")
-        k = self.keys
-        result = await self._bind(
-            keys=[k.relatives(openid), k.relatives_bound_at(openid), k.guardians(index), k.audit()],
-            args=[index, sealed, repr(now), openid, self.max_per_user, self.max_guardians, self.who(openid)],
+        result = await self._commit(
+            keys=self._user_keys(openid),
+            args=[index, sealed, repr(now), place.deadline, self.margin, self.max_per_user,
+                  self._entry("bind", openid, index, now)],
         )
-        return Outcome(result[0].decode(), now)
+        verdict = result[0].decode()
+        if verdict == "late":  # a stalled process: its lease ran out, so nothing was bound; the user may retry
+            return Outcome("busy")
+        return Outcome(verdict, float(result[1]) if verdict in ("ok", "duplicate") else 0.0)
 
-    async def unbind(self, openid: str, index: str, now: float) -> Outcome:
-        k = self.keys
-        result = await self._unbind(
-            keys=[k.relatives(openid), k.relatives_bound_at(openid), k.guardians(index), k.audit()],
-            args=[index, openid, repr(now), self.unbind_after, self.who(openid)],
-        )
+    async def settle(self, place: Place, outcome: Outcome) -> None:
+        """Step 3: the place becomes a binding if the user's side holds one, and is given back if not."""
+        held = _bound(repr(outcome.bound_at)) if outcome.result in ("ok", "duplicate") else ""
+        await self._settle(keys=[self.keys.guardians(place.index)], args=[place.openid, place.state, held])
+
+    async def _reconcile(self, index: str, suspects: list[bytes]) -> bool:
+        """Make each suspect entry match the user's side, which is the truth. True if any changed."""
+        changed = False
+        for i in range(0, len(suspects), 2):
+            openid, state = suspects[i].decode(), suspects[i + 1].decode()
+            at = await self.redis.hget(self.keys.relatives_bound_at(openid), index)
+            truth = _bound(at) if at else ""
+            if truth != state:
+                changed |= bool(await self._settle(keys=[self.keys.guardians(index)], args=[openid, state, truth]))
+        return changed
+
+    async def _precedence(self, openid: str, index: str, outcome: Outcome) -> Outcome:
+        """A refusal names the user's own limits first: a duplicate, then a full list, then a full relative."""
+        at = await self.redis.hget(self.keys.relatives_bound_at(openid), index)
+        if at:
+            return Outcome("duplicate", float(at))
+        if await self.redis.hlen(self.keys.relatives(openid)) >= self.max_per_user:
+            return Outcome("user_full")
+        return outcome
+
+    async def unbind(self, openid: str, index: str, now: float, *, unbind_after: float | None = None) -> Outcome:
+        outcome = await self.remove(openid, index, now, unbind_after=unbind_after)
+        if outcome.result == "ok":
+            await self.give_back_place(openid, index, outcome.bound_at)
+            await self.publish_audit(openid)
+        return outcome
+
+    async def remove(self, openid: str, index: str, now: float, *, unbind_after: float | None = None) -> Outcome:
+        """Unbinding, step 1: on the user's side, after the 24 h rule."""
+        after = self.unbind_after if unbind_after is None else unbind_after
+        result = await self._remove(keys=self._user_keys(openid),
+                                    args=[index, repr(now), after, self._entry("unbind", openid, index, now)])
         return Outcome(result[0].decode(), float(result[1]) if len(result) > 1 else 0.0)
+
+    async def give_back_place(self, openid: str, index: str, bound_at: float) -> None:
+        """Unbinding, step 2: the relative's place goes, unless it has changed since (a new binding)."""
+        await self._settle(keys=[self.keys.guardians(index)], args=[openid, _bound(repr(bound_at)), ""])
+
+    def _user_keys(self, openid: str) -> list[str]:
+        k = self.keys
+        return [k.relatives(openid), k.relatives_bound_at(openid), k.audit_outbox(openid)]
+
+    def _entry(self, action: str, openid: str, index: str, at: float) -> str:
+        return "\x1f".join((action, self.who(openid), index, repr(at), secrets.token_hex(8)))
+
+    async def publish_audit(self, openid: str) -> None:
+        """Move queued entries from the user's slot to the audit stream, oldest first (at least once)."""
+        outbox = self.keys.audit_outbox(openid)
+        while entry := await self.redis.lindex(outbox, 0):
+            action, who, relative, at, entry_id = entry.decode().split("\x1f")
+            await self.redis.xadd(self.keys.audit(),
+                                  {"action": action, "who": who, "relative": relative, "at": at, "id": entry_id})
+            await self.redis.lpop(outbox)
 
     async def list(self, openid: str) -> list[Relative]:
         """Bound relatives, oldest first: the numbers users type (查看亲属码 2) follow this order."""
@@ -106,18 +255,20 @@ class RelativeStore:
                                       float(bound_at.get(raw_index, b"0"))))
         return sorted(relatives, key=lambda r: (r.bound_at, r.index))
 
+    async def guardian_openids(self, index: str) -> list[str]:
+        """Users holding a binding of this relative (reservations in flight are not bindings)."""
+        entries = await self.redis.hgetall(self.keys.guardians(index))
+        return [who.decode() for who, state in entries.items() if state.startswith(b"b:")]
+
     async def guardians(self, doc_number: str) -> int:
-        return int(await self.redis.scard(self.keys.guardians(self.index(doc_number))))
+        return len(await self.guardian_openids(self.index(doc_number)))
 
     async def audit(self, openid: str, action: str, index: str, now: float) -> None:
-        await self.redis.xadd(self.keys.audit(),
-                              {"action": action, "who": self.who(openid), "relative": index, "at": repr(now)})
+        await self.redis.xadd(self.keys.audit(), {"action": action, "who": self.who(openid), "relative": index,
+                                                  "at": repr(now), "id": secrets.token_hex(8)})
 
     async def forget_user(self, openid: str) -> None:
         """注销: every binding of this user goes, each leaving an audit entry with pseudonyms only."""
+        await self.publish_audit(openid)
         for relative in await self.list(openid):
-            await self._unbind(
-                keys=[self.keys.relatives(openid), self.keys.relatives_bound_at(openid),
-                      self.keys.guardians(relative.index), self.keys.audit()],
-                args=[relative.index, openid, repr(FAR_FUTURE), 0, self.who(openid)],
-            )
+            await self.unbind(openid, relative.index, FAR_FUTURE, unbind_after=0)

@@ -14,8 +14,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-
+from storage.connection import RedisClient
 from storage.keys import Keys
 
 VALID_FOR = 300
@@ -24,30 +23,42 @@ MAX_TRIES = 5
 PER_HOUR = 5
 PER_DAY = 10
 
-SEND = """
+# Sorted sets of sends scored by time: a send is refused within RESEND_AFTER of the last, or past the hour's
+# or the day's count; the reply names the earliest time a send would be accepted.
+WINDOW = """
+local function refusal(key, now, resend, per_hour, per_day)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - 86400)
+  local reason, earliest = '', 0
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if last[2] and now - tonumber(last[2]) < resend then reason = 'resend'; earliest = tonumber(last[2]) + resend end
+  local hour = redis.call('ZRANGEBYSCORE', key, now - 3600, '+inf', 'WITHSCORES')
+  if #hour / 2 >= per_hour then reason = 'hour'; earliest = math.max(earliest, tonumber(hour[2]) + 3600) end
+  local day = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+  if #day / 2 >= per_day then reason = 'day'; earliest = math.max(earliest, tonumber(day[2]) + 86400) end
+  return reason, earliest
+end
+local function count(key, now, member)
+  redis.call('ZADD', key, now, member)
+  redis.call('EXPIRE', key, 86400)
+end
+"""
+
+# A user's and a phone's windows live on different slots (a cluster runs each script on one node), so a send
+# takes the user's place first and gives it back if the phone refuses. A process dying in between leaves one
+# send counted that was never made: the limits can only be stricter for it, never looser.
+TAKE_USER_PLACE = WINDOW + """
 local now = tonumber(ARGV[1])
-local earliest = 0
-local reason = ''
-for i = 2, 3 do
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - 86400)
-  local last = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
-  if last[2] and now - tonumber(last[2]) < tonumber(ARGV[5]) then
-    reason = 'resend'; earliest = math.max(earliest, tonumber(last[2]) + tonumber(ARGV[5]))
-  end
-  local hour = redis.call('ZRANGEBYSCORE', KEYS[i], now - 3600, '+inf', 'WITHSCORES')
-  if #hour / 2 >= tonumber(ARGV[6]) then
-    reason = 'hour'; earliest = math.max(earliest, tonumber(hour[2]) + 3600)
-  end
-  local day = redis.call('ZRANGE', KEYS[i], 0, -1, 'WITHSCORES')
-  if #day / 2 >= tonumber(ARGV[7]) then
-    reason = 'day'; earliest = math.max(earliest, tonumber(day[2]) + 86400)
-  end
-end
+local reason, earliest = refusal(KEYS[1], now, tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
 if reason ~= '' then return {reason, tostring(earliest)} end
-for i = 2, 3 do
-  redis.call('ZADD', KEYS[i], now, ARGV[2])
-  redis.call('EXPIRE', KEYS[i], 86400)
-end
+count(KEYS[1], now, ARGV[2])
+return {'ok'}
+"""
+
+SEND_TO_PHONE = WINDOW + """
+local now = tonumber(ARGV[1])
+local reason, earliest = refusal(KEYS[2], now, tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
+if reason ~= '' or ARGV[3] == '' then return {reason, tostring(earliest)} end
+count(KEYS[2], now, ARGV[2])
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'mac', ARGV[3], 'openid', ARGV[4], 'tries', 0, 'expires', now + tonumber(ARGV[8]))
 redis.call('EXPIRE', KEYS[1], ARGV[8])
@@ -81,11 +92,12 @@ class CheckOutcome:
 
 
 class SmsCodes:
-    def __init__(self, redis: aioredis.Redis, keys: Keys, key: bytes) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, key: bytes) -> None:
         self.redis = redis
         self.keys = keys
         self._key = key
-        self._send = redis.register_script(SEND)
+        self._take_user_place = redis.register_script(TAKE_USER_PLACE)
+        self._send_to_phone = redis.register_script(SEND_TO_PHONE)
         self._check = redis.register_script(CHECK)
 
     def _mac(self, phone_index: str, openid: str, code: str) -> str:
@@ -93,16 +105,24 @@ class SmsCodes:
 
     async def issue(self, phone_index: str, openid: str, now: float) -> SendOutcome:
         code = f"{secrets.randbelow(10**6):06d}"
-        k = self.keys
-        result = await self._send(
-            keys=[k.sms_code(phone_index), k.sms_sent_phone(phone_index), k.sms_sent_user(openid)],
-            args=[repr(now), secrets.token_hex(6), self._mac(phone_index, openid, code), openid, RESEND_AFTER,
-                  PER_HOUR, PER_DAY, VALID_FOR],
-        )
-        outcome = result[0].decode()
-        if outcome != "sent":
-            return SendOutcome(outcome, retry_at=float(result[1]))
+        send_id, limits = secrets.token_hex(6), [RESEND_AFTER, PER_HOUR, PER_DAY]
+        user_window = self.keys.sms_sent_user(openid)
+        user = await self._take_user_place(keys=[user_window], args=[repr(now), send_id, *limits])
+        if user[0] != b"ok":  # say the later of the two times when the phone is refused too
+            phone = await self._phone(phone_index, now, send_id, "", openid, limits)
+            return SendOutcome(user[0].decode(), retry_at=max(float(user[1]), float(phone[1])))
+        phone = await self._phone(phone_index, now, send_id, self._mac(phone_index, openid, code), openid, limits)
+        if phone[0] != b"sent":
+            await self.redis.zrem(user_window, send_id)
+            return SendOutcome(phone[0].decode(), retry_at=float(phone[1]))
         return SendOutcome("sent", code=code)
+
+    async def _phone(self, phone_index: str, now: float, send_id: str, mac: str, openid: str,
+                     limits: list[int]) -> list[bytes]:
+        """Send on the phone's window; with no mac, only ask when the phone could next be sent to."""
+        k = self.keys
+        return await self._send_to_phone(keys=[k.sms_code(phone_index), k.sms_sent_phone(phone_index)],
+                                         args=[repr(now), send_id, mac, openid, *limits, VALID_FOR])
 
     async def check(self, phone_index: str, openid: str, code: str, now: float) -> CheckOutcome:
         result = await self._check(keys=[self.keys.sms_code(phone_index)],
