@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -21,6 +20,8 @@ from bot.router import Handler, Router
 from bot.services import Services
 from bot.simulator import Simulator, parse_reply
 from bot.standin import STATE, StandInState, create_standin
+from storage.connection import RedisClient, connect
+from tests.cluster import LocalCluster
 
 REDIS_URL = os.environ.get("HEALTHBOT_TEST_REDIS", "redis://127.0.0.1:6379/0")
 TOKEN = "healthbot-test-token"
@@ -29,15 +30,43 @@ APP_SECRET = "test-app-secret"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 
+# The storage and dialog suites run twice: on the one Redis, and on a local three-master Redis Cluster.
+CLUSTER_SUITES = {"test_turns", "test_claim", "test_relatives", "test_travel", "test_results", "test_lifecycle",
+                  "test_wechat_api", "test_cluster"}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "redis_url" not in metafunc.fixturenames:
+        return
+    if "local_cluster" in metafunc.fixturenames:  # a test about the cluster itself
+        metafunc.parametrize("redis_url", ["cluster"], indirect=True)
+    elif metafunc.module.__name__.rpartition(".")[2] in CLUSTER_SUITES:
+        metafunc.parametrize("redis_url", ["single", "cluster"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def local_cluster() -> Iterator[LocalCluster]:
+    cluster = LocalCluster().start()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
-async def redis() -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(REDIS_URL)
+def redis_url(request: pytest.FixtureRequest) -> str:
+    if getattr(request, "param", "single") == "cluster":
+        return request.getfixturevalue("local_cluster").url
+    return REDIS_URL
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[RedisClient]:
+    client = connect(redis_url)
     yield client
     await client.aclose()
 
 
 @pytest.fixture
-async def prefix(redis: aioredis.Redis) -> AsyncIterator[str]:
+async def prefix(redis: RedisClient) -> AsyncIterator[str]:
     """A key prefix of this test's own; its keys, and only its keys, are deleted afterwards."""
     name = f"hbtest-{secrets.token_hex(4)}"
     yield name
@@ -54,10 +83,10 @@ async def standin() -> AsyncIterator[tuple[str, StandInState]]:
     await server.close()
 
 
-def make_settings(prefix: str, api_base: str, **sections: dict[str, Any]) -> Settings:
+def make_settings(prefix: str, api_base: str, redis_url: str = REDIS_URL, **sections: dict[str, Any]) -> Settings:
     overrides: dict[str, dict[str, Any]] = {
         "wechat": {"token": TOKEN, "app_id": APP_ID, "app_secret": APP_SECRET, "api_base": api_base},
-        "redis": {"url": REDIS_URL, "prefix": prefix},
+        "redis": {"url": redis_url, "prefix": prefix},
         "security": {"index_key": new_key(), "data_key": new_key(), "signing_keys": f"k1:{new_key()}",
                      "active_key_id": "k1"},
     }
@@ -121,7 +150,7 @@ BotFactory = Callable[..., Any]
 
 
 @pytest.fixture
-async def make_bot(prefix: str, standin: tuple[str, StandInState]) -> AsyncIterator[BotFactory]:
+async def make_bot(prefix: str, redis_url: str, standin: tuple[str, StandInState]) -> AsyncIterator[BotFactory]:
     made: list[TestClient] = []
     base, state = standin
 
@@ -130,7 +159,7 @@ async def make_bot(prefix: str, standin: tuple[str, StandInState]) -> AsyncItera
                       **sections: dict[str, Any]) -> Bot:
         if aes:
             sections.setdefault("wechat", {})["encoding_aes_key"] = AES_KEY
-        settings = settings or make_settings(prefix, base, **sections)
+        settings = settings or make_settings(prefix, base, redis_url, **sections)
         app = build_app(settings, clock=clock, routers=routers, fallback=fallback)
         client = TestClient(TestServer(app))
         await client.start_server()

@@ -12,7 +12,7 @@ from pathlib import Path
 from PIL import Image
 
 from bot.standin import validate_menu
-from tests.conftest import REDIS_URL, Bot
+from tests.conftest import Bot
 from tests.test_claim import ID, full_claim
 
 
@@ -22,7 +22,7 @@ def config_for(bot: Bot, tmp_path: Path, api_base: str = "") -> Path:
     path.write_text(
         f'[wechat]\ntoken = "{s.wechat.token}"\napp_id = "{s.wechat.app_id}"\napp_secret = "{s.wechat.app_secret}"\n'
         f'api_base = "{api_base or s.wechat.api_base}"\n'
-        f'[redis]\nurl = "{REDIS_URL}"\nprefix = "{s.redis.prefix}"\n'
+        f'[redis]\nurl = "{s.redis.url}"\nprefix = "{s.redis.prefix}"\n'
         f'[security]\nindex_key = "{s.security.index_key}"\ndata_key = "{s.security.data_key}"\n'
         f'signing_keys = "{s.security.signing_keys}"\nactive_key_id = "{s.security.active_key_id}"\n', encoding="utf-8")
     example = Path(__file__).resolve().parent.parent / "config.example.toml"

@@ -74,7 +74,7 @@ async def test_travel_card_from_the_local_registry(bot: Bot, tmp_path: Path) -> 
     wrong = "000000" if code != "000000" else "111111"
     assert await bot.say(user, wrong) == "验证码错误，还可尝试 4 次。"
     reply = await bot.push(bot.sim.text(user, code))
-    assert reply["MsgType"] == "image"
+    assert reply["MsgType"] == "image", reply
     card = await bot.services.travel.card(PHONE, bot.services.vault.index("phone", PHONE))
     assert card is not None and card.colour == "green"
     assert card.cities == (("北京市", False), ("浙江省杭州市", True), ("重庆市", True))

@@ -1,0 +1,116 @@
+"""Redis Cluster: data spreads over the masters, and the three-step binding survives a process dying anywhere.
+
+Every other storage and dialog suite also runs on the local cluster (conftest.CLUSTER_SUITES); these tests are
+about what only splitting a binding into slot-local steps could get wrong."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from bot.context import SettableClock
+from bot.documents import check_char
+from storage.connection import RedisClient
+from storage.relatives import Place, RelativeStore
+from tests.cluster import LocalCluster
+from tests.conftest import Bot, BotFactory
+from tests.test_relatives import AGE_6, TODAY, guardian, up_to_agreement
+
+LEASE, MARGIN = 2, 1
+
+
+@pytest.fixture
+async def bot(make_bot: BotFactory) -> Bot:
+    return await make_bot(clock=SettableClock(TODAY))  # the day AGE_6 is six: no face check
+
+
+def adult(n: int) -> str:
+    first17 = f"11010519800101{n:03d}"
+    return first17 + check_char(first17)
+
+
+async def test_a_cluster_url_spreads_citizens_over_every_master(bot: Bot, local_cluster: LocalCluster,
+                                                               redis: RedisClient, prefix: str) -> None:
+    users = [f"oCluster_{i:02d}" for i in range(9)]
+    for i, user in enumerate(users):
+        await guardian(bot, user, adult(i))
+        await up_to_agreement(bot, user, AGE_6, "李小宝")
+        await bot.say(user, "同意协议并认证")
+    replies = [await bot.say(user, "确认承诺") for user in users]
+    assert replies.count("[image]") == 3 and await bot.services.relatives.guardians(AGE_6) == 3
+    holders = {}
+    for user in users:
+        for key in [k.decode() async for k in redis.scan_iter(match=bot.services.keys.user_glob(user))]:
+            holders.setdefault(user, set()).add(local_cluster.node_of(key))
+    assert all(len(nodes) == 1 for nodes in holders.values()), holders  # one user, one slot, one node
+    assert {node for nodes in holders.values() for node in nodes} == set(local_cluster.ports)
+
+
+def short_lease(bot: Bot) -> RelativeStore:
+    s = bot.services
+    return RelativeStore(s.redis, s.keys, s.vault, max_per_user=8, max_guardians=3, unbind_after=0,
+                         lease=LEASE, margin=MARGIN)
+
+
+async def bind_all(store: RelativeStore, users: list[str], number: str) -> None:
+    for user in users:
+        assert (await store.bind(user, "李小宝", number, "子女", time.time())).result == "ok"
+
+
+async def lease_lapses() -> None:
+    await asyncio.sleep(LEASE + 1.2)  # Redis TIME counts whole seconds
+
+
+async def bound_sides(store: RelativeStore, users: list[str], number: str) -> list[str]:
+    """The users whose own side holds the binding: the truth the limit is about."""
+    return [u for u in users if any(r.index == store.index(number) for r in await store.list(u))]
+
+
+async def test_a_binding_whose_process_died_before_settling_still_counts(bot: Bot) -> None:
+    store, users = short_lease(bot), ["oCrash_a1", "oCrash_a2", "oCrash_a3", "oCrash_a4"]
+    await bind_all(store, users[:2], AGE_6)
+    place = await store.hold_place(users[2], store.index(AGE_6))
+    assert isinstance(place, Place)
+    assert (await store.commit(place, "李小宝", AGE_6, "子女", time.time())).result == "ok"
+    # ...and the process dies here, before settling.
+    assert (await store.bind(users[3], "李小宝", AGE_6, "子女", time.time())).result == "relative_full"
+    await lease_lapses()
+    assert (await store.bind(users[3], "李小宝", AGE_6, "子女", time.time())).result == "relative_full"
+    assert await bound_sides(store, users, AGE_6) == users[:3]
+    assert await store.guardians(AGE_6) == 3  # reconciled: the lapsed place is now the binding it was
+
+
+async def test_a_place_held_by_a_process_that_died_is_freed_after_its_lease(bot: Bot) -> None:
+    store, users = short_lease(bot), ["oCrash_b1", "oCrash_b2", "oCrash_b3", "oCrash_b4"]
+    await bind_all(store, users[:2], AGE_6)
+    stalled = await store.hold_place(users[2], store.index(AGE_6))
+    assert isinstance(stalled, Place)
+    # ...and that process stalls here. While its lease runs, its place counts:
+    assert (await store.bind(users[3], "李小宝", AGE_6, "子女", time.time())).result == "relative_full"
+    await lease_lapses()
+    assert (await store.bind(users[3], "李小宝", AGE_6, "子女", time.time())).result == "ok"
+    # The stalled process wakes up: too late to bind, so a relative can never reach four.
+    assert (await store.commit(stalled, "李小宝", AGE_6, "子女", time.time())).result == "busy"
+    assert await bound_sides(store, users, AGE_6) == [users[0], users[1], users[3]]
+    assert await store.guardians(AGE_6) == 3
+
+
+async def test_an_unbinding_that_died_before_giving_back_the_place_is_healed(bot: Bot) -> None:
+    store, users = short_lease(bot), ["oCrash_c1", "oCrash_c2", "oCrash_c3", "oCrash_c4"]
+    await bind_all(store, users[:3], AGE_6)
+    assert (await store.remove(users[2], store.index(AGE_6), time.time())).result == "ok"
+    # ...and the process dies here, before giving the place back.
+    assert (await store.bind(users[3], "李小宝", AGE_6, "子女", time.time())).result == "ok"
+    assert await bound_sides(store, users, AGE_6) == [users[0], users[1], users[3]]
+    assert await store.guardians(AGE_6) == 3
+
+
+async def test_a_user_binding_the_same_relative_twice_at_once_gets_one_binding(bot: Bot) -> None:
+    store = short_lease(bot)
+    outcomes = await asyncio.gather(*(store.bind("oCrash_d1", "李小宝", AGE_6, "子女", time.time())
+                                      for _ in range(5)))
+    assert [o.result for o in outcomes].count("ok") == 1
+    assert {o.result for o in outcomes} <= {"ok", "busy", "duplicate"}
+    assert await store.guardians(AGE_6) == 1 and len(await store.list("oCrash_d1")) == 1
