@@ -40,7 +40,7 @@ from bot.templates import Templates
 from bot.tokens import TokenSigner
 from bot.webhook import BODY_LIMIT, Webhook
 from bot.wechat_api import WeChatAPI
-from storage import Keys, connect
+from storage import Keys, connect, connect_hot
 from storage.profiles import ProfileStore
 from storage.ratelimit import RateLimiter
 from storage.relatives import RelativeStore
@@ -58,16 +58,17 @@ DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     redis = connect(settings.redis.url, settings.redis.max_connections)
+    hot = connect_hot(settings.redis.url, redis)
     keys = Keys(settings.redis.prefix)
     server = settings.server
-    turns = TurnStore(redis, keys, dedup_ttl=server.dedup_ttl, lease=server.inflight_lease,
+    turns = TurnStore(hot, keys, dedup_ttl=server.dedup_ttl, lease=server.inflight_lease,
                       lock_ttl=server.user_lock_ttl, dialog_ttl=settings.dialog.ttl,
                       notice_ttl=settings.dialog.timeout_notice_ttl, burst=settings.limits.messages_burst,
                       per_minute=settings.limits.messages_per_minute)
     vault = Vault(settings.security.index_key_bytes(), settings.security.data_key_bytes())
     clock = clock or Clock()
     metrics = Metrics()
-    registry = StatusRegistry(redis, keys)
+    registry = StatusRegistry(redis, keys, reads=hot)
     identity: IdentityProvider = LocalIdentity()
     if settings.identity.url:
         identity = HttpIdentity(settings.identity.url, settings.identity.timeout, settings.identity.token)
@@ -97,6 +98,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings=settings,
         templates=Templates(settings.paths.templates),
         redis=redis,
+        hot=hot,
         keys=keys,
         turns=turns,
         vault=vault,
@@ -157,6 +159,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             await upstream.close()
     if not services.settings.redis.url.startswith("memory://"):
         await services.redis.aclose()
+        if services.hot is not services.redis:
+            await services.hot.aclose()
 
 
 async def redis_reachable(services: Services) -> bool:

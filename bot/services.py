@@ -17,7 +17,7 @@ from bot.sms import SmsSender
 from bot.templates import Templates
 from bot.tokens import TokenSigner
 from bot.wechat_api import WeChatAPI, WeChatAPIError
-from storage.connection import RedisClient
+from storage.connection import HotClient, RedisClient
 from storage.keys import Keys
 from storage.profiles import ProfileStore
 from storage.ratelimit import RateLimiter
@@ -36,6 +36,7 @@ class Services:
     settings: Settings
     templates: Templates
     redis: RedisClient
+    hot: HotClient  # the lean client for what every request does (storage/resp.py)
     keys: Keys
     turns: TurnStore
     vault: Vault

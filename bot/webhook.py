@@ -92,7 +92,7 @@ class Webhook:
         digest = hashlib.sha256(body).hexdigest()[:32]
         key = self.services.keys.replay(timestamp, nonce)
         try:
-            stored = await self.services.redis.set(key, digest, nx=True, ex=2 * self.replay_window, get=True)
+            stored = await self.services.hot.set(key, digest, nx=True, ex=2 * self.replay_window, get=True)
         except RedisError:
             return True  # the turn itself will answer 「服务繁忙」
         return stored is None or stored.decode() == digest

@@ -47,7 +47,7 @@ async def code_image(ctx: Context, person: Person, doc_index: str, *, subject: s
     cache_subject = f"{subject}:combined" if travel is not None else subject
     cache_key = services.keys.image_cache(ctx.openid, cache_subject)
     if not fresh:
-        cached = await services.redis.hgetall(cache_key)
+        cached = await services.hot.hgetall(cache_key)
         if cached.get(b"shown", b"").decode() == shown and cached.get(b"media_id"):
             return Image(media_id=cached[b"media_id"].decode())
     card = await build_card(services, ctx.openid, person, doc_index, status.colour, subject=subject, title=title,

@@ -143,7 +143,7 @@ async def combined_travel(ctx: Context) -> TravelImage | Text | None:
     """Within the window after 核验行程卡: the travel card to show beside the health code, without a new SMS.
     After it: the words asking to verify again (shown on the health code). Never verified: None."""
     services = ctx.services
-    stored = await services.redis.hgetall(services.keys.travel_verified(ctx.openid))
+    stored = await services.hot.hgetall(services.keys.travel_verified(ctx.openid))
     if not stored:
         return None
     window = services.settings.travel.combined_window_hours * 3600

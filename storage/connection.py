@@ -10,7 +10,11 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from storage.resp import RespClient
+
 RedisClient: TypeAlias = aioredis.Redis | RedisCluster
+# What one webhook request needs: scripts, GET, SET and HGETALL (storage/resp.py).
+HotClient: TypeAlias = RespClient | RedisClient
 
 _embedded: dict[str, aioredis.Redis] = {}
 
@@ -47,6 +51,14 @@ class _Cluster(RedisCluster):
         if self._initialize:
             await self.initialize()
         return await super().execute_command(*args, **kwargs)
+
+
+def connect_hot(url: str, client: RedisClient) -> HotClient:
+    """The per-request client: the lean one on a single Redis, else the full client (cluster, memory://)."""
+    if urlsplit(url).scheme in ("redis", "rediss", "unix"):
+        return RespClient(url, connect_timeout=_TIMEOUTS["socket_connect_timeout"],
+                          timeout=_TIMEOUTS["socket_timeout"])
+    return client
 
 
 def connect_cluster(url: str, max_connections: int = 256) -> RedisCluster:

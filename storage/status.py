@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from redis.asyncio.client import Pipeline
 
-from storage.connection import RedisClient
+from storage.connection import HotClient, RedisClient
 from storage.keys import Keys
 
 COLOURS = ("green", "yellow", "red")
@@ -20,12 +20,13 @@ class StatusRecord:
 
 
 class StatusRegistry:
-    def __init__(self, redis: RedisClient, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, reads: HotClient | None = None) -> None:
         self.redis = redis
+        self.reads = reads or redis
         self.keys = keys
 
     async def get(self, doc_index: str) -> StatusRecord:
-        stored = await self.redis.hgetall(self.keys.status(doc_index))
+        stored = await self.reads.hgetall(self.keys.status(doc_index))
         if not stored:
             return StatusRecord("green")
         return StatusRecord(stored[b"colour"].decode(), stored.get(b"reason", b"").decode(),

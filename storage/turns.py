@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
-from storage.connection import RedisClient
+from storage.connection import HotClient
 from storage.keys import Keys
 from storage.ratelimit import TAKE
 
@@ -70,7 +70,7 @@ class DialogWrite:
 
 
 class TurnStore:
-    def __init__(self, redis: RedisClient, keys: Keys, *, dedup_ttl: int, lease: float,
+    def __init__(self, redis: HotClient, keys: Keys, *, dedup_ttl: int, lease: float,
                  lock_ttl: float, dialog_ttl: int, notice_ttl: int, burst: int = 0, per_minute: int = 0) -> None:
         self.redis = redis
         self.keys = keys
