@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import json
 import logging
 import time
@@ -55,7 +54,7 @@ class Dispatcher:
         token, begun = claimed
         ctx = Context(message, self.services, self._load_state(message.openid, begun),
                       prefetched_profile=begun.profile)
-        before = copy.deepcopy(ctx.state)
+        before = ctx.state.snapshot()
         work = asyncio.ensure_future(self._produce(ctx, before))
         try:
             reply = await asyncio.wait_for(asyncio.shield(work), max(0.0, deadline - loop.time()))
@@ -115,11 +114,11 @@ class Dispatcher:
             return await self._materialize(await self._route(ctx))
         except RedisError as exc:
             log.warning("redis failed inside a handler user=%s: %s", hash_openid(ctx.openid), exc)
-            ctx.state = copy.deepcopy(before)
+            ctx.state = before.snapshot()
             return self._text("busy.txt")
         except Exception:
             log.exception("handler failed user=%s", hash_openid(ctx.openid))
-            ctx.state = copy.deepcopy(before)
+            ctx.state = before.snapshot()
             return self._text("error.txt")
 
     async def _route(self, ctx: Context) -> Reply:
