@@ -31,7 +31,8 @@ class Metrics:
         self.latency_count = 0
 
     def inc(self, name: str, amount: float = 1.0, **labels: object) -> None:
-        self.counters[name][tuple(sorted((k, str(v)) for k, v in labels.items()))] += amount
+        key = tuple(sorted((k, str(v)) for k, v in labels.items())) if labels else ()
+        self.counters[name][key] += amount
 
     def observe(self, seconds: float) -> None:
         self.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1

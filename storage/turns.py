@@ -8,6 +8,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
+from redis.asyncio.cluster import RedisCluster
+
 from storage.connection import HotClient
 from storage.keys import Keys
 from storage.ratelimit import TAKE
@@ -16,6 +18,10 @@ PENDING = b"P"
 REPLIED = b"R"
 
 BEGIN = TAKE + """
+if ARGV[7] then
+  local first = redis.call('SET', KEYS[7], ARGV[7], 'NX', 'GET', 'EX', ARGV[8])
+  if first and first ~= ARGV[7] then return {'replayed'} end
+end
 local seen = redis.call('GET', KEYS[1])
 if seen then return {'dup', seen} end
 if ARGV[4] ~= '' and not take(KEYS[5], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[4])) then
@@ -53,9 +59,18 @@ def _pairs(flat: list[bytes]) -> dict[bytes, bytes]:
     return {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
 
 
+@dataclass(frozen=True, slots=True)
+class FirstBody:
+    """A signed query's (timestamp, nonce) key and the digest of the first body it came with."""
+
+    key: str
+    digest: str
+    ttl: int
+
+
 @dataclass(slots=True)
 class Begun:
-    outcome: str  # "ok", "dup" (seen before), "busy" (another push of this user holds the lock), "limited"
+    outcome: str  # "ok", "dup" (seen before), "busy" (another push holds the lock), "limited", "replayed"
     dialog: dict[bytes, bytes] = field(default_factory=dict)
     expired_dialog: str = ""
     seen_value: bytes = b""
@@ -74,6 +89,8 @@ class TurnStore:
                  lock_ttl: float, dialog_ttl: int, notice_ttl: int, burst: int = 0, per_minute: int = 0) -> None:
         self.redis = redis
         self.keys = keys
+        # One Redis node holds every key, so a script may name keys of different hash tags.
+        self.one_node = not isinstance(redis, RedisCluster)
         self.dedup_ttl_ms = dedup_ttl * 1000
         self.lease_ms = int(lease * 1000)
         self.lock_ttl_ms = int(lock_ttl * 1000)
@@ -92,19 +109,24 @@ class TurnStore:
         k = self.keys
         return [k.seen(openid, dedup_id), k.lock(openid), k.dialog(openid), k.dialog_marker(openid)]
 
-    async def begin(self, openid: str, dedup_id: str, lock_token: str, now: float | None = None) -> Begun:
-        """Claim the push and lock the user; `now` also takes a message token (None: no rate limit)."""
+    async def begin(self, openid: str, dedup_id: str, lock_token: str, now: float | None = None,
+                    first_body: FirstBody | None = None) -> Begun:
+        """Claim the push and lock the user; `now` also takes a message token (None: no rate limit).
+
+        With `first_body` (one Redis node only: its key has no hash tag), the signed query's replay check
+        runs in the same script: a query seen before with another body is refused as "replayed"."""
         limited = now is not None and self.burst > 0
-        result = await self._begin(
-            keys=[*self._turn_keys(openid, dedup_id), self.keys.bucket(openid, "messages"),
-                  self.keys.profile(openid)],
-            args=[lock_token, self.lease_ms, self.lock_ttl_ms, repr(now) if limited else "", self.burst,
-                  self.per_second],
-        )
+        keys = [*self._turn_keys(openid, dedup_id), self.keys.bucket(openid, "messages"), self.keys.profile(openid)]
+        args: list[str | int | float] = [lock_token, self.lease_ms, self.lock_ttl_ms, repr(now) if limited else "",
+                                         self.burst, self.per_second]
+        if first_body is not None:
+            keys.append(first_body.key)
+            args += [first_body.digest, first_body.ttl]
+        result = await self._begin(keys=keys, args=args)
         outcome = result[0].decode()
         if outcome == "dup":
             return Begun("dup", seen_value=result[1])
-        if outcome in ("busy", "limited"):
+        if outcome in ("busy", "limited", "replayed"):
             return Begun(outcome)
         return Begun("ok", dialog=_pairs(result[1]), expired_dialog=result[2].decode(), profile=_pairs(result[3]))
 

@@ -114,3 +114,15 @@ async def test_a_user_binding_the_same_relative_twice_at_once_gets_one_binding(b
     assert [o.result for o in outcomes].count("ok") == 1
     assert {o.result for o in outcomes} <= {"ok", "busy", "duplicate"}
     assert await store.guardians(AGE_6) == 1 and len(await store.list("oCrash_d1")) == 1
+
+
+async def test_a_signed_query_replayed_with_another_body_is_refused_and_runs_nothing(bot: Bot,
+                                                                                    redis: RedisClient) -> None:
+    # On one node the check runs inside the turn's script; on a cluster, before it. Either way: 403, no trace.
+    timestamp, nonce = str(int(time.time())), "424242"
+    first = bot.sim.text("oReplay_1", "帮助")
+    assert (await bot.post(first, timestamp=timestamp, nonce=nonce))[0] == 200
+    assert (await bot.post(first, timestamp=timestamp, nonce=nonce))[0] == 200  # WeChat's retry: same body
+    forged = bot.sim.text("oReplay_2", "防疫健康信息码")
+    assert (await bot.post(forged, timestamp=timestamp, nonce=nonce))[0] == 403
+    assert [k async for k in redis.scan_iter(match=bot.services.keys.user_glob("oReplay_2"))] == []
