@@ -1,0 +1,66 @@
+"""Redis memory per claimed citizen with two relatives, through the real storage layer.
+
+    python -m bench.memory [--url redis://127.0.0.1:6379/0] [--users 400]
+
+Prints bytes per citizen (MEMORY USAGE summed over every key the citizens own, the relatives' guardian
+entries and the documents' holder sets included) and bytes per audit entry. Keys go under the prefix
+hbmem-… and are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import time
+
+from bench.load import fixture_id
+from bot.pii import Vault
+from storage.connection import connect
+from storage.keys import Keys
+from storage.profiles import Person, ProfileStore
+from storage.relatives import RelativeStore
+
+
+async def measure(url: str, users: int) -> None:
+    redis = connect(url)
+    prefix = f"hbmem-{secrets.token_hex(3)}"
+    keys, vault = Keys(prefix), Vault(secrets.token_bytes(32), secrets.token_bytes(32))
+    profiles = ProfileStore(redis, keys, vault)
+    relatives = RelativeStore(redis, keys, vault, max_per_user=8, max_guardians=3, unbind_after=86400)
+    try:
+        now = time.time()
+        for n in range(users):
+            openid = f"o{secrets.token_urlsafe(21)}"  # as long as a real openid (28 characters)
+            await profiles.save(openid, Person("张小三", "resident_id", fixture_id("11010519800101", n),
+                                               f"138{n:08d}"), now)
+            for r in range(2):
+                outcome = await relatives.bind(openid, "王大明", fixture_id("11010119500101", 2 * n + r), "父亲", now)
+                if outcome.result != "ok":
+                    raise SystemExit(f"binding refused: {outcome}")
+        total, audit = 0, 0
+        async for key in redis.scan_iter(match=f"{prefix}:*", count=1000):
+            size = int(await redis.memory_usage(key, samples=0) or 0)
+            if key == keys.audit().encode():
+                audit = size
+            else:
+                total += size
+        entries = await redis.xlen(keys.audit())
+        print(f"users={users}  bytes per citizen with 2 relatives={total / users:,.0f}  "
+              f"bytes per audit entry={audit / entries:,.0f} ({entries} entries)")
+    finally:
+        async for key in redis.scan_iter(match=f"{prefix}:*", count=1000):
+            await redis.delete(key)
+        await redis.aclose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--users", type=int, default=400)  # distinct fixture IDs: 2 × users ≤ 1000
+    args = parser.parse_args()
+    asyncio.run(measure(args.url, args.users))
+
+
+if __name__ == "__main__":
+    main()
