@@ -275,7 +275,8 @@ def validate(settings: Settings) -> None:
     if not wechat.api_base.startswith(("http://", "https://")):
         raise ConfigError(f"wechat.api_base must be an http(s) URL, got {wechat.api_base!r}")
     url = settings.redis.url
-    schemes = ("redis://", "rediss://", "redis+cluster://", "rediss+cluster://", "unix://", "memory://")
+    schemes = ("redis://", "rediss://", "redis+cluster://", "rediss+cluster://", "redis+sentinel://", "unix://",
+               "memory://")
     if not url.startswith(schemes):
         raise ConfigError(f"redis.url must start with {', '.join(schemes)}, got {url!r}")
     for name in ("index_key", "data_key"):

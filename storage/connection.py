@@ -8,6 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 
 from storage.resp import RespClient
@@ -31,8 +32,11 @@ def connect(url: str, max_connections: int = 256) -> RedisClient:
 
             _embedded[url] = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=False)
         return _embedded[url]
-    if urlsplit(url).scheme in ("redis+cluster", "rediss+cluster"):
+    scheme = urlsplit(url).scheme
+    if scheme in ("redis+cluster", "rediss+cluster"):
         return connect_cluster(url, max_connections)
+    if scheme == "redis+sentinel":
+        return connect_sentinel(url, max_connections)
     # A blocking pool: under a burst a call waits briefly for a free connection, where redis-py's default
     # pool (100) raises "Too many connections" at once.
     pool = aioredis.BlockingConnectionPool.from_url(
@@ -59,6 +63,21 @@ def connect_hot(url: str, client: RedisClient) -> HotClient:
         return RespClient(url, connect_timeout=_TIMEOUTS["socket_connect_timeout"],
                           timeout=_TIMEOUTS["socket_timeout"])
     return client
+
+
+def connect_sentinel(url: str, max_connections: int = 256) -> aioredis.Redis:
+    """redis+sentinel://[:password@]sentinel1:26379,sentinel2:26379/SERVICE[/DB]: the master Sentinel names.
+
+    Connections ask the Sentinels for the current master, so after a failover new connections reach the
+    promoted replica; calls on the old master fail once (「服务繁忙」) and WeChat's retry finds the new one."""
+    parts = urlsplit(url)
+    credentials, _, hosts = parts.netloc.rpartition("@")
+    sentinels = [(host, int(port)) for host, port in (seed.rsplit(":", 1) for seed in hosts.split(",") if seed)]
+    service, _, db = parts.path.strip("/").partition("/")
+    password = credentials.partition(":")[2] or None
+    sentinel = Sentinel(sentinels, sentinel_kwargs=dict(_TIMEOUTS), **_TIMEOUTS)
+    return sentinel.master_for(service or "mymaster", db=int(db or 0), password=password, decode_responses=False,
+                               max_connections=max_connections, retry=Retry(NoBackoff(), 1))
 
 
 def connect_cluster(url: str, max_connections: int = 256) -> RedisCluster:

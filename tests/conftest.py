@@ -21,7 +21,7 @@ from bot.services import Services
 from bot.simulator import Simulator, parse_reply
 from bot.standin import STATE, StandInState, create_standin
 from storage.connection import RedisClient, connect
-from tests.cluster import LocalCluster
+from tests.local_redis import LocalCluster
 
 REDIS_URL = os.environ.get("HEALTHBOT_TEST_REDIS", "redis://127.0.0.1:6379/0")
 TOKEN = "healthbot-test-token"

@@ -14,8 +14,8 @@ from bot.context import SettableClock
 from bot.documents import check_char
 from storage.connection import RedisClient
 from storage.relatives import Place, RelativeStore
-from tests.cluster import LocalCluster
 from tests.conftest import Bot, BotFactory
+from tests.local_redis import LocalCluster
 from tests.test_relatives import AGE_6, TODAY, guardian, up_to_agreement
 
 LEASE, MARGIN = 2, 1
