@@ -7,14 +7,16 @@
 A user's bindings live in the user's slot ({openid}); a relative's guardians in the relative's slot ({index}).
 No script may touch both on a cluster, so a bind is three slot-local steps (docs/cluster.md has the proof):
 
-1. RESERVE on the relative's slot: count live guardians (bound, or reserved with an unexpired lease) and, if
-   there is room, hold a place with a lease of LEASE seconds of that node's clock;
+1. RESERVE on the relative's slot: count the other users' entries (bound, or holding a place, even one whose
+   lease has lapsed, until it is reconciled) and, if there is room, hold a place with a lease of LEASE
+   seconds of that node's clock;
 2. COMMIT on the user's slot: the binding itself, refused once the lease is within MARGIN of its end, so a
    commit can never land after a lease has been seen as expired;
 3. SETTLE on the relative's slot: turn the reservation into what the user's side now holds (compare-and-set).
 
-A process that dies between steps leaves a reservation that still counts until it is reconciled against the
-user's side, so a relative can never have more than `max_guardians` bindings, only briefly fewer places.
+A process that dies between steps leaves an entry that still counts until it is reconciled against the
+user's side, so a relative can never have more than `max_guardians` bindings; at worst a place stays taken
+until its lease lapses and the next binder reconciles it.
 The audit entry is queued in the user's slot by the same COMMIT and then moved to the stream (at least once).
 """
 
