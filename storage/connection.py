@@ -1,4 +1,4 @@
-"""Open a Redis client: redis://… (one server), redis+cluster://… (Redis Cluster) or memory:// (embedded)."""
+"""Open a Redis client: redis://… (one server), redis+cluster://…, redis+sentinel://… or memory:// (embedded)."""
 
 from __future__ import annotations
 
