@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-import redis.asyncio as aioredis
 
 from bot.config import Settings, load_settings
 from bot.documents import check_char
 from bot.simulator import Simulator, parse_reply
+from storage.connection import connect
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂"
@@ -199,7 +199,7 @@ async def check(settings: Settings, report: Report, citizens: list[Citizen], run
     """Every invariant, from the stored data; returns the violations (empty when all hold)."""
     problems = list(report.failures)
     leaks = leak_finder(secrets)
-    redis = aioredis.from_url(settings.redis.url)
+    redis = connect(settings.redis.url)  # one Redis or a cluster alike
     prefix = settings.redis.prefix
     try:
         profiles = [k async for k in redis.scan_iter(match=f"{prefix}:u:*:profile", count=1000)]
@@ -226,6 +226,8 @@ async def check(settings: Settings, report: Report, citizens: list[Citizen], run
                 values += [v for pair in (await redis.hgetall(key)).items() for v in pair]
             elif kind == "set":
                 values += list(await redis.smembers(key))
+            elif kind == "list":
+                values += await redis.lrange(key, 0, -1)
             elif kind == "stream":
                 values += [v for _, fields in await redis.xrange(key) for pair in fields.items() for v in pair]
             blob = b"\x00".join(values).decode("utf-8", "replace")
