@@ -1,0 +1,56 @@
+"""Start a coroutine at once and run it up to its first real wait: Python 3.12's eager tasks, for 3.11.
+
+Most turns never wait inside their handler (the turn script already read the dialog and the profile), so a
+task for them is pure cost: it is scheduled, runs one loop iteration later, and needs a waiter to report back.
+Started eagerly, such a turn is finished before `start_eagerly` returns; one that does wait continues as an
+ordinary task from where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def start_eagerly(coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
+    """A future of the coroutine's result: already done when it finished without waiting."""
+    loop = asyncio.get_running_loop()
+    try:
+        waiting_for = coro.send(None)
+    except StopIteration as stop:
+        finished: asyncio.Future[T] = loop.create_future()
+        finished.set_result(stop.value)
+        return finished
+    except Exception as exc:
+        failed: asyncio.Future[T] = loop.create_future()
+        failed.set_exception(exc)
+        return failed
+    return loop.create_task(_carry_on(coro, waiting_for))
+
+
+async def _carry_on(coro: Coroutine[Any, Any, T], waiting_for: Any) -> T:
+    """Drive the rest of `coro` as asyncio's Task would: wait for what it yielded, then resume it.
+
+    The coroutine reads the outcome of what it waited for itself (the future's result or exception), so this
+    only waits for it to settle. Cancelling this task cancels that future, so the coroutine sees the
+    cancellation there, or has it thrown in when it waits on nothing."""
+    while True:
+        cancelled: asyncio.CancelledError | None = None
+        try:
+            if waiting_for is None:  # a bare yield, as in asyncio.sleep(0): one turn of the loop
+                await asyncio.sleep(0)
+            else:
+                waiting_for._asyncio_future_blocking = False  # taken over, as asyncio's Task does
+                await waiting_for
+        except asyncio.CancelledError as exc:
+            if waiting_for is None or not waiting_for.cancelled():
+                cancelled = exc  # this task was cancelled, not what the coroutine waits for
+        except BaseException:  # noqa: S110 - the coroutine reads the outcome from the future itself
+            pass
+        try:
+            waiting_for = coro.send(None) if cancelled is None else coro.throw(cancelled)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
