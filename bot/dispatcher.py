@@ -261,7 +261,7 @@ class Dispatcher:
                 dialog=stored[b"dialog"].decode(),
                 step=stored[b"step"].decode(),
                 history=json.loads(stored[b"history"]),
-                data=self.services.vault.open_json(stored[b"data"], context=openid),
+                data=self.services.vault.open_json(stored[b"data"], context=openid) if stored[b"data"] else {},
             )
         except (KeyError, ValueError, SealError):
             log.warning("unreadable dialog state dropped user=%s", hash_openid(openid))
@@ -274,7 +274,8 @@ class Dispatcher:
                 "dialog": state.dialog,
                 "step": state.step,
                 "history": json.dumps(state.history),
-                "data": self.services.vault.seal_json(state.data, context=ctx.openid),
+                # Nothing to protect in no answers yet: a dialog's first step skips the cipher.
+                "data": self.services.vault.seal_json(state.data, context=ctx.openid) if state.data else b"",
             })
         if before.dialog:
             return CLEAR
