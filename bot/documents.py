@@ -92,6 +92,7 @@ DOCUMENT_TYPES: tuple[DocumentType, ...] = (
     DocumentType("passport", re.compile(r"^[A-Z0-9]{5,9}$"), needs_nationality=True),
 )
 DOCUMENT_BY_CODE = {d.code: d for d in DOCUMENT_TYPES}
+DOCUMENT_CODES = tuple(DOCUMENT_BY_CODE)
 RESIDENT_ID = "resident_id"
 
 _CJK = "\u3400-\u9fff\U00020000-\U0003134F"

@@ -6,18 +6,22 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2 import meta
 
 KEPT_TEXTS = 4096
 _SCALARS = (str, int, float, bool, type(None))
+_MISSING = object()  # a value the caller left out: never kept, so StrictUndefined still fails the render
+_UNKNOWN: Any = object()
 
 
-def _plain_key(name: str, values: dict[str, Any]) -> tuple[Any, ...] | None:
-    """A key when every value is a scalar or a list of scalars, so equal keys mean equal texts; else None.
+def _plain_key(name: str, used: tuple[str, ...], values: dict[str, Any]) -> tuple[Any, ...] | None:
+    """A key when every value the template uses is a scalar or a list of scalars, so equal keys mean equal
+    texts; else None. Values the template never reads are left out: they cannot change the text.
 
-    Types are part of the key (True == 1, but they render differently). Names keep the caller's order: a
-    call site always passes them in one order, and another order only costs a second entry."""
+    Types are part of the key (True == 1, but they render differently)."""
     parts: list[Any] = [name]
-    for field, value in values.items():
+    for field in used:
+        value = values.get(field, _MISSING)
         kind = value.__class__
         if kind is list or kind is tuple:
             if not all(isinstance(item, _SCALARS) for item in value):
@@ -41,11 +45,13 @@ class Templates:
             auto_reload=False,
         )
         self._kept: dict[tuple[Any, ...], str] = {}
+        self._used: dict[str, tuple[str, ...] | None] = {}
 
     def render(self, name: str, /, **values: Any) -> str:
         # A template here is a pure function of its values (no globals), and jinja spends ~30 µs a render:
         # texts of plain values are kept, which makes a dialog's fixed prompts nearly free.
-        key = _plain_key(name, values)
+        used = self.names_used(name)
+        key = None if used is None else _plain_key(name, used, values)
         if key is None:
             return self.env.get_template(name).render(**values).strip()
         text = self._kept.get(key)
@@ -54,6 +60,25 @@ class Templates:
                 self._kept.clear()
             text = self._kept[key] = self.env.get_template(name).render(**values).strip()
         return text
+
+    def names_used(self, name: str) -> tuple[str, ...] | None:
+        """The values `name` reads, with what it includes; None when an include is only known at render."""
+        used = self._used.get(name, _UNKNOWN)
+        if used is _UNKNOWN:
+            used = self._used[name] = self._find_names_used(name)
+        return used  # type: ignore[no-any-return]
+
+    def _find_names_used(self, name: str) -> tuple[str, ...] | None:
+        assert self.env.loader is not None  # noqa: S101 - set in __init__
+        source = self.env.loader.get_source(self.env, name)[0]
+        tree = self.env.parse(source)
+        used = set(meta.find_undeclared_variables(tree)) - set(self.env.globals)
+        for included in meta.find_referenced_templates(tree):
+            inner = None if included is None else self._find_names_used(included)
+            if inner is None:
+                return None
+            used.update(inner)
+        return tuple(sorted(used))
 
     def names(self) -> list[str]:
         return self.env.list_templates()

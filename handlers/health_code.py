@@ -10,6 +10,7 @@ from bot.context import Context
 from bot.dialogs import Dialog, Invalid, Step
 from bot.documents import (
     DOCUMENT_BY_CODE,
+    DOCUMENT_CODES,
     DOCUMENT_TYPES,
     PHONE_RE,
     RESIDENT_ID,
@@ -58,7 +59,7 @@ def document_type(text: str, ctx: Context) -> str:
     choice = normalize_number(text)
     if choice.isdigit() and 1 <= int(choice) <= len(DOCUMENT_TYPES):
         return DOCUMENT_TYPES[int(choice) - 1].code
-    raise Invalid("claim/bad_doc_type.txt", types=[d.code for d in DOCUMENT_TYPES])
+    raise Invalid("claim/bad_doc_type.txt", types=DOCUMENT_CODES)
 
 
 def document_number(text: str, ctx: Context) -> str:
@@ -92,7 +93,7 @@ def summary_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
         "doc_number": mask_resident_id(number) if doc_type == RESIDENT_ID else mask_document(number),
         "phone": mask_phone(data.get("phone", "")),
         "nationality": data.get("nationality", ""),
-        "types": [d.code for d in DOCUMENT_TYPES],
+        "types": DOCUMENT_CODES,
         "hmt": data.get("entry") == "hmt",
     }
 
