@@ -24,24 +24,31 @@ HELP = {
 
 class Metrics:
     def __init__(self) -> None:
-        self.counters: dict[str, defaultdict[tuple[tuple[str, str], ...], float]] = defaultdict(
+        self.counters: dict[str, defaultdict[tuple[tuple[str, object], ...], float]] = defaultdict(
             lambda: defaultdict(float))
         self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)
         self.latency_sum = 0.0
         self.latency_count = 0
 
     def inc(self, name: str, amount: float = 1.0, **labels: object) -> None:
-        key = tuple(sorted((k, str(v)) for k, v in labels.items())) if labels else ()
-        self.counters[name][key] += amount
+        # Labels are kept as given, in the caller's order; reading sorts and merges them (a few µs per push).
+        self.counters[name][tuple(labels.items())] += amount
 
     def observe(self, seconds: float) -> None:
         self.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
         self.latency_sum += seconds
         self.latency_count += 1
 
+    def series(self, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+        """The counter's values by label set, labels sorted by name and as text."""
+        merged: defaultdict[tuple[tuple[str, str], ...], float] = defaultdict(float)
+        for labels, value in self.counters.get(name, {}).items():
+            merged[tuple(sorted((k, str(v)) for k, v in labels))] += value
+        return dict(merged)
+
     def value(self, name: str, **labels: object) -> float:
         wanted = set((k, str(v)) for k, v in labels.items())
-        return sum(v for key, v in self.counters[name].items() if wanted <= set(key))
+        return sum(v for key, v in self.series(name).items() if wanted <= set(key))
 
     def render(self) -> str:
         lines: list[str] = []
@@ -55,8 +62,7 @@ class Metrics:
                 lines += [f"{name}_sum {self.latency_sum:.6f}", f"{name}_count {self.latency_count}"]
                 continue
             lines += [f"# HELP {name} {HELP[name]}", f"# TYPE {name} counter"]
-            series = self.counters.get(name) or {(): 0.0}
-            for labels, value in sorted(series.items()):
+            for labels, value in sorted((self.series(name) or {(): 0.0}).items()):
                 text = ",".join(f'{k}="{v}"' for k, v in labels)
                 lines.append(f"{name}{{{text}}} {value:g}" if text else f"{name} {value:g}")
         return "\n".join(lines) + "\n"
