@@ -102,6 +102,7 @@ class Renderer:
     def __init__(self, font_path: str, threads: int = 2) -> None:
         self.font_path = font_path
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="render")
+        self._advances: dict[tuple[int, str], float] = {}
 
     @functools.lru_cache(maxsize=16)  # noqa: B019 - one Renderer per process; fonts are worth keeping
     def font(self, size: int) -> ImageFont.FreeTypeFont:
@@ -150,7 +151,7 @@ class Renderer:
 
     def code_image(self, card: CodeCard) -> Image.Image:
         colour = COLOURS[card.colour]
-        qr = qr_image(card.qr_payload, colour)
+        qr = qr_mask(card.qr_payload)
         image = self._base(card.colour, card.title, card.status_word, bool(card.subtitle), qr.height).copy()
         draw = ImageDraw.Draw(image)
         y = 104
@@ -160,7 +161,7 @@ class Renderer:
         self._centered(draw, y, card.name, 34, INK)
         self._centered(draw, y + 48, card.document, 26, GREY)
         y += 100
-        image.paste(qr, ((WIDTH - qr.width) // 2, y))
+        image.paste(colour, ((WIDTH - qr.width) // 2, y), qr)
         y += qr.height + 12
         self._centered(draw, y + 86, card.generated, 28, INK)
         self._wrapped(draw, y + 130, card.guidance, 24, GREY)
@@ -181,8 +182,8 @@ class Renderer:
         self._centered(draw, 290, card.subtitle, 44, GREY, width)
         draw.rounded_rectangle((90, 370, width - 90, 560), radius=24, outline=(229, 57, 53), width=10)
         self._centered(draw, 410, card.stamp, 84, (229, 57, 53), width)
-        qr = qr_image(card.qr_payload, colour, box=12)
-        image.paste(qr, ((width - qr.width) // 2, 600))
+        qr = qr_mask(card.qr_payload, box=12)
+        image.paste(colour, ((width - qr.width) // 2, 600), qr)
         y = 600 + qr.height + 20
         self._centered(draw, y, card.colour_line, 64, colour, width)
         self._centered(draw, y + 100, card.generated_line, 44, INK, width)
@@ -204,6 +205,22 @@ class Renderer:
         self._centered(draw, 104 + (40 if subtitled else 0) + 100 + qr_height + 12, status_word, 64, colour)
         return image
 
+    def wrap(self, text: str, size: int, width: int) -> list[str]:
+        """Lines of `text` no wider than `width`, breaking anywhere (Chinese has no spaces to break at).
+        Widths add up each glyph's advance, measured once: measuring every growing line was a third of a card."""
+        font, lines, line, used = self.font(size), [], "", 0.0
+        for ch in text:
+            step = self._advances.get((size, ch))
+            if step is None:
+                step = self._advances[size, ch] = font.getlength(ch)
+            if used + step > width and line:
+                lines.append(line)
+                line, used = "", 0.0
+            line += ch
+            used += step
+        lines.append(line)
+        return lines
+
     def _centered(self, draw: ImageDraw.ImageDraw, y: int, text: str, size: int, fill: object,
                   width: int = WIDTH) -> None:
         font = self.font(size)
@@ -212,13 +229,7 @@ class Renderer:
     def _wrapped(self, draw: ImageDraw.ImageDraw, y: int, text: str, size: int, fill: object,
                  lines: int = 3) -> int:
         """Centred lines wrapped to the card's width; returns the y below the last."""
-        font, line, wrapped = self.font(size), "", []
-        for ch in text:
-            if draw.textlength(line + ch, font=font) > WIDTH - 60:
-                wrapped.append(line)
-                line = ""
-            line += ch
-        wrapped.append(line)
+        wrapped = self.wrap(text, size, WIDTH - 60)
         for i, part in enumerate(wrapped[:lines]):
             self._centered(draw, y + i * (size + 8), part, size, fill)
         return y + min(len(wrapped), lines) * (size + 8)
@@ -244,14 +255,15 @@ def card_palette(*colours: str) -> Image.Image:
     return palette
 
 
-def qr_image(payload: str, colour: tuple[int, int, int], box: int = 8) -> Image.Image:
+def qr_mask(payload: str, box: int = 8) -> Image.Image:
+    """The code's dark modules as a mask, quiet zone included: the card paints its colour through it, which
+    costs a fraction of converting a coloured QR image to RGB and pasting that."""
     # A fixed mask is valid QR (ISO 18004 lets the encoder choose); searching all eight costs 4× the encode.
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=box, border=3, mask_pattern=0)
     code.add_data(payload)
     code.make(fit=True)
     matrix = code.get_matrix()
     size = len(matrix)
-    small = Image.new("P", (size, size), 0)
-    small.putpalette([255, 255, 255, *colour])
-    small.putdata([1 if cell else 0 for row in matrix for cell in row])
-    return small.resize((size * box, size * box), Image.Resampling.NEAREST).convert("RGB")
+    small = Image.new("L", (size, size), 0)
+    small.putdata([255 if cell else 0 for row in matrix for cell in row])
+    return small.resize((size * box, size * box), Image.Resampling.NEAREST)
