@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # One table: each path's requests/s with wrk (32 connections, fresh MsgId and user each request) against ONE
-# healthbot process, as a ratio of the floor (bench/floor.py) measured in the same run, with p50 and p99.
-# Needs Redis on 127.0.0.1:6379 (keys under the prefix hbbench, deleted afterwards). DURATION=10 by default.
+# healthbot process, as a ratio of the floor (bench/floor.py). The machine's speed drifts from minute to
+# minute, so each path runs ROUNDS times, each round right after a floor run of the same length: the ratio
+# is the median of the rounds' ratios, req/s, p50 and p99 the medians of the path's runs.
+# Needs Redis on 127.0.0.1:6379 (keys under the prefix hbbench, deleted afterwards).
+# DURATION=5 seconds a run and ROUNDS=3 by default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 PY=.venv/bin/python
 HB=.venv/bin/healthbot
-DURATION=${DURATION:-10}
+DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-3}
 AES=abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG
 work=$(mktemp -d)
 pids=()
@@ -53,28 +57,36 @@ sleep 0.5
 
 gen() { $PY -m bench.signed_requests --url "http://127.0.0.1:$1/wechat" --path "$2" --out "$work/$3.txt" ${4:+--aes-key $AES} --tag "$3$RANDOM"; }
 gen 8393 keyword floor
-gen 8391 keyword keyword
-gen 8391 cached cached
-gen 8391 dialog dialog
 gen 8394 keyword floor-aes aes
-gen 8392 cached cached-aes aes
 
-measure() {  # measure PORT FILE -> "req/s p50 p99"
+run() {  # run PORT FILE -> "req/s p50_ms p99_ms non2xx"
   out=$(wrk -t2 -c32 -d"${DURATION}s" --latency -s bench/replay.lua "http://127.0.0.1:$1/wechat" -- "$work/$2.txt" 2)
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  errors=$(awk '/Non-2xx/ {print $4}' <<<"$out")
-  echo "$rps $p50 $p99 ${errors:-0}"
+  awk '/Requests\/sec/ {rps=$2} /Non-2xx/ {bad=$4}
+       function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; return v * 1000 }
+       $1=="50%" {p50=ms($2)} $1=="99%" {p99=ms($2)}
+       END {printf "%s %.2f %.2f %d\n", rps, p50, p99, bad}' <<<"$out"
 }
-read -r floor_rps floor_p50 floor_p99 floor_err < <(measure 8393 floor)
-read -r aes_rps aes_p50 aes_p99 aes_err < <(measure 8394 floor-aes)
-printf '%-58s %9s %7s %9s %9s %6s\n' path "req/s" ratio p50 p99 non2xx
-row() { printf '%-58s %9.0f %7.2f %9s %9s %6s\n' "$1" "$2" "$(echo "$2 / $3" | bc -l)" "$4" "$5" "$6"; }
-row "floor (signature + parse + fixed reply)" "$floor_rps" "$floor_rps" "$floor_p50" "$floor_p99" "$floor_err"
-read -r r p50 p99 e < <(measure 8391 keyword); row "防疫健康信息码, new user (dedup+lock+state+template)" "$r" "$floor_rps" "$p50" "$p99" "$e"
-read -r r p50 p99 e < <(measure 8391 cached); row "防疫健康信息码, claimed user, image cached" "$r" "$floor_rps" "$p50" "$p99" "$e"
-read -r r p50 p99 e < <(measure 8391 dialog); row "dialog step (validate ID, write state)" "$r" "$floor_rps" "$p50" "$p99" "$e"
-row "floor, safe mode (AES)" "$aes_rps" "$aes_rps" "$aes_p50" "$aes_p99" "$aes_err"
-read -r r p50 p99 e < <(measure 8392 cached-aes); row "防疫健康信息码, image cached, safe mode" "$r" "$aes_rps" "$p50" "$p99" "$e"
+median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+measure() {  # measure LABEL FLOOR_PORT FLOOR_FILE [PORT KIND [aes]]: ROUNDS pairs; prints one row
+  local rows=() r p50 p99 bad fr name
+  for round in $(seq 1 "$ROUNDS"); do
+    [ -n "${4:-}" ] && { name="$5-$round"; gen "$4" "$5" "$name" ${6:-}; }
+    read -r fr p50 p99 bad < <(run "$2" "$3")
+    r=$fr
+    [ -n "${4:-}" ] && read -r r p50 p99 bad < <(run "$4" "$name")
+    rows+=("$r $(echo "$r / $fr" | bc -l) $p50 $p99 $bad")
+  done
+  col() { printf '%s\n' "${rows[@]}" | awk -v c="$1" '{print $c}' | median; }
+  printf '%-58s %9.0f %7.2f %8.1f ms %8.1f ms %6d\n' "$1" "$(col 1)" "$(col 2)" "$(col 3)" "$(col 4)" \
+    "$(printf '%s\n' "${rows[@]}" | awk '{s+=$5} END {print s}')"
+}
+
+printf '%-58s %9s %7s %11s %11s %6s\n' path "req/s" ratio p50 p99 non2xx
+measure "floor (signature + parse + fixed reply)" 8393 floor
+measure "防疫健康信息码, new user (dedup+lock+state+template)" 8393 floor 8391 keyword
+measure "防疫健康信息码, claimed user, image cached" 8393 floor 8391 cached
+measure "dialog step (validate ID, write state)" 8393 floor 8391 dialog
+measure "floor, safe mode (AES)" 8394 floor-aes
+measure "防疫健康信息码, image cached, safe mode" 8394 floor-aes 8392 cached aes
 $PY bench/render.py
