@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# CPU instructions per request (valgrind's callgrind), for the floor and each path of run_all.sh, and their
+# ratio. Unlike req/s on a shared machine, the count repeats to within ~0.5% whatever else the machine does;
+# it leaves out the kernel (socket calls) and cache misses, so it complements run_all.sh, not replaces it.
+# The server under callgrind runs ~50x slower: users are prepared through a normal server on the same Redis
+# prefix, then WARM requests, a dump, and N measured requests go to the instrumented one, 32 at a time.
+# Needs Redis on 127.0.0.1:6379 (keys under hbbench, deleted afterwards). N=2000 by default; ~10 minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
+PY=.venv/bin/python
+HB=.venv/bin/healthbot
+N=${N:-2000}
+WARM=400
+AES=abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  redis-cli --scan --pattern 'hbbench:*' | xargs -r -n 1000 redis-cli del >/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+config() {  # config NAME PORT [AES]
+  cat > "$work/$1.toml" <<TOML
+[wechat]
+token = "bench-token"
+app_id = "wx2c2769f8efd9abc2"
+app_secret = "bench-secret"
+encoding_aes_key = "${3:-}"
+api_base = "http://127.0.0.1:8380"
+[redis]
+url = "redis://127.0.0.1:6379/0"
+prefix = "hbbench"
+[server]
+port = $2
+[render]
+image_cache_seconds = 3600
+[limits]
+messages_burst = 1000000
+[security]
+$KEYS
+TOML
+}
+# Any HTTP answer will do (the floor has no /healthz): curl without -f fails only when nothing answers.
+up() { for _ in $(seq 1 600); do curl -s -o /dev/null "$1" && return 0; sleep 0.5; done; echo "no answer from $1"; exit 1; }
+KEYS=$($HB keygen)  # one set of keys: the preparing and the measured server read each other's state
+config plain 8381; config aes 8382 "$AES"; config plain-cg 8385; config aes-cg 8385 "$AES"
+$HB standin --config "$work/plain.toml" --port 8380 >"$work/standin.log" 2>&1 & pids+=($!)
+$HB serve --config "$work/plain.toml" >"$work/plain.log" 2>&1 & pids+=($!)
+$HB serve --config "$work/aes.toml" >"$work/aes.log" 2>&1 & pids+=($!)
+up http://127.0.0.1:8380/; up http://127.0.0.1:8381/healthz; up http://127.0.0.1:8382/healthz
+
+count() {  # count LABEL PREPARE_PORT PATH [aes] -- COMMAND...: prints "LABEL instructions/request"
+  local label=$1 prepare=$2 path=$3 aes=$4; shift 5
+  valgrind --tool=callgrind --callgrind-out-file="$work/cg.%p" "$@" >"$work/cg.log" 2>&1 &
+  local vg=$!
+  up http://127.0.0.1:8385/healthz
+  $PY -m bench.signed_requests --url "http://127.0.0.1:$prepare/wechat" --path "$path" --out "$work/req.txt" \
+    --count $((WARM + N)) --users 200 --tag "i$RANDOM" ${aes:+--aes-key $AES} >/dev/null
+  refused=$($PY -m bench.callgrind_drive --url http://127.0.0.1:8385 --file "$work/req.txt" --warm $WARM --n "$N" \
+    --pid $vg)
+  kill $vg; wait $vg 2>/dev/null || true
+  total=$(callgrind_annotate "$work/cg.$vg.2" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+  [ "$refused" = 0 ] || { echo "$label: $refused requests refused"; exit 1; }
+  echo "$label $((total / N))"
+}
+floor=$(count floor 8381 keyword "" -- $PY bench/floor.py --port 8385 | awk '{print $2}')
+floor_aes=$(count floor-aes 8382 keyword aes -- $PY bench/floor.py --port 8385 --aes-key $AES | awk '{print $2}')
+printf '%-58s %14s %7s\n' path "instr/request" ratio
+row() { printf '%-58s %14d %7.2f\n' "$1" "$2" "$(echo "$3 / $2" | bc -l)"; }
+row "floor (signature + parse + fixed reply)" "$floor" "$floor"
+for path in keyword cached dialog; do
+  label=$(case $path in keyword) echo "防疫健康信息码, new user";; cached) echo "防疫健康信息码, image cached";;
+          dialog) echo "dialog step";; esac)
+  row "$label" "$(count "$path" 8381 "$path" "" -- $HB serve --config "$work/plain-cg.toml" | awk '{print $2}')" "$floor"
+done
+row "floor, safe mode (AES)" "$floor_aes" "$floor_aes"
+row "防疫健康信息码, image cached, safe mode" \
+  "$(count cached-aes 8382 cached aes -- $HB serve --config "$work/aes-cg.toml" | awk '{print $2}')" "$floor_aes"
