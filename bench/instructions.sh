@@ -8,45 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
-PY=.venv/bin/python
-HB=.venv/bin/healthbot
 N=${N:-2000}
 WARM=400
-AES=abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  redis-cli --scan --pattern 'hbbench:*' | xargs -r -n 1000 redis-cli del >/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-config() {  # config NAME PORT [AES]
-  cat > "$work/$1.toml" <<TOML
-[wechat]
-token = "bench-token"
-app_id = "wx2c2769f8efd9abc2"
-app_secret = "bench-secret"
-encoding_aes_key = "${3:-}"
-api_base = "http://127.0.0.1:8380"
-[redis]
-url = "redis://127.0.0.1:6379/0"
-prefix = "hbbench"
-[server]
-port = $2
-[render]
-image_cache_seconds = 3600
-[limits]
-messages_burst = 1000000
-[security]
-$KEYS
-TOML
-}
-# Any HTTP answer will do (the floor has no /healthz): curl without -f fails only when nothing answers.
-up() { for _ in $(seq 1 600); do curl -s -o /dev/null "$1" && return 0; sleep 0.5; done; echo "no answer from $1"; exit 1; }
-KEYS=$($HB keygen)  # one set of keys: the preparing and the measured server read each other's state
-config plain 8381; config aes 8382 "$AES"; config plain-cg 8385; config aes-cg 8385 "$AES"
+source bench/common.sh
+config plain 8381 8380; config aes 8382 8380 "$AES"; config plain-cg 8385 8380; config aes-cg 8385 8380 "$AES"
 $HB standin --config "$work/plain.toml" --port 8380 >"$work/standin.log" 2>&1 & pids+=($!)
 $HB serve --config "$work/plain.toml" >"$work/plain.log" 2>&1 & pids+=($!)
 $HB serve --config "$work/aes.toml" >"$work/aes.log" 2>&1 & pids+=($!)

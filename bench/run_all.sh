@@ -8,51 +8,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-PY=.venv/bin/python
-HB=.venv/bin/healthbot
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-3}
-AES=abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  redis-cli --scan --pattern 'hbbench:*' | xargs -r -n 1000 redis-cli del >/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source bench/common.sh
 
-config() {  # config NAME PORT [AES]
-  cat > "$work/$1.toml" <<TOML
-[wechat]
-token = "bench-token"
-app_id = "wx2c2769f8efd9abc2"
-app_secret = "bench-secret"
-encoding_aes_key = "${3:-}"
-api_base = "http://127.0.0.1:8390"
-[redis]
-url = "redis://127.0.0.1:6379/0"
-prefix = "hbbench"
-[server]
-port = $2
-[render]
-image_cache_seconds = 3600
-[limits]
-messages_burst = 1000000
-[security]
-$($HB keygen)
-TOML
-}
-wait_for() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1"; exit 1; }
-
-config plain 8391
-config aes 8392 "$AES"
+config plain 8391 8390
+config aes 8392 8390 "$AES"
 $HB standin --config "$work/plain.toml" --port 8390 >"$work/standin.log" 2>&1 & pids+=($!)
 $HB serve --config "$work/plain.toml" >"$work/plain.log" 2>&1 & pids+=($!)
 $HB serve --config "$work/aes.toml" >"$work/aes.log" 2>&1 & pids+=($!)
 $PY bench/floor.py --port 8393 >"$work/floor.log" 2>&1 & pids+=($!)
 $PY bench/floor.py --port 8394 --aes-key "$AES" >"$work/floor-aes.log" 2>&1 & pids+=($!)
-for port in 8391 8392 8393 8394; do wait_for "http://127.0.0.1:$port/healthz"; done
+for port in 8391 8392 8393 8394; do up "http://127.0.0.1:$port/healthz"; done
 sleep 0.5
 
 gen() { $PY -m bench.signed_requests --url "http://127.0.0.1:$1/wechat" --path "$2" --out "$work/$3.txt" ${4:+--aes-key $AES} --tag "$3$RANDOM"; }

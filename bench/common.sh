@@ -1,0 +1,39 @@
+# Sourced by the benchmark scripts: paths, a scratch directory and its cleanup, bench configs, waiting.
+# Every bench server uses Redis on 127.0.0.1:6379 under the prefix hbbench, deleted on exit.
+PY=.venv/bin/python
+HB=.venv/bin/healthbot
+AES=abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG
+KEYS=$($HB keygen)  # one set for every server of a run, so each can read what another wrote
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  redis-cli --scan --pattern 'hbbench:*' | xargs -r -n 1000 redis-cli del >/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+config() {  # config NAME PORT API_PORT [AES]: $work/NAME.toml for a server on PORT, the WeChat API on API_PORT
+  cat > "$work/$1.toml" <<TOML
+[wechat]
+token = "bench-token"
+app_id = "wx2c2769f8efd9abc2"
+app_secret = "bench-secret"
+encoding_aes_key = "${4:-}"
+api_base = "http://127.0.0.1:$3"
+[redis]
+url = "redis://127.0.0.1:6379/0"
+prefix = "hbbench"
+[server]
+port = $2
+[render]
+image_cache_seconds = 3600
+[limits]
+messages_burst = 1000000
+[security]
+$KEYS
+TOML
+}
+
+# Any HTTP answer will do (the floor has no /healthz): curl without -f fails only when nothing answers.
+up() { for _ in $(seq 1 3000); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1"; exit 1; }
