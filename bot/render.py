@@ -205,7 +205,7 @@ class Renderer:
         self._centered(draw, 104 + (40 if subtitled else 0) + 100 + qr_height + 12, status_word, 64, colour)
         return image
 
-    def wrap(self, text: str, size: int, width: int) -> list[str]:
+    def _wrap(self, text: str, size: int, width: int) -> list[str]:
         """Lines of `text` no wider than `width`, breaking anywhere (Chinese has no spaces to break at).
         Widths add up each glyph's advance, measured once: measuring every growing line was a third of a card."""
         font, lines, line, used = self.font(size), [], "", 0.0
@@ -229,7 +229,7 @@ class Renderer:
     def _wrapped(self, draw: ImageDraw.ImageDraw, y: int, text: str, size: int, fill: object,
                  lines: int = 3) -> int:
         """Centred lines wrapped to the card's width; returns the y below the last."""
-        wrapped = self.wrap(text, size, WIDTH - 60)
+        wrapped = self._wrap(text, size, WIDTH - 60)
         for i, part in enumerate(wrapped[:lines]):
             self._centered(draw, y + i * (size + 8), part, size, fill)
         return y + min(len(wrapped), lines) * (size + 8)
