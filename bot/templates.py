@@ -11,7 +11,6 @@ from jinja2 import meta
 KEPT_TEXTS = 4096
 _SCALARS = (str, int, float, bool, type(None))
 _MISSING = object()  # a value the caller left out: never kept, so StrictUndefined still fails the render
-_UNKNOWN: Any = object()
 
 
 def _plain_key(name: str, used: tuple[str, ...], values: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -50,7 +49,9 @@ class Templates:
     def render(self, name: str, /, **values: Any) -> str:
         # A template here is a pure function of its values (no globals), and jinja spends ~30 µs a render:
         # texts of plain values are kept, which makes a dialog's fixed prompts nearly free.
-        used = self.names_used(name)
+        if name not in self._used:
+            self._used[name] = self._find_names_used(name)
+        used = self._used[name]
         key = None if used is None else _plain_key(name, used, values)
         if key is None:
             return self.env.get_template(name).render(**values).strip()
@@ -61,14 +62,8 @@ class Templates:
             text = self._kept[key] = self.env.get_template(name).render(**values).strip()
         return text
 
-    def names_used(self, name: str) -> tuple[str, ...] | None:
-        """The values `name` reads, with what it includes; None when an include is only known at render."""
-        used = self._used.get(name, _UNKNOWN)
-        if used is _UNKNOWN:
-            used = self._used[name] = self._find_names_used(name)
-        return used  # type: ignore[no-any-return]
-
     def _find_names_used(self, name: str) -> tuple[str, ...] | None:
+        """The values `name` reads, with what it includes; None when an include is only known at render."""
         assert self.env.loader is not None  # noqa: S101 - set in __init__
         source = self.env.loader.get_source(self.env, name)[0]
         tree = self.env.parse(source)
