@@ -30,6 +30,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 Arg = str | bytes | int | float
 
 
+def pairs(flat: list[bytes]) -> dict[bytes, bytes]:
+    """A hash from its flat HGETALL reply (what a script returns too)."""
+    return {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
+
+
 def _error(reply: hiredis.ReplyError) -> ResponseError:
     message = str(reply)
     return NoScriptError(message) if message.startswith("NOSCRIPT") else ResponseError(message)
@@ -192,8 +197,7 @@ class RespClient:
         return reply if get else (True if reply == b"OK" else None)
 
     async def hgetall(self, key: str) -> dict[bytes, bytes]:
-        flat = await self.execute("HGETALL", key)
-        return {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
+        return pairs(await self.execute("HGETALL", key))
 
     async def ping(self) -> bool:
         return await self.execute("PING") == b"PONG"

@@ -13,6 +13,7 @@ from redis.asyncio.cluster import RedisCluster
 from storage.connection import HotClient
 from storage.keys import Keys
 from storage.ratelimit import TAKE
+from storage.resp import pairs
 
 PENDING = b"P"
 REPLIED = b"R"
@@ -53,10 +54,6 @@ RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-
-
-def _pairs(flat: list[bytes]) -> dict[bytes, bytes]:
-    return {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +125,7 @@ class TurnStore:
             return Begun("dup", seen_value=result[1])
         if outcome in ("busy", "limited", "replayed"):
             return Begun(outcome)
-        return Begun("ok", dialog=_pairs(result[1]), expired_dialog=result[2].decode(), profile=_pairs(result[3]))
+        return Begun("ok", dialog=pairs(result[1]), expired_dialog=result[2].decode(), profile=pairs(result[3]))
 
     async def seen(self, openid: str, dedup_id: str) -> bytes | None:
         return await self.redis.get(self.keys.seen(openid, dedup_id))
