@@ -240,9 +240,7 @@ class RelativeStore:
         """Move queued entries from the user's slot to the audit stream, oldest first (at least once)."""
         outbox = self.keys.audit_outbox(openid)
         while entry := await self.redis.lindex(outbox, 0):
-            action, who, relative, at, entry_id = entry.decode().split("\x1f")
-            await self.redis.xadd(self.keys.audit(),
-                                  {"action": action, "who": who, "relative": relative, "at": at, "id": entry_id})
+            await self._append_audit(*entry.decode().split("\x1f"))
             await self.redis.lpop(outbox)
 
     async def list(self, openid: str) -> list[Relative]:
@@ -266,8 +264,12 @@ class RelativeStore:
         return len(await self.guardian_openids(self.index(doc_number)))
 
     async def audit(self, openid: str, action: str, index: str, now: float) -> None:
-        await self.redis.xadd(self.keys.audit(), {"action": action, "who": self.who(openid), "relative": index,
-                                                  "at": repr(now), "id": secrets.token_hex(8)})
+        await self._append_audit(action, self.who(openid), index, repr(now), secrets.token_hex(8))
+
+    async def _append_audit(self, action: str, who: str, relative: str, at: str, entry_id: str) -> None:
+        """One audit stream entry; `_entry` queues the same fields in a user's outbox."""
+        await self.redis.xadd(self.keys.audit(),
+                              {"action": action, "who": who, "relative": relative, "at": at, "id": entry_id})
 
     async def forget_user(self, openid: str) -> None:
         """注销: every binding of this user goes, each leaving an audit entry with pseudonyms only."""
