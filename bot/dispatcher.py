@@ -13,7 +13,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from bot.context import Context, DialogState
-from bot.eager import start_eagerly
+from bot.eager import finished_by, start_eagerly
 from bot.inbound import Inbound
 from bot.pii import SealError, hash_openid
 from bot.replies import SUCCESS, Image, News, Reply, Text, render_reply
@@ -28,27 +28,6 @@ log = logging.getLogger("healthbot.dispatch")
 class Replayed(Exception):
     """A signed query arrived again with another body (plaintext mode): the webhook answers 403."""
 
-
-async def finished_by(work: asyncio.Future[Any], deadline: float) -> bool:
-    """Whether `work` finishes by the loop time `deadline`; it goes on either way. One timer and one future:
-    wait_for(shield(…)) cost ~27 µs a turn, a tenth of what a turn costs beyond the floor."""
-    if work.done():
-        return True
-    loop = asyncio.get_running_loop()
-    woken: asyncio.Future[None] = loop.create_future()
-
-    def wake(_: object = None) -> None:
-        if not woken.done():
-            woken.set_result(None)
-
-    timer = loop.call_at(deadline, wake)
-    work.add_done_callback(wake)
-    try:
-        await woken
-    finally:
-        timer.cancel()
-        work.remove_done_callback(wake)
-    return work.done()
 
 KEEP = DialogWrite("keep")
 CLEAR = DialogWrite("clear")
@@ -82,7 +61,7 @@ class Dispatcher:
             return claimed
         token, begun = claimed
         ctx = Context(message, self.services, self._load_state(message.openid, begun),
-                      prefetched_profile=begun.profile)
+                      prefetched_profile=begun.profile, read_with_turn=begun.read_with_turn)
         before = ctx.state.snapshot()
         work = start_eagerly(self._produce(ctx, before))
         if not await finished_by(work, deadline):

@@ -3,7 +3,8 @@
 Most turns never wait inside their handler (the turn script already read the dialog and the profile), so a
 task for them is pure cost: it is scheduled, runs one loop iteration later, and needs a waiter to report back.
 Started eagerly, such a turn is finished before `start_eagerly` returns; one that does wait continues as an
-ordinary task from where it stopped.
+ordinary task from where it stopped. Wait for it with `finished_by`, which also fixes what 3.11 cannot: a
+timeout entered before the first wait (aiohttp's, asyncio.timeout) took the caller's task as the one to cancel.
 """
 
 from __future__ import annotations
@@ -54,3 +55,41 @@ async def _carry_on(coro: Coroutine[Any, Any, T], waiting_for: Any) -> T:
             waiting_for = coro.send(None) if cancelled is None else coro.throw(cancelled)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
+
+
+async def finished_by(work: asyncio.Future[Any], deadline: float) -> bool:
+    """Whether `work` finishes by the loop time `deadline`; it goes on either way. One timer and one future:
+    wait_for(shield(…)) cost ~27 µs a turn, a tenth of what a turn costs beyond the floor.
+
+    A cancellation of the caller while it waits is passed on to `work`: a timeout the coroutine entered
+    before its first wait cancels the caller's task, which was running it then. Once `work` has settled, the
+    caller is cancelled too unless the cancellation was taken back, as an expired timeout does."""
+    if work.done():
+        return True
+    loop = asyncio.get_running_loop()
+    caller = asyncio.current_task()
+    cancels_before = caller.cancelling() if caller is not None else 0
+    woken: asyncio.Future[None] = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not woken.done():
+            woken.set_result(None)
+
+    timer = loop.call_at(deadline, wake)
+    work.add_done_callback(wake)
+    try:
+        while True:
+            try:
+                await woken
+                break
+            except asyncio.CancelledError:
+                if work.done():
+                    raise
+                work.cancel()
+                woken = loop.create_future()
+    finally:
+        timer.cancel()
+        work.remove_done_callback(wake)
+    if caller is not None and caller.cancelling() > cancels_before:
+        raise asyncio.CancelledError
+    return work.done()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from aiohttp.helpers import TimerContext
 
-from bot.eager import start_eagerly
+from bot.eager import finished_by, start_eagerly
 
 
 async def test_a_handler_that_never_waits_is_done_before_start_returns() -> None:
@@ -71,3 +72,48 @@ async def test_cancelling_a_waiting_handler_reaches_the_handler(waits_on: str) -
     with pytest.raises(asyncio.CancelledError):
         await work
     assert seen == ["cancelled"]
+
+
+@pytest.mark.parametrize("kind", ["asyncio.timeout", "aiohttp's client timeout"])
+async def test_a_timeout_entered_before_the_first_wait_still_times_the_handler_out(kind: str) -> None:
+    """As an upstream call does when it is the first thing a handler waits for."""
+    async def ask_upstream() -> str:
+        try:
+            if kind == "asyncio.timeout":
+                async with asyncio.timeout(0.05):
+                    await asyncio.Event().wait()
+            else:
+                with TimerContext(asyncio.get_running_loop()) as timer:
+                    asyncio.get_running_loop().call_later(0.05, timer.timeout)
+                    await asyncio.Event().wait()
+        except TimeoutError:
+            return "upstream timed out"
+        return "answered"
+
+    loop = asyncio.get_running_loop()
+    work = start_eagerly(ask_upstream())
+    assert await finished_by(work, loop.time() + 2)
+    assert work.result() == "upstream timed out"
+    assert asyncio.current_task().cancelling() == 0  # the caller goes on as if nothing happened
+
+
+async def test_cancelling_the_waiting_caller_cancels_the_handler_first() -> None:
+    seen: list[str] = []
+
+    async def handler() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            seen.append("handler cancelled")
+            raise
+
+    async def caller() -> None:
+        work = start_eagerly(handler())
+        await finished_by(work, asyncio.get_running_loop().time() + 10)
+
+    waiting = asyncio.create_task(caller())
+    await asyncio.sleep(0.01)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert seen == ["handler cancelled"]
