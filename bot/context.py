@@ -72,12 +72,25 @@ class Context:
     match: re.Match[str] | None = None
     route: str = ""
     prefetched_profile: dict[bytes, bytes] | None = None
+    read_with_turn: dict[str, dict[bytes, bytes]] = field(default_factory=dict)
 
     async def profile(self) -> Profile | None:
         """The user's claimed profile: from the turn script's read when there is one, else from Redis."""
         if self.prefetched_profile is not None:
             return self.services.profiles.decode(self.openid, self.prefetched_profile)
         return await self.services.profiles.load(self.openid)
+
+    async def read_hash(self, key: str) -> dict[bytes, bytes]:
+        """A hash of this user's. The first read of one the turn script already read (Keys.read_with_turn) takes
+        that copy: no one else writes the user's keys while the turn holds the lock, and a handler that writes
+        one calls `wrote` first. Any later read goes to Redis."""
+        if (copy_at_start := self.read_with_turn.pop(key, None)) is not None:
+            return copy_at_start
+        return await self.services.hot.hgetall(key)
+
+    def wrote(self, key: str) -> None:
+        """This turn changes `key`: a read after this must not take the turn script's copy."""
+        self.read_with_turn.pop(key, None)
 
     @property
     def openid(self) -> str:

@@ -47,7 +47,7 @@ async def code_image(ctx: Context, person: Person, doc_index: str, *, subject: s
     cache_subject = f"{subject}:combined" if travel is not None else subject
     cache_key = services.keys.image_cache(ctx.openid, cache_subject)
     if not fresh:
-        cached = await services.hot.hgetall(cache_key)
+        cached = await ctx.read_hash(cache_key)
         if cached.get(b"shown", b"").decode() == shown and cached.get(b"media_id"):
             return Image(media_id=cached[b"media_id"].decode())
     card = await build_card(services, ctx.openid, person, doc_index, status.colour, subject=subject, title=title,
@@ -56,6 +56,7 @@ async def code_image(ctx: Context, person: Person, doc_index: str, *, subject: s
     reply = await services.upload_image(png, ctx.render("code/image_fallback.txt", colour=status.colour,
                                                         name=card.name))
     if isinstance(reply, Image):
+        ctx.wrote(cache_key)
         async with services.redis.pipeline(transaction=False) as pipe:
             pipe.hset(cache_key, mapping={"shown": shown, "media_id": reply.media_id})
             pipe.expire(cache_key, services.settings.render.image_cache_seconds)

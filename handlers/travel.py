@@ -85,6 +85,7 @@ async def complete_travel(ctx: Context, data: dict[str, Any]) -> Reply:
         return ctx.text("travel/no_data.txt")
     sealed = services.vault.seal_json({"phone": phone}, context=ctx.openid)
     key = services.keys.travel_verified(ctx.openid)
+    ctx.wrote(key)
     async with services.redis.pipeline(transaction=True) as pipe:
         pipe.hset(key, mapping={"phone": sealed, "at": repr(services.clock.time())})
         pipe.expire(key, 7 * 86400)
@@ -143,7 +144,7 @@ async def combined_travel(ctx: Context) -> TravelImage | Text | None:
     """Within the window after 核验行程卡: the travel card to show beside the health code, without a new SMS.
     After it: the words asking to verify again (shown on the health code). Never verified: None."""
     services = ctx.services
-    stored = await services.hot.hgetall(services.keys.travel_verified(ctx.openid))
+    stored = await ctx.read_hash(services.keys.travel_verified(ctx.openid))
     if not stored:
         return None
     window = services.settings.travel.combined_window_hours * 3600

@@ -24,6 +24,11 @@ class Keys:
     def dialog_marker(self, openid: str) -> str:
         return self._user(openid, "dialog-was")
 
+    def read_with_turn(self, openid: str) -> tuple[str, str]:
+        """The hashes the turn script reads besides dialog and profile when there is a profile: what showing
+        one's own code needs (二码合一's verification and the cached image), saving two round trips."""
+        return self.travel_verified(openid), self.image_cache(openid, "self")
+
     def user_glob(self, openid: str) -> str:
         """Every key of one user (SCAN pattern; the braces of the hash tag are escaped for glob)."""
         return f"{self.prefix}:u:\\{{{openid}\\}}:*"

@@ -20,7 +20,7 @@ REPLIED = b"R"
 
 BEGIN = TAKE + """
 if ARGV[7] then
-  local first = redis.call('SET', KEYS[7], ARGV[7], 'NX', 'GET', 'EX', ARGV[8])
+  local first = redis.call('SET', KEYS[9], ARGV[7], 'NX', 'GET', 'EX', ARGV[8])
   if first and first ~= ARGV[7] then return {'replayed'} end
 end
 local seen = redis.call('GET', KEYS[1])
@@ -30,7 +30,12 @@ if ARGV[4] ~= '' and not take(KEYS[5], tonumber(ARGV[5]), tonumber(ARGV[6]), ton
 end
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[3]) then return {'busy'} end
 redis.call('SET', KEYS[1], 'P', 'PX', ARGV[2])
-return {'ok', redis.call('HGETALL', KEYS[3]), redis.call('GET', KEYS[4]) or '', redis.call('HGETALL', KEYS[6])}
+local profile = redis.call('HGETALL', KEYS[6])
+local turn = {'ok', redis.call('HGETALL', KEYS[3]), redis.call('GET', KEYS[4]) or '', profile}
+if #profile > 0 then  -- one's own code can be shown: what showing it reads
+  turn[5], turn[6] = redis.call('HGETALL', KEYS[7]), redis.call('HGETALL', KEYS[8])
+end
+return turn
 """
 
 FINISH = """
@@ -72,6 +77,7 @@ class Begun:
     expired_dialog: str = ""
     seen_value: bytes = b""
     profile: dict[bytes, bytes] = field(default_factory=dict)  # read with the turn: saves a round trip
+    read_with_turn: dict[str, dict[bytes, bytes]] = field(default_factory=dict)  # Keys.read_with_turn's, if claimed
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +119,9 @@ class TurnStore:
         With `first_body` (one Redis node only: its key has no hash tag), the signed query's replay check
         runs in the same script: a query seen before with another body is refused as "replayed"."""
         limited = now is not None and self.burst > 0
-        keys = [*self._turn_keys(openid, dedup_id), self.keys.bucket(openid, "messages"), self.keys.profile(openid)]
+        extra = self.keys.read_with_turn(openid)
+        keys = [*self._turn_keys(openid, dedup_id), self.keys.bucket(openid, "messages"), self.keys.profile(openid),
+                *extra]
         args: list[str | int | float] = [lock_token, self.lease_ms, self.lock_ttl_ms, repr(now) if limited else "",
                                          self.burst, self.per_second]
         if first_body is not None:
@@ -125,7 +133,9 @@ class TurnStore:
             return Begun("dup", seen_value=result[1])
         if outcome in ("busy", "limited", "replayed"):
             return Begun(outcome)
-        return Begun("ok", dialog=pairs(result[1]), expired_dialog=result[2].decode(), profile=pairs(result[3]))
+        claimed = len(result) > 4
+        return Begun("ok", dialog=pairs(result[1]), expired_dialog=result[2].decode(), profile=pairs(result[3]),
+                     read_with_turn=dict(zip(extra, map(pairs, result[4:]), strict=True)) if claimed else {})
 
     async def seen(self, openid: str, dedup_id: str) -> bytes | None:
         return await self.redis.get(self.keys.seen(openid, dedup_id))

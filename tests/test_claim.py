@@ -50,6 +50,14 @@ async def test_claim_dialog_ends_with_the_code_image(bot: Bot) -> None:
     assert again["MsgType"] == "image"
 
 
+async def test_a_second_view_resends_the_cached_image_without_a_new_upload(bot: Bot) -> None:
+    first = await full_claim(bot, "oClaim_0030")
+    uploads = len(bot.standin.media)
+    again = await bot.push(bot.sim.text("oClaim_0030", "防疫健康信息码"))
+    assert again["Image"]["MediaId"] == first["Image"]["MediaId"]
+    assert len(bot.standin.media) == uploads
+
+
 async def test_wrong_id_gets_the_exact_seed_error_and_the_same_step(bot: Bot) -> None:
     user = "oClaim_0002"
     await claim_until(bot, user, ["健康码", "同意", NAME])

@@ -6,10 +6,12 @@ import asyncio
 import time
 from collections import Counter
 
-from bot.context import Context
+from bot.context import Context, DialogState
+from bot.inbound import parse_inbound
 from bot.replies import Image, Reply, Text
 from bot.router import Router
 from handlers import basics, health_code
+from storage.profiles import Person
 from tests.conftest import Bot, BotFactory, describe
 from tests.helpers import tiny_png
 
@@ -125,3 +127,27 @@ async def test_metrics_count_what_operators_watch(make_bot: BotFactory) -> None:
     assert 'healthbot_dialogs_total{dialog="claim",event="abandoned"} 1' in page
     assert 'healthbot_requests_total{route="slow_text",type="text"} 1' in page
     assert 'healthbot_request_seconds_bucket{le="+Inf"} 5' in page
+
+
+async def test_the_turn_script_hands_over_the_code_views_reads_once(bot: Bot) -> None:
+    """The travel verification and the cached image come with the turn; a handler takes that copy once, and
+    reads Redis again after it writes one or when it reads a second time."""
+    services, user = bot.services, "oTurnReads_0001"
+    image, travel = services.keys.image_cache(user), services.keys.travel_verified(user)
+    await services.redis.hset(image, mapping={"shown": "green", "media_id": "m1"})
+    unclaimed = await services.turns.begin(user, "m-reads-0", "token-0")
+    assert unclaimed.read_with_turn == {}  # no code to show yet: nothing read for it
+    await services.turns.release(user, "token-0")
+    await services.profiles.save(user, Person("张三", "resident_id", "11010519491231002X", "13812341234"), 0)
+    begun = await services.turns.begin(user, "m-reads-1", "token-1")
+    assert begun.read_with_turn == {travel: {}, image: {b"shown": b"green", b"media_id": b"m1"}}
+
+    ctx = Context(parse_inbound(bot.sim.text(user, "防疫健康信息码").encode()), services, DialogState(),
+                  read_with_turn=dict(begun.read_with_turn))
+    await services.redis.hset(image, "media_id", "m2")
+    assert (await ctx.read_hash(image))[b"media_id"] == b"m1"
+    assert (await ctx.read_hash(image))[b"media_id"] == b"m2"
+    written = Context(ctx.message, services, DialogState(), read_with_turn=dict(begun.read_with_turn))
+    written.wrote(image)
+    assert (await written.read_hash(image))[b"media_id"] == b"m2"
+    await services.turns.release(user, "token-1")
