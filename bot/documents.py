@@ -12,7 +12,7 @@ CHECK_CHARS = "10X98765432"
 PROVINCES = frozenset(
     "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65".split()
 )
-RESIDENT_ID_RE = re.compile(r"^\d{17}[\dX]$")
+RESIDENT_ID_RE = re.compile(r"^\d{17}[\dX]$", re.ASCII)
 HMT_PREFIXES = ("81", "82", "83")
 FOREIGNER_PREFIXES = frozenset(f"9{d}" for d in range(10))
 
@@ -85,10 +85,10 @@ class DocumentType:
 
 
 DOCUMENT_TYPES: tuple[DocumentType, ...] = (
-    DocumentType("hk_mo_permit", re.compile(r"^[HM]\d{8}(\d{2})?$")),
-    DocumentType("tw_permit", re.compile(r"^\d{8}(\d{2})?$")),
-    DocumentType("hmt_residence", re.compile(r"^8[123]0000\d{11}[\dX]$")),
-    DocumentType("foreigner_pr", re.compile(r"^([A-Z]{3}\d{12}|9\d{16}[\dX])$")),
+    DocumentType("hk_mo_permit", re.compile(r"^[HM]\d{8}(\d{2})?$", re.ASCII)),
+    DocumentType("tw_permit", re.compile(r"^\d{8}(\d{2})?$", re.ASCII)),
+    DocumentType("hmt_residence", re.compile(r"^8[123]0000\d{11}[\dX]$", re.ASCII)),
+    DocumentType("foreigner_pr", re.compile(r"^([A-Z]{3}\d{12}|9\d{16}[\dX])$", re.ASCII)),
     DocumentType("passport", re.compile(r"^[A-Z0-9]{5,9}$"), needs_nationality=True),
 )
 DOCUMENT_BY_CODE = {d.code: d for d in DOCUMENT_TYPES}
@@ -97,7 +97,7 @@ RESIDENT_ID = "resident_id"
 
 _CJK = "\u3400-\u9fff\U00020000-\U0003134F"
 NAME_RE = re.compile(f"^[{_CJK}A-Za-z][{_CJK}A-Za-z·. '-]{{1,39}}$")
-PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+PHONE_RE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
 
 
 def normalize_name(text: str) -> str:

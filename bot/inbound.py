@@ -12,6 +12,8 @@ from xml.parsers.expat import ExpatError
 from wechatpy import parse_message
 from wechatpy.messages import BaseMessage
 
+from bot.numerals import is_number
+
 DTD_RE = re.compile(rb"<!\s*(DOCTYPE|ENTITY|ELEMENT|ATTLIST)", re.IGNORECASE)
 REQUIRED = ("ToUserName", "FromUserName", "CreateTime", "MsgType")
 OPENID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -66,10 +68,10 @@ def _check_shape(data: Any) -> dict[str, Any]:
             raise BadPush(f"missing field {name}")
     if not OPENID_RE.match(data["FromUserName"]):
         raise BadPush("FromUserName is not an OpenID")
-    if not data["CreateTime"].isdigit():
+    if not is_number(data["CreateTime"]):
         raise BadPush("CreateTime is not an integer")
     msg_id = data.get("MsgId") or data.get("MsgID")
-    if msg_id is not None and not (isinstance(msg_id, str) and msg_id.isdigit()):
+    if msg_id is not None and not (isinstance(msg_id, str) and is_number(msg_id)):
         raise BadPush("MsgId is not an integer")
     return data
 

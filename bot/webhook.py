@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.crypto import EnvelopeError, MessageCipher
 from bot.dispatcher import Dispatcher, Replayed
 from bot.inbound import DTD_RE, BadPush, parse_inbound
+from bot.numerals import is_number
 from bot.replies import SUCCESS
 from bot.signing import signature_ok
 from storage.turns import FirstBody
@@ -56,7 +57,7 @@ class Webhook:
         encrypted = q.get("encrypt_type", "raw").lower() == "aes"
         if not timestamp or not nonce or encrypted != (self.cipher is not None):
             raise web.HTTPForbidden(text="bad signature")
-        if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > self.replay_window:
+        if not is_number(timestamp) or abs(time.time() - int(timestamp)) > self.replay_window:
             raise web.HTTPForbidden(text="stale timestamp")
         if request.content_length is not None and request.content_length > BODY_LIMIT:
             raise web.HTTPRequestEntityTooLarge(max_size=BODY_LIMIT, actual_size=request.content_length)

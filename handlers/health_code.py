@@ -20,6 +20,7 @@ from bot.documents import (
     resident_id_ok,
 )
 from bot.masking import mask_document, mask_name, mask_phone, mask_resident_id
+from bot.numerals import is_number
 from bot.providers import ProviderUnavailable
 from bot.replies import Reply, Text
 from bot.router import Router
@@ -57,7 +58,7 @@ def phone(text: str, ctx: Context) -> str:
 
 def document_type(text: str, ctx: Context) -> str:
     choice = normalize_number(text)
-    if choice.isdigit() and 1 <= int(choice) <= len(DOCUMENT_TYPES):
+    if is_number(choice) and 1 <= int(choice) <= len(DOCUMENT_TYPES):
         return DOCUMENT_TYPES[int(choice) - 1].code
     raise Invalid("claim/bad_doc_type.txt", types=DOCUMENT_CODES)
 

@@ -15,6 +15,7 @@ from bot.dialogs import Dialog, Invalid, Step
 from bot.documents import RESIDENT_ID, birth_date, full_years, normalize_number, resident_id_ok
 from bot.inbound import Inbound
 from bot.masking import mask_name, mask_resident_id
+from bot.numerals import is_number
 from bot.offline import issue, shanghai
 from bot.providers import ProviderUnavailable
 from bot.render import OfflineCard
@@ -65,7 +66,7 @@ async def relative_id(text: str, ctx: Context) -> str:
 
 def relationship(text: str, ctx: Context) -> str:
     choice = normalize_number(text)
-    if choice.isdigit() and 1 <= int(choice) <= len(RELATIONSHIPS):
+    if is_number(choice) and 1 <= int(choice) <= len(RELATIONSHIPS):
         return RELATIONSHIPS[int(choice) - 1]
     if text.strip() in RELATIONSHIPS:
         return text.strip()

@@ -10,6 +10,7 @@ from bot.context import SHANGHAI, Context
 from bot.dialogs import Dialog, Invalid, Step
 from bot.documents import PHONE_RE, normalize_number
 from bot.masking import mask_phone
+from bot.numerals import is_number
 from bot.providers import ProviderUnavailable, TravelCard
 from bot.render import TravelImage
 from bot.replies import Image, Reply, Text
@@ -60,7 +61,7 @@ async def sms_code(text: str, ctx: Context) -> bool:
     if text.strip() == "重新发送":
         await send_code(ctx)
         raise Invalid("travel/code_sent.txt", **travel_view(ctx, ctx.state.data))
-    if not (len(answer) == 6 and answer.isdigit()):
+    if not (len(answer) == 6 and is_number(answer)):
         raise Invalid("travel/bad_code.txt")
     services = ctx.services
     outcome = await services.sms.check(phone_index(ctx, ctx.state.data["phone"]), ctx.openid, answer,

@@ -27,6 +27,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bot.numerals import is_number
+
 Arg = str | bytes | int | float
 
 
@@ -131,7 +133,7 @@ class RespClient:
         self.username = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password) if parts.password else None
         db = parts.path.strip("/") if parts.scheme != "unix" else ""
-        self.db = int(db) if db.isdigit() else 0
+        self.db = int(db) if is_number(db) else 0
         self.connect_timeout = connect_timeout
         self.timeout = timeout
         self._connection: _Connection | None = None

@@ -67,6 +67,20 @@ async def test_wrong_id_gets_the_exact_seed_error_and_the_same_step(bot: Bot) ->
     assert "手机号码" in await bot.say(user, "1101051949123100２x")  # full-width digit and lower-case x
 
 
+async def test_digits_of_other_scripts_get_the_seed_errors_not_a_crash(bot: Bot) -> None:
+    # str.isdigit and re's \d take more than 0-9: "፩" has no int() value, and Arabic-Indic digits would index
+    # a phone number apart from the same number typed in 0-9, escaping its SMS limits.
+    user = "oClaim_0031"
+    await claim_until(bot, user, ["健康码", "同意", NAME, ID])
+    assert "1 开头的 11 位数字" in await bot.say(user, "13٨٠٠٠٠١٢٣٤")
+    assert "张*三" in await bot.say(user, PHONE)
+    hmt = "oClaim_0032"
+    await claim_until(bot, hmt, ["港澳台", "同意"])
+    assert "序号" in await bot.say(hmt, "፩")
+    assert "台湾居民来往大陆通行证号码" in await bot.say(hmt, "2")
+    assert "请输入正确的" in await bot.say(hmt, "١٢٣٤٥٦٧٨")
+
+
 async def test_hmt_numbers_in_the_mainland_dialog_are_pointed_to_the_other_entry(bot: Bot) -> None:
     user = "oClaim_0003"
     await claim_until(bot, user, ["健康码", "同意", NAME])

@@ -35,6 +35,9 @@ async def test_stale_and_future_timestamps_are_refused(make_bot: BotFactory) -> 
         assert (await bot.post(xml, timestamp=str(int(time.time()) + skew)))[0] == 403
     assert (await bot.post(xml, timestamp=str(int(time.time()) - 30)))[0] == 200
     assert (await bot.post(xml, timestamp="yesterday"))[0] == 403
+    now = str(int(time.time()))
+    for digits in ("¹" + now[1:], now.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))):
+        assert (await bot.post(xml, timestamp=digits))[0] == 403, digits
 
 
 async def test_a_flood_from_one_user_gets_a_polite_text_and_others_are_served(make_bot: BotFactory) -> None:

@@ -116,6 +116,8 @@ async def test_xml_attacks_and_malformed_bodies_are_400(bot: Bot) -> None:
         "duplicated Content": good.replace("</xml>", "<Content><![CDATA[again]]></Content></xml>"),
         "duplicated FromUserName": good.replace("</xml>", "<FromUserName><![CDATA[oOther]]></FromUserName></xml>"),
         "empty": "",
+        "CreateTime not 0-9": good.replace("<CreateTime>", "<CreateTime>¹", 1),
+        "MsgId not 0-9": good.replace("<MsgId>", "<MsgId>٣", 1),
     }
     for name, body in bodies.items():
         status, text = await bot.post(body)
