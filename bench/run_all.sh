@@ -4,7 +4,8 @@
 # minute, so each path runs ROUNDS times, each round right after a floor run of the same length: the ratio
 # is the median of the rounds' ratios, req/s, p50 and p99 the medians of the path's runs.
 # Needs Redis on 127.0.0.1:6379 (keys under the prefix hbbench, deleted afterwards).
-# DURATION=5 seconds a run and ROUNDS=3 by default.
+# DURATION=5 seconds a run and ROUNDS=3 by default; ONLY="keyword cached dialog aes floor floor-aes render"
+# picks rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
@@ -53,11 +54,12 @@ measure() {  # measure LABEL FLOOR_PORT FLOOR_FILE [PORT KIND [aes]]: ROUNDS pai
     "$(printf '%s\n' "${rows[@]}" | awk '{s+=$5} END {print s}')"
 }
 
+want() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }  # ONLY="keyword aes": just those rows
 printf '%-58s %9s %7s %11s %11s %6s\n' path "req/s" ratio p50 p99 non2xx
-measure "floor (signature + parse + fixed reply)" 8393 floor
-measure "防疫健康信息码, new user (dedup+lock+state+template)" 8393 floor 8391 keyword
-measure "防疫健康信息码, claimed user, image cached" 8393 floor 8391 cached
-measure "dialog step (validate ID, write state)" 8393 floor 8391 dialog
-measure "floor, safe mode (AES)" 8394 floor-aes
-measure "防疫健康信息码, image cached, safe mode" 8394 floor-aes 8392 cached aes
-$PY bench/render.py
+want floor && measure "floor (signature + parse + fixed reply)" 8393 floor
+want keyword && measure "防疫健康信息码, new user (dedup+lock+state+template)" 8393 floor 8391 keyword
+want cached && measure "防疫健康信息码, claimed user, image cached" 8393 floor 8391 cached
+want dialog && measure "dialog step (validate ID, write state)" 8393 floor 8391 dialog
+want floor-aes && measure "floor, safe mode (AES)" 8394 floor-aes
+want aes && measure "防疫健康信息码, image cached, safe mode" 8394 floor-aes 8392 cached aes
+want render && $PY bench/render.py
