@@ -4,13 +4,13 @@
 # minute, so each path runs ROUNDS times, each round right after a floor run of the same length: the ratio
 # is the median of the rounds' ratios, req/s, p50 and p99 the medians of the path's runs.
 # Needs Redis on 127.0.0.1:6379 (keys under the prefix hbbench, deleted afterwards).
-# DURATION=5 seconds a run and ROUNDS=3 by default; ONLY="keyword cached dialog aes floor floor-aes render"
+# DURATION=5 seconds a run and ROUNDS=5 by default; ONLY="keyword cached dialog aes floor floor-aes render"
 # picks rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 DURATION=${DURATION:-5}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 source bench/common.sh
 
 config plain 8391 8390

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# What one message costs Redis, for capacity planning (docs/capacity.md): Redis CPU (INFO cpu, user + system)
+# and commands per message, beside the server's own CPU (/proc), over a wrk run of each path against one
+# `healthbot serve` process. Redis is single-threaded: its CPU per message bounds messages/s per master.
+# Needs Redis on 127.0.0.1:6379 (keys under hbbench, deleted afterwards; INFO's counters are reset).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+DURATION=${DURATION:-5}
+source bench/common.sh
+config plain 8371 8370
+$HB standin --config "$work/plain.toml" --port 8370 >"$work/standin.log" 2>&1 & pids+=($!)
+$HB serve --config "$work/plain.toml" >"$work/plain.log" 2>&1 & pids+=($!)
+server=$!
+up http://127.0.0.1:8371/healthz
+
+redis_cpu() { redis-cli info cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.6f", s}'; }
+server_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+printf '%-40s %9s %16s %16s %14s\n' path messages "Redis µs/msg" "server µs/msg" "commands/msg"
+for path in keyword cached dialog; do
+  $PY -m bench.signed_requests --url http://127.0.0.1:8371/wechat --path $path --out "$work/$path.txt" \
+    --tag "rc$path$RANDOM" --count $((DURATION * 25000)) >/dev/null
+  redis-cli config resetstat >/dev/null
+  cpu0=$(redis_cpu); ticks0=$(server_ticks)
+  out=$(wrk -t2 -c32 -d"${DURATION}s" -s bench/replay.lua http://127.0.0.1:8371/wechat -- "$work/$path.txt" 2)
+  cpu1=$(redis_cpu); ticks1=$(server_ticks)
+  n=$(awk '/requests in/ {print $1}' <<<"$out")
+  # Commands a script runs are counted on their own too: top-level calls are the scripts and plain reads.
+  commands=$(redis-cli info commandstats | awk -F'[=,:]' '/^cmdstat_/ {c += $3} END {print c}')
+  printf '%-40s %9d %16.1f %16.1f %14.1f\n' "$path" "$n" "$(echo "($cpu1 - $cpu0) * 1000000 / $n" | bc -l)" \
+    "$(echo "($ticks1 - $ticks0) * 1000000 / $(getconf CLK_TCK) / $n" | bc -l)" "$(echo "$commands / $n" | bc -l)"
+done
+redis-cli info commandstats | grep -E '^cmdstat_(evalsha|get|hgetall)' | sed 's/,rejected.*//; s/^/last path: /'
