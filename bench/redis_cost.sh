@@ -18,11 +18,10 @@ redis_cpu() { redis-cli info cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} EN
 server_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 printf '%-40s %9s %16s %16s %14s\n' path messages "Redis µs/msg" "server µs/msg" "commands/msg"
 for path in keyword cached dialog; do
-  $PY -m bench.signed_requests --url http://127.0.0.1:8371/wechat --path $path --out "$work/$path.txt" \
-    --tag "rc$path$RANDOM" --count $((DURATION * 25000)) >/dev/null
+  gen 8371 "$path" "$path"
   redis-cli config resetstat >/dev/null
   cpu0=$(redis_cpu); ticks0=$(server_ticks)
-  out=$(wrk -t2 -c32 -d"${DURATION}s" -s bench/replay.lua http://127.0.0.1:8371/wechat -- "$work/$path.txt" 2)
+  out=$(fresh_wrk 8371 "$path")
   cpu1=$(redis_cpu); ticks1=$(server_ticks)
   n=$(awk '/requests in/ {print $1}' <<<"$out")
   # Commands a script runs are counted on their own too: top-level calls are the scripts and plain reads.

@@ -23,20 +23,14 @@ $PY bench/floor.py --port 8394 --aes-key "$AES" >"$work/floor-aes.log" 2>&1 & pi
 for port in 8391 8392 8393 8394; do up "http://127.0.0.1:$port/healthz"; done
 sleep 0.5
 
-gen() {  # enough fresh requests for 25,000 a second: a run that runs out stops the table, it is not counted
-  $PY -m bench.signed_requests --url "http://127.0.0.1:$1/wechat" --path "$2" --out "$work/$3.txt" \
-    ${4:+--aes-key $AES} --tag "$3$RANDOM" --count $((DURATION * 25000))
-}
 gen 8393 keyword floor
 gen 8394 keyword floor-aes aes
 
 run() {  # run PORT FILE -> "req/s p50_ms p99_ms non2xx"
-  out=$(wrk -t2 -c32 -d"${DURATION}s" --latency -s bench/replay.lua "http://127.0.0.1:$1/wechat" -- "$work/$2.txt" 2)
-  if grep -q "REQUESTS EXHAUSTED" <<<"$out"; then echo "$2: ran out of fresh requests" >&2; kill $$; fi
-  awk '/Requests\/sec/ {rps=$2} /Non-2xx/ {bad=$4}
+  fresh_wrk "$1" "$2" | awk '/Requests\/sec/ {rps=$2} /Non-2xx/ {bad=$4}
        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; return v * 1000 }
        $1=="50%" {p50=ms($2)} $1=="99%" {p99=ms($2)}
-       END {printf "%s %.2f %.2f %d\n", rps, p50, p99, bad}' <<<"$out"
+       END {printf "%s %.2f %.2f %d\n", rps, p50, p99, bad}'
 }
 median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
