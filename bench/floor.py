@@ -12,10 +12,10 @@ import time
 from aiohttp import web
 
 from bot.cli import use_uvloop
-from bot.crypto import EnvelopeError, MessageCipher
-from bot.inbound import BadPush, parse_inbound
-from bot.replies import Text, render_reply
-from bot.signing import signature_ok
+from bot.wechat.crypto import EnvelopeError, MessageCipher
+from bot.wechat.inbound import BadPush, parse_inbound
+from bot.wechat.replies import Text, render_reply
+from bot.wechat.signing import signature_ok
 
 REPLY = Text("回复以下关键词，或点击菜单「热门服务 → 疫情防控」")
 

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.config import Settings, load_settings
-from bot.documents import check_char
-from bot.simulator import Simulator, parse_reply
+from bot.devkit.simulator import Simulator, parse_reply
+from bot.domain.documents import check_char
+from bot.ops.config import Settings, load_settings
 from storage.connection import connect
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"

@@ -15,11 +15,11 @@ import secrets
 import time
 
 from bench.load import fixture_id
-from bot.pii import Vault
 from storage.connection import connect
 from storage.keys import Keys
 from storage.profiles import Person, ProfileStore
 from storage.relatives import RelativeStore
+from storage.vault import Vault
 
 
 async def measure(url: str, users: int) -> None:

@@ -11,7 +11,7 @@ import argparse
 import statistics
 import time
 
-from bot.render import CodeCard, Renderer, find_cjk_font
+from bot.domain.render import CodeCard, Renderer, find_cjk_font
 
 
 def main() -> None:

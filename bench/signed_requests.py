@@ -14,7 +14,7 @@ from urllib.parse import urlencode, urlsplit
 import aiohttp
 
 from bench.load import fixture_id
-from bot.simulator import Simulator
+from bot.devkit.simulator import Simulator
 
 
 async def prepare(sim: Simulator, url: str, users: list[str], steps: list[str]) -> None:

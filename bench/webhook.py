@@ -17,8 +17,8 @@ from collections import Counter
 
 import aiohttp
 
-from bot.documents import check_char
-from bot.simulator import Simulator
+from bot.devkit.simulator import Simulator
+from bot.domain.documents import check_char
 
 
 def fixture_id(n: int) -> str:

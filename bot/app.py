@@ -10,36 +10,21 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from bot.config import STANDIN_PATH, Settings
-from bot.context import Clock
-from bot.dispatcher import Dispatcher
-from bot.face import FaceVerifier, HttpFaceVerifier, LocalFaceVerifier
-from bot.metrics import Metrics
-from bot.pages import Pages
-from bot.pii import Vault
-from bot.providers import (
-    HttpIdentity,
-    HttpResults,
-    HttpStatus,
-    HttpTravel,
-    IdentityProvider,
-    LocalIdentity,
-    LocalResults,
-    LocalStatus,
-    LocalTravel,
-    ResultProvider,
-    StatusProvider,
-    TravelProvider,
-)
-from bot.render import Renderer, find_cjk_font
-from bot.router import Handler, Router
-from bot.services import Services
-from bot.sms import HttpSms, SmsSender, StandInSms
-from bot.standin import create_standin
-from bot.templates import Templates
-from bot.tokens import TokenSigner
+from bot.devkit.standin import create_standin
+from bot.domain.clock import Clock
+from bot.domain.render import Renderer, find_cjk_font
+from bot.domain.tokens import TokenSigner
+from bot.engine.dispatcher import Dispatcher
+from bot.engine.router import Handler, Router
+from bot.engine.services import Services
+from bot.ops.config import STANDIN_PATH, Settings
+from bot.ops.metrics import Metrics
+from bot.ops.templates import Templates
+from bot.upstreams import build_upstreams
+from bot.upstreams.face import FaceLinks
+from bot.web.pages import Pages
 from bot.webhook import BODY_LIMIT, Webhook
-from bot.wechat_api import WeChatAPI
+from bot.wechat.api import WeChatAPI
 from storage import Keys, connect, connect_hot
 from storage.profiles import ProfileStore
 from storage.ratelimit import RateLimiter
@@ -49,6 +34,7 @@ from storage.sms import SmsCodes
 from storage.status import StatusRegistry
 from storage.travel import TravelRegistry
 from storage.turns import TurnStore
+from storage.vault import Vault
 
 log = logging.getLogger("healthbot")
 
@@ -69,31 +55,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or Clock()
     metrics = Metrics()
     registry = StatusRegistry(redis, keys, reads=hot)
-    identity: IdentityProvider = LocalIdentity()
-    if settings.identity.url:
-        identity = HttpIdentity(settings.identity.url, settings.identity.timeout, settings.identity.token)
-    status: StatusProvider = LocalStatus(registry, clock)
-    if settings.status.url:
-        status = HttpStatus(settings.status.url, settings.status.timeout, settings.status.token,
-                            settings.status.cache_seconds)
     rules = settings.relatives
     signer = TokenSigner(settings.security.signing_key_map(), settings.security.active_key_id)
-    links = {"redis": redis, "keys": keys, "signer": signer, "clock": clock, "public_url": settings.public_url,
-             "ttl": rules.face_link_minutes * 60}
-    face: FaceVerifier = LocalFaceVerifier(**links)  # type: ignore[arg-type]
-    if settings.face.url:
-        face = HttpFaceVerifier(settings.face.url, settings.face.timeout, settings.face.token, **links)
-    sms_sender: SmsSender = StandInSms(settings.wechat.api_base, settings.sms.timeout, settings.dev_mode)
-    if settings.sms.url:
-        sms_sender = HttpSms(settings.sms.url, settings.sms.timeout, settings.sms.token)
+    face_links = FaceLinks(redis, keys, signer, clock, settings.public_url, rules.face_link_minutes * 60)
     travel_registry = TravelRegistry(redis, keys, vault)
-    travel: TravelProvider = LocalTravel(travel_registry, clock)
-    if settings.travel.url:
-        travel = HttpTravel(settings.travel.url, settings.travel.timeout, settings.travel.token)
     result_registry = ResultRegistry(redis, keys, vault)
-    results: ResultProvider = LocalResults(result_registry)
-    if settings.results.url:
-        results = HttpResults(settings.results.url, settings.results.timeout, settings.results.token)
+    upstreams = build_upstreams(settings, clock, face_links, registry, travel_registry, result_registry)
     return Services(
         settings=settings,
         templates=Templates(settings.paths.templates),
@@ -106,19 +73,20 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         api=WeChatAPI(settings.wechat, redis, keys, vault, metrics=metrics),
         profiles=ProfileStore(redis, keys, vault),
         status_registry=registry,
-        identity=identity,
-        status=status,
+        upstreams=upstreams,
+        identity=upstreams.identity,
+        status=upstreams.status,
         renderer=Renderer(find_cjk_font(settings.render.font)),
         relatives=RelativeStore(redis, keys, vault, max_per_user=rules.max_per_user,
                                 max_guardians=rules.max_guardians, unbind_after=rules.unbind_after_hours * 3600),
         signer=signer,
-        face=face,
+        face=upstreams.face,
         sms=SmsCodes(redis, keys, settings.security.index_key_bytes()),
-        sms_sender=sms_sender,
+        sms_sender=upstreams.sms,
         travel_registry=travel_registry,
-        travel=travel,
+        travel=upstreams.travel,
         result_registry=result_registry,
-        results=results,
+        results=upstreams.results,
         limiter=RateLimiter(redis),
         metrics=metrics,
     )
@@ -154,9 +122,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     await dispatcher.drain()
     await services.api.close()
     services.renderer.close()
-    for upstream in (services.identity, services.status, services.travel, services.results):
-        if hasattr(upstream, "close"):
-            await upstream.close()
+    await services.upstreams.http.close()
     if not services.settings.redis.url.startswith("memory://"):
         await services.redis.aclose()
         if services.hot is not services.redis:

@@ -14,14 +14,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from bot.admin import Admin, BadRow, Imported, parse_status_row
-from bot.config import STANDIN_PATH, ConfigError, Settings, load_settings, new_key
+from bot.admin.imports import Admin, BadRow, Imported, parse_status_row
+from bot.domain.colours import HEALTH_COLOURS
+from bot.ops.config import STANDIN_PATH, ConfigError, Settings, load_settings, new_key
 
 log = logging.getLogger("healthbot")
 
 
 def _settings(args: argparse.Namespace, **server: Any) -> Settings:
-    from bot.render import FontMissing, find_cjk_font
+    from bot.domain.render import FontMissing, find_cjk_font
 
     try:
         settings = load_settings(args.config, overrides={"server": server})
@@ -52,7 +53,7 @@ def _check_redis(settings: Settings) -> None:
 
 
 def setup_logging(settings: Settings) -> None:
-    from bot.logs import JsonFormatter
+    from bot.ops.logs import JsonFormatter
 
     handler = logging.StreamHandler()
     if settings.server.log_format == "json":
@@ -150,7 +151,7 @@ def supervise(workers: int) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> None:
-    from bot.chat import run_chat
+    from bot.devkit.chat import run_chat
 
     settings = _settings(args)
     url = args.url or settings.public_url + "/wechat"
@@ -175,7 +176,7 @@ def menu_from_settings(settings: Settings) -> dict[str, Any]:
 
 
 def cmd_menu(args: argparse.Namespace) -> None:
-    from bot.standin import validate_menu
+    from bot.wechat.menu import validate_menu
 
     settings = _settings(args)
     menu = menu_from_settings(settings)
@@ -198,7 +199,7 @@ def cmd_menu(args: argparse.Namespace) -> None:
         finally:
             await services.api.close()
 
-    from bot.wechat_api import WeChatAPIError
+    from bot.wechat.api import WeChatAPIError
 
     try:
         asyncio.run(push())
@@ -218,8 +219,8 @@ def _admin_settings(args: argparse.Namespace) -> Settings:
 
 
 def _run_admin(args: argparse.Namespace, work: Callable[[Admin, Settings], Awaitable[None]]) -> None:
-    from bot.pii import Vault
     from storage import connect
+    from storage.vault import Vault
 
     settings = _admin_settings(args)
 
@@ -277,8 +278,8 @@ def cmd_admin_results(args: argparse.Namespace) -> None:
         imported = await admin.results_import().run(admin.redis, Path(args.file), admin.clock.time())
         _report("results", imported)
         if settings.results.notify_new_results and imported.stored:
+            from bot.admin.notify import notify_results
             from bot.app import build_services
-            from bot.notify import notify_results
 
             services = build_services(settings)
             try:
@@ -309,8 +310,8 @@ def token_from(text: str) -> str:
 
 
 def cmd_verify(args: argparse.Namespace) -> None:
-    from bot.offline import verify
-    from bot.tokens import TokenSigner
+    from bot.domain.offline import verify
+    from bot.domain.tokens import TokenSigner
 
     settings = _settings(args)
     signer = TokenSigner(settings.security.signing_key_map(), settings.security.active_key_id)
@@ -340,7 +341,7 @@ async def current_colour(settings: Settings, subject: str) -> str:
 
 
 def cmd_admin_audit(args: argparse.Namespace) -> None:
-    from bot.offline import shanghai
+    from bot.domain.clock import to_second
     from storage import Keys, connect
 
     settings = _settings(args)
@@ -354,7 +355,7 @@ def cmd_admin_audit(args: argparse.Namespace) -> None:
             await redis.aclose()
         for entry_id, fields in reversed(entries):
             f = {k.decode(): v.decode() for k, v in fields.items()}
-            print(f"{shanghai(float(f['at']))}  {f['action']:<8} user {f['who'][:16]}  relative {f['relative'][:16]}"
+            print(f"{to_second(float(f['at']))}  {f['action']:<8} user {f['who'][:16]}  relative {f['relative'][:16]}"
                   f"  ({entry_id.decode()})")
 
     asyncio.run(show())
@@ -363,7 +364,7 @@ def cmd_admin_audit(args: argparse.Namespace) -> None:
 def cmd_standin(args: argparse.Namespace) -> None:
     from aiohttp import web
 
-    from bot.standin import create_standin
+    from bot.devkit.standin import create_standin
 
     settings = _settings(args)
     print(f"stand-in WeChat API on http://{args.host}:{args.port} for app_id {settings.wechat.app_id}", flush=True)
@@ -412,7 +413,7 @@ def parser() -> argparse.ArgumentParser:
     status_set = _command(status, "set", cmd_admin_status, "set one person's colour")
     status_set.add_argument("--doc-type", required=True, help="resident_id, hk_mo_permit, tw_permit, …")
     status_set.add_argument("--doc-no", required=True)
-    status_set.add_argument("colour", choices=["green", "yellow", "red"])
+    status_set.add_argument("colour", choices=HEALTH_COLOURS)
     status_set.add_argument("--reason", default="")
     _command(status, "import", cmd_admin_status, "import colours from CSV: doc_type,doc_no,colour,reason"
              ).add_argument("file")

@@ -9,13 +9,13 @@ import time
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from bot.config import Settings
-from bot.crypto import EnvelopeError, MessageCipher
-from bot.dispatcher import Dispatcher, Replayed
-from bot.inbound import DTD_RE, BadPush, parse_inbound
-from bot.numerals import is_number
-from bot.replies import SUCCESS
-from bot.signing import signature_ok
+from bot.domain.numerals import is_number
+from bot.engine.dispatcher import Dispatcher, Replayed
+from bot.ops.config import Settings
+from bot.wechat.crypto import EnvelopeError, MessageCipher
+from bot.wechat.inbound import DTD_RE, BadPush, parse_inbound
+from bot.wechat.replies import SUCCESS
+from bot.wechat.signing import signature_ok
 from storage.turns import FirstBody
 
 log = logging.getLogger("healthbot.webhook")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.router import Router
+from bot.engine.router import Router
 from handlers import basics, faq, health_code, relatives, results, travel
 from handlers.basics import fallback
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.context import Context
-from bot.dialogs import Invalid
-from bot.documents import name_ok, normalize_name
-from bot.inbound import normalize_text
+from bot.domain.documents import name_ok, normalize_name
+from bot.engine.context import Context
+from bot.engine.dialogs import Invalid
+from bot.wechat.inbound import normalize_text
 
 
 def expect_word(word: str, template: str) -> Callable[[str, Context], bool]:

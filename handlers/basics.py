@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.context import Context
-from bot.replies import Reply
-from bot.router import Router
+from bot.engine.context import Context
+from bot.engine.router import Router
+from bot.wechat.replies import Reply
 
 router = Router("basics")
 

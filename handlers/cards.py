@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import secrets
 
-from bot.context import Context
-from bot.documents import RESIDENT_ID
-from bot.masking import mask_document, mask_name, mask_resident_id
-from bot.providers import HealthStatus, ProviderUnavailable
-from bot.render import CodeCard, TravelImage
-from bot.replies import Image, News, Reply, Text
-from bot.services import Services
+from bot.domain.clock import to_second
+from bot.domain.documents import RESIDENT_ID
+from bot.domain.masking import mask_document, mask_name, mask_resident_id
+from bot.domain.render import CodeCard, TravelImage
+from bot.engine.context import Context
+from bot.engine.services import Services
+from bot.upstreams.http import ProviderUnavailable
+from bot.upstreams.status import HealthStatus
+from bot.wechat.replies import Image, News, Reply, Text
 from storage.profiles import Person
 
 
@@ -74,7 +76,7 @@ async def build_card(services: Services, openid: str, person: Person, doc_index:
         colour=colour,
         name=mask_name(person.name),
         document=masked_document(person),
-        generated=services.clock.now().strftime("%Y-%m-%d %H:%M:%S"),
+        generated=to_second(services.clock.time()),
         guidance=" ".join(filter(None, [services.templates.render(f"code/guidance_{colour}.txt"), notice])),
         qr_payload=await qr_payload(services, openid, subject, doc_index),
     )

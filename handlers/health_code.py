@@ -6,9 +6,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from bot.context import Context
-from bot.dialogs import Dialog, Invalid, Step
-from bot.documents import (
+from bot.domain.documents import (
     DOCUMENT_BY_CODE,
     DOCUMENT_CODES,
     DOCUMENT_TYPES,
@@ -19,11 +17,13 @@ from bot.documents import (
     normalize_number,
     resident_id_ok,
 )
-from bot.masking import mask_document, mask_name, mask_phone, mask_resident_id
-from bot.numerals import is_number
-from bot.providers import ProviderUnavailable
-from bot.replies import Reply, Text
-from bot.router import Router
+from bot.domain.masking import mask_document, mask_name, mask_phone, mask_resident_id
+from bot.domain.numerals import is_number
+from bot.engine.context import Context
+from bot.engine.dialogs import Dialog, Invalid, Step
+from bot.engine.router import Router
+from bot.upstreams.http import ProviderUnavailable
+from bot.wechat.replies import Reply, Text
 from handlers.answers import expect_word, person_name
 from handlers.cards import code_image
 from handlers.travel import combined_travel

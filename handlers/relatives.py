@@ -10,17 +10,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from bot.context import Context
-from bot.dialogs import Dialog, Invalid, Step
-from bot.documents import RESIDENT_ID, birth_date, full_years, normalize_number, resident_id_ok
-from bot.inbound import Inbound
-from bot.masking import mask_name, mask_resident_id
-from bot.numerals import is_number
-from bot.offline import issue, shanghai
-from bot.providers import ProviderUnavailable
-from bot.render import OfflineCard
-from bot.replies import Image, Reply, Text
-from bot.router import Handler, Router
+from bot.domain.clock import to_minute, to_second
+from bot.domain.documents import RESIDENT_ID, birth_date, full_years, normalize_number, resident_id_ok
+from bot.domain.masking import mask_name, mask_resident_id
+from bot.domain.numerals import is_number
+from bot.domain.offline import issue
+from bot.domain.render import OfflineCard
+from bot.engine.context import Context
+from bot.engine.dialogs import Dialog, Invalid, Step
+from bot.engine.router import Handler, Router
+from bot.upstreams.http import ProviderUnavailable
+from bot.wechat.inbound import Inbound
+from bot.wechat.replies import Image, Reply, Text
 from handlers.answers import expect_word, person_name
 from handlers.cards import code_image, current_status
 from storage.profiles import Person, Profile
@@ -182,7 +183,7 @@ async def relatives_page(ctx: Context) -> Reply:
         status = await current_status(ctx, person, relative.index)
         rows.append({"n": n, "name": mask_name(relative.name), "relationship": relative.relationship,
                      "colour": status.colour if not isinstance(status, Text) else "",
-                     "bound": shanghai(relative.bound_at, seconds=False)})
+                     "bound": to_minute(relative.bound_at)})
     return ctx.text("relatives/page.txt", rows=rows, limit=ctx.services.relatives.max_per_user)
 
 
@@ -251,9 +252,9 @@ async def offline_code(ctx: Context, profile: Profile, relative: Relative) -> Re
         name=mask_name(relative.name),
         subtitle=proxy_line(ctx, profile, relative),
         colour=status.colour,
-        stamp=ctx.render("cards/offline_stamp.txt", valid_until=shanghai(token["exp"], seconds=False)),
+        stamp=ctx.render("cards/offline_stamp.txt", valid_until=to_minute(token["exp"])),
         colour_line=ctx.render("cards/offline_colour.txt", colour=status.colour),
-        generated_line=ctx.render("cards/offline_generated.txt", generated=shanghai(now)),
+        generated_line=ctx.render("cards/offline_generated.txt", generated=to_second(now)),
         note=ctx.render("relatives/offline_note.txt"),
         qr_payload=f"{services.settings.public_url}/verify?t={token['token']}",
     )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from bot.context import SHANGHAI, Context
-from bot.masking import mask_name
-from bot.providers import ProviderUnavailable
-from bot.replies import Reply, Text
-from bot.router import Router
+from bot.domain.clock import local, to_minute
+from bot.domain.masking import mask_name
+from bot.engine.context import Context
+from bot.engine.router import Router
+from bot.upstreams.http import ProviderUnavailable
+from bot.wechat.replies import Reply, Text
 from handlers.health_code import code_reply
 from handlers.relatives import claimed_profile, for_relative, relative_code, relative_person
 from storage.profiles import Person, Profile
@@ -20,12 +19,8 @@ router = Router("results")
 
 def days_since_sampling(result: TestResult, ctx: Context) -> int:
     """Calendar days from the sampling date (domain.md §4.5): sampled yesterday is 1 day, whatever the hour."""
-    sampled = datetime.fromtimestamp(result.sampled_at, SHANGHAI).date()
+    sampled = local(result.sampled_at).date()
     return (ctx.now().date() - sampled).days
-
-
-def stamp(ts: float) -> str:
-    return datetime.fromtimestamp(ts, SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
 async def results_text(ctx: Context, person: Person, doc_index: str, whose: str) -> Reply:
@@ -33,7 +28,7 @@ async def results_text(ctx: Context, person: Person, doc_index: str, whose: str)
         results = await ctx.services.results.results(person, doc_index)
     except ProviderUnavailable:
         return ctx.text("results/unavailable.txt")
-    rows = [{"result": r.result, "sampled": stamp(r.sampled_at), "reported": stamp(r.reported_at),
+    rows = [{"result": r.result, "sampled": to_minute(r.sampled_at), "reported": to_minute(r.reported_at),
              "institution": r.institution, "days": days_since_sampling(r, ctx)} for r in results]
     return ctx.text("results/list.txt", whose=whose, rows=rows)
 

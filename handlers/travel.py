@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-from bot.context import SHANGHAI, Context
-from bot.dialogs import Dialog, Invalid, Step
-from bot.documents import PHONE_RE, normalize_number
-from bot.masking import mask_phone
-from bot.numerals import is_number
-from bot.providers import ProviderUnavailable, TravelCard
-from bot.render import TravelImage
-from bot.replies import Image, Reply, Text
-from bot.router import Router
+from bot.domain.clock import time_of_day, travel_stamp
+from bot.domain.documents import PHONE_RE, normalize_number
+from bot.domain.masking import mask_phone
+from bot.domain.numerals import is_number
+from bot.domain.render import TravelImage
+from bot.engine.context import Context
+from bot.engine.dialogs import Dialog, Invalid, Step
+from bot.engine.router import Router
+from bot.upstreams.http import ProviderUnavailable
+from bot.upstreams.travel import TravelCard
+from bot.wechat.replies import Image, Reply, Text
 from handlers.answers import expect_word
 from handlers.cards import code_image
 
@@ -39,16 +40,12 @@ async def travel_phone(text: str, ctx: Context) -> str:
     return answer
 
 
-def when(ts: float) -> str:
-    return datetime.fromtimestamp(ts, SHANGHAI).strftime("%H:%M:%S")
-
-
 async def send_code(ctx: Context) -> None:
     """Ask for a code within the limits; what happened is kept for the prompt to tell."""
     services, data = ctx.services, ctx.state.data
     phone = data["phone"]
     outcome = await services.sms.issue(phone_index(ctx, phone), ctx.openid, services.clock.time())
-    data["sms"], data["retry_at"] = outcome.result, when(outcome.retry_at) if outcome.retry_at else ""
+    data["sms"], data["retry_at"] = outcome.result, time_of_day(outcome.retry_at) if outcome.retry_at else ""
     if outcome.result == "sent":
         try:
             await services.sms_sender.send(phone, ctx.render("travel/sms.txt", code=outcome.code))
@@ -101,7 +98,7 @@ async def complete_travel(ctx: Context, data: dict[str, Any]) -> Reply:
 
 def travel_image(ctx: Context, phone: str, card: TravelCard) -> TravelImage:
     starred = any(risk for _, risk in card.cities)
-    updated = datetime.fromtimestamp(card.updated_at, SHANGHAI).strftime("%Y.%m.%d %H:%M:%S")
+    updated = travel_stamp(card.updated_at)
     return TravelImage(
         title=ctx.render("cards/travel_title.txt"),
         owner=ctx.render("cards/travel_owner.txt", phone=mask_phone(phone)),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.pii import Vault
 from storage.connection import RedisClient
 from storage.keys import Keys
+from storage.vault import Vault
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,9 +25,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from bot.pii import Vault
 from storage.connection import RedisClient
 from storage.keys import Keys
+from storage.vault import Vault
 
 FAR_FUTURE = 1e12  # "now" for removals that ignore the 24 h rule (deregistration)
 LEASE = 30  # seconds a reservation holds a relative's place

@@ -23,11 +23,10 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import hiredis
+from redis.asyncio.connection import parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-
-from bot.numerals import is_number
 
 Arg = str | bytes | int | float
 
@@ -132,8 +131,7 @@ class RespClient:
         self.path = parts.path
         self.username = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password) if parts.password else None
-        db = parts.path.strip("/") if parts.scheme != "unix" else ""
-        self.db = int(db) if is_number(db) else 0
+        self.db = int(parse_url(url).get("db", 0))  # redis-py's reading of the URL, so both clients agree
         self.connect_timeout = connect_timeout
         self.timeout = timeout
         self._connection: _Connection | None = None

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from redis.asyncio.client import Pipeline
 
-from bot.pii import Vault
 from storage.connection import RedisClient
 from storage.keys import Keys
+from storage.vault import Vault
 
 KEEP_DAYS = 30
 

@@ -9,8 +9,6 @@ from redis.asyncio.client import Pipeline
 from storage.connection import HotClient, RedisClient
 from storage.keys import Keys
 
-COLOURS = ("green", "yellow", "red")
-
 
 @dataclass(frozen=True, slots=True)
 class StatusRecord:
@@ -38,9 +36,8 @@ class StatusRegistry:
             await pipe.execute()
 
     def queue_set(self, pipe: Pipeline, doc_index: str, colour: str, reason: str, at: float) -> None:
-        """Queue the write on a pipeline; a plain green (the default) is stored as no record at all."""
-        if colour not in COLOURS:
-            raise ValueError(f"colour must be one of {', '.join(COLOURS)}")
+        """Queue the write on a pipeline; a plain green (the default) is stored as no record at all.
+        The caller has checked the colour (bot.domain.colours)."""
         key = self.keys.status(doc_index)
         pipe.delete(key)
         if colour != "green" or reason:

@@ -13,13 +13,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import DISPATCHER, SERVICES, build_app
-from bot.config import Settings, load_settings, new_key
-from bot.context import Clock
-from bot.dispatcher import Dispatcher
-from bot.router import Handler, Router
-from bot.services import Services
-from bot.simulator import Simulator, parse_reply
-from bot.standin import STATE, StandInState, create_standin
+from bot.devkit.simulator import Simulator, parse_reply
+from bot.devkit.standin import STATE, StandInState, create_standin
+from bot.domain.clock import Clock
+from bot.engine.dispatcher import Dispatcher
+from bot.engine.router import Handler, Router
+from bot.engine.services import Services
+from bot.ops.config import Settings, load_settings, new_key
 from storage.connection import RedisClient, connect
 from tests.local_redis import LocalCluster
 

@@ -1,13 +1,98 @@
-"""Small image helpers for tests."""
+"""Processes, ports, configs and images shared by the test modules."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
+import aiohttp
 from PIL import Image
+
+from bot.devkit.simulator import Simulator, parse_reply
+from bot.ops.config import new_key
+from tests.conftest import APP_ID, APP_SECRET, REDIS_URL, TOKEN, Bot
 
 
 def tiny_png() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (8, 8), "green").save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def write_config(tmp_path: Path, prefix: str, api_base: str, redis_url: str = REDIS_URL, **server: object) -> Path:
+    lines = [f'[wechat]\ntoken = "{TOKEN}"\napp_id = "{APP_ID}"\napp_secret = "{APP_SECRET}"\napi_base = "{api_base}"',
+             f'[redis]\nurl = "{redis_url}"\nprefix = "{prefix}"',
+             f'[security]\nindex_key = "{new_key()}"\ndata_key = "{new_key()}"\nsigning_keys = "k1:{new_key()}"\n'
+             'active_key_id = "k1"',
+             "[server]\n" + "\n".join(f"{k} = {v}" for k, v in server.items())]
+    path = tmp_path / f"{prefix}-{len(list(tmp_path.iterdir()))}.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+class Worker:
+    """`healthbot serve` as its own process, with a WeChat-like client."""
+
+    def __init__(self, config: Path, log: Path) -> None:
+        self.port = free_port()
+        self.log = log
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve", "--config", str(config), "--port", str(self.port)],
+            stdout=log.open("w"), stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{self.port}/wechat"
+        self.sim = Simulator(TOKEN, "", APP_ID)
+
+    async def ready(self) -> None:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):
+                try:
+                    async with http.get(self.url.replace("/wechat", "/healthz")) as response:
+                        if response.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.1)
+        raise AssertionError(self.log.read_text())
+
+    async def push(self, http: aiohttp.ClientSession, xml: str) -> tuple[int, dict[str, object]]:
+        signed = self.sim.sign(xml)
+        async with http.post(self.url, params=signed.params, data=signed.body) as response:
+            body = await response.text()
+            return response.status, (parse_reply(body) if response.status == 200 else {})
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def config_for(bot: Bot, tmp_path: Path, api_base: str = "") -> Path:
+    s = bot.services.settings
+    path = tmp_path / "healthbot.toml"
+    path.write_text(
+        f'[wechat]\ntoken = "{s.wechat.token}"\napp_id = "{s.wechat.app_id}"\napp_secret = "{s.wechat.app_secret}"\n'
+        f'api_base = "{api_base or s.wechat.api_base}"\n'
+        f'[redis]\nurl = "{s.redis.url}"\nprefix = "{s.redis.prefix}"\n'
+        f'[security]\nindex_key = "{s.security.index_key}"\ndata_key = "{s.security.data_key}"\n'
+        f'signing_keys = "{s.security.signing_keys}"\nactive_key_id = "{s.security.active_key_id}"\n', encoding="utf-8")
+    example = Path(__file__).resolve().parent.parent / "config.example.toml"
+    menu = example.read_text(encoding="utf-8").split("# The custom menu", 1)[1]
+    path.write_text(path.read_text(encoding="utf-8") + "\n# The custom menu" + menu, encoding="utf-8")
+    return path
+
+
+async def healthbot(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real command, run without blocking the loop that serves the stand-in WeChat API."""
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", *args,
+                                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    return subprocess.CompletedProcess(list(args), process.returncode or 0, out.decode(), err.decode())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

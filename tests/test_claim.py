@@ -11,19 +11,14 @@ import zxingcpp
 from PIL import Image
 
 from tests.conftest import Bot, BotFactory
-
-ID = "11010519491231002X"
-PHONE = "13800001234"
-NAME = "张小三"
-
-
-async def claim_until(bot: Bot, user: str, answers: list[str]) -> list[str]:
-    return [await bot.say(user, text) for text in answers]
-
-
-async def full_claim(bot: Bot, user: str, id_number: str = ID) -> dict[str, object]:
-    await claim_until(bot, user, ["防疫健康信息码", "同意", NAME, id_number, PHONE])
-    return await bot.push(bot.sim.text(user, "确认"))
+from tests.journeys import (
+    ID,
+    NAME,
+    PHONE,
+    assert_nothing_plain,
+    claim_until,
+    full_claim,
+)
 
 
 def decode(png: bytes) -> list[str]:
@@ -141,22 +136,6 @@ async def test_no_plain_id_phone_or_name_at_rest_or_in_logs(bot: Bot, prefix: st
     for record in caplog.records:
         for secret in (ID, PHONE, NAME):
             assert secret not in record.getMessage()
-
-
-async def assert_nothing_plain(redis: object, prefix: str, secrets: list[str]) -> None:
-    keys = [key async for key in redis.scan_iter(match=f"{prefix}:*")]  # type: ignore[attr-defined]
-    assert keys
-    for key in keys:
-        kind = (await redis.type(key)).decode()  # type: ignore[attr-defined]
-        if kind == "string":
-            values = [await redis.get(key)]  # type: ignore[attr-defined]
-        elif kind == "hash":
-            values = [v for pair in (await redis.hgetall(key)).items() for v in pair]  # type: ignore[attr-defined]
-        else:
-            values = []
-        blob = key + b"".join(values)
-        for secret in secrets:
-            assert secret.encode() not in blob, key
 
 
 async def test_operator_colour_shows_on_the_next_image(bot: Bot) -> None:

@@ -10,13 +10,18 @@ import time
 
 import pytest
 
-from bot.context import SettableClock
-from bot.documents import check_char
+from bot.domain.clock import SettableClock
+from bot.domain.documents import check_char
 from storage.connection import RedisClient
 from storage.relatives import Place, RelativeStore
 from tests.conftest import Bot, BotFactory
+from tests.journeys import (
+    AGE_6,
+    TODAY,
+    guardian,
+    up_to_agreement,
+)
 from tests.local_redis import LocalCluster
-from tests.test_relatives import AGE_6, TODAY, guardian, up_to_agreement
 
 LEASE, MARGIN = 2, 1
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_settings, new_key
+from bot.ops.config import ConfigError, load_settings, new_key
 
 KEYS = (f'[security]\nindex_key = "{new_key()}"\ndata_key = "{new_key()}"\n'
         f'signing_keys = "k1:{new_key()}"\nactive_key_id = "k1"\n')
@@ -77,7 +77,7 @@ def test_the_example_config_documents_every_key() -> None:
     import dataclasses
     import tomllib
 
-    from bot.config import SECTIONS, Settings
+    from bot.ops.config import SECTIONS, Settings
 
     example = tomllib.loads((Path(__file__).resolve().parent.parent / "config.example.toml").read_text("utf-8"))
     defaults = Settings()

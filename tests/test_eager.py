@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from aiohttp.helpers import TimerContext
 
-from bot.eager import finished_by, start_eagerly
+from bot.engine.eager import finished_by, start_eagerly
 
 
 async def test_a_handler_that_never_waits_is_done_before_start_returns() -> None:

@@ -16,60 +16,17 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from bot.config import new_key
-from bot.simulator import Simulator, parse_reply
-from bot.standin import Fault, StandInState
-from tests.conftest import APP_ID, APP_SECRET, REDIS_URL, TOKEN, BotFactory, describe
-from tests.test_claim import ID, NAME, PHONE
-from tests.test_newcomer import free_port
+from bot.devkit.simulator import Simulator, parse_reply
+from bot.devkit.standin import Fault, StandInState
+from tests.conftest import APP_ID, REDIS_URL, TOKEN, BotFactory, describe
+from tests.helpers import Worker, free_port, write_config
+from tests.journeys import (
+    ID,
+    NAME,
+    PHONE,
+)
 
 CLAIM = ["防疫健康信息码", "同意", NAME, ID, PHONE]
-
-
-def write_config(tmp_path: Path, prefix: str, api_base: str, redis_url: str = REDIS_URL, **server: object) -> Path:
-    lines = [f'[wechat]\ntoken = "{TOKEN}"\napp_id = "{APP_ID}"\napp_secret = "{APP_SECRET}"\napi_base = "{api_base}"',
-             f'[redis]\nurl = "{redis_url}"\nprefix = "{prefix}"',
-             f'[security]\nindex_key = "{new_key()}"\ndata_key = "{new_key()}"\nsigning_keys = "k1:{new_key()}"\n'
-             'active_key_id = "k1"',
-             "[server]\n" + "\n".join(f"{k} = {v}" for k, v in server.items())]
-    path = tmp_path / f"{prefix}-{len(list(tmp_path.iterdir()))}.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-class Worker:
-    """`healthbot serve` as its own process, with a WeChat-like client."""
-
-    def __init__(self, config: Path, log: Path) -> None:
-        self.port = free_port()
-        self.log = log
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", "--config", str(config), "--port", str(self.port)],
-            stdout=log.open("w"), stderr=subprocess.STDOUT)
-        self.url = f"http://127.0.0.1:{self.port}/wechat"
-        self.sim = Simulator(TOKEN, "", APP_ID)
-
-    async def ready(self) -> None:
-        async with aiohttp.ClientSession() as http:
-            for _ in range(100):
-                try:
-                    async with http.get(self.url.replace("/wechat", "/healthz")) as response:
-                        if response.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.1)
-        raise AssertionError(self.log.read_text())
-
-    async def push(self, http: aiohttp.ClientSession, xml: str) -> tuple[int, dict[str, object]]:
-        signed = self.sim.sign(xml)
-        async with http.post(self.url, params=signed.params, data=signed.body) as response:
-            body = await response.text()
-            return response.status, (parse_reply(body) if response.status == 200 else {})
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
 
 
 @pytest.fixture

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from storage.travel import Visit
 from tests.conftest import Bot, BotFactory
-from tests.test_claim import ID, NAME, PHONE, claim_until, full_claim
-from tests.test_relatives import AGE_6, bind
-from tests.test_travel import last_code
+from tests.journeys import (
+    AGE_6,
+    ID,
+    NAME,
+    PHONE,
+    bind,
+    claim_until,
+    full_claim,
+    last_code,
+)
 
 
 async def ttl(bot: Bot, key: str) -> int:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.load import Citizen, Load, check, handler_runs, secrets_of, summary
-from bot.config import load_settings, new_key
-from bot.standin import StandInState
+from bot.devkit.standin import StandInState
+from bot.ops.config import load_settings, new_key
 from tests.conftest import AES_KEY, APP_ID, APP_SECRET, REDIS_URL, TOKEN
-from tests.test_faults import Worker
+from tests.helpers import Worker
 
 USERS = 200
 

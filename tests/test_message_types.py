@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from bot.simulator import Simulator
+from bot.devkit.simulator import Simulator
 from tests.conftest import Bot, BotFactory, describe
 
 USER = "oTypes_0001"

@@ -13,10 +13,14 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from bot.context import SHANGHAI, SettableClock
+from bot.domain.clock import SHANGHAI, SettableClock
 from tests.conftest import Bot, BotFactory
-from tests.test_claim import ID, full_claim
-from tests.test_relatives import AGE_6, bind
+from tests.journeys import (
+    AGE_6,
+    ID,
+    bind,
+    full_claim,
+)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -13,10 +13,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.context import SettableClock
+from bot.domain.clock import SettableClock
 from tests.conftest import Bot, BotFactory
-from tests.test_claim import ID, NAME, PHONE
-from tests.test_relatives import ELDER, RELATIVE_NAME, TODAY, guardian
+from tests.journeys import (
+    ELDER,
+    ID,
+    NAME,
+    PHONE,
+    RELATIVE_NAME,
+    TODAY,
+    guardian,
+)
 
 CLAIM = ["防疫健康信息码", "同意", NAME, ID, PHONE]
 HMT = ["港澳台", "同意"]

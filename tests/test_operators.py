@@ -2,41 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from PIL import Image
 
-from bot.standin import validate_menu
+from bot.wechat.menu import validate_menu
 from tests.conftest import Bot
-from tests.test_claim import ID, full_claim
-
-
-def config_for(bot: Bot, tmp_path: Path, api_base: str = "") -> Path:
-    s = bot.services.settings
-    path = tmp_path / "healthbot.toml"
-    path.write_text(
-        f'[wechat]\ntoken = "{s.wechat.token}"\napp_id = "{s.wechat.app_id}"\napp_secret = "{s.wechat.app_secret}"\n'
-        f'api_base = "{api_base or s.wechat.api_base}"\n'
-        f'[redis]\nurl = "{s.redis.url}"\nprefix = "{s.redis.prefix}"\n'
-        f'[security]\nindex_key = "{s.security.index_key}"\ndata_key = "{s.security.data_key}"\n'
-        f'signing_keys = "{s.security.signing_keys}"\nactive_key_id = "{s.security.active_key_id}"\n', encoding="utf-8")
-    example = Path(__file__).resolve().parent.parent / "config.example.toml"
-    menu = example.read_text(encoding="utf-8").split("# The custom menu", 1)[1]
-    path.write_text(path.read_text(encoding="utf-8") + "\n# The custom menu" + menu, encoding="utf-8")
-    return path
-
-
-async def healthbot(*args: str) -> subprocess.CompletedProcess[str]:
-    """The real command, run without blocking the loop that serves the stand-in WeChat API."""
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", *args,
-                                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    return subprocess.CompletedProcess(list(args), process.returncode or 0, out.decode(), err.decode())
+from tests.helpers import config_for, healthbot
+from tests.journeys import (
+    ID,
+    full_claim,
+)
 
 
 def title_bar(bot: Bot, reply: dict[str, object]) -> tuple[int, int, int]:

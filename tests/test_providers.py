@@ -10,10 +10,16 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.render import FontMissing, find_cjk_font
+from bot.domain.render import FontMissing, find_cjk_font
 from tests.conftest import BotFactory
-from tests.test_claim import ID, NAME, PHONE, claim_until, full_claim
-from tests.test_travel import last_code
+from tests.journeys import (
+    ID,
+    NAME,
+    PHONE,
+    claim_until,
+    full_claim,
+    last_code,
+)
 
 
 class Upstream:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import re
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -13,27 +12,32 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from bot.config import new_key
-from bot.context import SHANGHAI, SettableClock
-from bot.documents import check_char
-from bot.offline import shanghai
+from bot.domain.clock import SHANGHAI, SettableClock, to_minute, to_second
+from bot.ops.config import new_key
 from tests.conftest import Bot, BotFactory
-from tests.test_claim import assert_nothing_plain, claim_until, full_claim
-from tests.test_operators import config_for, healthbot
-
-TODAY = datetime(2025, 6, 15, 12, 0, tzinfo=SHANGHAI)  # domain.md §1.5's fixed "today"
-ELDER = "11010519491231002X"  # 75
-RELATIVE_NAME = "王大明"
-AGE_16, AGE_17 = "110101200806160139", "110101200806150248"
-AGE_60, AGE_59 = "110101196506150319", "110101196506160429"
-AGE_6, AGE_7 = "110101201806160512", "110101201806150621"
-LEAP_DAY = "110101201202290172"
-
-
-def elder(n: int) -> str:
-    """A distinct, checksum-valid ID of a 75-year-old for each n."""
-    first17 = f"11010119500101{n:03d}"
-    return first17 + check_char(first17)
+from tests.helpers import config_for, healthbot
+from tests.journeys import (
+    AGE_6,
+    AGE_7,
+    AGE_16,
+    AGE_17,
+    AGE_59,
+    AGE_60,
+    ELDER,
+    LEAP_DAY,
+    RELATIVE_NAME,
+    TODAY,
+    assert_nothing_plain,
+    bind,
+    callback,
+    claim_until,
+    elder,
+    full_claim,
+    guardian,
+    link_in,
+    sent_to,
+    up_to_agreement,
+)
 
 
 @pytest.fixture
@@ -44,45 +48,6 @@ def clock() -> SettableClock:
 @pytest.fixture
 async def bot(make_bot: BotFactory, clock: SettableClock) -> Bot:
     return await make_bot(clock=clock)
-
-
-async def guardian(bot: Bot, user: str, id_number: str = "110105198001010011") -> None:
-    first17 = id_number[:17]
-    await full_claim(bot, user, first17 + check_char(first17))
-
-
-async def up_to_agreement(bot: Bot, user: str, id_number: str, name: str = RELATIVE_NAME) -> list[str]:
-    return await claim_until(bot, user, ["添加亲属", name, id_number, "1", "确认绑定"])
-
-
-def link_in(text: str) -> str:
-    found = re.search(r"http://\S+/face\?t=\S+", text)
-    assert found, text
-    return found.group(0)
-
-
-async def callback(bot: Bot, link: str, result: str) -> int:
-    token = parse_qs(urlsplit(link).query)["t"][0]
-    response = await bot.client.post("/face/callback", json={"t": token, "result": result})
-    await bot.dispatcher.drain()
-    return response.status
-
-
-def sent_to(bot: Bot, user: str) -> list[str]:
-    return [m["text"]["content"] for m in bot.standin.messages if m["touser"] == user and m["msgtype"] == "text"]
-
-
-async def bind(bot: Bot, user: str, id_number: str, name: str = RELATIVE_NAME) -> str:
-    """A whole binding, face check included when the relative is 7 or older."""
-    prompts = await up_to_agreement(bot, user, id_number, name)
-    assert "协议" in prompts[-1]
-    reply = await bot.say(user, "同意协议并认证")
-    if "人脸识别" in reply:
-        assert await callback(bot, link_in(reply), "pass") == 200
-        assert "信息认证承诺" in sent_to(bot, user)[-1]
-    else:
-        assert "信息认证承诺" in reply
-    return await bot.say(user, "确认承诺")
 
 
 async def test_only_users_with_a_claimed_code_may_bind(bot: Bot) -> None:
@@ -267,8 +232,8 @@ async def test_offline_code_verifies_expires_and_survives_key_rotation(make_bot:
 
     status, verdict = await check(bot, token)
     assert status == 200 and verdict == {"state": "valid", "name": "王*明", "colour_at_issue": "green",
-                                         "issued": shanghai(issued_at),
-                                         "expires": shanghai(issued_at + 7 * 86400, seconds=False),
+                                         "issued": to_second(issued_at),
+                                         "expires": to_minute(issued_at + 7 * 86400),
                                          "current_colour": "green"}
     image.save(tmp_path / "offline.png")
     done = await healthbot("verify", "--config", str(config_for(bot, tmp_path)), str(tmp_path / "offline.png"))

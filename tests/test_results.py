@@ -7,11 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.context import SHANGHAI, SettableClock
+from bot.domain.clock import SHANGHAI, SettableClock
 from tests.conftest import Bot, BotFactory
-from tests.test_claim import ID, full_claim
-from tests.test_operators import config_for, healthbot
-from tests.test_relatives import AGE_6, bind, guardian
+from tests.helpers import config_for, healthbot
+from tests.journeys import (
+    AGE_6,
+    ID,
+    bind,
+    full_claim,
+    guardian,
+)
 
 NOW = datetime.now(SHANGHAI).replace(hour=1, minute=0, second=0, microsecond=0)
 

@@ -12,9 +12,14 @@ from urllib.parse import parse_qs, urlsplit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.signing import wechat_signature
+from bot.wechat.signing import wechat_signature
 from tests.conftest import TOKEN, Bot, BotFactory, describe
-from tests.test_relatives import ELDER, guardian, link_in, up_to_agreement
+from tests.journeys import (
+    ELDER,
+    guardian,
+    link_in,
+    up_to_agreement,
+)
 
 USER = "oSecurity_0001"
 

@@ -9,8 +9,13 @@ import pytest
 
 from storage.connection import RedisClient
 from tests.conftest import Bot
+from tests.journeys import (
+    ID,
+    NAME,
+    PHONE,
+    claim_until,
+)
 from tests.local_redis import LocalSentinel
-from tests.test_claim import ID, NAME, PHONE, claim_until
 
 BUSY = "服务繁忙，请稍后再试。"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from bot.templates import Templates
+from bot.ops.templates import Templates
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -11,10 +10,15 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from bot.context import SHANGHAI, SettableClock
+from bot.domain.clock import SHANGHAI, SettableClock
 from tests.conftest import Bot, BotFactory
-from tests.test_claim import PHONE, claim_until, full_claim
-from tests.test_operators import config_for, healthbot
+from tests.helpers import config_for, healthbot
+from tests.journeys import (
+    PHONE,
+    claim_until,
+    full_claim,
+    last_code,
+)
 
 OTHER_PHONE = "13912345678"
 
@@ -49,11 +53,6 @@ async def import_travel(bot: Bot, tmp_path: Path) -> str:
     risk = await healthbot("admin", "risk-cities", "set", "--config", config, "浙江省杭州市", "重庆市")
     assert risk.returncode == 0 and "2 cities" in risk.stdout
     return done.stdout + done.stderr
-
-
-def last_code(bot: Bot, phone: str) -> str:
-    texts = [m["text"] for m in bot.standin.sms if m["phone"] == phone]
-    return re.search(r"\d{6}", texts[-1]).group(0)  # type: ignore[union-attr]
 
 
 async def to_code_step(bot: Bot, user: str, phone: str = "1") -> str:
@@ -179,7 +178,7 @@ async def test_combined_view_for_a_day_after_one_verification(bot: Bot, clock: S
 
 
 async def test_the_sms_gateway_down_is_said_and_resend_works_later(bot: Bot) -> None:
-    from bot.standin import Fault
+    from bot.devkit.standin import Fault
 
     bot.standin.faults["sms"].append(Fault(status=503, times=3))
     user = "oTravel_0010"

@@ -6,10 +6,10 @@ import asyncio
 import time
 from collections import Counter
 
-from bot.context import Context, DialogState
-from bot.inbound import parse_inbound
-from bot.replies import Image, Reply, Text
-from bot.router import Router
+from bot.engine.context import Context, DialogState
+from bot.engine.router import Router
+from bot.wechat.inbound import parse_inbound
+from bot.wechat.replies import Image, Reply, Text
 from handlers import basics, health_code
 from storage.profiles import Person
 from tests.conftest import Bot, BotFactory, describe
@@ -107,7 +107,7 @@ async def test_slow_reply_answers_at_once_and_follows_by_customer_service_messag
 
 
 async def test_image_delivery_falls_back_to_text_when_upload_fails(make_bot: BotFactory) -> None:
-    from bot.standin import Fault
+    from bot.devkit.standin import Fault
 
     bot, _ = await probe_bot(make_bot, delay=0.0)
     bot.standin.faults["media/upload"].append(Fault(errcode=45009, times=5))

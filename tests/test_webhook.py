@@ -6,9 +6,10 @@ import os
 
 import xmltodict
 
-from bot.signing import wechat_signature
-from bot.simulator import parse_reply
+from bot.devkit.simulator import parse_reply
+from bot.wechat.signing import wechat_signature
 from tests.conftest import AES_KEY, APP_ID, TOKEN, Bot, BotFactory
+from tests.vectors import A_ENCRYPT
 
 USER = "oUser_webhook_0001"
 
@@ -78,7 +79,6 @@ async def test_compatible_mode_body_with_plaintext_fields_and_encrypt(make_bot: 
 
 
 async def test_official_sample_push_is_accepted_in_safe_mode(make_bot: BotFactory) -> None:
-    from tests.test_protocol_vectors import A_ENCRYPT
 
     bot = await make_bot(aes=True, wechat={"token": "spamtest", "app_id": APP_ID, "encoding_aes_key": AES_KEY},
                          server={"replay_window": 10**10})  # the sample is from 2014

@@ -9,13 +9,20 @@ import logging
 import pytest
 import redis.asyncio as aioredis
 
-from bot.config import WeChatSettings
-from bot.pii import Vault
-from bot.standin import Fault, StandInState
-from bot.wechat_api import WeChatAPI, WeChatAPIError
+from bot.devkit.standin import Fault, StandInState
+from bot.ops.config import WeChatSettings
+from bot.wechat.api import WeChatAPI, WeChatAPIError
 from storage.keys import Keys
+from storage.vault import Vault
 from tests.conftest import AES_KEY, APP_ID, APP_SECRET, Bot, BotFactory
 from tests.helpers import tiny_png
+from tests.journeys import (
+    ID,
+    NAME,
+    PHONE,
+    claim_until,
+    full_claim,
+)
 
 VAULT = Vault(b"i" * 32, b"d" * 32)
 
@@ -97,7 +104,6 @@ async def test_quota_and_server_errors_are_retried_with_a_bound(standin: tuple[s
 
 
 async def test_a_slow_upload_answers_at_once_and_the_image_follows(make_bot: BotFactory) -> None:
-    from tests.test_claim import ID, NAME, PHONE, claim_until
 
     bot = await make_bot(server={"reply_deadline": 0.5})
     user = "oSlowUpload_0001"
@@ -118,7 +124,6 @@ async def test_api_errors_are_logged_with_errcode_and_no_secret(make_bot: BotFac
     bot: Bot = await make_bot(aes=True)
     bot.standin.faults["media/upload"].append(Fault(errcode=40001))
     bot.standin.faults["media/upload"].append(Fault(errcode=45009, times=3))
-    from tests.test_claim import full_claim
 
     await full_claim(bot, "oSecrets_0001")
     ours = [r for r in caplog.records if "/cgi-bin/" not in r.getMessage() or r.name != "aiohttp.access"]

@@ -1,0 +1,1 @@
+"""Operator commands (CLI only, never over HTTP): imports, notices, venues and tracing."""

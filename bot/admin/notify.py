@@ -1,0 +1,33 @@
+"""Tell followers that new test results are out (「您的核酸检测结果已出」), behind [results] notify_new_results."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.domain.masking import mask_name
+from bot.engine.services import Services
+from bot.ops.logs import hash_openid
+from bot.wechat.api import WeChatAPIError
+
+log = logging.getLogger("healthbot.notify")
+
+
+async def notify_results(services: Services, doc_indexes: set[str]) -> int:
+    """One customer-service message per holder of each document and per user who bound it as a relative."""
+    sent = 0
+    for index in doc_indexes:
+        messages = [(openid, services.templates.render("results/ready_self.txt"))
+                    for openid in await services.profiles.holders(index)]
+        for openid in await services.relatives.guardian_openids(index):
+            relatives = await services.relatives.list(openid)
+            n = next((i for i, r in enumerate(relatives, 1) if r.index == index), 0)
+            if n:
+                name = mask_name(relatives[n - 1].name)
+                messages.append((openid, services.templates.render("results/ready_relative.txt", name=name, n=n)))
+        for openid, text in messages:
+            try:
+                await services.api.send_text(openid, text)
+                sent += 1
+            except WeChatAPIError as exc:  # 45015 outside the 48 h window, 43004 unfollowed: skip, go on
+                log.info("result notice not delivered user=%s: %s", hash_openid(openid), exc)
+    return sent

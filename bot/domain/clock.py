@@ -1,0 +1,66 @@
+"""Time as citizens and guards read it: Asia/Shanghai, in the few formats the service shows."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+class Clock:
+    """Wall time; tests swap in a settable clock."""
+
+    def time(self) -> float:
+        return time.time()
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.time(), SHANGHAI)
+
+
+class SettableClock(Clock):
+    def __init__(self, start: datetime) -> None:
+        self._t = start.timestamp()
+
+    def time(self) -> float:
+        return self._t
+
+    def set(self, moment: datetime) -> None:
+        self._t = moment.timestamp()
+
+    def advance(self, seconds: float) -> None:
+        self._t += seconds
+
+
+def local(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, SHANGHAI)
+
+
+def to_second(ts: float) -> str:
+    """2022-01-05 08:30:00: what a code image, a page or a scan shows."""
+    return local(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def to_minute(ts: float) -> str:
+    """2022-01-05 08:30: expiries, sampling and report times."""
+    return local(ts).strftime("%Y-%m-%d %H:%M")
+
+
+def time_of_day(ts: float) -> str:
+    return local(ts).strftime("%H:%M:%S")
+
+
+def travel_stamp(ts: float) -> str:
+    """2022.01.05 08:30:00: the travel card's own 更新于 format."""
+    return local(ts).strftime("%Y.%m.%d %H:%M:%S")
+
+
+def parse_local(text: str) -> float:
+    """A timestamp from YYYY-MM-DD[ HH:MM[:SS]] in Shanghai time; ValueError otherwise."""
+    for layout in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text.strip(), layout).replace(tzinfo=SHANGHAI).timestamp()
+        except ValueError:
+            continue
+    raise ValueError(f"{text!r} is not YYYY-MM-DD[ HH:MM[:SS]]")

@@ -1,0 +1,77 @@
+"""What a handler sees: the message, the user's dialog state, and the services it may use."""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from bot.wechat.inbound import Inbound
+from bot.wechat.replies import Text
+
+if TYPE_CHECKING:
+    from bot.engine.services import Services
+    from storage.profiles import Profile
+
+@dataclass
+class DialogState:
+    dialog: str = ""
+    step: str = ""
+    history: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    expired: str = ""
+
+    def start(self, dialog: str, step: str, data: dict[str, Any] | None = None) -> None:
+        self.dialog, self.step, self.history, self.data = dialog, step, [], dict(data or {})
+
+    def clear(self) -> None:
+        self.dialog, self.step, self.history, self.data = "", "", [], {}
+
+    def snapshot(self) -> DialogState:
+        """A copy to compare against or roll back to; cheaper than deepcopy, which every turn paid."""
+        data = {k: copy.deepcopy(v) if isinstance(v, list | dict) else v for k, v in self.data.items()}
+        return DialogState(self.dialog, self.step, list(self.history), data, self.expired)
+
+
+@dataclass
+class Context:
+    message: Inbound
+    services: Services
+    state: DialogState
+    match: re.Match[str] | None = None
+    route: str = ""
+    prefetched_profile: dict[bytes, bytes] | None = None
+    read_with_turn: dict[str, dict[bytes, bytes]] = field(default_factory=dict)
+
+    async def profile(self) -> Profile | None:
+        """The user's claimed profile: from the turn script's read when there is one, else from Redis."""
+        if self.prefetched_profile is not None:
+            return self.services.profiles.decode(self.openid, self.prefetched_profile)
+        return await self.services.profiles.load(self.openid)
+
+    async def read_hash(self, key: str) -> dict[bytes, bytes]:
+        """A hash of this user's. The first read of one the turn script already read (Keys.read_with_turn) takes
+        that copy: no one else writes the user's keys while the turn holds the lock, and a handler that writes
+        one calls `wrote` first. Any later read goes to Redis."""
+        if (copy_at_start := self.read_with_turn.pop(key, None)) is not None:
+            return copy_at_start
+        return await self.services.hot.hgetall(key)
+
+    def wrote(self, key: str) -> None:
+        """This turn changes `key`: a read after this must not take the turn script's copy."""
+        self.read_with_turn.pop(key, None)
+
+    @property
+    def openid(self) -> str:
+        return self.message.openid
+
+    def render(self, template: str, /, **values: Any) -> str:
+        return self.services.templates.render(template, **values)
+
+    def text(self, template: str, /, **values: Any) -> Text:
+        return Text(self.render(template, **values))
+
+    def now(self) -> datetime:
+        return self.services.clock.now()

@@ -1,0 +1,280 @@
+"""One push in, one passive reply out: dedup, the per-user lock, routing, the 5-second race, late delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from bot.engine.context import Context, DialogState
+from bot.engine.eager import finished_by, start_eagerly
+from bot.engine.router import Handler, Router, RouteTable
+from bot.engine.services import Services
+from bot.ops.logs import hash_openid
+from bot.wechat.api import WeChatAPIError
+from bot.wechat.inbound import Inbound
+from bot.wechat.replies import SUCCESS, Image, News, Reply, Text, render_reply
+from storage.turns import PENDING, Begun, DialogWrite, FirstBody
+from storage.vault import SealError
+
+log = logging.getLogger("healthbot.dispatch")
+
+
+class Replayed(Exception):
+    """A signed query arrived again with another body (plaintext mode): the webhook answers 403."""
+
+
+KEEP = DialogWrite("keep")
+CLEAR = DialogWrite("clear")
+FORGET_EXPIRED = DialogWrite("forget-expired")
+POLL_SECONDS = 0.03
+
+
+class Dispatcher:
+    def __init__(self, services: Services, routers: list[Router], fallback: Handler) -> None:
+        self.services = services
+        self.table = RouteTable(routers)
+        self.fallback = fallback
+        self.background: set[asyncio.Task[Any]] = set()
+        self.metrics = services.metrics
+
+    # -- the turn -------------------------------------------------------------------------------------
+
+    async def handle(self, message: Inbound, via_api: bool = False, first_body: FirstBody | None = None) -> str:
+        """The passive reply to a push; with via_api (a callback, not a push) the reply is sent instead.
+
+        Raises Replayed when `first_body` shows the signed query was seen before with another body."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.services.settings.server.reply_deadline
+        try:
+            claimed = await self._claim(message, deadline, first_body)
+        except RedisError as exc:
+            log.warning("redis unavailable at turn start user=%s: %s", hash_openid(message.openid), exc)
+            self.metrics.inc("healthbot_redis_errors_total")
+            return self._render(message, self._text("busy.txt"))
+        if isinstance(claimed, str):
+            return claimed
+        token, begun = claimed
+        ctx = Context(message, self.services, self._load_state(message.openid, begun),
+                      prefetched_profile=begun.profile, read_with_turn=begun.read_with_turn)
+        before = ctx.state.snapshot()
+        work = start_eagerly(self._produce(ctx, before))
+        if not await finished_by(work, deadline):
+            return await self._defer(ctx, work, token, before)
+        reply = work.result()
+        self.metrics.inc("healthbot_requests_total", type=message.event or message.msg_type, route=ctx.route)
+        body = self._render(message, reply)
+        try:
+            await self.services.turns.finish(
+                message.openid, message.dedup_id(), token, self._seal_reply(message, body),
+                self._dialog_write(ctx, before)
+            )
+        except RedisError as exc:
+            log.warning("redis unavailable at turn end user=%s: %s", hash_openid(message.openid), exc)
+            self.metrics.inc("healthbot_redis_errors_total")
+            self.spawn(self._release_when_back(message.openid, token))
+            return self._render(message, self._text("busy.txt"))
+        if via_api and reply is not None:
+            self.spawn(self.send(message.openid, reply))
+            return SUCCESS
+        return body
+
+    async def _claim(self, message: Inbound, deadline: float,
+                     first_body: FirstBody | None) -> str | tuple[str, Begun]:
+        """Own the turn, or answer at once: a retry gets the first attempt's reply."""
+        turns, loop = self.services.turns, asyncio.get_running_loop()
+        dedup_id, token = message.dedup_id(), turns.new_lock_token()
+        first = True
+        while True:
+            # Only a push's first claim takes a message token: waiting for the lock is not a new message.
+            begun = await turns.begin(message.openid, dedup_id, token, time.time() if first else None,
+                                      first_body if first else None)
+            first = False
+            if begun.outcome == "replayed":
+                raise Replayed
+            if begun.outcome == "ok":
+                return token, begun
+            if begun.outcome == "limited":
+                log.info("message rate limit user=%s", hash_openid(message.openid))
+                self.metrics.inc("healthbot_rate_limited_total")
+                return self._render(message, self._text("too_fast.txt"))
+            if begun.outcome == "dup":
+                value: bytes | None = begun.seen_value
+                while value == PENDING and loop.time() < deadline:
+                    await asyncio.sleep(POLL_SECONDS)
+                    value = await turns.seen(message.openid, dedup_id)
+                if value is None:
+                    continue  # the first attempt died and its lease ran out: this one takes over
+                if value == PENDING:
+                    return SUCCESS
+                log.info("retry answered from the first attempt user=%s", hash_openid(message.openid))
+                self.metrics.inc("healthbot_dedup_hits_total")
+                return self._open_reply(message, value[1:])
+            if loop.time() >= deadline - 0.25:
+                return self._render(message, self._text("busy_previous.txt"))
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def _produce(self, ctx: Context, before: DialogState) -> Reply:
+        try:
+            self.metrics.inc("healthbot_handler_runs_total")
+            return await self._materialize(await self._route(ctx))
+        except RedisError as exc:
+            log.warning("redis failed inside a handler user=%s: %s", hash_openid(ctx.openid), exc)
+            ctx.state = before.snapshot()
+            return self._text("busy.txt")
+        except Exception:
+            log.exception("handler failed user=%s", hash_openid(ctx.openid))
+            ctx.state = before.snapshot()
+            return self._text("error.txt")
+
+    async def _route(self, ctx: Context) -> Reply:
+        message, state = ctx.message, ctx.state
+        if state.dialog and not message.is_event:
+            dialog = self.table.dialogs.get(state.dialog)
+            if dialog is not None:
+                ctx.route = dialog.name
+                return await dialog.handle(ctx)
+            state.clear()
+        found = self.table.find(message)
+        if state.expired:
+            self.metrics.inc("healthbot_dialogs_total", dialog=state.expired, event="expired")
+            expired, state.expired = self.table.dialogs.get(state.expired), ""
+            if found is None and message.msg_type == "text":
+                return ctx.text("dialog/timeout.txt", dialog=expired)
+        if found is None:
+            ctx.route = "fallback"
+            return await self.fallback(ctx)
+        route, ctx.match = found
+        ctx.route = route.handler.__name__
+        return await route.handler(ctx)
+
+    async def _materialize(self, reply: Reply) -> Reply:
+        """Upload an image before it is replied, or fall back to its text."""
+        if isinstance(reply, Image) and reply.png is not None and not reply.media_id:
+            return await self.services.upload_image(reply.png, reply.fallback)
+        return reply
+
+    # -- late delivery --------------------------------------------------------------------------------
+
+    async def _defer(self, ctx: Context, work: asyncio.Future[Reply], token: str, before: DialogState) -> str:
+        message = ctx.message
+        interim = self._render(message, self._text("working.txt"))
+        with contextlib.suppress(RedisError):
+            await self.services.turns.store_reply(message.openid, message.dedup_id(),
+                                                  self._seal_reply(message, interim))
+        log.info("deadline passed; reply follows by customer-service message user=%s",
+                 hash_openid(message.openid))
+        self.metrics.inc("healthbot_deadline_misses_total")
+        self.spawn(self._deliver_later(ctx, work, token, before))
+        return interim
+
+    async def _deliver_later(self, ctx: Context, work: asyncio.Future[Reply], token: str,
+                             before: DialogState) -> None:
+        reply = await work
+        try:
+            await self.send(ctx.openid, reply)
+        finally:
+            await self.services.turns.finish(
+                ctx.openid, ctx.message.dedup_id(), token, None, self._dialog_write(ctx, before)
+            )
+
+    async def send(self, openid: str, reply: Reply) -> None:
+        """Deliver a reply through the customer-service API; an image that fails becomes its text."""
+        api = self.services.api
+        try:
+            if isinstance(reply, Text):
+                await api.send_text(openid, reply.content)
+            elif isinstance(reply, Image):
+                await api.send_image(openid, reply.media_id)
+            elif isinstance(reply, News):
+                await api.send_news(openid, reply)
+            self.metrics.inc("healthbot_async_sends_total", outcome="sent")
+        except WeChatAPIError as exc:
+            log.warning("customer-service send failed user=%s: %s", hash_openid(openid), exc)
+            self.metrics.inc("healthbot_async_sends_total", outcome="failed")
+            if isinstance(reply, Image):
+                fallback = reply.fallback or self.services.templates.render("image_failed.txt")
+                try:
+                    await api.send_text(openid, fallback)
+                except WeChatAPIError as again:
+                    log.warning("fallback text failed too user=%s: %s", hash_openid(openid), again)
+
+    async def _release_when_back(self, openid: str, token: str) -> None:
+        """A turn that could not finish still holds the user's lock, and AOF keeps it across a restart:
+        release it as soon as Redis answers again, so the user is not kept waiting for its TTL."""
+        give_up = asyncio.get_running_loop().time() + self.services.settings.server.user_lock_ttl
+        while asyncio.get_running_loop().time() < give_up:
+            try:
+                await self.services.turns.release(openid, token)
+                return
+            except RedisError:
+                await asyncio.sleep(0.25)
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self.background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[Any]) -> None:
+        self.background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background delivery failed", exc_info=task.exception())
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        if self.background:
+            await asyncio.wait(list(self.background), timeout=timeout)
+
+    # -- state ----------------------------------------------------------------------------------------
+
+    def _load_state(self, openid: str, begun: Begun) -> DialogState:
+        stored = begun.dialog
+        if not stored:
+            return DialogState(expired=begun.expired_dialog)
+        try:
+            return DialogState(
+                dialog=stored[b"dialog"].decode(),
+                step=stored[b"step"].decode(),
+                history=json.loads(stored[b"history"]),
+                data=self.services.vault.open_json(stored[b"data"], context=openid) if stored[b"data"] else {},
+            )
+        except (KeyError, ValueError, SealError):
+            log.warning("unreadable dialog state dropped user=%s", hash_openid(openid))
+            return DialogState(expired=stored.get(b"dialog", b"").decode())
+
+    def _dialog_write(self, ctx: Context, before: DialogState) -> DialogWrite:
+        state = ctx.state
+        if state.dialog:
+            return DialogWrite("set", name=state.dialog, fields={
+                "dialog": state.dialog,
+                "step": state.step,
+                "history": json.dumps(state.history),
+                # Nothing to protect in no answers yet: a dialog's first step skips the cipher.
+                "data": self.services.vault.seal_json(state.data, context=ctx.openid) if state.data else b"",
+            })
+        if before.dialog:
+            return CLEAR
+        if before.expired and not state.expired:
+            return FORGET_EXPIRED
+        return KEEP
+
+    def _seal_reply(self, message: Inbound, body: str) -> bytes:
+        """Replies may quote what the user typed, so the copy kept for retries is encrypted too."""
+        return self.services.vault.seal(body.encode(), context=f"reply:{message.openid}")
+
+    def _open_reply(self, message: Inbound, sealed: bytes) -> str:
+        try:
+            return self.services.vault.open(sealed, context=f"reply:{message.openid}").decode()
+        except SealError:
+            return SUCCESS
+
+    def _text(self, template: str) -> Text:
+        return Text(self.services.templates.render(template))
+
+    def _render(self, message: Inbound, reply: Reply) -> str:
+        return render_reply(reply, message.openid, message.account, int(self.services.clock.time()))

@@ -1,0 +1,118 @@
+"""A declarative router in the style of aiogram 3: each service module builds a Router and decorates handlers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bot.wechat.inbound import Inbound, normalize_text
+from bot.wechat.replies import Reply
+
+if TYPE_CHECKING:
+    from bot.engine.context import Context
+    from bot.engine.dialogs import Dialog
+
+Handler = Callable[["Context"], Awaitable[Reply]]
+Decorator = Callable[[Handler], Handler]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    handler: Handler
+    keywords: frozenset[str] = frozenset()
+    pattern: re.Pattern[str] | None = None
+    msg_types: frozenset[str] = frozenset()
+    events: frozenset[str] = frozenset()
+    event_keys: frozenset[str] = frozenset()
+
+    def match(self, message: Inbound) -> re.Match[str] | bool:
+        if self.keywords:
+            return message.msg_type == "text" and message.normalized in self.keywords
+        if self.pattern is not None:
+            return message.msg_type == "text" and (self.pattern.fullmatch(message.normalized) or False)
+        if self.events:
+            if message.event not in self.events:
+                return False
+            return not self.event_keys or message.event_key in self.event_keys
+        return message.msg_type in self.msg_types
+
+
+@dataclass
+class Router:
+    name: str
+    routes: list[Route] = field(default_factory=list)
+    dialogs: list[Dialog] = field(default_factory=list)
+
+    def _add(self, **spec: object) -> Decorator:
+        def register(handler: Handler) -> Handler:
+            self.routes.append(Route(handler=handler, **spec))  # type: ignore[arg-type]
+            return handler
+
+        return register
+
+    def keywords(self, *words: str) -> Decorator:
+        """Exact keywords, matched after trimming, full-width folding and case folding."""
+        return self._add(keywords=frozenset(normalize_text(w) for w in words))
+
+    def regex(self, pattern: str) -> Decorator:
+        """A full match on the normalised text; the match is in ctx.match."""
+        return self._add(pattern=re.compile(pattern))
+
+    def message(self, *msg_types: str) -> Decorator:
+        return self._add(msg_types=frozenset(msg_types))
+
+    def event(self, *events: str, keys: tuple[str, ...] = ()) -> Decorator:
+        return self._add(events=frozenset(e.lower() for e in events), event_keys=frozenset(keys))
+
+    def click(self, *keys: str) -> Decorator:
+        """A menu button of type click, by its key."""
+        return self.event("click", keys=keys)
+
+    def dialog(self, dialog: Dialog) -> Dialog:
+        self.dialogs.append(dialog)
+        return dialog
+
+
+class RouteTable:
+    """All routers' routes, compiled: keywords and menu keys by dict lookup, the rest in order."""
+
+    def __init__(self, routers: list[Router]) -> None:
+        self.by_keyword: dict[str, Route] = {}
+        self.by_click: dict[str, Route] = {}
+        self.ordered: list[Route] = []
+        self.dialogs: dict[str, Dialog] = {}
+        for router in routers:
+            for dialog in router.dialogs:
+                if dialog.name in self.dialogs:
+                    raise ValueError(f"dialog {dialog.name} is registered twice")
+                self.dialogs[dialog.name] = dialog
+            for route in router.routes:
+                if route.keywords:
+                    for word in route.keywords:
+                        self._unique(self.by_keyword, word, route, "keyword")
+                elif route.events == {"click"} and route.event_keys:
+                    for key in route.event_keys:
+                        self._unique(self.by_click, key, route, "menu key")
+                else:
+                    self.ordered.append(route)
+
+    @staticmethod
+    def _unique(index: dict[str, Route], key: str, route: Route, what: str) -> None:
+        if key in index:
+            raise ValueError(f"{what} {key!r} is routed twice")
+        index[key] = route
+
+    def find(self, message: Inbound) -> tuple[Route, re.Match[str] | None] | None:
+        if message.msg_type == "text":
+            route = self.by_keyword.get(message.normalized)
+            if route:
+                return route, None
+        elif message.event == "click" and message.event_key in self.by_click:
+            return self.by_click[message.event_key], None
+        for route in self.ordered:
+            matched = route.match(message)
+            if matched:
+                return route, matched if isinstance(matched, re.Match) else None
+        return None

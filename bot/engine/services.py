@@ -1,0 +1,73 @@
+"""The shared parts a handler may use, built once per app."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.domain.clock import Clock
+from bot.domain.render import Renderer
+from bot.domain.tokens import TokenSigner
+from bot.ops.config import Settings
+from bot.ops.metrics import Metrics
+from bot.ops.templates import Templates
+from bot.upstreams import Upstreams
+from bot.upstreams.face import FaceVerifier
+from bot.upstreams.identity import IdentityProvider
+from bot.upstreams.results import ResultProvider
+from bot.upstreams.sms import SmsSender
+from bot.upstreams.status import StatusProvider
+from bot.upstreams.travel import TravelProvider
+from bot.wechat.api import WeChatAPI, WeChatAPIError
+from bot.wechat.replies import Image, Text
+from storage.connection import HotClient, RedisClient
+from storage.keys import Keys
+from storage.profiles import ProfileStore
+from storage.ratelimit import RateLimiter
+from storage.relatives import RelativeStore
+from storage.results import ResultRegistry
+from storage.sms import SmsCodes
+from storage.status import StatusRegistry
+from storage.travel import TravelRegistry
+from storage.turns import TurnStore
+from storage.vault import Vault
+
+log = logging.getLogger("healthbot.services")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    templates: Templates
+    redis: RedisClient
+    hot: HotClient  # the lean client for what every request does (storage/resp.py)
+    keys: Keys
+    turns: TurnStore
+    vault: Vault
+    clock: Clock
+    api: WeChatAPI
+    profiles: ProfileStore
+    status_registry: StatusRegistry
+    upstreams: Upstreams
+    identity: IdentityProvider
+    status: StatusProvider
+    renderer: Renderer
+    relatives: RelativeStore
+    signer: TokenSigner
+    face: FaceVerifier
+    sms: SmsCodes
+    sms_sender: SmsSender
+    travel_registry: TravelRegistry
+    travel: TravelProvider
+    result_registry: ResultRegistry
+    results: ResultProvider
+    limiter: RateLimiter
+    metrics: Metrics
+
+    async def upload_image(self, png: bytes, fallback: str = "") -> Image | Text:
+        """An uploaded image, or its text when WeChat refuses the upload."""
+        try:
+            return Image(media_id=await self.api.upload_image(png), fallback=fallback)
+        except WeChatAPIError as exc:
+            log.warning("image upload failed: %s", exc)
+            return Text(fallback or self.templates.render("image_failed.txt"))

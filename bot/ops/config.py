@@ -1,0 +1,298 @@
+"""Settings: built-in defaults < TOML file < HEALTHBOT_<SECTION>_<KEY> environment < CLI flags."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import os
+import re
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEV_TOKEN = "healthbot-dev"  # noqa: S105 - public on purpose: dev mode only
+DEV_APP_ID = "wxdev000000000000"
+DEV_APP_SECRET = "healthbot-dev-secret"  # noqa: S105 - matches the dev stand-in
+DEFAULT_API_BASE = "https://api.weixin.qq.com"
+STANDIN_PATH = "/_standin/wechat"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ConfigError(Exception):
+    """One clear line that names the offending key."""
+
+
+@dataclass
+class WeChatSettings:
+    token: str = ""
+    app_id: str = ""
+    app_secret: str = ""
+    encoding_aes_key: str = ""
+    api_base: str = DEFAULT_API_BASE
+    api_timeout: float = 5.0
+
+    @property
+    def encrypted(self) -> bool:
+        return bool(self.encoding_aes_key)
+
+
+@dataclass
+class RedisSettings:
+    url: str = "memory://"
+    prefix: str = "hb"
+    max_connections: int = 256
+
+
+@dataclass
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""
+    reply_deadline: float = 4.0
+    dedup_ttl: int = 60
+    inflight_lease: float = 10.0
+    user_lock_ttl: float = 15.0
+    replay_window: int = 300
+    log_format: str = "text"
+
+
+@dataclass
+class DialogSettings:
+    ttl: int = 600
+    timeout_notice_ttl: int = 86400
+
+
+@dataclass
+class SecuritySettings:
+    index_key: str = ""
+    data_key: str = ""
+    signing_keys: str = ""
+    active_key_id: str = ""
+
+    def signing_key_map(self) -> dict[str, bytes]:
+        """`kid:key,kid:key`: the active key signs; every listed key verifies (rotation keeps old ones listed)."""
+        keys: dict[str, bytes] = {}
+        for entry in filter(None, (e.strip() for e in self.signing_keys.split(","))):
+            kid, _, key = entry.partition(":")
+            if not kid or not key:
+                raise ConfigError("security.signing_keys must look like kid:key,kid:key")
+            keys[kid] = _decode_key(f"security.signing_keys[{kid}]", key)
+        return keys
+
+    def index_key_bytes(self) -> bytes:
+        return _decode_key("security.index_key", self.index_key)
+
+    def data_key_bytes(self) -> bytes:
+        return _decode_key("security.data_key", self.data_key)
+
+
+@dataclass
+class PathSettings:
+    templates: str = ""
+
+
+@dataclass
+class RenderSettings:
+    font: str = ""
+    image_cache_seconds: int = 60
+    qr_token_ttl: int = 86400
+    reply_as: str = "image"
+    view_link_minutes: int = 10
+
+
+@dataclass
+class UpstreamSettings:
+    url: str = ""
+    timeout: float = 2.0
+    token: str = ""
+    cache_seconds: float = 30.0
+
+
+@dataclass
+class TravelSettings(UpstreamSettings):
+    combined_window_hours: int = 24
+
+
+@dataclass
+class ResultsSettings(UpstreamSettings):
+    notify_new_results: bool = False
+
+
+@dataclass
+class RelativesSettings:
+    max_per_user: int = 8
+    max_guardians: int = 3
+    unbind_after_hours: int = 24
+    offline_valid_days: int = 7
+    face_link_minutes: int = 10
+
+
+@dataclass
+class LimitSettings:
+    messages_burst: int = 20
+    messages_per_minute: int = 30
+    face_links_per_hour: int = 10
+    verify_per_minute: int = 120
+
+
+@dataclass
+class Settings:
+    wechat: WeChatSettings = field(default_factory=WeChatSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    dialog: DialogSettings = field(default_factory=DialogSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    paths: PathSettings = field(default_factory=PathSettings)
+    render: RenderSettings = field(default_factory=RenderSettings)
+    identity: UpstreamSettings = field(default_factory=UpstreamSettings)
+    status: UpstreamSettings = field(default_factory=UpstreamSettings)
+    face: UpstreamSettings = field(default_factory=UpstreamSettings)
+    sms: UpstreamSettings = field(default_factory=UpstreamSettings)
+    travel: TravelSettings = field(default_factory=TravelSettings)
+    results: ResultsSettings = field(default_factory=ResultsSettings)
+    relatives: RelativesSettings = field(default_factory=RelativesSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    menu: dict[str, Any] = field(default_factory=dict)
+    dev_mode: bool = False
+    source: str = "defaults"
+
+    @property
+    def public_url(self) -> str:
+        return self.server.public_url or f"http://{self.server.host}:{self.server.port}"
+
+
+SECTIONS = ("wechat", "redis", "server", "dialog", "security", "paths", "render", "identity", "status", "face",
+            "sms", "travel", "results", "relatives", "limits")
+
+
+def _decode_key(name: str, value: str) -> bytes:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError):
+        raise ConfigError(f"{name} is not base64: generate one with `healthbot keygen`") from None
+    if len(raw) != 32:
+        raise ConfigError(f"{name} must decode to 32 bytes: generate one with `healthbot keygen`")
+    return raw
+
+
+def new_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+
+
+def _coerce(section: str, key: str, raw: Any, current: Any) -> Any:
+    target = type(current)
+    try:
+        if target is bool:
+            return raw if isinstance(raw, bool) else str(raw).strip().lower() in ("1", "true", "yes", "on")
+        if target is int:
+            return int(raw)
+        if target is float:
+            return float(raw)
+        return str(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{section}.{key} must be a {target.__name__}, got {raw!r}") from None
+
+
+def _apply(settings: Settings, section: str, values: Mapping[str, Any], origin: str) -> None:
+    block = getattr(settings, section)
+    names = {f.name for f in dataclasses.fields(block)}
+    for key, raw in values.items():
+        if key not in names:
+            raise ConfigError(f"{section}.{key} is not a known setting ({origin})")
+        setattr(block, key, _coerce(section, key, raw, getattr(block, key)))
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Settings:
+    """Read settings in precedence order and validate them; raise ConfigError on the first problem."""
+    env = os.environ if env is None else env
+    settings = Settings()
+    path = path or env.get("HEALTHBOT_CONFIG") or None
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        for section in SECTIONS:
+            if section in data:
+                _apply(settings, section, data[section], str(path))
+        settings.menu = data.get("menu", {})
+        settings.source = str(path)
+    for name, raw in env.items():
+        if not name.startswith("HEALTHBOT_") or name == "HEALTHBOT_CONFIG":
+            continue
+        section, _, key = name[len("HEALTHBOT_"):].lower().partition("_")
+        if section in SECTIONS and key:
+            _apply(settings, section, {key: raw}, name)
+    for section, values in (overrides or {}).items():
+        _apply(settings, section, {k: v for k, v in values.items() if v is not None}, "command line")
+    if not path and not settings.wechat.token:
+        _enter_dev_mode(settings)
+    validate(settings)
+    return settings
+
+
+def _enter_dev_mode(settings: Settings) -> None:
+    settings.dev_mode = True
+    settings.source = "dev mode (no config)"
+    settings.wechat.token = DEV_TOKEN
+    settings.wechat.app_id = settings.wechat.app_id or DEV_APP_ID
+    settings.wechat.app_secret = settings.wechat.app_secret or DEV_APP_SECRET
+    if settings.wechat.api_base == DEFAULT_API_BASE:
+        settings.wechat.api_base = settings.public_url + STANDIN_PATH
+    settings.security.index_key = settings.security.index_key or new_key()
+    settings.security.data_key = settings.security.data_key or new_key()
+    if not settings.security.signing_keys:
+        settings.security.signing_keys, settings.security.active_key_id = f"dev:{new_key()}", "dev"
+    if not settings.menu:
+        example = REPO_ROOT / "config.example.toml"
+        if example.exists():
+            settings.menu = tomllib.loads(example.read_text(encoding="utf-8")).get("menu", {})
+
+
+AES_KEY_RE = re.compile(r"^[A-Za-z0-9]{43}$")
+
+
+def validate(settings: Settings) -> None:
+    wechat = settings.wechat
+    if not wechat.token:
+        raise ConfigError("wechat.token is missing: set it in [wechat] or HEALTHBOT_WECHAT_TOKEN")
+    if wechat.encoding_aes_key and not AES_KEY_RE.match(wechat.encoding_aes_key):
+        raise ConfigError(
+            f"wechat.encoding_aes_key must be 43 letters and digits, got {len(wechat.encoding_aes_key)} characters"
+        )
+    if wechat.encoding_aes_key and not wechat.app_id:
+        raise ConfigError("wechat.app_id is required when wechat.encoding_aes_key is set")
+    if not wechat.api_base.startswith(("http://", "https://")):
+        raise ConfigError(f"wechat.api_base must be an http(s) URL, got {wechat.api_base!r}")
+    url = settings.redis.url
+    schemes = ("redis://", "rediss://", "redis+cluster://", "rediss+cluster://", "redis+sentinel://", "unix://",
+               "memory://")
+    if not url.startswith(schemes):
+        raise ConfigError(f"redis.url must start with {', '.join(schemes)}, got {url!r}")
+    for name in ("index_key", "data_key"):
+        if not getattr(settings.security, name):
+            raise ConfigError(f"security.{name} is missing: generate one with `healthbot keygen`")
+    settings.security.index_key_bytes()
+    settings.security.data_key_bytes()
+    signing = settings.security.signing_key_map()
+    if not signing:
+        raise ConfigError("security.signing_keys is missing: set kid:key (a key from `healthbot keygen`)")
+    if settings.security.active_key_id not in signing:
+        raise ConfigError("security.active_key_id must name one of the keys in security.signing_keys")
+    if settings.server.reply_deadline <= 0 or settings.server.reply_deadline >= 5:
+        raise ConfigError("server.reply_deadline must be between 0 and 5 seconds (WeChat waits 5 s)")
+    settings.paths.templates = settings.paths.templates or str(REPO_ROOT / "templates")
+    if settings.render.reply_as not in ("image", "news"):
+        raise ConfigError(f"render.reply_as must be image or news, got {settings.render.reply_as!r}")
+    if not Path(settings.paths.templates).is_dir():
+        raise ConfigError(f"paths.templates: {settings.paths.templates} is not a directory")

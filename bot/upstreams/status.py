@@ -1,0 +1,60 @@
+"""What colour a citizen's code is now: the local registry, or the health authority's service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from cachetools import TTLCache
+
+from bot.domain.clock import Clock
+from bot.domain.colours import HEALTH_COLOURS
+from bot.upstreams.http import JsonUpstream, ProviderUnavailable, SharedSession
+from bot.upstreams.identity import person_payload
+from storage.profiles import Person
+from storage.status import StatusRegistry
+
+CACHE_ENTRIES = 10_000  # ~300 bytes each: 3 MB a worker, whatever the number of citizens
+
+
+@dataclass(frozen=True, slots=True)
+class HealthStatus:
+    colour: str
+    reason: str
+    checked_at: float
+
+
+class StatusProvider(Protocol):
+    async def status(self, person: Person, doc_index: str) -> HealthStatus: ...
+
+
+class LocalStatus:
+    def __init__(self, registry: StatusRegistry, clock: Clock) -> None:
+        self.registry = registry
+        self.clock = clock
+
+    async def status(self, person: Person, doc_index: str) -> HealthStatus:
+        record = await self.registry.get(doc_index)
+        return HealthStatus(record.colour, record.reason, self.clock.time())
+
+
+class HttpStatus(JsonUpstream):
+    """Asks the upstream, reusing an answer for `cache_seconds` from a bounded cache on the injected clock.
+    A failure is never replaced by a guess, nor by an answer older than that."""
+
+    def __init__(self, http: SharedSession, url: str, timeout: float, token: str, cache_seconds: float,
+                 clock: Clock, entries: int = CACHE_ENTRIES) -> None:
+        super().__init__(http, url, timeout, token)
+        self.clock = clock
+        self.cache: TTLCache[str, HealthStatus] = TTLCache(maxsize=entries, ttl=cache_seconds, timer=clock.time)
+
+    async def status(self, person: Person, doc_index: str) -> HealthStatus:
+        if (cached := self.cache.get(doc_index)) is not None:
+            return cached
+        data = await self.post(person_payload(person))
+        colour = data.get("colour")
+        if colour not in HEALTH_COLOURS:
+            raise ProviderUnavailable(f"status answer has no valid colour: {colour!r}")
+        result = HealthStatus(str(colour), str(data.get("reason", ""))[:100], self.clock.time())
+        self.cache[doc_index] = result
+        return result

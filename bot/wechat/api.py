@@ -1,0 +1,212 @@
+"""An asyncio client for the four WeChat APIs we call, on aiohttp.
+
+access_token comes from stable_token and is shared by every worker through Redis: one worker refreshes it
+behind a lock with a double check, the others wait and re-read. On 40001/40014/42001 the stored token is
+dropped only if it is still the one that failed, then the call is retried once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import secrets
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from bot.ops.config import WeChatSettings
+from bot.ops.metrics import Metrics
+from storage.connection import RedisClient
+from storage.keys import Keys
+from storage.vault import SealError, Vault
+
+if TYPE_CHECKING:
+    from bot.wechat.replies import News
+
+log = logging.getLogger("healthbot.wechat_api")
+
+TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+TRANSIENT_ERRORS = frozenset({-1, 45011})
+MEDIA_TTL = int(2.5 * 86400)  # temporary media lives 3 days; re-upload well before
+
+COMPARE_AND_DELETE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class WeChatAPIError(Exception):
+    def __init__(self, errcode: int, errmsg: str, path: str) -> None:
+        super().__init__(f"{path}: errcode {errcode} {errmsg}")
+        self.errcode = errcode
+        self.errmsg = errmsg
+
+
+class WeChatAPI:
+    def __init__(self, settings: WeChatSettings, redis: RedisClient, keys: Keys, vault: Vault,
+                 session: aiohttp.ClientSession | None = None, attempts: int = 3,
+                 metrics: Metrics | None = None) -> None:
+        self.settings = settings
+        self.redis = redis
+        self.keys = keys
+        self.base = settings.api_base.rstrip("/")
+        self._session = session
+        self._owns_session = session is None
+        self.attempts = attempts
+        self._compare_and_delete = redis.register_script(COMPARE_AND_DELETE)
+        self.metrics = metrics or Metrics()
+        self.vault = vault
+        self._sealed: dict[str, bytes] = {}  # token -> the sealed value it was read from (compare-and-delete)
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.settings.api_timeout))
+        return self._session
+
+    async def close(self) -> None:
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+
+    # -- token ----------------------------------------------------------------------------------------
+
+    async def access_token(self) -> str:
+        """The shared token. It is kept sealed in Redis: a dump of Redis must not hand out API access."""
+        if token := await self._read_token():
+            return token
+        lock_token = secrets.token_hex(8)
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.settings.api_timeout
+        while loop.time() < give_up:
+            if await self.redis.set(self.keys.token_lock(), lock_token, nx=True, px=10_000):
+                try:
+                    if token := await self._read_token():  # double check inside the lock
+                        return token
+                    return await self._fetch_token()
+                finally:
+                    await self._compare_and_delete(keys=[self.keys.token_lock()], args=[lock_token])
+            await asyncio.sleep(0.05)
+            if token := await self._read_token():
+                return token
+        raise WeChatAPIError(-1, "timed out waiting for another worker's token refresh", "stable_token")
+
+    async def _read_token(self) -> str:
+        sealed = await self.redis.get(self.keys.token())
+        if not sealed:
+            return ""
+        try:
+            token = self.vault.open(sealed, context="access_token").decode()
+        except SealError:
+            return ""  # written with another data key: fetch a fresh one
+        self._sealed[token] = sealed
+        return token
+
+    async def _fetch_token(self) -> str:
+        payload = {"grant_type": "client_credential", "appid": self.settings.app_id,
+                   "secret": self.settings.app_secret, "force_refresh": False}
+        self.metrics.inc("healthbot_token_refreshes_total")
+        data = await self._post_json("/cgi-bin/stable_token", payload, token=None)
+        token, expires_in = data["access_token"], int(data.get("expires_in", 7200))
+        sealed = self.vault.seal(token.encode(), context="access_token")
+        await self.redis.set(self.keys.token(), sealed, ex=max(60, expires_in - 120))
+        self._sealed[token] = sealed
+        log.info("access_token refreshed, valid %d s", expires_in)
+        return token
+
+    async def _drop_token(self, failed: str) -> None:
+        """Only if Redis still holds the token that failed: another worker may have stored a newer one."""
+        sealed = self._sealed.pop(failed, None)
+        if sealed is not None:
+            await self._compare_and_delete(keys=[self.keys.token()], args=[sealed])
+
+    # -- calls ----------------------------------------------------------------------------------------
+
+    async def call(self, path: str, payload: dict[str, Any] | None = None,
+                   form: dict[str, Any] | None = None, params: dict[str, str] | None = None) -> dict[str, Any]:
+        token = await self.access_token()
+        try:
+            return await self._post(path, token, payload, form, params)
+        except WeChatAPIError as exc:
+            if exc.errcode not in TOKEN_ERRORS:
+                raise
+            log.warning("access_token rejected (%d); refreshing once", exc.errcode)
+            await self._drop_token(token)
+            return await self._post(path, await self.access_token(), payload, form, params)
+
+    async def _post_json(self, path: str, payload: dict[str, Any], token: str | None) -> dict[str, Any]:
+        return await self._post(path, token, payload, None, None)
+
+    async def _post(self, path: str, token: str | None, payload: dict[str, Any] | None,
+                    form: dict[str, Any] | None, params: dict[str, str] | None) -> dict[str, Any]:
+        query = dict(params or {})
+        if token is not None:
+            query["access_token"] = token
+        delay = 0.2
+        for attempt in range(1, self.attempts + 1):
+            try:
+                data = await self._send(path, query, payload, form)
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                if attempt == self.attempts:
+                    raise WeChatAPIError(-1, f"{type(exc).__name__}", path) from None
+            else:
+                errcode = int(data.get("errcode", 0) or 0)
+                if errcode == 0:
+                    return data
+                error = WeChatAPIError(errcode, str(data.get("errmsg", "")), path)
+                log.warning("wechat api error path=%s errcode=%d", path, errcode)
+                self.metrics.inc("healthbot_api_errors_total", errcode=errcode)
+                if errcode not in TRANSIENT_ERRORS or attempt == self.attempts:
+                    raise error
+            await asyncio.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")
+
+    async def _send(self, path: str, query: dict[str, str], payload: dict[str, Any] | None,
+                    form: dict[str, Any] | None) -> dict[str, Any]:
+        url = self.base + path
+        if form is not None:
+            body = aiohttp.FormData()
+            for name, (filename, content, ctype) in form.items():
+                body.add_field(name, content, filename=filename, content_type=ctype)
+            request = self.session.post(url, params=query, data=body)
+        else:
+            request = self.session.post(
+                url, params=query, data=json.dumps(payload or {}, ensure_ascii=False).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+        async with request as response:
+            if response.status >= 500:
+                raise aiohttp.ClientResponseError(response.request_info, (), status=response.status)
+            return json.loads(await response.read())
+
+    # -- the four APIs --------------------------------------------------------------------------------
+
+    async def upload_image(self, png: bytes) -> str:
+        """Temporary media, cached by content hash so the same image is never uploaded twice."""
+        key = self.keys.media(hashlib.sha256(png).hexdigest())
+        cached = await self.redis.get(key)
+        if cached:
+            return cached.decode()
+        data = await self.call("/cgi-bin/media/upload", form={"media": ("code.png", png, "image/png")},
+                               params={"type": "image"})
+        media_id = data["media_id"]
+        await self.redis.set(key, media_id, ex=MEDIA_TTL)
+        return media_id
+
+    async def send_text(self, openid: str, content: str) -> None:
+        await self.call("/cgi-bin/message/custom/send",
+                        {"touser": openid, "msgtype": "text", "text": {"content": content}})
+
+    async def send_image(self, openid: str, media_id: str) -> None:
+        await self.call("/cgi-bin/message/custom/send",
+                        {"touser": openid, "msgtype": "image", "image": {"media_id": media_id}})
+
+    async def send_news(self, openid: str, news: News) -> None:
+        article = {"title": news.title, "description": news.description, "url": news.url, "picurl": news.pic_url}
+        await self.call("/cgi-bin/message/custom/send",
+                        {"touser": openid, "msgtype": "news", "news": {"articles": [article]}})
+
+    async def create_menu(self, menu: dict[str, Any]) -> None:
+        await self.call("/cgi-bin/menu/create", menu)

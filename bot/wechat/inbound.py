@@ -1,0 +1,104 @@
+"""Parse a push into a frozen Inbound: refuse DTDs, duplicated fields and missing headers before routing."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+from xml.parsers.expat import ExpatError
+
+from wechatpy import parse_message
+from wechatpy.messages import BaseMessage
+
+from bot.domain.numerals import is_number
+
+DTD_RE = re.compile(rb"<!\s*(DOCTYPE|ENTITY|ELEMENT|ATTLIST)", re.IGNORECASE)
+REQUIRED = ("ToUserName", "FromUserName", "CreateTime", "MsgType")
+OPENID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class BadPush(ValueError):
+    """The body is not a well-formed WeChat push; answered with 400."""
+
+
+def normalize_text(text: str) -> str:
+    """Full-width to half-width, trimmed, case-folded: the form keywords are matched in."""
+    return unicodedata.normalize("NFKC", text).strip().casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    openid: str
+    account: str
+    create_time: int
+    msg_type: str
+    msg_id: int = 0
+    content: str = ""
+    event: str = ""
+    event_key: str = ""
+    raw: BaseMessage | None = None
+
+    @property
+    def is_event(self) -> bool:
+        return self.msg_type == "event"
+
+    @property
+    def normalized(self) -> str:
+        return normalize_text(self.content)
+
+    def dedup_id(self) -> str:
+        """MsgId for messages; FromUserName + CreateTime + Event + EventKey for events."""
+        if self.msg_id:
+            return f"m{self.msg_id}"
+        key = hashlib.sha1(self.event_key.encode()).hexdigest()[:16] if self.event_key else "-"  # noqa: S324
+        return f"e{self.create_time}:{self.event}:{key}"
+
+
+def _check_shape(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise BadPush("the root element must be <xml> with child elements")
+    for name, value in data.items():
+        if isinstance(value, list):
+            raise BadPush(f"duplicated field {name}")
+    for name in REQUIRED:
+        value = data.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise BadPush(f"missing field {name}")
+    if not OPENID_RE.match(data["FromUserName"]):
+        raise BadPush("FromUserName is not an OpenID")
+    if not is_number(data["CreateTime"]):
+        raise BadPush("CreateTime is not an integer")
+    msg_id = data.get("MsgId") or data.get("MsgID")
+    if msg_id is not None and not (isinstance(msg_id, str) and is_number(msg_id)):
+        raise BadPush("MsgId is not an integer")
+    return data
+
+
+def parse_inbound(body: bytes) -> Inbound:
+    if DTD_RE.search(body):
+        raise BadPush("DTDs and entity declarations are not accepted")
+    try:
+        message = parse_message(body.decode("utf-8"))
+    except (ExpatError, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+        raise BadPush(f"malformed XML: {type(exc).__name__}") from None
+    if message is None:
+        raise BadPush("empty body")
+    data = _check_shape(message._data)  # the parsed field dict wechatpy keeps on every message
+    event = (data.get("Event") or "").lower() if data["MsgType"].lower() == "event" else ""
+    if event == "subscribe_scan":
+        event = "subscribe"
+    content = data.get("Content")
+    key = data.get("EventKey")
+    return Inbound(
+        openid=data["FromUserName"],
+        account=data["ToUserName"],
+        create_time=int(data["CreateTime"]),
+        msg_type=data["MsgType"].lower(),
+        msg_id=int(data.get("MsgId") or data.get("MsgID") or 0),
+        content=content if isinstance(content, str) else "",
+        event=event,
+        event_key=key if isinstance(key, str) else "",
+        raw=message,
+    )

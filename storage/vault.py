@@ -1,0 +1,46 @@
+"""Personal data at rest: a keyed HMAC-SHA256 index for lookups, AES-GCM ciphertext for the value."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+VERSION = b"\x01"
+
+
+class SealError(ValueError):
+    """Ciphertext that is not ours, or was tampered with."""
+
+
+class Vault:
+    def __init__(self, index_key: bytes, data_key: bytes) -> None:
+        self._index_key = index_key
+        self._aead = AESGCM(data_key)
+
+    def index(self, kind: str, value: str) -> str:
+        """A stable, keyed pseudonym: equal inputs give equal indexes, and nothing can be read back."""
+        return hmac.new(self._index_key, f"{kind}\x00{value}".encode(), hashlib.sha256).hexdigest()
+
+    def seal(self, plaintext: bytes, context: str = "") -> bytes:
+        nonce = os.urandom(12)
+        return VERSION + nonce + self._aead.encrypt(nonce, plaintext, context.encode())
+
+    def open(self, sealed: bytes, context: str = "") -> bytes:
+        if len(sealed) < 29 or sealed[:1] != VERSION:
+            raise SealError("not a sealed value")
+        try:
+            return self._aead.decrypt(sealed[1:13], sealed[13:], context.encode())
+        except InvalidTag:
+            raise SealError("sealed value failed authentication") from None
+
+    def seal_json(self, value: Any, context: str = "") -> bytes:
+        return self.seal(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode(), context)
+
+    def open_json(self, sealed: bytes, context: str = "") -> Any:
+        return json.loads(self.open(sealed, context))
