@@ -15,6 +15,8 @@ from bot.upstreams.status import HealthStatus
 from bot.wechat.replies import Image, News, Reply, Text
 from storage.profiles import Person
 
+GUIDANCE = {"green": "code/guidance_green.txt", "yellow": "code/guidance_yellow.txt", "red": "code/guidance_red.txt"}
+
 
 def masked_document(person: Person) -> str:
     if person.doc_type == RESIDENT_ID:
@@ -77,7 +79,7 @@ async def build_card(services: Services, openid: str, person: Person, doc_index:
         name=mask_name(person.name),
         document=masked_document(person),
         generated=to_second(services.clock.time()),
-        guidance=" ".join(filter(None, [services.templates.render(f"code/guidance_{colour}.txt"), notice])),
+        guidance=" ".join(filter(None, [services.templates.render(GUIDANCE[colour]), notice])),
         qr_payload=await qr_payload(services, openid, subject, doc_index),
     )
 

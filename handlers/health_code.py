@@ -150,10 +150,6 @@ hmt_claim = router.dialog(Dialog(
 ))
 
 
-def deregister_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
-    return {}
-
-
 async def complete_deregister(ctx: Context, data: dict[str, Any]) -> Reply:
     await ctx.services.relatives.forget_user(ctx.openid)
     await ctx.services.profiles.delete(ctx.openid)

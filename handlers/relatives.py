@@ -114,12 +114,21 @@ def binding_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
     }
 
 
+# What RelativeStore.bind answers, when it is not "ok", and what the citizen is told.
+REFUSED = {
+    "duplicate": "relatives/refused_duplicate.txt",
+    "user_full": "relatives/refused_user_full.txt",
+    "relative_full": "relatives/refused_relative_full.txt",
+    "busy": "relatives/refused_busy.txt",
+}
+
+
 async def complete_binding(ctx: Context, data: dict[str, Any]) -> Reply:
     services = ctx.services
     outcome = await services.relatives.bind(ctx.openid, data["name"], data["doc_number"], data["relationship"],
                                             services.clock.time())
     if outcome.result != "ok":
-        return ctx.text(f"relatives/refused_{outcome.result}.txt", max_per_user=services.relatives.max_per_user,
+        return ctx.text(REFUSED[outcome.result], max_per_user=services.relatives.max_per_user,
                         limit=services.relatives.max_guardians)
     profile = await ctx.profile()
     relatives = await services.relatives.list(ctx.openid)

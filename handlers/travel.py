@@ -53,6 +53,10 @@ async def send_code(ctx: Context) -> None:
             data["sms"] = "unavailable"
 
 
+# What SmsCodes.check answers, when it is not "ok", and what the citizen is told.
+CODE_REFUSED = {"wrong": "travel/code_wrong.txt", "void": "travel/code_void.txt", "expired": "travel/code_expired.txt"}
+
+
 async def sms_code(text: str, ctx: Context) -> bool:
     answer = normalize_number(text)
     if text.strip() == "重新发送":
@@ -64,7 +68,7 @@ async def sms_code(text: str, ctx: Context) -> bool:
     outcome = await services.sms.check(phone_index(ctx, ctx.state.data["phone"]), ctx.openid, answer,
                                        services.clock.time())
     if outcome.result != "ok":
-        raise Invalid(f"travel/code_{outcome.result}.txt", left=outcome.tries_left)
+        raise Invalid(CODE_REFUSED[outcome.result], left=outcome.tries_left)
     return True
 
 

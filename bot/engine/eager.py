@@ -5,11 +5,15 @@ task for them is pure cost: it is scheduled, runs one loop iteration later, and 
 Started eagerly, such a turn is finished before `start_eagerly` returns; one that does wait continues as an
 ordinary task from where it stopped. Wait for it with `finished_by`, which also fixes what 3.11 cannot: a
 timeout entered before the first wait (aiohttp's, asyncio.timeout) took the caller's task as the one to cancel.
+
+On Python 3.12 and later this is asyncio's own eager_task_factory; the hand-written start below is the 3.11
+fallback (Debian 12 ships 3.11). docs/performance.md has the measurement that keeps it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -19,6 +23,8 @@ T = TypeVar("T")
 def start_eagerly(coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
     """A future of the coroutine's result: already done when it finished without waiting."""
     loop = asyncio.get_running_loop()
+    if sys.version_info >= (3, 12):
+        return asyncio.eager_task_factory(loop, coro)
     try:
         waiting_for = coro.send(None)
     except StopIteration as stop:

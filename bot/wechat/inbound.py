@@ -10,7 +10,6 @@ from typing import Any
 from xml.parsers.expat import ExpatError
 
 from wechatpy import parse_message
-from wechatpy.messages import BaseMessage
 
 from bot.domain.numerals import is_number
 
@@ -38,7 +37,6 @@ class Inbound:
     content: str = ""
     event: str = ""
     event_key: str = ""
-    raw: BaseMessage | None = None
 
     @property
     def is_event(self) -> bool:
@@ -100,5 +98,4 @@ def parse_inbound(body: bytes) -> Inbound:
         content=content if isinstance(content, str) else "",
         event=event,
         event_key=key if isinstance(key, str) else "",
-        raw=message,
     )
