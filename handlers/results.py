@@ -18,7 +18,7 @@ router = Router("results")
 
 
 def days_since_sampling(result: TestResult, ctx: Context) -> int:
-    """Calendar days from the sampling date (domain.md §4.5): sampled yesterday is 1 day, whatever the hour."""
+    """Calendar days from the sampling date (docs/domain.md §4.5): sampled yesterday is 1 day, whatever the hour."""
     sampled = local(result.sampled_at).date()
     return (ctx.now().date() - sampled).days
 

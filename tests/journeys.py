@@ -16,7 +16,7 @@ def last_code(bot: Bot, phone: str) -> str:
     return re.search(r"\d{6}", texts[-1]).group(0)  # type: ignore[union-attr]
 
 
-TODAY = datetime(2025, 6, 15, 12, 0, tzinfo=SHANGHAI)  # domain.md §1.5's fixed "today"
+TODAY = datetime(2025, 6, 15, 12, 0, tzinfo=SHANGHAI)  # docs/domain.md §1.5's fixed "today"
 
 
 ELDER = "11010519491231002X"  # 75

@@ -1,4 +1,4 @@
-"""The official Tencent sample vectors (wechat-protocol.md §1.7), byte for byte."""
+"""The official Tencent sample vectors (docs/wechat.md), byte for byte."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Identity documents: the resident ID (GB 11643) and the documents of the 港澳台入境人员 entry (domain.md §1–2)."""
+"""Identity documents: the resident ID (GB 11643) and the documents of the 港澳台入境人员 entry (docs/domain.md §1)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def full_years(born: date, today: date) -> int:
 
 
 def resident_id_ok(number: str, today: date, provinces: frozenset[str] = PROVINCES) -> bool:
-    """Format, province, a real date not in the future, and the MOD 11-2 check character (domain.md §1.3)."""
+    """Format, province, a real date not in the future, and the MOD 11-2 check character (docs/domain.md §1.3)."""
     if not RESIDENT_ID_RE.match(number) or number[:2] not in provinces:
         return False
     born = birth_date(number)

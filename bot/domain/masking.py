@@ -1,4 +1,4 @@
-"""Masks for the screen, per Unicode code point (domain.md §3)."""
+"""Masks for the screen, per Unicode code point (docs/domain.md §3)."""
 
 from __future__ import annotations
 
