@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from bot import web as web_pages
 from bot.devkit.standin import create_standin
 from bot.domain.clock import Clock
 from bot.domain.render import Renderer, find_cjk_font
@@ -22,10 +23,10 @@ from bot.ops.metrics import Metrics
 from bot.ops.templates import Templates
 from bot.upstreams import build_upstreams
 from bot.upstreams.face import FaceLinks
-from bot.web.pages import Pages
 from bot.webhook import BODY_LIMIT, Webhook
 from bot.wechat.api import WeChatAPI
 from storage import Keys, connect, connect_hot
+from storage.codes import QrTokens
 from storage.profiles import ProfileStore
 from storage.ratelimit import RateLimiter
 from storage.relatives import RelativeStore
@@ -88,6 +89,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         result_registry=result_registry,
         results=upstreams.results,
         limiter=RateLimiter(redis),
+        qr_tokens=QrTokens(redis, keys, vault, settings.render.qr_token_ttl),
         metrics=metrics,
     )
 
@@ -109,7 +111,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None, routers: list[R
     app.router.add_post("/wechat", webhook.receive)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_page)
-    Pages(dispatcher).install(app)
+    web_pages.install(app, dispatcher)
     if settings.dev_mode:
         app.add_subapp(STANDIN_PATH, create_standin(settings.wechat.app_id, settings.wechat.app_secret))
     app.cleanup_ctx.append(_lifecycle)
@@ -120,13 +122,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     yield
     services, dispatcher = app[SERVICES], app[DISPATCHER]
     await dispatcher.drain()
-    await services.api.close()
-    services.renderer.close()
-    await services.upstreams.http.close()
-    if not services.settings.redis.url.startswith("memory://"):
-        await services.redis.aclose()
-        if services.hot is not services.redis:
-            await services.hot.aclose()
+    await services.close()
 
 
 async def redis_reachable(services: Services) -> bool:

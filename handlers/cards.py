@@ -13,9 +13,17 @@ from bot.engine.services import Services
 from bot.upstreams.http import ProviderUnavailable
 from bot.upstreams.status import HealthStatus
 from bot.wechat.replies import Image, News, Reply, Text
-from storage.profiles import Person
+from storage.codes import CODE, COMBINED
+from storage.profiles import Person, Profile
+from storage.relatives import Relative
 
 GUIDANCE = {"green": "code/guidance_green.txt", "yellow": "code/guidance_yellow.txt", "red": "code/guidance_red.txt"}
+
+
+def proxy_line(services: Services, profile: Profile | None, relative: Relative) -> str:
+    """「父亲 · 由 张*三 代领」: what tells a relative's code from a personal one."""
+    guardian = mask_name(profile.person.name) if profile else ""
+    return services.templates.render("cards/proxy_line.txt", relationship=relative.relationship, guardian=guardian)
 
 
 def masked_document(person: Person) -> str:
@@ -46,31 +54,34 @@ async def code_image(ctx: Context, person: Person, doc_index: str, *, subject: s
     if isinstance(status, Text):
         return status
     if services.settings.render.reply_as == "news" and travel is None:
-        return await news_reply(ctx, subject, title, status.colour)
+        return await news_reply(ctx, doc_index, title, status.colour)
     shown = "|".join([status.colour, notice, travel.colour if travel else "", *(travel.cities if travel else ())])
     cache_subject = f"{subject}:combined" if travel is not None else subject
     cache_key = services.keys.image_cache(ctx.openid, cache_subject)
+    now = services.clock.time()
     if not fresh:
         cached = await ctx.read_hash(cache_key)
-        if cached.get(b"shown", b"").decode() == shown and cached.get(b"media_id"):
+        # Judged by the service clock too: an image is re-sent only while its QR still resolves.
+        made = float(cached.get(b"at", b"0") or 0)
+        if cached.get(b"shown", b"").decode() == shown and cached.get(b"media_id") and \
+                now - made < services.settings.render.image_cache_seconds:
             return Image(media_id=cached[b"media_id"].decode())
-    card = await build_card(services, ctx.openid, person, doc_index, status.colour, subject=subject, title=title,
-                            subtitle=subtitle, notice=notice)
+    card = await build_card(services, ctx.openid, person, doc_index, status.colour, title=title,
+                            subtitle=subtitle, notice=notice, kind=COMBINED if travel else CODE)
     png = await (services.renderer.render_combined(card, travel) if travel else services.renderer.render(card))
     reply = await services.upload_image(png, ctx.render("code/image_fallback.txt", colour=status.colour,
                                                         name=card.name))
     if isinstance(reply, Image):
         ctx.wrote(cache_key)
         async with services.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(cache_key, mapping={"shown": shown, "media_id": reply.media_id})
+            pipe.hset(cache_key, mapping={"shown": shown, "media_id": reply.media_id, "at": repr(now)})
             pipe.expire(cache_key, services.settings.render.image_cache_seconds)
             await pipe.execute()
     return reply
 
 
 async def build_card(services: Services, openid: str, person: Person, doc_index: str, colour: str, *,
-                     subject: str = "self", title: str, subtitle: str = "",
-                     notice: str = "") -> CodeCard:
+                     title: str, subtitle: str = "", notice: str = "", kind: str = CODE) -> CodeCard:
     return CodeCard(
         title=title,
         status_word=services.templates.render("cards/status_word.txt", colour=colour),
@@ -80,31 +91,27 @@ async def build_card(services: Services, openid: str, person: Person, doc_index:
         document=masked_document(person),
         generated=to_second(services.clock.time()),
         guidance=" ".join(filter(None, [services.templates.render(GUIDANCE[colour]), notice])),
-        qr_payload=await qr_payload(services, openid, subject, doc_index),
+        qr_payload=await scan_url(services, openid, doc_index, kind),
     )
 
 
-async def qr_payload(services: Services, openid: str, subject: str, doc_index: str) -> str:
-    """A URL ending in an opaque random token that only the server can map back to the holder."""
-    keys, ttl = services.keys, services.settings.render.qr_token_ttl
-    token = await services.redis.get(keys.user_qr(openid, subject))
-    if token is None:
-        token = secrets.token_urlsafe(16).encode()
-        await services.redis.set(keys.qr_token(token.decode()), doc_index, ex=ttl)
-        await services.redis.set(keys.user_qr(openid, subject), token, ex=ttl - 60)
-    return f"{services.settings.public_url}/c/{token.decode()}"
+async def scan_url(services: Services, openid: str, doc_index: str, kind: str = CODE) -> str:
+    """What the QR holds: the guard's page for a fresh random token, which only the server maps to the holder
+    (docs/domain.md §5.4). Every image gets its own; each resolves for `[render] qr_token_ttl`."""
+    token = await services.qr_tokens.issue(openid, doc_index, kind, services.clock.time())
+    return f"{services.settings.public_url}/c/{token}"
 
 
 VIEW = "view"
 
 
-async def news_reply(ctx: Context, subject: str, title: str, colour: str) -> News:
+async def news_reply(ctx: Context, doc_index: str, title: str, colour: str) -> News:
     """For scale beyond WeChat's media quota: no upload. The picture and the live page are served by
     healthbot through a signed, expiring link, and the colour is checked again whenever they are opened."""
     services = ctx.services
     ttl = services.settings.render.view_link_minutes * 60
     nonce = secrets.token_urlsafe(12)
-    await services.redis.set(services.keys.view(nonce), f"{ctx.openid}\n{subject}\n{title}", ex=ttl)
+    await services.redis.set(services.keys.view(nonce), f"{ctx.openid}\n{doc_index}\n{title}", ex=ttl)
     token = services.signer.sign(VIEW, {"n": nonce, "exp": int(services.clock.time()) + ttl})
     base = services.settings.public_url
     return News(title=ctx.render("cards/news_title.txt", title=title, colour=colour),

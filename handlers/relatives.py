@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from bot.domain.clock import to_minute, to_second
-from bot.domain.documents import RESIDENT_ID, birth_date, full_years, normalize_number, resident_id_ok
+from bot.domain.documents import birth_date, full_years, normalize_number, resident_id_ok
 from bot.domain.masking import mask_name, mask_resident_id
 from bot.domain.numerals import is_number
 from bot.domain.offline import issue
@@ -23,8 +23,9 @@ from bot.upstreams.http import ProviderUnavailable
 from bot.wechat.inbound import Inbound
 from bot.wechat.replies import Image, Reply, Text
 from handlers.answers import expect_word, person_name
-from handlers.cards import code_image, current_status
-from storage.profiles import Person, Profile
+from handlers.cards import code_image, current_status, proxy_line
+from handlers.holders import relative_person
+from storage.profiles import Profile
 from storage.relatives import Relative
 
 router = Router("relatives")
@@ -259,7 +260,7 @@ async def offline_code(ctx: Context, profile: Profile, relative: Relative) -> Re
     card = OfflineCard(
         title=ctx.render("cards/offline_title.txt"),
         name=mask_name(relative.name),
-        subtitle=proxy_line(ctx, profile, relative),
+        subtitle=proxy_line(ctx.services, profile, relative),
         colour=status.colour,
         stamp=ctx.render("cards/offline_stamp.txt", valid_until=to_minute(token["exp"])),
         colour_line=ctx.render("cards/offline_colour.txt", colour=status.colour),
@@ -296,19 +297,10 @@ def face_event(openid: str, nonce: str, result: str, now: int) -> Inbound:
 
 # -- helpers ----------------------------------------------------------------------------------------------
 
-def relative_person(relative: Relative) -> Person:
-    return Person(relative.name, RESIDENT_ID, relative.doc_number)
-
-
-def proxy_line(ctx: Context, profile: Profile | None, relative: Relative) -> str:
-    """「父亲 · 由 张*三 代领」: what tells a relative's code from a personal one."""
-    guardian = mask_name(profile.person.name) if profile else ""
-    return ctx.render("cards/proxy_line.txt", relationship=relative.relationship, guardian=guardian)
-
-
 async def relative_code(ctx: Context, profile: Profile | None, relative: Relative) -> Reply:
     return await code_image(ctx, relative_person(relative), relative.index, subject=relative.index[:24],
-                            title=ctx.render("cards/relative_title.txt"), subtitle=proxy_line(ctx, profile, relative))
+                            title=ctx.render("cards/relative_title.txt"),
+                            subtitle=proxy_line(ctx.services, profile, relative))
 
 
 def time_left(ctx: Context, bound_at: float) -> dict[str, int]:

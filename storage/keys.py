@@ -60,10 +60,6 @@ class Keys:
     def qr_token(self, token: str) -> str:
         return f"{self.prefix}:qr:{token}"
 
-    def user_qr(self, openid: str, subject: str = "self") -> str:
-        """The QR token of a user's own code (subject "self") or of a relative's (their index)."""
-        return self._user(openid, f"qr:{subject}")
-
     def image_cache(self, openid: str, subject: str = "self") -> str:
         return self._user(openid, f"image:{subject}")
 

@@ -65,7 +65,7 @@ class ProfileStore:
         return Profile(person, stored[b"doc_index"].decode(), float(stored[b"claimed_at"]))
 
     async def delete(self, openid: str) -> None:
-        """注销: the profile, its QR token and its cached image go together."""
+        """注销: the profile and its cached image go together."""
         index = await self.redis.hget(self.keys.profile(openid), "doc_index")
         await self.redis.delete(self.keys.profile(openid))
         if index:
@@ -78,9 +78,6 @@ class ProfileStore:
         keep = (self.keys.lock(openid), self.keys.dialog(openid), self.keys.dialog_marker(openid))
         doomed = [key async for key in self.redis.scan_iter(match=self.keys.user_glob(openid), count=200)
                   if key.decode() not in keep and ":seen:" not in key.decode()]
-        for key in doomed:
-            if b":qr:" in key and (token := await self.redis.get(key)):
-                await self.redis.delete(self.keys.qr_token(token.decode()))
         if doomed:
             await self.redis.delete(*doomed)
 
@@ -88,8 +85,6 @@ class ProfileStore:
         return [o.decode() for o in await self.redis.smembers(self.keys.holders(doc_index))]
 
     async def forget_code(self, openid: str, subject: str) -> None:
-        """Drop a code's QR token (so scanning it resolves to nobody) and its cached image."""
-        token = await self.redis.get(self.keys.user_qr(openid, subject))
-        await self.redis.delete(self.keys.user_qr(openid, subject), self.keys.image_cache(openid, subject))
-        if token:
-            await self.redis.delete(self.keys.qr_token(token.decode()))
+        """Drop a code's cached image. Its QR tokens stop resolving by themselves: the scan page finds no
+        holder once the profile or the binding is gone."""
+        await self.redis.delete(self.keys.image_cache(openid, subject))

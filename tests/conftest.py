@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -175,3 +176,31 @@ async def make_bot(prefix: str, redis_url: str, standin: tuple[str, StandInState
 @pytest.fixture
 async def bot(make_bot: BotFactory) -> Bot:
     return await make_bot()
+
+
+class Upstream:
+    """A stand-in for a provincial identity or health-status service."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.answer: dict[str, Any] | None = {}
+        self.status = 200
+        self.delay = 0.0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.requests.append({"body": await request.json(), "auth": request.headers.get("Authorization")})
+        await asyncio.sleep(self.delay)
+        if self.status != 200:
+            return web.Response(status=self.status)
+        return web.json_response(self.answer)
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[tuple[Upstream, str]]:
+    state = Upstream()
+    app = web.Application()
+    app.router.add_post("/check", state.handle)
+    server = TestServer(app)
+    await server.start_server()
+    yield state, str(server.make_url("/check"))
+    await server.close()

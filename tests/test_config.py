@@ -32,10 +32,20 @@ def test_file_then_environment_then_flags(tmp_path: Path) -> None:
     assert not settings.dev_mode
 
 
-def test_no_config_at_all_is_dev_mode() -> None:
-    settings = load_settings(env={})
+def test_no_config_at_all_is_dev_mode(tmp_path: Path) -> None:
+    settings = load_settings(env={"HEALTHBOT_DEV_DIR": str(tmp_path / "dev")})
     assert settings.dev_mode and settings.redis.url == "memory://" and settings.wechat.token == "healthbot-dev"
     assert settings.wechat.api_base == "http://127.0.0.1:8080/_standin/wechat"
+
+
+def test_dev_mode_keeps_its_keys_private_and_every_command_gets_the_same(tmp_path: Path) -> None:
+    env = {"HEALTHBOT_DEV_DIR": str(tmp_path / "dev")}
+    first, second = load_settings(env=env), load_settings(env=env)
+    assert first.security.signing_keys == second.security.signing_keys
+    assert first.security.data_key == second.security.data_key
+    assert (tmp_path / "dev" / "keys.toml").stat().st_mode & 0o777 == 0o600
+    other = load_settings(env={"HEALTHBOT_DEV_DIR": str(tmp_path / "elsewhere")})
+    assert other.security.signing_keys != first.security.signing_keys
 
 
 @pytest.mark.parametrize(("text", "names"), [

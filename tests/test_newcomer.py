@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import zxingcpp
 from PIL import Image
 
-from tests.helpers import free_port
+from tests.helpers import free_port, wait_until_up
 
 
 def test_dev_mode_serve_and_chat_show_the_code_image(tmp_path: Path) -> None:
@@ -23,7 +22,7 @@ def test_dev_mode_serve_and_chat_show_the_code_image(tmp_path: Path) -> None:
         assert server.stdout is not None
         banner = "".join(server.stdout.readline() for _ in range(5))
         assert "DEV MODE" in banner and "healthbot chat" in banner and "memory://" in banner
-        time.sleep(0.5)
+        wait_until_up(f"http://127.0.0.1:{port}/healthz")
         script = ("/subscribe\n防疫健康信息码\n同意\n张小三\n11010519491231002X\n13800001234\n确认\n"
                   "行程码\n1\n同意并授权\n/wait 2.5\n/quit\n")
         chat = subprocess.run(

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
-
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from bot.domain.render import FontMissing, find_cjk_font
-from tests.conftest import BotFactory
+from tests.conftest import BotFactory, Upstream
 from tests.journeys import (
     ID,
     NAME,
@@ -20,34 +14,6 @@ from tests.journeys import (
     full_claim,
     last_code,
 )
-
-
-class Upstream:
-    """A stand-in for a provincial identity or health-status service."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.answer: dict[str, Any] | None = {}
-        self.status = 200
-        self.delay = 0.0
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.requests.append({"body": await request.json(), "auth": request.headers.get("Authorization")})
-        await asyncio.sleep(self.delay)
-        if self.status != 200:
-            return web.Response(status=self.status)
-        return web.json_response(self.answer)
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[tuple[Upstream, str]]:
-    state = Upstream()
-    app = web.Application()
-    app.router.add_post("/check", state.handle)
-    server = TestServer(app)
-    await server.start_server()
-    yield state, str(server.make_url("/check"))
-    await server.close()
 
 
 async def test_identity_mismatch_says_why_and_lets_the_user_retry(make_bot: BotFactory,

@@ -17,7 +17,7 @@ from pathlib import Path
 import qrcode
 from PIL import Image, ImageDraw, ImageFont
 
-from bot.domain.colours import INKS
+from bot.domain.colours import INKS, QR_INKS
 
 INK = (34, 34, 34)
 GREY = (120, 120, 120)
@@ -162,7 +162,10 @@ class Renderer:
         self._centered(draw, y, card.name, 34, INK)
         self._centered(draw, y + 48, card.document, 26, GREY)
         y += 100
-        image.paste(colour, ((WIDTH - qr.width) // 2, y), qr)
+        left = (WIDTH - qr.width) // 2
+        draw.rounded_rectangle((left - 10, y - 10, left + qr.width + 9, y + qr.height + 9), radius=12,
+                               outline=colour, width=8)
+        image.paste(QR_INKS[card.colour], (left, y), qr)
         y += qr.height + 12
         self._centered(draw, y + 86, card.generated, 28, INK)
         self._wrapped(draw, y + 130, card.guidance, 24, GREY)
@@ -184,7 +187,7 @@ class Renderer:
         draw.rounded_rectangle((90, 370, width - 90, 560), radius=24, outline=(229, 57, 53), width=10)
         self._centered(draw, 410, card.stamp, 84, (229, 57, 53), width)
         qr = qr_mask(card.qr_payload, box=12)
-        image.paste(colour, ((width - qr.width) // 2, 600), qr)
+        image.paste(QR_INKS[card.colour], ((width - qr.width) // 2, 600), qr)
         y = 600 + qr.height + 20
         self._centered(draw, y, card.colour_line, 64, colour, width)
         self._centered(draw, y + 100, card.generated_line, 44, INK, width)
@@ -248,7 +251,8 @@ def encode(image: Image.Image, *colours: str) -> bytes:
 def card_palette(*colours: str) -> Image.Image:
     """White plus five anti-aliasing shades of each ink: mapping to it is 10× faster than adaptive quantizing."""
     entries = [(255, 255, 255), (230, 230, 230)]
-    for ink in (*(INKS[c] for c in colours), INK, GREY, INKS["red"]):
+    qr_inks = [QR_INKS[c] for c in colours if c in QR_INKS]
+    for ink in (*(INKS[c] for c in colours), *qr_inks, INK, GREY, INKS["red"]):
         entries += [tuple(round(255 + (c - 255) * step / 5) for c in ink) for step in range(1, 6)]
     palette = Image.new("P", (1, 1))
     flat = [value for rgb in entries for value in rgb]

@@ -20,6 +20,7 @@ from bot.upstreams.status import StatusProvider
 from bot.upstreams.travel import TravelProvider
 from bot.wechat.api import WeChatAPI, WeChatAPIError
 from bot.wechat.replies import Image, Text
+from storage.codes import QrTokens
 from storage.connection import HotClient, RedisClient
 from storage.keys import Keys
 from storage.profiles import ProfileStore
@@ -62,6 +63,7 @@ class Services:
     result_registry: ResultRegistry
     results: ResultProvider
     limiter: RateLimiter
+    qr_tokens: QrTokens
     metrics: Metrics
 
     async def upload_image(self, png: bytes, fallback: str = "") -> Image | Text:
@@ -71,3 +73,13 @@ class Services:
         except WeChatAPIError as exc:
             log.warning("image upload failed: %s", exc)
             return Text(fallback or self.templates.render("image_failed.txt"))
+
+    async def close(self) -> None:
+        """Close every client this process opened (the embedded memory:// store is shared and stays)."""
+        await self.api.close()
+        self.renderer.close()
+        await self.upstreams.http.close()
+        if not self.settings.redis.url.startswith("memory://"):
+            await self.redis.aclose()
+            if self.hot is not self.redis:
+                await self.hot.aclose()

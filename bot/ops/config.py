@@ -99,7 +99,7 @@ class PathSettings:
 class RenderSettings:
     font: str = ""
     image_cache_seconds: int = 60
-    qr_token_ttl: int = 86400
+    qr_token_ttl: int = 1800
     reply_as: str = "image"
     view_link_minutes: int = 10
 
@@ -137,6 +137,9 @@ class LimitSettings:
     messages_per_minute: int = 30
     face_links_per_hour: int = 10
     verify_per_minute: int = 120
+    scans_per_minute: int = 120
+    live_per_minute: int = 120
+    live_per_link_per_minute: int = 30
 
 
 @dataclass
@@ -158,6 +161,7 @@ class Settings:
     limits: LimitSettings = field(default_factory=LimitSettings)
     menu: dict[str, Any] = field(default_factory=dict)
     dev_mode: bool = False
+    dev_dir: str = ""
     source: str = "defaults"
 
     @property
@@ -236,23 +240,53 @@ def load_settings(
     for section, values in (overrides or {}).items():
         _apply(settings, section, {k: v for k, v in values.items() if v is not None}, "command line")
     if not path and not settings.wechat.token:
-        _enter_dev_mode(settings)
+        _enter_dev_mode(settings, dev_dir(env))
     validate(settings)
     return settings
 
 
-def _enter_dev_mode(settings: Settings) -> None:
+def dev_dir(env: Mapping[str, str]) -> Path:
+    """Where dev mode keeps what its commands share: `$HEALTHBOT_DEV_DIR`, else `.healthbot-dev` here."""
+    return Path(env.get("HEALTHBOT_DEV_DIR") or ".healthbot-dev")
+
+
+def dev_keys(directory: Path) -> dict[str, str]:
+    """Dev mode's keys, made once and kept (0600), so that `serve`, `verify` and `admin` of one checkout agree:
+    an offline code the dev server issued verifies, and survives a restart of the server."""
+    path = directory / "keys.toml"
+    if path.exists():
+        return {k: str(v) for k, v in tomllib.loads(path.read_text(encoding="utf-8")).items()}
+    keys = {"index_key": new_key(), "data_key": new_key(), "signing_keys": f"dev:{new_key()}",
+            "active_key_id": "dev", "admin_token": new_key()}
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temporary = directory / f".keys.{os.getpid()}"
+    temporary.write_text("".join(f'{k} = "{v}"\n' for k, v in keys.items()), encoding="utf-8")
+    temporary.chmod(0o600)
+    try:
+        os.link(temporary, path)  # first writer wins; a concurrent second command reads the first's keys
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()
+    return dev_keys(directory)
+
+
+def _enter_dev_mode(settings: Settings, directory: Path) -> None:
     settings.dev_mode = True
-    settings.source = "dev mode (no config)"
+    settings.dev_dir = str(directory)
+    settings.source = f"dev mode (no config; keys in {directory}/keys.toml)"
     settings.wechat.token = DEV_TOKEN
     settings.wechat.app_id = settings.wechat.app_id or DEV_APP_ID
     settings.wechat.app_secret = settings.wechat.app_secret or DEV_APP_SECRET
     if settings.wechat.api_base == DEFAULT_API_BASE:
         settings.wechat.api_base = settings.public_url + STANDIN_PATH
-    settings.security.index_key = settings.security.index_key or new_key()
-    settings.security.data_key = settings.security.data_key or new_key()
-    if not settings.security.signing_keys:
-        settings.security.signing_keys, settings.security.active_key_id = f"dev:{new_key()}", "dev"
+    security = settings.security
+    if not (security.index_key and security.data_key and security.signing_keys):
+        keys = dev_keys(directory)
+        security.index_key = security.index_key or keys["index_key"]
+        security.data_key = security.data_key or keys["data_key"]
+        if not security.signing_keys:
+            security.signing_keys, security.active_key_id = keys["signing_keys"], keys["active_key_id"]
     if not settings.menu:
         example = REPO_ROOT / "config.example.toml"
         if example.exists():

@@ -1,0 +1,80 @@
+"""News mode's live code (`[render] reply_as = "news"`): the page and its picture behind a signed link.
+
+The colour is read again on every load, and a clock ticks on the page. Each link and each client address has
+a request limit, and a link's picture is rendered once per colour, not per request.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from cachetools import TTLCache
+from redis.exceptions import RedisError
+
+from bot.domain.clock import to_second
+from bot.domain.masking import mask_name
+from bot.domain.tokens import TokenExpired, TokenInvalid
+from bot.engine.services import Services
+from bot.web.common import page, too_many, within_limit
+from handlers.cards import VIEW, build_card, proxy_line
+from handlers.holders import Holder, colour_now, find_holder
+
+PICTURES = 1024  # rendered pictures kept, ~20 KB each
+
+
+class LivePages:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        ttl = services.settings.render.view_link_minutes * 60
+        self.pictures: TTLCache[tuple[str, str], bytes] = TTLCache(PICTURES, ttl, timer=services.clock.time)
+
+    async def _viewed(self, request: web.Request) -> tuple[str, str, Holder, str] | web.Response:
+        """(link nonce, title, holder, colour now) behind a live-code link, or the page saying why not.
+        The colour is "" when the status provider cannot confirm it."""
+        services, limits = self.services, self.services.settings.limits
+        try:
+            payload = services.signer.verify(VIEW, request.query.get("t", ""), services.clock.time())
+        except (TokenInvalid, TokenExpired):
+            return page(services, "pages/code_expired.html", status=403)
+        nonce = str(payload.get("n", ""))
+        if not (await within_limit(services, request, "live", limits.live_per_minute)
+                and await within_limit(services, request, f"link:{nonce}", limits.live_per_link_per_minute)):
+            return too_many(services)
+        try:
+            stored = await services.redis.get(services.keys.view(nonce))
+            openid, doc_index, title = stored.decode().split("\n") if stored else ("", "", "")
+            holder = await find_holder(services, openid, doc_index) if stored else None
+        except RedisError:
+            return page(services, "pages/busy.html", status=503)
+        if holder is None:
+            return page(services, "pages/code_expired.html", status=410 if stored else 403)
+        return nonce, title, holder, await colour_now(services, doc_index, holder)
+
+    async def live_code(self, request: web.Request) -> web.Response:
+        viewed = await self._viewed(request)
+        if isinstance(viewed, web.Response):
+            return viewed
+        _, title, holder, colour = viewed
+        return page(self.services, "pages/code.html", title=title, subtitle=self._subtitle(holder),
+                    name=mask_name(holder.person.name), colour=colour, token=request.query["t"],
+                    checked=to_second(self.services.clock.time()))
+
+    async def live_image(self, request: web.Request) -> web.Response:
+        viewed = await self._viewed(request)
+        if isinstance(viewed, web.Response):
+            return viewed
+        nonce, title, holder, colour = viewed
+        if not colour:
+            raise web.HTTPServiceUnavailable(text="status cannot be confirmed now")
+        png = self.pictures.get((nonce, colour))
+        if png is None:
+            card = await build_card(self.services, holder.openid, holder.person, holder.doc_index, colour,
+                                    title=title, subtitle=self._subtitle(holder))
+            png = self.pictures[nonce, colour] = await self.services.renderer.render(card)
+        return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "no-store"})
+
+    def _subtitle(self, holder: Holder) -> str:
+        return proxy_line(self.services, holder.profile, holder.relative) if holder.relative else ""
+
+    def install(self, app: web.Application) -> None:
+        app.router.add_get("/code", self.live_code)
+        app.router.add_get("/img", self.live_image)

@@ -1,0 +1,66 @@
+"""The guard's page: what opens when a code's QR is scanned (WeChat's 扫一扫 or any scanner).
+
+The headline is the holder's colour *now*, read from the status provider at scan time, with the action the
+guard takes; a colour that cannot be confirmed is never shown. Below it: whose code it is (masked), a live
+clock, and how old the QR is. An unknown or expired token gets a page that says so, never a 404.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from bot.domain.clock import to_second, travel_stamp
+from bot.domain.masking import mask_name
+from bot.engine.services import Services
+from bot.ops.logs import hash_openid
+from bot.upstreams.http import ProviderUnavailable
+from bot.web.common import page, too_many, within_limit
+from handlers.cards import masked_document
+from handlers.holders import Holder, colour_now, find_holder
+from storage.codes import COMBINED
+
+log = logging.getLogger("healthbot.scan")
+
+
+class ScanPage:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def show(self, request: web.Request) -> web.Response:
+        services = self.services
+        if not await within_limit(services, request, "scan", services.settings.limits.scans_per_minute):
+            return too_many(services)
+        try:
+            issued = await services.qr_tokens.resolve(request.match_info["token"])
+            holder = await find_holder(services, issued.openid, issued.doc_index) if issued else None
+        except RedisError:
+            return page(services, "pages/busy.html", status=503)
+        now = services.clock.time()
+        if issued is None or holder is None or now - issued.at > services.settings.render.qr_token_ttl:
+            return page(services, "pages/scan_expired.html", status=410)
+        colour = await colour_now(services, issued.doc_index, holder)
+        log.info("code scanned holder=%s colour=%s", hash_openid(holder.openid), colour or "unconfirmed")
+        services.metrics.inc("healthbot_scans_total", colour=colour or "unconfirmed")
+        return page(services, "pages/scan.html", colour=colour, name=mask_name(holder.person.name),
+                    document=masked_document(holder.person), guardian=holder.guardian,
+                    relationship=holder.relative.relationship if holder.relative else "",
+                    scanned=to_second(now), issued=to_second(issued.at), age_minutes=int(max(0, now - issued.at) // 60),
+                    travel=await self._travel(holder) if issued.kind == COMBINED else None)
+
+    async def _travel(self, holder: Holder) -> dict[str, object]:
+        """二码合一: the travel card of the phone the citizen claimed with, summarised for the guard."""
+        phone = holder.profile.person.phone
+        try:
+            card = await self.services.travel.card(phone, self.services.vault.index("phone", phone)) if phone else None
+        except ProviderUnavailable:
+            return {"available": False}
+        if card is None:
+            return {"available": True, "colour": "", "starred": False, "updated": ""}
+        return {"available": True, "colour": card.colour, "starred": any(risky for _, risky in card.cities),
+                "updated": travel_stamp(card.updated_at)}
+
+    def install(self, app: web.Application) -> None:
+        app.router.add_get("/c/{token}", self.show)

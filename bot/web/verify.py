@@ -1,0 +1,38 @@
+"""/verify: the checkpoint's check of a printed offline code (离线码).
+
+The headline is what the guard must do: the colour now for a genuine, unexpired code; 「已过期」; 「无效」.
+That the signature holds and the colour at issue are secondary lines.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.engine.services import Services
+from bot.web.common import page, too_many, within_limit
+from handlers.holders import check_offline
+
+
+class VerifyPage:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def show(self, request: web.Request) -> web.Response:
+        services = self.services
+        if not await within_limit(services, request, "verify", services.settings.limits.verify_per_minute):
+            if wants_json(request):
+                return web.json_response({"state": "too_many_requests"}, status=429)
+            return too_many(services)
+        check = await check_offline(services, request.query.get("t", ""))
+        data = check.report()
+        status = {"valid": 200, "expired": 410}.get(check.verdict.state, 403)
+        if wants_json(request):
+            return web.json_response(data, status=status)
+        return page(services, "pages/verify.html", status=status, **data)
+
+    def install(self, app: web.Application) -> None:
+        app.router.add_get("/verify", self.show)
+
+
+def wants_json(request: web.Request) -> bool:
+    return "application/json" in request.headers.get("Accept", "") or request.query.get("format") == "json"

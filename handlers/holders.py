@@ -1,0 +1,110 @@
+"""Whose code a scan shows, and its colour now: one answer for the guard's page, the live pages, /verify and
+`healthbot verify`. The holder is loaded again on every scan, so a deregistered user or an unbound relative
+stops resolving at once, and the colour is never the one the image was made with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.exceptions import RedisError
+
+from bot.domain.documents import RESIDENT_ID
+from bot.domain.masking import mask_name
+from bot.domain.offline import Verdict
+from bot.domain.offline import verify as verify_offline
+from bot.engine.services import Services
+from bot.upstreams.http import ProviderUnavailable
+from bot.upstreams.status import LocalStatus
+from storage.profiles import Person, Profile
+from storage.relatives import Relative
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    openid: str  # the account the code belongs to: the citizen, or the guardian of a relative
+    person: Person
+    doc_index: str
+    profile: Profile  # the account's own profile (the guardian's, for a relative)
+    relative: Relative | None = None
+
+    @property
+    def guardian(self) -> str:
+        """The masked name of whoever applied for a relative's code (代领), "" for one's own."""
+        return mask_name(self.profile.person.name) if self.relative else ""
+
+
+def relative_person(relative: Relative) -> Person:
+    return Person(relative.name, RESIDENT_ID, relative.doc_number)
+
+
+async def find_holder(services: Services, openid: str, doc_index: str) -> Holder | None:
+    """The holder of `doc_index` as seen from account `openid`, or None when that code is no longer theirs."""
+    profile = await services.profiles.load(openid)
+    if profile is None:
+        return None
+    if doc_index == profile.doc_index:
+        return Holder(openid, profile.person, doc_index, profile)
+    relative = next((r for r in await services.relatives.list(openid) if r.index == doc_index), None)
+    if relative is None:
+        return None
+    return Holder(openid, relative_person(relative), doc_index, profile, relative)
+
+
+async def holder_of_document(services: Services, doc_index: str) -> Holder | None:
+    """Any current holder of a document: a citizen who claimed it, or a guardian who bound it."""
+    for openid in [*await services.profiles.holders(doc_index),
+                   *await services.relatives.guardian_openids(doc_index)]:
+        if (holder := await find_holder(services, openid, doc_index)) is not None:
+            return holder
+    return None
+
+
+async def colour_now(services: Services, doc_index: str, holder: Holder | None) -> str:
+    """The colour at this moment, or "" when it cannot be confirmed. Never a guess, never a cached image's.
+
+    Without a holder only the local registry can answer (an offline code whose relative was unbound)."""
+    try:
+        if holder is not None:
+            return (await services.status.status(holder.person, doc_index)).colour
+        if isinstance(services.status, LocalStatus):
+            return (await services.status_registry.get(doc_index)).colour
+    except (ProviderUnavailable, RedisError):
+        pass
+    return ""
+
+
+# What a guard must do with an offline code, and `healthbot verify`'s exit status for it (docs/operations.md).
+OUTCOMES = {"green": 0, "yellow": 10, "red": 11, "expired": 12, "forged": 13, "unknown": 14, "unavailable": 15}
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineCheck:
+    verdict: Verdict
+    current: str  # the colour now, "" when it cannot be confirmed
+    outcome: str  # a key of OUTCOMES
+
+    @property
+    def exit_status(self) -> int:
+        return OUTCOMES[self.outcome]
+
+    def report(self) -> dict[str, object]:
+        """What /verify answers in JSON and `healthbot verify` prints."""
+        verdict = self.verdict
+        return {"state": verdict.state, "outcome": self.outcome, "exit_status": self.exit_status,
+                "name": verdict.name, "colour_at_issue": verdict.colour, "issued": verdict.issued,
+                "expires": verdict.expires, "current_colour": self.current}
+
+
+async def check_offline(services: Services, token: str) -> OfflineCheck:
+    """Signature first (no I/O); then, for a valid unexpired code, the holder's colour now."""
+    verdict = verify_offline(services.signer, token, services.clock.time())
+    if verdict.state != "valid":
+        return OfflineCheck(verdict, "", verdict.state)
+    try:
+        holder = await holder_of_document(services, verdict.subject)
+    except RedisError:
+        return OfflineCheck(verdict, "", "unavailable")
+    if holder is None and not isinstance(services.status, LocalStatus):
+        return OfflineCheck(verdict, "", "unknown")  # nobody holds it now, and only the registry could tell
+    current = await colour_now(services, verdict.subject, holder)
+    return OfflineCheck(verdict, current, current or "unavailable")

@@ -1,0 +1,51 @@
+"""The opaque tokens inside code QRs: each image gets a fresh one, which resolves to its holder for a while.
+
+A token maps to a sealed record {openid, subject document index, kind, issued at}; the page that resolves it
+loads the holder again, so a deregistered user or an unbound relative stops resolving at once, and the colour
+is always read at scan time. No per-user list of tokens is kept: they expire on their own.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from storage.connection import RedisClient
+from storage.keys import Keys
+from storage.vault import SealError, Vault
+
+CODE = "code"
+COMBINED = "combined"
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    openid: str
+    doc_index: str  # the holder's: the user's own, or a relative's
+    kind: str  # CODE or COMBINED (二码合一)
+    at: float
+
+
+class QrTokens:
+    def __init__(self, redis: RedisClient, keys: Keys, vault: Vault, ttl: int) -> None:
+        self.redis, self.keys, self.vault, self.ttl = redis, keys, vault, ttl
+
+    async def issue(self, openid: str, doc_index: str, kind: str, now: float) -> str:
+        token = secrets.token_urlsafe(16)  # 128 bits
+        record = {"o": openid, "d": doc_index, "k": kind, "t": now}
+        await self.redis.set(self.keys.qr_token(token), self.vault.seal_json(record, context=f"qr:{token}"),
+                             ex=self.ttl)
+        return token
+
+    async def resolve(self, token: str) -> Issued | None:
+        """The record behind a token, or None when it is unknown, expired or not ours."""
+        if not token or len(token) > 64:
+            return None
+        sealed = await self.redis.get(self.keys.qr_token(token))
+        if sealed is None:
+            return None
+        try:
+            record = self.vault.open_json(sealed, context=f"qr:{token}")
+            return Issued(str(record["o"]), str(record["d"]), str(record["k"]), float(record["t"]))
+        except (SealError, KeyError, TypeError, ValueError):
+            return None

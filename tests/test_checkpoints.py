@@ -1,0 +1,150 @@
+"""The guard's side: a code's QR opens a page whose headline is the colour now; offline codes at /verify."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import pytest
+import zxingcpp
+from PIL import Image
+
+from bot.domain.clock import SHANGHAI, SettableClock
+from bot.domain.render import CodeCard, Renderer, find_cjk_font
+from storage.travel import Visit
+from tests.conftest import Bot, BotFactory, Upstream
+from tests.journeys import AGE_6, ID, PHONE, bind, claim_until, full_claim, last_code
+
+NOW = datetime(2026, 11, 20, 9, 30, tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def clock() -> SettableClock:
+    return SettableClock(NOW)
+
+
+@pytest.fixture
+async def bot(make_bot: BotFactory, clock: SettableClock) -> Bot:
+    return await make_bot(clock=clock)
+
+
+def scan_path(bot: Bot, reply: dict[str, object]) -> str:
+    """What a guard's phone opens: the QR in the image the citizen was sent."""
+    png = bot.standin.media[reply["Image"]["MediaId"]]  # type: ignore[index]
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    assert len(found) == 1, "the image must carry exactly one readable QR"
+    url = urlsplit(found[0].text)
+    assert url.path.startswith("/c/") and not url.query
+    return url.path
+
+
+async def scan(bot: Bot, path: str) -> tuple[int, str]:
+    response = await bot.client.get(path)
+    assert response.headers["Cache-Control"] == "no-store"
+    return response.status, await response.text()
+
+
+def headline(page: str) -> str:
+    """The big word at the top of the page."""
+    return page.split('id="colour"', 1)[1].split(">", 1)[1].split("<", 1)[0]
+
+
+async def set_colour(bot: Bot, doc_index: str, colour: str) -> None:
+    await bot.services.status_registry.set(doc_index, colour, "测试", bot.services.clock.time())
+
+
+async def test_a_claimed_code_scans_to_its_colour_now(bot: Bot) -> None:
+    path = scan_path(bot, await full_claim(bot, "oGuard_0001"))
+    status, page = await scan(bot, path)
+    assert status == 200 and headline(page) == "绿码" and "可通行" in page
+    assert "张*三" in page and "110***********002X" in page and "本人" in page
+    for secret in (ID, PHONE, "张小三"):
+        assert secret not in page and secret not in path
+
+    await set_colour(bot, bot.services.profiles.doc_index("resident_id", ID), "red")
+    status, page = await scan(bot, path)  # the same image, scanned again
+    assert status == 200 and headline(page) == "红码" and "禁止通行" in page
+    above = page[:page.index('id="colour"')]
+    assert "通过" not in page and "绿码" not in above
+
+
+async def test_a_yellow_code_tells_the_guard_what_to_do(bot: Bot) -> None:
+    await set_colour(bot, bot.services.profiles.doc_index("resident_id", ID), "yellow")
+    status, page = await scan(bot, scan_path(bot, await full_claim(bot, "oGuard_0002")))
+    assert status == 200 and headline(page) == "黄码" and "暂缓通行" in page and "核酸检测" in page
+
+
+async def test_an_expired_unknown_or_withdrawn_token_gets_the_expired_page(bot: Bot, clock: SettableClock) -> None:
+    user = "oGuard_0003"
+    path = scan_path(bot, await full_claim(bot, user))
+    status, page = await scan(bot, "/c/not-a-token-of-ours")
+    assert status == 410 and "二维码已失效，请对方重新打开健康码" in page and 'id="colour"' not in page
+    clock.advance(bot.services.settings.render.qr_token_ttl + 1)
+    status, page = await scan(bot, path)
+    assert status == 410 and "二维码已失效" in page
+    fresh = scan_path(bot, await bot.push(bot.sim.text(user, "防疫健康信息码")))
+    assert fresh != path and (await scan(bot, fresh))[0] == 200  # a new image carries a new token
+    await claim_until(bot, user, ["注销健康码", "确认注销"])
+    assert (await scan(bot, fresh))[0] == 410  # deregistered: the token resolves to nobody
+
+
+async def test_a_status_provider_that_is_down_shows_no_colour(make_bot: BotFactory, clock: SettableClock,
+                                                              upstream: tuple[Upstream, str]) -> None:
+    state, url = upstream
+    bot = await make_bot(clock=clock, status={"url": url, "cache_seconds": 0})
+    state.answer = {"colour": "green"}
+    path = scan_path(bot, await full_claim(bot, "oGuard_0004"))
+    state.status = 503
+    status, page = await scan(bot, path)
+    assert status == 200 and headline(page) == "暂时无法确认码色"
+    for word in ("绿码", "黄码", "红码", "可通行"):
+        assert word not in page
+
+
+async def test_a_relatives_code_names_its_guardian(bot: Bot) -> None:
+    user = "oGuard_0005"
+    await full_claim(bot, user)
+    await bind(bot, user, AGE_6, "李小宝")
+    status, page = await scan(bot, scan_path(bot, await bot.push(bot.sim.text(user, "查看亲属码 1"))))
+    assert status == 200 and headline(page) == "绿码"
+    assert "李*宝" in page and "亲属码 · " in page and "由 张*三 代领" in page and "本人" not in page
+
+
+async def test_the_combined_code_shows_the_travel_card_of_the_claimed_phone(bot: Bot) -> None:
+    services, user = bot.services, "oGuard_0006"
+    phone_index = services.vault.index("phone", PHONE)
+    async with services.redis.pipeline(transaction=False) as pipe:
+        visit = Visit("浙江省杭州市", services.clock.time() - 86400, False)
+        services.travel_registry.queue_visit(pipe, phone_index, visit)
+        await pipe.execute()
+    await services.travel_registry.set_risk_cities(["浙江省杭州市"])
+    await full_claim(bot, user)
+    await claim_until(bot, user, ["核验行程卡", "1", "同意并授权"])
+    combined = await bot.push(bot.sim.text(user, last_code(bot, PHONE)))
+    status, page = await scan(bot, scan_path(bot, combined))
+    assert status == 200 and headline(page) == "绿码"
+    assert "通信大数据行程卡" in page and "绿色行程卡" in page and "含 * 标记城市" in page and "更新于" in page
+
+
+async def test_scans_from_one_address_are_limited_politely(make_bot: BotFactory, clock: SettableClock) -> None:
+    bot = await make_bot(clock=clock, limits={"scans_per_minute": 3})
+    path = scan_path(bot, await full_claim(bot, "oGuard_0007"))
+    statuses = [(await scan(bot, path))[0] for _ in range(5)]
+    assert statuses[:3] == [200, 200, 200] and statuses[3:] == [429, 429]
+    assert "查验过于频繁" in (await scan(bot, path))[1]
+
+
+@pytest.mark.parametrize("colour", ["green", "yellow", "red"])
+def test_every_colours_qr_decodes_on_a_cheap_scanner(colour: str) -> None:
+    """A fixed 50 % grey threshold, and a third of the size: what a cheap gate scanner sees."""
+    renderer = Renderer(find_cjk_font())
+    payload = "https://bot.example.gov.cn/c/AbCdEfGhIjKlMnOpQrStUv"
+    card = CodeCard(title="防疫健康信息码", status_word="码", colour=colour, name="张*三",
+                    document="110***********002X", generated="2026-11-20 09:30:00", guidance="", qr_payload=payload)
+    image = Image.open(io.BytesIO(renderer.render_sync(card))).convert("L")
+    threshold = image.point(lambda v: 255 if v >= 128 else 0)
+    small = image.resize((image.width // 3, image.height // 3), Image.Resampling.BILINEAR)
+    for seen in (threshold, small):
+        assert [found.text for found in zxingcpp.read_barcodes(seen)] == [payload], colour
+    renderer.close()
