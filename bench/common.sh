@@ -38,9 +38,13 @@ TOML
 # Any HTTP answer will do (the floor has no /healthz): curl without -f fails only when nothing answers.
 up() { for _ in $(seq 1 3000); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1"; exit 1; }
 
+venue() {  # venue CONFIG: a 场所码 made through the stand-in WeChat API, its scene on stdout
+  $HB admin venue add "基准测试场所" --out "$work" --config "$1" | awk '/^venue / {print $2}'
+}
+
 gen() {  # gen PORT PATH NAME [aes]: $work/NAME.txt, fresh requests enough for 25,000 a second of DURATION
   $PY -m bench.signed_requests --url "http://127.0.0.1:$1/wechat" --path "$2" --out "$work/$3.txt" \
-    ${4:+--aes-key $AES} --tag "$3$RANDOM" --count $((DURATION * 25000)) >/dev/null
+    ${4:+--aes-key $AES} --tag "$3$RANDOM" --count $((DURATION * 25000)) ${SCENE:+--scene $SCENE} >/dev/null
 }
 
 fresh_wrk() {  # fresh_wrk PORT NAME: wrk's report for $work/NAME.txt; a run that runs out of it stops the script

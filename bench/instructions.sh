@@ -5,6 +5,7 @@
 # The server under callgrind runs ~50x slower: users are prepared through a normal server on the same Redis
 # prefix, then WARM requests, a dump, and N measured requests go to the instrumented one, 32 at a time.
 # Needs Redis on 127.0.0.1:6379 (keys under hbbench, deleted afterwards). N=2000 by default; ~10 minutes.
+# PATHS="cached venue" picks the plaintext paths; SAFE=0 leaves out the safe-mode rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
@@ -16,6 +17,7 @@ $HB standin --config "$work/plain.toml" --port 8380 >"$work/standin.log" 2>&1 & 
 $HB serve --config "$work/plain.toml" >"$work/plain.log" 2>&1 & pids+=($!)
 $HB serve --config "$work/aes.toml" >"$work/aes.log" 2>&1 & pids+=($!)
 up http://127.0.0.1:8380/; up http://127.0.0.1:8381/healthz; up http://127.0.0.1:8382/healthz
+SCENE=$(venue "$work/plain.toml")
 
 count() {  # count LABEL PREPARE_PORT PATH [aes] -- COMMAND...: prints "LABEL instructions/request"
   local label=$1 prepare=$2 path=$3 aes=$4; shift 5
@@ -23,7 +25,7 @@ count() {  # count LABEL PREPARE_PORT PATH [aes] -- COMMAND...: prints "LABEL in
   local vg=$!
   up http://127.0.0.1:8385/healthz
   $PY -m bench.signed_requests --url "http://127.0.0.1:$prepare/wechat" --path "$path" --out "$work/req.txt" \
-    --count $((WARM + N)) --users 200 --tag "i$RANDOM" ${aes:+--aes-key $AES} >/dev/null
+    --count $((WARM + N)) --users 200 --tag "i$RANDOM" ${aes:+--aes-key $AES} --scene "$SCENE" >/dev/null
   refused=$($PY -m bench.callgrind_drive --url http://127.0.0.1:8385 --file "$work/req.txt" --warm $WARM --n "$N" \
     --pid $vg)
   kill $vg; wait $vg 2>/dev/null || true
@@ -36,11 +38,12 @@ floor_aes=$(count floor-aes 8382 keyword aes -- $PY bench/floor.py --port 8385 -
 printf '%-58s %14s %7s\n' path "instr/request" ratio
 row() { printf '%-58s %14d %7.2f\n' "$1" "$2" "$(echo "$3 / $2" | bc -l)"; }
 row "floor (signature + parse + fixed reply)" "$floor" "$floor"
-for path in keyword cached dialog; do
+for path in ${PATHS:-keyword cached dialog venue}; do
   label=$(case $path in keyword) echo "防疫健康信息码, new user";; cached) echo "防疫健康信息码, image cached";;
-          dialog) echo "dialog step";; esac)
+          dialog) echo "dialog step";; venue) echo "场所码 scan (entry + stamped image, cached)";; esac)
   row "$label" "$(count "$path" 8381 "$path" "" -- $HB serve --config "$work/plain-cg.toml" | awk '{print $2}')" "$floor"
 done
+[ "${SAFE:-1}" = 0 ] && exit 0
 row "floor, safe mode (AES)" "$floor_aes" "$floor_aes"
 row "防疫健康信息码, image cached, safe mode" \
   "$(count cached-aes 8382 cached aes -- $HB serve --config "$work/aes-cg.toml" | awk '{print $2}')" "$floor_aes"

@@ -3,8 +3,9 @@
     python -m bench.memory [--url redis://127.0.0.1:6379/0] [--users 400]
 
 Prints bytes per citizen (MEMORY USAGE summed over every key the citizens own, the relatives' guardian
-entries and the documents' holder sets included) and bytes per audit entry. Keys go under the prefix
-hbmem-… and are deleted afterwards.
+entries and the documents' holder sets included), bytes per audit entry, and bytes per venue entry (场所码:
+the sealed record in the venue's day set and the document's visit index, 20 venues, each citizen entering
+five times). Keys go under the prefix hbmem-… and are deleted afterwards.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from storage.keys import Keys
 from storage.profiles import Person, ProfileStore
 from storage.relatives import RelativeStore
 from storage.vault import Vault
+from storage.venues import VenueRegistry, new_scene
 
 
 async def measure(url: str, users: int) -> None:
@@ -48,6 +50,19 @@ async def measure(url: str, users: int) -> None:
         entries = await redis.xlen(keys.audit())
         print(f"users={users}  bytes per citizen with 2 relatives={total / users:,.0f}  "
               f"bytes per audit entry={audit / entries:,.0f} ({entries} entries)")
+        venues = VenueRegistry(redis, keys, vault, retention_days=28)
+        scenes = [new_scene() for _ in range(20)]
+        for n in range(users):
+            record = {"o": f"o{secrets.token_urlsafe(21)}", "n": "张小三", "t": "resident_id",
+                      "d": fixture_id("11010519800101", n), "p": f"138{n:08d}", "r": ""}
+            index = vault.index("doc", f"resident_id:{record['d']}")
+            for visit in range(5):
+                await venues.record(scenes[(n + visit) % 20], index, record, now + n + visit * 600)
+        entry_bytes = 0
+        for pattern in (f"{prefix}:v:*:in:*", f"{prefix}:d:*:visits"):
+            async for key in redis.scan_iter(match=pattern, count=1000):
+                entry_bytes += int(await redis.memory_usage(key, samples=0) or 0)
+        print(f"bytes per venue entry={entry_bytes / (5 * users):,.0f} ({5 * users} entries at 20 venues)")
     finally:
         async for key in redis.scan_iter(match=f"{prefix}:*", count=1000):
             await redis.delete(key)

@@ -4,7 +4,7 @@
 # minute, so each path runs ROUNDS times, each round right after a floor run of the same length: the ratio
 # is the median of the rounds' ratios, req/s, p50 and p99 the medians of the path's runs.
 # Needs Redis on 127.0.0.1:6379 (keys under the prefix hbbench, deleted afterwards).
-# DURATION=5 seconds a run and ROUNDS=5 by default; ONLY="keyword cached dialog aes floor floor-aes render"
+# DURATION=5 seconds a run and ROUNDS=5 by default; ONLY="keyword cached dialog venue aes floor floor-aes render"
 # picks rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +25,7 @@ sleep 0.5
 
 gen 8393 keyword floor
 gen 8394 keyword floor-aes aes
+SCENE=$(venue "$work/plain.toml")
 
 run() {  # run PORT FILE -> "req/s p50_ms p99_ms non2xx"
   fresh_wrk "$1" "$2" | awk '/Requests\/sec/ {rps=$2} /Non-2xx/ {bad=$4}
@@ -54,6 +55,7 @@ want floor && measure "floor (signature + parse + fixed reply)" 8393 floor
 want keyword && measure "防疫健康信息码, new user (dedup+lock+state+template)" 8393 floor 8391 keyword
 want cached && measure "防疫健康信息码, claimed user, image cached" 8393 floor 8391 cached
 want dialog && measure "dialog step (validate ID, write state)" 8393 floor 8391 dialog
+want venue && measure "场所码 scan (SCAN: entry + stamped image, cached)" 8393 floor 8391 venue
 want floor-aes && measure "floor, safe mode (AES)" 8394 floor-aes
 want aes && measure "防疫健康信息码, image cached, safe mode" 8394 floor-aes 8392 cached aes
 want render && $PY bench/render.py

@@ -1,8 +1,11 @@
 """Signed requests for wrk, one per line (`path?query<TAB>body`), with a fresh MsgId and user each; and the
 users some paths need, claimed or placed in a dialog beforehand through the webhook.
 
-    python -m bench.signed_requests --url http://127.0.0.1:8080/wechat --path keyword|cached|dialog --out FILE
-           [--token T] [--aes-key K --app-id A] [--count 40000] [--users 500]
+    python -m bench.signed_requests --url http://127.0.0.1:8080/wechat --path keyword|cached|dialog|venue
+           --out FILE [--token T] [--aes-key K --app-id A] [--count 40000] [--users 500] [--scene venue:…]
+
+`venue` is a 场所码 scan (SCAN event) by claimed users at the venue `--scene` (`healthbot admin venue add`):
+each records an entry and re-sends the stamped image, which is cached within the minute of the stamp.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from bench.load import fixture_id
 from bot.devkit.simulator import Simulator
 
 
-async def prepare(sim: Simulator, url: str, users: list[str], steps: list[str]) -> None:
+async def prepare(sim: Simulator, url: str, users: list[str], steps: list[str], scene: str = "") -> None:
+    """Each user says `steps` in turn; with a scene, scans it once at the end (the image is then cached)."""
     async with aiohttp.ClientSession() as http:
         async def one(n: int, openid: str) -> None:
-            for text in steps:
+            for text in [*steps, *(["{SCAN}"] if scene else [])]:
                 text = text.replace("{ID}", fixture_id("11010119800101", n)).replace("{PHONE}", f"138{n:08d}")
-                push = sim.sign(sim.text(openid, text))
+                xml = sim.event(openid, "SCAN", scene, create_time=1) if text == "{SCAN}" else sim.text(openid, text)
+                push = sim.sign(xml)
                 async with http.post(url, params=push.params, data=push.body) as response:
                     await response.read()
 
@@ -33,7 +38,8 @@ async def prepare(sim: Simulator, url: str, users: list[str], steps: list[str]) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", required=True)
-    parser.add_argument("--path", choices=["keyword", "cached", "dialog"], required=True)
+    parser.add_argument("--path", choices=["keyword", "cached", "dialog", "venue"], required=True)
+    parser.add_argument("--scene", default="", help="the venue for --path venue")
     parser.add_argument("--out", required=True)
     parser.add_argument("--token", default="bench-token")
     parser.add_argument("--aes-key", default="")
@@ -49,19 +55,27 @@ def main() -> None:
     if args.path == "cached":
         asyncio.run(prepare(sim, args.url, pool, ["防疫健康信息码", "同意", "张小三", "{ID}", "{PHONE}", "确认",
                                                   "防疫健康信息码"]))
+    elif args.path == "venue":
+        if not args.scene:
+            raise SystemExit("--path venue needs --scene")
+        asyncio.run(prepare(sim, args.url, pool, ["防疫健康信息码", "同意", "张小三", "{ID}", "{PHONE}", "确认"],
+                            args.scene))
     elif args.path == "dialog":
         asyncio.run(prepare(sim, args.url, pool, ["防疫健康信息码", "同意", "张小三"]))
     with open(args.out, "w", encoding="utf-8") as out:
         for i in range(args.count):
             if args.path == "keyword":
                 openid, text = f"oBkw{tag}_{i:07d}", "防疫健康信息码"
-            elif args.path == "cached":
+            elif args.path in ("cached", "venue"):
                 openid, text = pool[i % len(pool)], "防疫健康信息码"
             else:  # the ID step, then back to it: each ID is validated and the state written
                 openid = pool[i % len(pool)]
                 n = pool.index(openid)
                 text = fixture_id("11010119800101", n) if (i // len(pool)) % 2 == 0 else "返回"
-            push = sim.sign(sim.text(openid, text))
+            # A scan is an event: its CreateTime is what tells two scans apart (dedup), so each is distinct.
+            xml = sim.event(openid, "SCAN", args.scene, create_time=2 + i) if args.path == "venue" else \
+                sim.text(openid, text)
+            push = sim.sign(xml)
             body = push.body.decode()
             if "\t" in body or "\n" in body:
                 raise SystemExit("a request body contains a tab or newline; the wrk file format cannot hold it")

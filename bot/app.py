@@ -26,6 +26,7 @@ from bot.upstreams.face import FaceLinks
 from bot.webhook import BODY_LIMIT, Webhook
 from bot.wechat.api import WeChatAPI
 from storage import Keys, connect, connect_hot
+from storage.audit import AuditLog
 from storage.codes import QrTokens
 from storage.profiles import ProfileStore
 from storage.ratelimit import RateLimiter
@@ -36,6 +37,7 @@ from storage.status import StatusRegistry
 from storage.travel import TravelRegistry
 from storage.turns import TurnStore
 from storage.vault import Vault
+from storage.venues import VenueRegistry
 
 log = logging.getLogger("healthbot")
 
@@ -90,6 +92,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         results=upstreams.results,
         limiter=RateLimiter(redis),
         qr_tokens=QrTokens(redis, keys, vault, settings.render.qr_token_ttl),
+        venues=VenueRegistry(redis, keys, vault, settings.venues.retention_days, hot),
+        audit=AuditLog(redis, keys),
         metrics=metrics,
     )
 

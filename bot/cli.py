@@ -12,11 +12,14 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.admin.imports import Admin, BadRow, Imported, parse_status_row
 from bot.domain.colours import HEALTH_COLOURS
 from bot.ops.config import STANDIN_PATH, ConfigError, Settings, load_settings, new_key
+
+if TYPE_CHECKING:
+    from bot.engine.services import Services
 
 log = logging.getLogger("healthbot")
 
@@ -81,9 +84,10 @@ def banner(settings: Settings) -> str:
     lines.append(f"  message mode: {mode}; store: {settings.redis.url}; WeChat API: {settings.wechat.api_base}")
     if settings.dev_mode:
         lines += [
-            "  DEV MODE: no config was given, so this runs with an embedded in-memory store, the dev token",
+            "  DEV MODE: no config was given, so this runs with an in-memory store, the dev token",
             f"  '{settings.wechat.token}' and a stand-in WeChat API. Nothing is kept after exit; do not expose it.",
-            "  Chat with the bot from another terminal:   healthbot chat",
+            f"  Keys and the store's address are in {settings.dev_dir}/: `healthbot admin …` and `healthbot verify`",
+            "  run in this folder use them. Chat with the bot from another terminal:   healthbot chat",
         ]
     return "\n".join(lines)
 
@@ -96,13 +100,17 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings = _settings(args, host=args.host, port=args.port)
     _check_redis(settings)
     if args.workers > 1:
-        if settings.redis.url.startswith("memory://"):
+        if settings.dev_mode or settings.redis.url.startswith("memory://"):
             print("healthbot: config error: --workers needs a shared Redis (redis.url = redis://…); the embedded "
                   "store is per process", file=sys.stderr)
             raise SystemExit(2)
         print(banner(settings) + f"\n  {args.workers} worker processes on one port (SO_REUSEPORT)", flush=True)
         raise SystemExit(supervise(args.workers))
     setup_logging(settings)
+    if settings.dev_mode:
+        from bot.devkit.devstore import serve_dev_store
+
+        serve_dev_store(settings)
     if not args.reuse_port:
         print(banner(settings), flush=True)
     use_uvloop()
@@ -210,10 +218,16 @@ def cmd_menu(args: argparse.Namespace) -> None:
 
 
 def _admin_settings(args: argparse.Namespace) -> Settings:
+    """The settings of an operator command; in dev mode, those of the running dev server's store."""
     settings = _settings(args)
     if settings.dev_mode:
-        print("healthbot: config error: admin commands need --config (dev mode keeps nothing)", file=sys.stderr)
-        raise SystemExit(2)
+        from bot.devkit.devstore import attach_dev_store
+
+        try:
+            attach_dev_store(settings)
+        except ConfigError as exc:
+            print(f"healthbot: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
     _check_redis(settings)
     return settings
 
@@ -233,6 +247,103 @@ def _run_admin(args: argparse.Namespace, work: Callable[[Admin, Settings], Await
             await redis.aclose()
 
     asyncio.run(run())
+
+
+def _with_services(args: argparse.Namespace, work: Callable[[Services], Awaitable[int]]) -> None:
+    """An operator command on the whole set of services (WeChat API, registries, templates); exits with
+    what `work` returns."""
+    from bot.app import build_services
+
+    settings = _admin_settings(args)
+
+    async def run() -> int:
+        services = build_services(settings)
+        try:
+            return await work(services)
+        finally:
+            await services.close()
+
+    raise SystemExit(asyncio.run(run()))
+
+
+def _moment(text: str, what: str) -> float:
+    from bot.domain.clock import parse_local
+
+    try:
+        return parse_local(text)
+    except ValueError:
+        print(f"healthbot: {what} must be YYYY-MM-DD[ HH:MM[:SS]], got {text!r}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_admin_venue(args: argparse.Namespace) -> None:
+    async def work(services: Services) -> int:
+        from bot.admin.venues import add_venue
+        from bot.wechat.api import WeChatAPIError
+
+        if args.action == "add":
+            try:
+                venue, poster = await add_venue(services, args.name.strip(), args.address.strip(), Path(args.out))
+            except WeChatAPIError as exc:
+                print(f"healthbot: WeChat refused the venue's QR code: {exc}", file=sys.stderr)
+                return 1
+            print(f"venue {venue.scene}  {venue.name}\nposter: {poster}")
+            return 0
+        if args.action == "disable":
+            if not await services.venues.disable(args.scene):
+                print(f"healthbot: no venue {args.scene}", file=sys.stderr)
+                return 1
+            print(f"disabled {args.scene}: its scans now get 「该场所码已停用」")
+            return 0
+        for venue in await services.venues.all():
+            print(f"{venue.scene}  {'active  ' if venue.active else 'disabled'}  {venue.name}  {venue.address}")
+        return 0
+
+    _with_services(args, work)
+
+
+def cmd_admin_trace(args: argparse.Namespace) -> None:
+    async def work(services: Services) -> int:
+        from bot.admin.trace import export, notify, shown
+        from bot.domain.clock import to_second
+
+        if args.action == "person":
+            from bot.admin.imports import BadRow, document
+
+            try:
+                doc_type, number = document(args.doc_type, args.doc_no, services.clock.now().date())
+            except BadRow as exc:
+                print(f"healthbot: {exc}", file=sys.stderr)
+                return 2
+            now = services.clock.time()
+            index = services.profiles.doc_index(doc_type, number)
+            for scene, at in await services.venues.visits(index, now - args.days * 86400, now):
+                venue = await services.venues.get(scene)
+                print(f"{to_second(at)}  {venue.name if venue else '(deleted venue)'}  {scene}")
+            return 0
+        venue = await services.venues.get(args.venue)
+        if venue is None:
+            print(f"healthbot: no venue {args.venue}", file=sys.stderr)
+            return 1
+        entries = await services.venues.entries(venue.scene, _moment(args.start, "--from"), _moment(args.to, "--to"))
+        if args.action == "notify":
+            text = services.templates.render(f"trace/{args.text_template}.txt", venue=venue.name)
+            done = await notify(services, entries, text)
+            print(f"notified {done.sent} followers; {done.outside_window} not reachable (no message from them in "
+                  f"48 h: reach them another way); {done.failed} failed")
+            return 0
+        for row in map(shown, entries):
+            print(f"{row.at}  {row.name}  {row.document}  {row.whose}")
+        print(f"{len(entries)} entries at {venue.name} ({venue.scene})")
+        if args.export:
+            if not args.reason.strip():
+                print("healthbot: --export needs --reason (it is written to the audit stream)", file=sys.stderr)
+                return 2
+            await export(services, venue.scene, entries, Path(args.export), args.reason.strip())
+            print(f"exported {len(entries)} full records to {args.export}; audited")
+        return 0
+
+    _with_services(args, work)
 
 
 def _report(what: str, imported: Imported[Any]) -> None:
@@ -311,59 +422,31 @@ def token_from(text: str) -> str:
 
 def cmd_verify(args: argparse.Namespace) -> None:
     """The guard's answer first; the exit status is 0 only for a genuine, unexpired code that is green now
-    (handlers.holders.OUTCOMES lists the others)."""
-    settings = _settings(args)
+    (handlers.holders.OUTCOMES lists the others). In dev mode it reads the running dev server's store."""
+    settings = _admin_settings(args)
     token = token_from(args.token)
-    report = _dev_server_verify(settings, token) if settings.dev_mode else asyncio.run(_verify_here(settings, token))
+
+    async def check() -> dict[str, object]:
+        from bot.app import build_services
+        from handlers.holders import check_offline
+
+        services = build_services(settings)
+        try:
+            return (await check_offline(services, token)).report()
+        finally:
+            await services.close()
+
+    report = asyncio.run(check())
     from bot.ops.templates import Templates
 
-    print(Templates(settings.paths.templates).render("cli/verify.txt", note="", **report))
+    print(Templates(settings.paths.templates).render("cli/verify.txt", **report))
     raise SystemExit(int(report["exit_status"]))  # type: ignore[call-overload]
-
-
-async def _verify_here(settings: Settings, token: str) -> dict[str, object]:
-    from bot.app import build_services
-    from handlers.holders import check_offline
-
-    services = build_services(settings)
-    try:
-        return (await check_offline(services, token)).report()
-    finally:
-        await services.close()
-
-
-def _dev_server_verify(settings: Settings, token: str) -> dict[str, object]:
-    """Dev mode's store lives in the server's memory, so the server answers; its keys are ours
-    (.healthbot-dev/keys.toml). Without a running server, only the signature can be checked here."""
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-
-    from bot.domain.offline import verify
-    from bot.domain.tokens import TokenSigner
-    from handlers.holders import OUTCOMES
-
-    url = f"{settings.public_url}/verify?" + urllib.parse.urlencode({"t": token, "format": "json"})
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own dev server
-            return dict(json.load(response))
-    except urllib.error.HTTPError as answered:  # 403 forged, 410 expired: still a verdict
-        return dict(json.load(answered))
-    except (OSError, ValueError):
-        pass
-    signer = TokenSigner(settings.security.signing_key_map(), settings.security.active_key_id)
-    verdict = verify(signer, token, time.time())
-    outcome = verdict.state if verdict.state != "valid" else "unavailable"
-    print(f"note: the dev server at {settings.public_url} does not answer; the colour now lives in its memory, "
-          "so only the signature was checked", file=sys.stderr)
-    return {"state": verdict.state, "outcome": outcome, "exit_status": OUTCOMES[outcome], "name": verdict.name,
-            "colour_at_issue": verdict.colour, "issued": verdict.issued, "expires": verdict.expires,
-            "current_colour": ""}
 
 
 def cmd_admin_audit(args: argparse.Namespace) -> None:
     from bot.domain.clock import to_second
     from storage import Keys, connect
+    from storage.audit import AuditLog
 
     settings = _settings(args)
     _check_redis(settings)
@@ -371,13 +454,13 @@ def cmd_admin_audit(args: argparse.Namespace) -> None:
     async def show() -> None:
         redis = connect(settings.redis.url)
         try:
-            entries = await redis.xrevrange(Keys(settings.redis.prefix).audit(), count=args.count)
+            entries = await AuditLog(redis, Keys(settings.redis.prefix)).latest(args.count)
         finally:
             await redis.aclose()
-        for entry_id, fields in reversed(entries):
-            f = {k.decode(): v.decode() for k, v in fields.items()}
-            print(f"{to_second(float(f['at']))}  {f['action']:<8} user {f['who'][:16]}  relative {f['relative'][:16]}"
-                  f"  ({entry_id.decode()})")
+        for f in entries:
+            reason = f"  reason: {f['reason']}" if f.get("reason") else ""
+            print(f"{to_second(float(f['at']))}  {f['action']:<8} user {f['who'][:16]}  on {f['relative'][:24]}"
+                  f"  ({f['stream_id']}){reason}")
 
     asyncio.run(show())
 
@@ -451,6 +534,30 @@ def parser() -> argparse.ArgumentParser:
              "import from CSV: doc_type,doc_no,result,sampled_at,reported_at,institution").add_argument("file")
     audit = _command(admin, "audit", cmd_admin_audit, "show the audit stream: binds, unbinds, offline codes")
     audit.add_argument("--count", type=int, default=50)
+
+    venue = admin.add_parser("venue", help="场所码: venues and their posters").add_subparsers(dest="action",
+                                                                                          required=True)
+    venue_add = _command(venue, "add", cmd_admin_venue, "create a venue's QR with WeChat and an A4 poster")
+    venue_add.add_argument("name")
+    venue_add.add_argument("--address", default="")
+    venue_add.add_argument("--out", default="posters", help="folder for the poster PNG")
+    _command(venue, "list", cmd_admin_venue, "list venues")
+    _command(venue, "disable", cmd_admin_venue, "stop a venue's QR from registering").add_argument("scene")
+
+    trace = admin.add_parser("trace", help="流调: entries at venues").add_subparsers(dest="action", required=True)
+    trace_venue = _command(trace, "venue", cmd_admin_trace, "who entered a venue in a window (masked)")
+    trace_notify = _command(trace, "notify", cmd_admin_trace, "send a notice to everyone who entered")
+    for command in (trace_venue, trace_notify):
+        command.add_argument("venue", help="the venue's scene, as `admin venue list` shows it")
+        command.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD[ HH:MM[:SS]]")
+        command.add_argument("--to", required=True, help="YYYY-MM-DD[ HH:MM[:SS]]")
+    trace_venue.add_argument("--export", help="write the full records to this CSV file (needs --reason)")
+    trace_venue.add_argument("--reason", default="", help="why the records are exported (audited)")
+    trace_notify.add_argument("--text-template", required=True, help="a template in templates/trace/, e.g. exposure")
+    person = _command(trace, "person", cmd_admin_trace, "the venues a person entered")
+    person.add_argument("--doc-type", required=True)
+    person.add_argument("--doc-no", required=True)
+    person.add_argument("--days", type=int, default=14)
     return root
 
 

@@ -42,7 +42,7 @@ async def current_status(ctx: Context, person: Person, doc_index: str) -> Health
 
 async def code_image(ctx: Context, person: Person, doc_index: str, *, subject: str = "self",
                      title: str = "", subtitle: str = "", fresh: bool = False,
-                     travel: TravelImage | None = None, notice: str = "") -> Reply:
+                     travel: TravelImage | None = None, notice: str = "", stamp: str = "") -> Reply:
     """Re-sent from a short cache while what it shows is unchanged, so WeChat's upload quota lasts.
 
     With `travel`, the page is 二码合一: this code above the travel card. `notice` is added to the guidance.
@@ -54,8 +54,9 @@ async def code_image(ctx: Context, person: Person, doc_index: str, *, subject: s
     if isinstance(status, Text):
         return status
     if services.settings.render.reply_as == "news" and travel is None:
-        return await news_reply(ctx, doc_index, title, status.colour)
-    shown = "|".join([status.colour, notice, travel.colour if travel else "", *(travel.cities if travel else ())])
+        return await news_reply(ctx, doc_index, " · ".join(filter(None, [stamp, title])), status.colour)
+    shown = "|".join([status.colour, notice, stamp, travel.colour if travel else "",
+                      *(travel.cities if travel else ())])
     cache_subject = f"{subject}:combined" if travel is not None else subject
     cache_key = services.keys.image_cache(ctx.openid, cache_subject)
     now = services.clock.time()
@@ -67,7 +68,7 @@ async def code_image(ctx: Context, person: Person, doc_index: str, *, subject: s
                 now - made < services.settings.render.image_cache_seconds:
             return Image(media_id=cached[b"media_id"].decode())
     card = await build_card(services, ctx.openid, person, doc_index, status.colour, title=title,
-                            subtitle=subtitle, notice=notice, kind=COMBINED if travel else CODE)
+                            subtitle=subtitle, notice=notice, kind=COMBINED if travel else CODE, stamp=stamp)
     png = await (services.renderer.render_combined(card, travel) if travel else services.renderer.render(card))
     reply = await services.upload_image(png, ctx.render("code/image_fallback.txt", colour=status.colour,
                                                         name=card.name))
@@ -81,7 +82,8 @@ async def code_image(ctx: Context, person: Person, doc_index: str, *, subject: s
 
 
 async def build_card(services: Services, openid: str, person: Person, doc_index: str, colour: str, *,
-                     title: str, subtitle: str = "", notice: str = "", kind: str = CODE) -> CodeCard:
+                     title: str, subtitle: str = "", notice: str = "", kind: str = CODE,
+                     stamp: str = "") -> CodeCard:
     return CodeCard(
         title=title,
         status_word=services.templates.render("cards/status_word.txt", colour=colour),
@@ -92,6 +94,7 @@ async def build_card(services: Services, openid: str, person: Person, doc_index:
         generated=to_second(services.clock.time()),
         guidance=" ".join(filter(None, [services.templates.render(GUIDANCE[colour]), notice])),
         qr_payload=await scan_url(services, openid, doc_index, kind),
+        stamp=stamp,
     )
 
 

@@ -26,6 +26,7 @@ from bot.upstreams.http import ProviderUnavailable
 from bot.wechat.replies import Reply, Text
 from handlers.answers import expect_word, person_name
 from handlers.cards import code_image
+from handlers.entries import check_in, last_venue
 from handlers.travel import combined_travel
 from storage.profiles import Person, Profile
 
@@ -113,6 +114,8 @@ async def complete_claim(ctx: Context, data: dict[str, Any]) -> Reply:
         dialog.resume(ctx, kept, "name" if person.doc_type == RESIDENT_ID else "doc_number")
         return ctx.text("claim/identity_failed.txt", reason=verdict.reason)
     profile = await ctx.services.profiles.save(ctx.openid, person, ctx.services.clock.time())
+    if (venue := await last_venue(ctx, "pending")) is not None:  # the claim began with a 场所码 scan
+        return await check_in(ctx, profile, venue)
     return await code_reply(ctx, profile, fresh=True)
 
 

@@ -112,3 +112,21 @@ class Keys:
     def holders(self, doc_index: str) -> str:
         """Openids that claimed this document as their own (for result notifications)."""
         return f"{self.prefix}:d:{{{doc_index}}}:holders"
+
+    def venue(self, scene: str) -> str:
+        return f"{self.prefix}:v:{{{scene}}}:info"
+
+    def venues(self) -> str:
+        return f"{self.prefix}:venues"
+
+    def venue_entries(self, scene: str, day: str) -> str:
+        """One venue's entries of one day (YYYYMMDD, Shanghai)."""
+        return f"{self.prefix}:v:{{{scene}}}:in:{day}"
+
+    def visits(self, doc_index: str) -> str:
+        """The venues a document was registered at (scene|time|id), for a person trace."""
+        return f"{self.prefix}:d:{{{doc_index}}}:visits"
+
+    def last_venue(self, openid: str) -> str:
+        """The venue a user scanned last, for a while: 「为亲属登记」 registers relatives there."""
+        return self._user(openid, "last-venue")

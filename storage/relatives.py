@@ -25,6 +25,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from storage.audit import AuditLog
 from storage.connection import RedisClient
 from storage.keys import Keys
 from storage.vault import Vault
@@ -268,8 +269,7 @@ class RelativeStore:
 
     async def _append_audit(self, action: str, who: str, relative: str, at: str, entry_id: str) -> None:
         """One audit stream entry; `_entry` queues the same fields in a user's outbox."""
-        await self.redis.xadd(self.keys.audit(),
-                              {"action": action, "who": who, "relative": relative, "at": at, "id": entry_id})
+        await AuditLog(self.redis, self.keys).append(action, who, relative, at, entry_id)
 
     async def forget_user(self, openid: str) -> None:
         """注销: every binding of this user goes, each leaving an audit entry with pseudonyms only."""

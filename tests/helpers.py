@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import shutil
 import socket
 import subprocess
 import sys
@@ -111,3 +112,28 @@ def wait_until_up(url: str, seconds: float = 30.0) -> None:
         except OSError:
             time.sleep(0.05)
     raise AssertionError(f"{url} did not answer within {seconds} s")
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars")
+
+
+async def headless(url: str, tmp_path: Path, budget_ms: int = 3500) -> str:
+    """The page's DOM after `budget_ms` of virtual time in headless Chromium (scripts run, clocks tick)."""
+    return (await _chromium(tmp_path, f"--virtual-time-budget={budget_ms}", "--dump-dom", url)).decode()
+
+
+async def screenshot(url: str, tmp_path: Path, out: Path, size: str = "430,480") -> None:
+    """A phone-sized PNG of the page as Chromium draws it."""
+    await _chromium(tmp_path, "--virtual-time-budget=1500", f"--window-size={size}", f"--screenshot={out}", url)
+    assert out.exists(), f"chromium made no screenshot of {url}"
+
+
+async def _chromium(tmp_path: Path, *args: str) -> bytes:
+    assert CHROMIUM is not None
+    process = await asyncio.create_subprocess_exec(
+        CHROMIUM, *_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    return out

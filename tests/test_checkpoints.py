@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -14,6 +16,7 @@ from bot.domain.clock import SHANGHAI, SettableClock
 from bot.domain.render import CodeCard, Renderer, find_cjk_font
 from storage.travel import Visit
 from tests.conftest import Bot, BotFactory, Upstream
+from tests.helpers import CHROMIUM, headless, screenshot
 from tests.journeys import AGE_6, ID, PHONE, bind, claim_until, full_claim, last_code
 
 NOW = datetime(2026, 11, 20, 9, 30, tzinfo=SHANGHAI)
@@ -148,3 +151,29 @@ def test_every_colours_qr_decodes_on_a_cheap_scanner(colour: str) -> None:
     for seen in (threshold, small):
         assert [found.text for found in zxingcpp.read_barcodes(seen)] == [payload], colour
     renderer.close()
+
+
+SHOTS = os.environ.get("HEALTHBOT_SCREENSHOTS")  # a folder: also write the README's screenshots there
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs it)")
+async def test_in_chromium_the_guard_sees_green_then_red_and_an_expired_code_says_so(
+        bot: Bot, clock: SettableClock, tmp_path: Path) -> None:
+    user = "oGuard_0100"
+    await full_claim(bot, user)
+    url = str(bot.client.make_url(scan_path(bot, await bot.push(bot.sim.text(user, "防疫健康信息码")))))
+    dom = await headless(url, tmp_path)
+    assert 'id="colour">绿码' in dom and 'class="verdict bg-green"' in dom and "可通行" in dom
+    assert int(dom.split('data-ticks="')[1].split('"')[0]) >= 3  # the scan time ticks: a screenshot does not
+    if SHOTS:
+        await screenshot(url, tmp_path, Path(SHOTS) / "guard-green.png")
+    await set_colour(bot, bot.services.profiles.doc_index("resident_id", ID), "red")
+    dom = await headless(url, tmp_path, budget_ms=500)
+    assert 'id="colour">红码' in dom and 'class="verdict bg-red"' in dom and "通过" not in dom
+    if SHOTS:
+        await screenshot(url, tmp_path, Path(SHOTS) / "guard-red.png")
+    clock.advance(bot.services.settings.render.qr_token_ttl + 1)
+    dom = await headless(url, tmp_path, budget_ms=500)
+    assert "二维码已失效，请对方重新打开健康码" in dom and 'id="colour"' not in dom
+    if SHOTS:
+        await screenshot(url, tmp_path, Path(SHOTS) / "guard-expired.png", size="430,300")

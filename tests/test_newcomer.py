@@ -21,7 +21,7 @@ def test_dev_mode_serve_and_chat_show_the_code_image(tmp_path: Path) -> None:
     try:
         assert server.stdout is not None
         banner = "".join(server.stdout.readline() for _ in range(5))
-        assert "DEV MODE" in banner and "healthbot chat" in banner and "memory://" in banner
+        assert "DEV MODE" in banner and "healthbot chat" in banner and "in-memory store" in banner
         wait_until_up(f"http://127.0.0.1:{port}/healthz")
         script = ("/subscribe\n防疫健康信息码\n同意\n张小三\n11010519491231002X\n13800001234\n确认\n"
                   "行程码\n1\n同意并授权\n/wait 2.5\n/quit\n")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
-import shutil
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -15,14 +13,13 @@ from PIL import Image
 
 from bot.domain.clock import SHANGHAI, SettableClock
 from tests.conftest import Bot, BotFactory
+from tests.helpers import CHROMIUM, headless
 from tests.journeys import (
     AGE_6,
     ID,
     bind,
     full_claim,
 )
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture
@@ -70,17 +67,6 @@ async def test_a_relatives_code_as_news(bot: Bot) -> None:
     assert article["Title"] == "亲属码 · 绿码"
     page = await (await bot.client.get(local(bot, article["Url"]))).text()
     assert "李*宝" in page and "由 张*三 代领" in page
-
-
-async def headless(url: str, tmp_path: Path, budget_ms: int = 3500) -> str:
-    assert CHROMIUM is not None
-    process = await asyncio.create_subprocess_exec(
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chromium'}", f"--virtual-time-budget={budget_ms}", "--dump-dom", url,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-    out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
-    return out.decode()
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs it)")

@@ -7,6 +7,7 @@ the customer-service messages sent to a user. Faults can be queued per path to t
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import secrets
 import time
@@ -14,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import qrcode
 from aiohttp import web
 
 from bot.wechat.menu import validate_menu
@@ -38,6 +40,7 @@ class StandInState:
     messages: list[dict[str, Any]] = field(default_factory=list)
     menus: list[dict[str, Any]] = field(default_factory=list)
     sms: list[dict[str, Any]] = field(default_factory=list)
+    qrcodes: dict[str, dict[str, str]] = field(default_factory=dict)  # ticket -> scene, url
     faults: dict[str, list[Fault]] = field(default_factory=lambda: defaultdict(list))
     calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -56,6 +59,7 @@ def _error(errcode: int, errmsg: str) -> web.Response:
     return web.json_response({"errcode": errcode, "errmsg": errmsg})
 
 
+PERMANENT_QR_LIMIT = 100_000
 STATE = web.AppKey("standin_state", StandInState)
 
 
@@ -153,6 +157,35 @@ def create_standin(app_id: str, app_secret: str) -> web.Application:
     app.router.add_post("/cgi-bin/media/upload", upload)
     app.router.add_post("/cgi-bin/message/custom/send", custom_send)
     app.router.add_post("/cgi-bin/menu/create", menu_create)
+    async def qrcode_create(request: web.Request) -> web.Response:
+        if (fault := await apply_fault("qrcode/create")) is not None:
+            return fault
+        if not token_ok(request):
+            return _error(40001, "invalid credential, access_token is invalid or not latest")
+        body = json.loads(await request.read())
+        scene = body.get("action_info", {}).get("scene", {}).get("scene_str")
+        if body.get("action_name") != "QR_LIMIT_STR_SCENE" or not isinstance(scene, str) or not 1 <= len(scene) <= 64:
+            return _error(40053, "invalid action info")
+        if len(state.qrcodes) >= PERMANENT_QR_LIMIT:
+            return _error(45030, "permanent qrcode count limit")
+        ticket = secrets.token_urlsafe(32)
+        url = f"http://weixin.qq.com/q/{secrets.token_urlsafe(16)}"
+        state.qrcodes[ticket] = {"scene": scene, "url": url}
+        return web.json_response({"ticket": ticket, "url": url})
+
+    async def showqrcode(request: web.Request) -> web.Response:
+        """The image WeChat serves for a ticket: a QR of the ticket's url, which WeChat's scanner resolves."""
+        found = state.qrcodes.get(request.query.get("ticket", ""))
+        if found is None:
+            raise web.HTTPNotFound()
+        code = qrcode.QRCode(box_size=10, border=4)
+        code.add_data(found["url"])
+        buffer = io.BytesIO()
+        code.make_image().save(buffer, format="PNG")
+        return web.Response(body=buffer.getvalue(), content_type="image/png")
+
+    app.router.add_post("/cgi-bin/qrcode/create", qrcode_create)
+    app.router.add_get("/cgi-bin/showqrcode", showqrcode)
     app.router.add_get("/_standin/media/{media_id}", get_media)
     app.router.add_get("/_standin/messages", get_messages)
 

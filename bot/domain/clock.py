@@ -64,3 +64,8 @@ def parse_local(text: str) -> float:
         except ValueError:
             continue
     raise ValueError(f"{text!r} is not YYYY-MM-DD[ HH:MM[:SS]]")
+
+
+def day_minute(ts: float) -> str:
+    """12-01 14:30: a time stamped on a code at a venue, short enough to read at a glance."""
+    return local(ts).strftime("%m-%d %H:%M")

@@ -68,6 +68,7 @@ class CodeCard:
     guidance: str
     qr_payload: str
     subtitle: str = ""
+    stamp: str = ""  # 扫码登记 at a venue: its name and the time of entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,8 @@ class TravelImage:
 
 
 A6_300DPI = (1240, 1748)
+STAMP_BAND = 56
+STAMP_FILL = (255, 244, 214)
 
 
 class Renderer:
@@ -153,9 +156,14 @@ class Renderer:
     def code_image(self, card: CodeCard) -> Image.Image:
         colour = INKS[card.colour]
         qr = qr_mask(card.qr_payload)
-        image = self._base(card.colour, card.title, card.status_word, bool(card.subtitle), qr.height).copy()
+        image = self._base(card.colour, card.title, card.status_word, bool(card.subtitle), qr.height,
+                           bool(card.stamp)).copy()
         draw = ImageDraw.Draw(image)
         y = 104
+        if card.stamp:  # 扫码登记: the venue and the time, where the guard looks first
+            draw.rectangle((0, 84, WIDTH, 84 + STAMP_BAND), fill=STAMP_FILL)
+            self._centered(draw, 96, card.stamp, 28, INK)
+            y += STAMP_BAND
         if card.subtitle:
             self._centered(draw, y, card.subtitle, 26, INK)
             y += 40
@@ -198,15 +206,17 @@ class Renderer:
         return buffer.getvalue()
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - one Renderer per process
-    def _base(self, colour_name: str, title: str, status_word: str, subtitled: bool, qr_height: int) -> Image.Image:
+    def _base(self, colour_name: str, title: str, status_word: str, subtitled: bool, qr_height: int,
+              stamped: bool = False) -> Image.Image:
         """What every card of this colour and layout shares: the title bar and the status word."""
         colour = INKS[colour_name]
-        height = 250 + qr_height + 230 + (40 if subtitled else 0)
+        extra = (40 if subtitled else 0) + (STAMP_BAND if stamped else 0)
+        height = 250 + qr_height + 230 + extra
         image = Image.new("RGB", (WIDTH, height), "white")
         draw = ImageDraw.Draw(image)
         draw.rectangle((0, 0, WIDTH, 84), fill=colour)
         self._centered(draw, 20, title, 40, "white")
-        self._centered(draw, 104 + (40 if subtitled else 0) + 100 + qr_height + 12, status_word, 64, colour)
+        self._centered(draw, 104 + extra + 100 + qr_height + 12, status_word, 64, colour)
         return image
 
     def _wrap(self, text: str, size: int, width: int) -> list[str]:
@@ -250,7 +260,7 @@ def encode(image: Image.Image, *colours: str) -> bytes:
 @functools.lru_cache(maxsize=32)
 def card_palette(*colours: str) -> Image.Image:
     """White plus five anti-aliasing shades of each ink: mapping to it is 10× faster than adaptive quantizing."""
-    entries = [(255, 255, 255), (230, 230, 230)]
+    entries = [(255, 255, 255), (230, 230, 230), STAMP_FILL]
     qr_inks = [QR_INKS[c] for c in colours if c in QR_INKS]
     for ink in (*(INKS[c] for c in colours), *qr_inks, INK, GREY, INKS["red"]):
         entries += [tuple(round(255 + (c - 255) * step / 5) for c in ink) for step in range(1, 6)]
@@ -272,3 +282,45 @@ def qr_mask(payload: str, box: int = 8) -> Image.Image:
     small = Image.new("L", (size, size), 0)
     small.putdata([255 if cell else 0 for row in matrix for cell in row])
     return small.resize((size * box, size * box), Image.Resampling.NEAREST)
+
+
+A4_150DPI = (1240, 1754)
+
+
+@dataclass(frozen=True, slots=True)
+class Poster:
+    """A venue's printable 场所码: every text comes from templates/venues/poster_*.txt."""
+
+    title: str
+    venue: str
+    address: str
+    instruction: str
+    footer: str
+
+
+def render_poster(font_path: str, poster: Poster, qr_png: bytes) -> bytes:
+    """A4 at 150 dpi: the venue's name, WeChat's QR for it, and how to scan. The QR is scaled by whole
+    pixels per module so that a printed copy stays sharp."""
+    width, height = A4_150DPI
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+
+    def centered(y: int, text: str, size: int, fill: object) -> None:
+        font = ImageFont.truetype(font_path, size)
+        draw.text(((width - draw.textlength(text, font=font)) / 2, y), text, font=font, fill=fill)
+
+    draw.rectangle((0, 0, width, 200), fill=INKS["green"])
+    centered(55, poster.title, 84, "white")
+    centered(260, poster.venue[:20], 72, INK)
+    if poster.address:
+        centered(360, poster.address[:34], 36, GREY)
+    qr = Image.open(io.BytesIO(qr_png)).convert("L")
+    scale = max(1, 820 // qr.width)
+    qr = qr.resize((qr.width * scale, qr.height * scale), Image.Resampling.NEAREST)
+    image.paste(qr, ((width - qr.width) // 2, 440))
+    y = 440 + qr.height + 60
+    centered(y, poster.instruction, 56, INK)
+    centered(height - 140, poster.footer, 32, GREY)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", dpi=(150, 150))
+    return buffer.getvalue()

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.wechat.inbound import Inbound
-from bot.wechat.replies import Text
+from bot.wechat.replies import Reply, Text
 
 if TYPE_CHECKING:
     from bot.engine.services import Services
@@ -44,6 +44,7 @@ class Context:
     route: str = ""
     prefetched_profile: dict[bytes, bytes] | None = None
     read_with_turn: dict[str, dict[bytes, bytes]] = field(default_factory=dict)
+    later: list[Reply] = field(default_factory=list)
 
     async def profile(self) -> Profile | None:
         """The user's claimed profile: from the turn script's read when there is one, else from Redis."""
@@ -58,6 +59,10 @@ class Context:
         if (copy_at_start := self.read_with_turn.pop(key, None)) is not None:
             return copy_at_start
         return await self.services.hot.hgetall(key)
+
+    def follow_up(self, reply: Reply) -> None:
+        """Send `reply` by customer-service message once the passive reply is out (it can carry only one)."""
+        self.later.append(reply)
 
     def wrote(self, key: str) -> None:
         """This turn changes `key`: a read after this must not take the turn script's copy."""

@@ -81,8 +81,10 @@ class Dispatcher:
             self.spawn(self._release_when_back(message.openid, token))
             return self._render(message, self._text("busy.txt"))
         if via_api and reply is not None:
-            self.spawn(self.send(message.openid, reply))
+            self.spawn(self.send_all(message.openid, [reply, *ctx.later]))
             return SUCCESS
+        if ctx.later:
+            self.spawn(self.send_all(message.openid, ctx.later))
         return body
 
     async def _claim(self, message: Inbound, deadline: float,
@@ -178,11 +180,17 @@ class Dispatcher:
                              before: DialogState) -> None:
         reply = await work
         try:
-            await self.send(ctx.openid, reply)
+            await self.send_all(ctx.openid, [reply, *ctx.later])
         finally:
             await self.services.turns.finish(
                 ctx.openid, ctx.message.dedup_id(), token, None, self._dialog_write(ctx, before)
             )
+
+    async def send_all(self, openid: str, replies: list[Reply]) -> None:
+        """In order: a follow-up must not overtake what it follows."""
+        for reply in replies:
+            if reply is not None:
+                await self.send(openid, await self._materialize(reply))
 
     async def send(self, openid: str, reply: Reply) -> None:
         """Deliver a reply through the customer-service API; an image that fails becomes its text."""

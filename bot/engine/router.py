@@ -26,6 +26,7 @@ class Route:
     msg_types: frozenset[str] = frozenset()
     events: frozenset[str] = frozenset()
     event_keys: frozenset[str] = frozenset()
+    scene_prefix: str = ""
 
     def match(self, message: Inbound) -> re.Match[str] | bool:
         if self.keywords:
@@ -35,6 +36,8 @@ class Route:
         if self.events:
             if message.event not in self.events:
                 return False
+            if self.scene_prefix:
+                return scene_of(message).startswith(self.scene_prefix)
             return not self.event_keys or message.event_key in self.event_keys
         return message.msg_type in self.msg_types
 
@@ -70,9 +73,19 @@ class Router:
         """A menu button of type click, by its key."""
         return self.event("click", keys=keys)
 
+    def scene(self, prefix: str) -> Decorator:
+        """A parametric QR code (带参数二维码) whose scene starts with `prefix`, scanned by a follower (SCAN)
+        or by someone who follows by scanning it (subscribe with qrscene_)."""
+        return self._add(events=frozenset(("scan", "subscribe")), scene_prefix=prefix)
+
     def dialog(self, dialog: Dialog) -> Dialog:
         self.dialogs.append(dialog)
         return dialog
+
+
+def scene_of(message: Inbound) -> str:
+    """The scene of a parametric QR scan: SCAN carries it bare, a subscribe behind qrscene_."""
+    return message.event_key.removeprefix("qrscene_") if message.event in ("scan", "subscribe") else ""
 
 
 class RouteTable:

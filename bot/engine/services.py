@@ -20,6 +20,7 @@ from bot.upstreams.status import StatusProvider
 from bot.upstreams.travel import TravelProvider
 from bot.wechat.api import WeChatAPI, WeChatAPIError
 from bot.wechat.replies import Image, Text
+from storage.audit import AuditLog
 from storage.codes import QrTokens
 from storage.connection import HotClient, RedisClient
 from storage.keys import Keys
@@ -32,6 +33,7 @@ from storage.status import StatusRegistry
 from storage.travel import TravelRegistry
 from storage.turns import TurnStore
 from storage.vault import Vault
+from storage.venues import VenueRegistry
 
 log = logging.getLogger("healthbot.services")
 
@@ -64,6 +66,8 @@ class Services:
     results: ResultProvider
     limiter: RateLimiter
     qr_tokens: QrTokens
+    venues: VenueRegistry
+    audit: AuditLog
     metrics: Metrics
 
     async def upload_image(self, png: bytes, fallback: str = "") -> Image | Text:

@@ -34,6 +34,7 @@ class WeChatSettings:
     encoding_aes_key: str = ""
     api_base: str = DEFAULT_API_BASE
     api_timeout: float = 5.0
+    showqrcode_url: str = ""
 
     @property
     def encrypted(self) -> bool:
@@ -132,6 +133,11 @@ class RelativesSettings:
 
 
 @dataclass
+class VenueSettings:
+    retention_days: int = 28
+
+
+@dataclass
 class LimitSettings:
     messages_burst: int = 20
     messages_per_minute: int = 30
@@ -159,6 +165,7 @@ class Settings:
     results: ResultsSettings = field(default_factory=ResultsSettings)
     relatives: RelativesSettings = field(default_factory=RelativesSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
+    venues: VenueSettings = field(default_factory=VenueSettings)
     menu: dict[str, Any] = field(default_factory=dict)
     dev_mode: bool = False
     dev_dir: str = ""
@@ -170,7 +177,7 @@ class Settings:
 
 
 SECTIONS = ("wechat", "redis", "server", "dialog", "security", "paths", "render", "identity", "status", "face",
-            "sms", "travel", "results", "relatives", "limits")
+            "sms", "travel", "results", "relatives", "limits", "venues")
 
 
 def _decode_key(name: str, value: str) -> bytes:

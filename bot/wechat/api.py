@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from bot.ops.config import WeChatSettings
+from bot.ops.config import DEFAULT_API_BASE, WeChatSettings
 from bot.ops.metrics import Metrics
 from storage.connection import RedisClient
 from storage.keys import Keys
@@ -29,6 +29,7 @@ log = logging.getLogger("healthbot.wechat_api")
 
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 TRANSIENT_ERRORS = frozenset({-1, 45011})
+SHOWQRCODE = "https://mp.weixin.qq.com/cgi-bin/showqrcode"
 MEDIA_TTL = int(2.5 * 86400)  # temporary media lives 3 days; re-upload well before
 
 COMPARE_AND_DELETE = """
@@ -210,3 +211,22 @@ class WeChatAPI:
 
     async def create_menu(self, menu: dict[str, Any]) -> None:
         await self.call("/cgi-bin/menu/create", menu)
+
+    async def create_venue_qrcode(self, scene: str) -> tuple[str, str]:
+        """A permanent parametric QR (QR_LIMIT_STR_SCENE): its (ticket, url)."""
+        data = await self.call("/cgi-bin/qrcode/create", {"action_name": "QR_LIMIT_STR_SCENE",
+                                                          "action_info": {"scene": {"scene_str": scene}}})
+        return str(data["ticket"]), str(data.get("url", ""))
+
+    async def qrcode_image(self, ticket: str) -> bytes:
+        """The QR image for a ticket (showqrcode needs no access_token)."""
+        url = self.settings.showqrcode_url or (
+            SHOWQRCODE if self.base == DEFAULT_API_BASE else self.base + "/cgi-bin/showqrcode")
+        try:
+            async with self.session.get(url, params={"ticket": ticket}) as response:
+                body = await response.read()
+                if response.status != 200 or not response.content_type.startswith("image/"):
+                    raise WeChatAPIError(-1, f"HTTP {response.status} {response.content_type}", "showqrcode")
+                return body
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise WeChatAPIError(-1, type(exc).__name__, "showqrcode") from None

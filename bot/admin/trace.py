@@ -1,0 +1,72 @@
+"""流调 for the health authority: who entered a venue in a window, where a person went, and a notice to them.
+
+Lists show masked names and document tails only. The full records leave the system only through `export`,
+which an operator runs with a reason, and every export is written to the audit stream.
+"""
+
+from __future__ import annotations
+
+import csv
+import getpass
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.domain.clock import to_second
+from bot.domain.masking import mask_document, mask_name, mask_resident_id
+from bot.engine.services import Services
+from bot.wechat.api import WeChatAPIError
+from storage.venues import Entry
+
+OUT_OF_WINDOW = 45015  # WeChat delivers customer-service messages only within 48 h of the user's last message
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    at: str
+    name: str
+    document: str
+    whose: str  # 本人, or the relationship of a relative registered by a guardian
+
+
+def shown(entry: Entry) -> Shown:
+    record = entry.record
+    number = record["d"]
+    document = mask_resident_id(number) if record["t"] == "resident_id" else mask_document(number)
+    return Shown(to_second(entry.at), mask_name(record["n"]), document, record["r"] or "本人")
+
+
+async def export(services: Services, scene: str, entries: list[Entry], path: Path, reason: str) -> None:
+    """The full records, for the health authority; the only place plain data leaves the system."""
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["time", "venue", "name", "doc_type", "doc_no", "contact_phone", "relationship"])
+        for entry in entries:
+            r = entry.record
+            writer.writerow([to_second(entry.at), scene, r["n"], r["t"], r["d"], r["p"], r["r"] or "本人"])
+    path.chmod(0o600)
+    await services.audit.append("export", f"operator:{getpass.getuser()}", scene, repr(services.clock.time()),
+                                reason=f"{reason} ({len(entries)} records)")
+
+
+@dataclass
+class Notified:
+    sent: int = 0
+    outside_window: int = 0
+    failed: int = 0
+
+
+async def notify(services: Services, entries: Iterable[Entry], text: str) -> Notified:
+    """One customer-service message to every follower who entered; each is told once, however often they
+    entered. Those WeChat will not reach (no message from them in 48 h) are counted, not retried."""
+    outcome = Notified()
+    for openid in dict.fromkeys(entry.record["o"] for entry in entries):
+        try:
+            await services.api.send_text(openid, text)
+            outcome.sent += 1
+        except WeChatAPIError as exc:
+            if exc.errcode == OUT_OF_WINDOW:
+                outcome.outside_window += 1
+            else:
+                outcome.failed += 1
+    return outcome

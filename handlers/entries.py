@@ -1,0 +1,64 @@
+"""Recording an entry at a venue (扫码登记) and the code image the guard then looks at, stamped with the venue
+and the time. Shared by the venue scan itself and by a claim that a scan started."""
+
+from __future__ import annotations
+
+from bot.domain.clock import day_minute
+from bot.domain.masking import mask_name
+from bot.engine.context import Context
+from bot.wechat.replies import Reply
+from handlers.cards import code_image, proxy_line
+from handlers.holders import relative_person
+from storage.profiles import Profile
+from storage.relatives import Relative
+from storage.venues import Venue
+
+PENDING_SECONDS = 1800  # a scan by someone without a code waits this long for their claim to finish
+RELATIVES_SECONDS = 600  # after a check-in, 「为亲属登记」 registers relatives at the same venue this long
+
+
+async def remember_pending(ctx: Context, venue: Venue) -> None:
+    await ctx.services.redis.set(ctx.services.keys.last_venue(ctx.openid), f"pending|{venue.scene}",
+                                 ex=PENDING_SECONDS)
+
+
+async def last_venue(ctx: Context, state: str) -> Venue | None:
+    """The venue this user scanned last, if it is still in `state` ("pending" or "in") and active."""
+    stored = await ctx.services.redis.get(ctx.services.keys.last_venue(ctx.openid))
+    if stored is None:
+        return None
+    kind, _, scene = stored.decode().partition("|")
+    venue = await ctx.services.venues.get(scene) if kind == state else None
+    return venue if venue is not None and venue.active else None
+
+
+async def check_in(ctx: Context, profile: Profile, venue: Venue, relative: Relative | None = None) -> Reply:
+    """Record the entry of the user (or of one of their relatives) and reply with the stamped code."""
+    services = ctx.services
+    now = services.clock.time()
+    person = relative_person(relative) if relative else profile.person
+    doc_index = relative.index if relative else profile.doc_index
+    record = {"o": ctx.openid, "n": person.name, "t": person.doc_type, "d": person.doc_number,
+              "p": profile.person.phone, "r": relative.relationship if relative else ""}
+    await services.venues.record(venue.scene, doc_index, record, now)
+    await services.hot.set(services.keys.last_venue(ctx.openid), f"in|{venue.scene}", ex=RELATIVES_SECONDS)
+    services.metrics.inc("healthbot_venue_entries_total", whose="relative" if relative else "self")
+    stamp = ctx.render("venues/stamp.txt", venue=venue.name, time=day_minute(now))
+    if relative is None:
+        return await code_image(ctx, person, doc_index, stamp=stamp)
+    return await code_image(ctx, person, doc_index, subject=relative.index[:24], stamp=stamp,
+                            title=ctx.render("cards/relative_title.txt"),
+                            subtitle=proxy_line(services, profile, relative))
+
+
+async def offer_relatives(ctx: Context, venue: Venue) -> None:
+    """After a check-in, one tap registers a relative who came along (a link that sends 「为亲属登记 N」)."""
+    if not await ctx.read_hash(ctx.services.keys.relatives(ctx.openid)):  # most people scan alone: one read
+        return
+    relatives = await ctx.services.relatives.list(ctx.openid)
+    if relatives:
+        ctx.follow_up(ctx.text("venues/offer_relatives.txt", venue=venue.name, relatives=relatives_view(relatives)))
+
+
+def relatives_view(relatives: list[Relative]) -> list[dict[str, object]]:
+    return [{"n": n, "name": mask_name(r.name), "relationship": r.relationship} for n, r in enumerate(relatives, 1)]

@@ -1,0 +1,43 @@
+"""场所码: a citizen scans a venue's QR with WeChat, the entry is recorded, and the reply is their code
+stamped with the venue and the time, which is what the guard at the door looks at."""
+
+from __future__ import annotations
+
+from bot.engine.context import Context
+from bot.engine.router import Router, scene_of
+from bot.wechat.replies import Reply, Text
+from handlers.entries import check_in, last_venue, offer_relatives, relatives_view, remember_pending
+from handlers.health_code import claim
+from storage.venues import SCENE_PREFIX
+
+router = Router("venues")
+
+
+@router.scene(SCENE_PREFIX)
+async def venue_scanned(ctx: Context) -> Reply:
+    venue = await ctx.services.venues.get(scene_of(ctx.message))
+    if venue is None:
+        return ctx.text("venues/unknown.txt")
+    if not venue.active:
+        return ctx.text("venues/disabled.txt", venue=venue.name)
+    profile = await ctx.profile()
+    if profile is None:
+        await remember_pending(ctx, venue)
+        first = await claim.start(ctx)
+        return Text(ctx.render("venues/claim_first.txt", venue=venue.name) + "\n\n" + first.content)  # type: ignore[union-attr]
+    reply = await check_in(ctx, profile, venue)
+    await offer_relatives(ctx, venue)
+    return reply
+
+
+@router.regex(r"为亲属登记\s*(?P<n>\d{1,2})?")
+async def register_relative(ctx: Context) -> Reply:
+    venue = await last_venue(ctx, "in")
+    profile = await ctx.profile()
+    if venue is None or profile is None:
+        return ctx.text("venues/scan_first.txt")
+    relatives = await ctx.services.relatives.list(ctx.openid)
+    picked = ctx.match.group("n") if ctx.match else None
+    if picked is None or not 1 <= int(picked) <= len(relatives):
+        return ctx.text("venues/offer_relatives.txt", venue=venue.name, relatives=relatives_view(relatives))
+    return await check_in(ctx, profile, venue, relatives[int(picked) - 1])

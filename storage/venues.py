@@ -1,0 +1,130 @@
+"""Venues (场所码) and the entries recorded when a citizen scans one (行动轨迹, for 流调).
+
+Keys, each under one hash tag so every write is slot-local on a cluster:
+- `{p}:v:{scene}:info`: the venue (name, address, ticket, status);
+- `{p}:venues`: the set of scenes;
+- `{p}:v:{scene}:in:YYYYMMDD`: that day's entries (Shanghai date), a sorted set scored by time whose members
+  are sealed records: a window query reads only this venue's days, never the keyspace;
+- `{p}:d:{doc_index}:visits`: a document's entries as `scene|time|id` (no personal data), for a person trace.
+
+An entry costs two scripts, one per slot (ZADD and EXPIREAT; ZADD, ZREMRANGEBYSCORE and EXPIRE), on the
+lean client. Both keys expire `retention` after their last entry, and the person index is pruned to the
+retention on every write.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from storage.connection import HotClient, RedisClient
+from storage.keys import Keys
+from storage.vault import Vault
+
+SCENE_PREFIX = "venue:"
+DAY = 86400
+_SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True, slots=True)
+class Venue:
+    scene: str
+    name: str
+    address: str
+    ticket: str
+    url: str
+    active: bool
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    scene: str
+    at: float
+    record: dict[str, str]  # openid, name, doc_type, doc_number, phone, relationship (sealed at rest)
+
+
+def new_scene() -> str:
+    return SCENE_PREFIX + secrets.token_urlsafe(9)  # 12 characters: well inside scene_str's 64
+
+
+def _day(ts: float) -> str:
+    return datetime.fromtimestamp(ts, _SHANGHAI).strftime("%Y%m%d")
+
+
+ADD_ENTRY = """
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIREAT', KEYS[1], ARGV[3])
+"""
+ADD_VISIT = """
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+"""
+
+
+class VenueRegistry:
+    def __init__(self, redis: RedisClient, keys: Keys, vault: Vault, retention_days: int,
+                 hot: HotClient | None = None) -> None:
+        self.redis, self.keys, self.vault = redis, keys, vault
+        self.hot = hot or redis
+        self.retention = retention_days * DAY
+        self._add_entry = self.hot.register_script(ADD_ENTRY)
+        self._add_visit = self.hot.register_script(ADD_VISIT)
+
+    # -- venues ----------------------------------------------------------------------------------------
+
+    async def add(self, scene: str, name: str, address: str, ticket: str, url: str, now: float) -> Venue:
+        await self.redis.hset(self.keys.venue(scene), mapping={
+            "name": name, "address": address, "ticket": ticket, "url": url, "active": "1", "created_at": repr(now)})
+        await self.redis.sadd(self.keys.venues(), scene)
+        return Venue(scene, name, address, ticket, url, True, now)
+
+    async def get(self, scene: str) -> Venue | None:
+        if not scene.startswith(SCENE_PREFIX) or len(scene) > 64:
+            return None
+        stored = await self.hot.hgetall(self.keys.venue(scene))
+        if not stored:
+            return None
+        text = {k.decode(): v.decode() for k, v in stored.items()}
+        return Venue(scene, text["name"], text.get("address", ""), text.get("ticket", ""), text.get("url", ""),
+                     text.get("active") == "1", float(text.get("created_at", "0")))
+
+    async def all(self) -> list[Venue]:
+        scenes = sorted(s.decode() for s in await self.redis.smembers(self.keys.venues()))
+        venues = [await self.get(scene) for scene in scenes]
+        return sorted((v for v in venues if v), key=lambda v: v.created_at)
+
+    async def disable(self, scene: str) -> bool:
+        if await self.get(scene) is None:
+            return False
+        await self.redis.hset(self.keys.venue(scene), "active", "0")
+        return True
+
+    # -- entries ---------------------------------------------------------------------------------------
+
+    async def record(self, scene: str, doc_index: str, record: dict[str, str], at: float) -> None:
+        sealed = self.vault.seal_json(record, context=f"entry:{scene}")
+        await self._add_entry(keys=[self.keys.venue_entries(scene, _day(at))],
+                              args=[repr(at), sealed, int(at) + self.retention + DAY])
+        await self._add_visit(keys=[self.keys.visits(doc_index)],
+                              args=[repr(at), f"{scene}|{at!r}|{secrets.token_hex(4)}", repr(at - self.retention),
+                                    self.retention])
+
+    async def entries(self, scene: str, start: float, end: float) -> list[Entry]:
+        """The venue's entries from `start` to `end`, oldest first: one sorted-set range per day."""
+        found: list[Entry] = []
+        day = datetime.fromtimestamp(start, _SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
+        while day.timestamp() <= end:
+            key = self.keys.venue_entries(scene, day.strftime("%Y%m%d"))
+            for sealed, at in await self.redis.zrangebyscore(key, start, end, withscores=True):
+                found.append(Entry(scene, at, self.vault.open_json(sealed, context=f"entry:{scene}")))
+            day += timedelta(days=1)
+        return found
+
+    async def visits(self, doc_index: str, start: float, end: float) -> list[tuple[str, float]]:
+        """(scene, time) of a document's entries in the window, oldest first."""
+        members = await self.redis.zrangebyscore(self.keys.visits(doc_index), start, end, withscores=True)
+        return [(member.decode().split("|", 1)[0], at) for member, at in members]

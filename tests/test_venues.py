@@ -1,0 +1,187 @@
+"""场所码 end to end: an operator creates a venue, citizens scan it with WeChat, entries are recorded and
+traced, and nothing plain is left in Redis."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+import zxingcpp
+from PIL import Image
+
+from bot.devkit.standin import Fault
+from bot.domain.clock import SHANGHAI, SettableClock
+from bot.domain.render import STAMP_FILL
+from storage.venues import SCENE_PREFIX
+from tests.conftest import Bot, BotFactory
+from tests.helpers import config_for, healthbot
+from tests.journeys import AGE_6, ID, NAME, PHONE, assert_nothing_plain, bind, claim_until, full_claim
+
+
+@pytest.fixture
+def clock() -> SettableClock:
+    return SettableClock(datetime.now(SHANGHAI).replace(microsecond=0))  # the CLI reads the real clock
+
+
+@pytest.fixture
+async def bot(make_bot: BotFactory, clock: SettableClock) -> Bot:
+    return await make_bot(clock=clock)
+
+
+def window(minutes: int = 30) -> list[str]:
+    now = datetime.now(SHANGHAI)
+    fmt = "%Y-%m-%d %H:%M:%S"
+    start, end = now - timedelta(minutes=minutes), now + timedelta(minutes=5)
+    return ["--from", start.strftime(fmt), "--to", end.strftime(fmt)]
+
+
+async def add_venue(bot: Bot, tmp_path: Path, name: str = "国贸商城") -> str:
+    """The operator's command; the poster's QR is WeChat's, which resolves to the venue's scene."""
+    config = str(config_for(bot, tmp_path))
+    done = await healthbot("admin", "venue", "add", name, "--address", "建国门外大街1号", "--out",
+                           str(tmp_path / "posters"), "--config", config)
+    assert done.returncode == 0, done.stderr
+    scene = re.search(rf"{SCENE_PREFIX}\S+", done.stdout).group(0)  # type: ignore[union-attr]
+    poster = Image.open(re.search(r"poster: (\S+)", done.stdout).group(1))  # type: ignore[union-attr]
+    assert poster.size == (1240, 1754)
+    url = [found.text for found in zxingcpp.read_barcodes(poster)]
+    assert len(url) == 1
+    assert [q["scene"] for q in bot.standin.qrcodes.values() if q["url"] == url[0]] == [scene]
+    return scene
+
+
+def stamped(bot: Bot, reply: dict[str, object]) -> bool:
+    """The band under the title bar that carries the venue and the time."""
+    png = bot.standin.media[reply["Image"]["MediaId"]]  # type: ignore[index]
+    return Image.open(io.BytesIO(png)).convert("RGB").getpixel((5, 100)) == STAMP_FILL
+
+
+async def trace(bot: Bot, tmp_path: Path, *args: str) -> str:
+    done = await healthbot("admin", "trace", *args, "--config", str(config_for(bot, tmp_path)))
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+async def test_a_scan_records_the_entry_and_replies_with_the_stamped_code(bot: Bot, tmp_path: Path) -> None:
+    scene = await add_venue(bot, tmp_path)
+    user = "oVenue_0001"
+    await full_claim(bot, user)
+    reply = await bot.push(bot.sim.event(user, "SCAN", scene))
+    assert reply["MsgType"] == "image" and stamped(bot, reply)
+    plain = await bot.push(bot.sim.text(user, "防疫健康信息码"))
+    assert not stamped(bot, plain)  # the stamp is for the scan only
+    listed = await trace(bot, tmp_path, "venue", scene, *window())
+    assert "张*三  110***********002X  本人" in listed and "1 entries at 国贸商城" in listed
+    assert ID not in listed and NAME not in listed
+
+
+async def test_a_new_follower_claims_first_and_the_entry_is_recorded_then(bot: Bot, tmp_path: Path) -> None:
+    scene = await add_venue(bot, tmp_path, "人民医院")
+    user = "oVenue_0002"
+    first = await bot.say_xml(bot.sim.event(user, "subscribe", f"qrscene_{scene}"))
+    assert "您正在「人民医院」扫码登记" in first and "请先申领防疫健康信息码" in first and "回复「同意」" in first
+    assert "0 entries" in await trace(bot, tmp_path, "venue", scene, *window())
+    await claim_until(bot, user, ["同意", NAME, ID, PHONE])
+    reply = await bot.push(bot.sim.text(user, "确认"))
+    assert reply["MsgType"] == "image" and stamped(bot, reply)
+    assert "1 entries at 人民医院" in await trace(bot, tmp_path, "venue", scene, *window())
+
+
+async def test_one_tap_registers_a_relative_who_came_along(bot: Bot, tmp_path: Path) -> None:
+    scene = await add_venue(bot, tmp_path)
+    user = "oVenue_0003"
+    await full_claim(bot, user)
+    await bind(bot, user, AGE_6, "李小宝")
+    await bot.push(bot.sim.event(user, "SCAN", scene))
+    await bot.dispatcher.drain()
+    offer = [m["text"]["content"] for m in bot.standin.messages
+             if m["touser"] == user and "为亲属登记" in m.get("text", {}).get("content", "")]
+    assert len(offer) == 1 and 'href="weixin://bizmsgmenu?msgmenucontent=为亲属登记 1&msgmenuid=1"' in offer[0]
+    assert "李*宝（父亲）" in offer[0] and AGE_6 not in offer[0] and "李小宝" not in offer[0]
+    reply = await bot.push(bot.sim.text(user, "为亲属登记 1"))
+    assert reply["MsgType"] == "image" and stamped(bot, reply)
+    listed = await trace(bot, tmp_path, "venue", scene, *window())
+    assert "2 entries at 国贸商城" in listed
+    assert "张*三  110***********002X  本人" in listed and "李*宝  110***********0512  父亲" in listed
+
+
+async def test_registering_a_relative_needs_a_recent_scan(bot: Bot) -> None:
+    user = "oVenue_0004"
+    await full_claim(bot, user)
+    assert "请先用微信扫描场所张贴的「场所码」" in await bot.say(user, "为亲属登记 1")
+
+
+async def test_a_disabled_or_unknown_venue_says_so(bot: Bot, tmp_path: Path) -> None:
+    scene = await add_venue(bot, tmp_path)
+    user = "oVenue_0005"
+    await full_claim(bot, user)
+    done = await healthbot("admin", "venue", "disable", scene, "--config", str(config_for(bot, tmp_path)))
+    assert done.returncode == 0
+    assert "该场所码已停用" in await bot.say_xml(bot.sim.event(user, "SCAN", scene))
+    assert "该场所码无效" in await bot.say_xml(bot.sim.event(user, "SCAN", f"{SCENE_PREFIX}nosuchvenue"))
+    listed = await healthbot("admin", "venue", "list", "--config", str(config_for(bot, tmp_path)))
+    assert f"{scene}  disabled" in listed.stdout
+    assert "0 entries" in await trace(bot, tmp_path, "venue", scene, *window())
+
+
+async def test_trace_lists_exactly_the_window_and_a_person_lists_their_venues(
+        bot: Bot, clock: SettableClock, tmp_path: Path) -> None:
+    mall, hospital = await add_venue(bot, tmp_path, "国贸商城"), await add_venue(bot, tmp_path, "人民医院")
+    user = "oVenue_0006"
+    await full_claim(bot, user)
+    clock.advance(-3 * 3600)  # three hours ago: outside a 30-minute window
+    await bot.push(bot.sim.event(user, "SCAN", mall, create_time=int(clock.time())))  # distinct: not a retry
+    clock.advance(3 * 3600)
+    await bot.push(bot.sim.event(user, "SCAN", mall, create_time=int(clock.time()) + 1))
+    await bot.push(bot.sim.event(user, "SCAN", hospital, create_time=int(clock.time()) + 2))
+    assert "1 entries at 国贸商城" in await trace(bot, tmp_path, "venue", mall, *window(30))
+    assert "2 entries at 国贸商城" in await trace(bot, tmp_path, "venue", mall, *window(240))
+    person = await trace(bot, tmp_path, "person", "--doc-type", "resident_id", "--doc-no", ID, "--days", "1")
+    assert person.count("国贸商城") == 2 and person.count("人民医院") == 1
+
+
+async def test_export_writes_full_records_and_an_audit_entry(bot: Bot, tmp_path: Path, prefix: str) -> None:
+    scene = await add_venue(bot, tmp_path)
+    user = "oVenue_0007"
+    await full_claim(bot, user)
+    await bot.push(bot.sim.event(user, "SCAN", scene))
+    out = tmp_path / "export.csv"
+    refused = await healthbot("admin", "trace", "venue", scene, *window(), "--export", str(out), "--config",
+                              str(config_for(bot, tmp_path)))
+    assert refused.returncode == 2 and "--reason" in refused.stderr and not out.exists()
+    await trace(bot, tmp_path, "venue", scene, *window(), "--export", str(out), "--reason", "疾控流调 2026-118号")
+    rows = list(csv.DictReader(out.read_text(encoding="utf-8-sig").splitlines()))
+    assert [(r["name"], r["doc_no"], r["contact_phone"]) for r in rows] == [(NAME, ID, PHONE)]
+    audit = await healthbot("admin", "audit", "--config", str(config_for(bot, tmp_path)))
+    assert "export" in audit.stdout and "reason: 疾控流调 2026-118号 (1 records)" in audit.stdout
+    await assert_nothing_plain(bot.services.redis, prefix, [ID, NAME, PHONE])
+
+
+async def test_entries_expire_after_the_retention(bot: Bot, tmp_path: Path) -> None:
+    scene = await add_venue(bot, tmp_path)
+    user = "oVenue_0008"
+    await full_claim(bot, user)
+    await bot.push(bot.sim.event(user, "SCAN", scene))
+    services = bot.services
+    retention = services.settings.venues.retention_days * 86400
+    day_keys = [k async for k in services.redis.scan_iter(match=f"{services.keys.prefix}:v:*:in:*")]
+    assert len(day_keys) == 1
+    assert retention < await services.redis.ttl(day_keys[0]) <= retention + 2 * 86400
+    visits = services.keys.visits(services.profiles.doc_index("resident_id", ID))
+    assert 0 < await services.redis.ttl(visits) <= retention
+
+
+async def test_notify_reaches_those_who_entered_and_counts_who_cannot_be_reached(bot: Bot, tmp_path: Path) -> None:
+    scene = await add_venue(bot, tmp_path)
+    for user in ("oVenue_0010", "oVenue_0011"):
+        await full_claim(bot, user)
+        await bot.push(bot.sim.event(user, "SCAN", scene))
+    bot.standin.faults["message/custom/send"].append(Fault(errcode=45015))
+    out = await trace(bot, tmp_path, "notify", scene, *window(), "--text-template", "exposure")
+    assert "notified 1 followers; 1 not reachable" in out
+    told = [m for m in bot.standin.messages if "曾在「国贸商城」扫码登记" in m.get("text", {}).get("content", "")]
+    assert len(told) == 1
