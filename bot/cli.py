@@ -388,6 +388,12 @@ def cmd_admin_results(args: argparse.Namespace) -> None:
     async def work(admin: Admin, settings: Settings) -> None:
         imported = await admin.results_import().run(admin.redis, Path(args.file), admin.clock.time())
         _report("results", imported)
+        if colour := settings.results.positive_sets_colour:
+            positives = sorted({index for index, result in imported.stored if result.result == "阳性"})
+            for index in positives:
+                await admin.set_colour_for_positive(index, colour, Path(args.file).name)
+            print(f"set {len(positives)} codes {colour} for positive results ([results] positive_sets_colour); "
+                  "audited")
         if settings.results.notify_new_results and imported.stored:
             from bot.admin.notify import notify_results
             from bot.app import build_services

@@ -6,7 +6,7 @@ from bot.engine.context import Context
 from bot.engine.router import Router
 from bot.wechat.replies import Reply
 
-router = Router("basics")
+router = Router("basics", interrupts=False)  # help and greetings answer; they are not services
 
 SILENT_EVENTS = ("location", "view", "templatesendjobfinish", "pic_sysphoto", "pic_photo_or_album",
                  "pic_weixin", "view_miniprogram", "masssendjobfinish")
@@ -34,6 +34,12 @@ async def forget_dialog(ctx: Context) -> Reply:
 @router.click("EPIDEMIC")
 async def help_text(ctx: Context) -> Reply:
     return ctx.text("help.txt")
+
+
+@router.keywords("取消", "退出")
+async def nothing_to_cancel(ctx: Context) -> Reply:
+    """Inside a dialog these words cancel it (the dialog sees them first); outside, say there is nothing."""
+    return ctx.text("dialog/nothing_to_cancel.txt")
 
 
 @router.message("image", "voice", "video", "shortvideo", "link")

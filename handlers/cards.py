@@ -32,17 +32,17 @@ def masked_document(person: Person) -> str:
     return mask_document(person.doc_number)
 
 
-async def current_status(ctx: Context, person: Person, doc_index: str) -> HealthStatus | Text:
+async def current_status(ctx: Context, person: Person, doc_index: str, whose: str = "") -> HealthStatus | Text:
     """The colour now, or the plain words that it cannot be confirmed; never a guess."""
     try:
         return await ctx.services.status.status(person, doc_index)
     except ProviderUnavailable:
-        return ctx.text("code/status_unavailable.txt")
+        return ctx.text("code/status_unavailable.txt", whose=whose)
 
 
 async def code_image(ctx: Context, person: Person, doc_index: str, *, subject: str = "self",
                      title: str = "", subtitle: str = "", fresh: bool = False,
-                     travel: TravelImage | None = None, notice: str = "", stamp: str = "") -> Reply:
+                     travel: TravelImage | None = None, notice: str = "", stamp: str = "", whose: str = "") -> Reply:
     """Re-sent from a short cache while what it shows is unchanged, so WeChat's upload quota lasts.
 
     With `travel`, the page is 二码合一: this code above the travel card. `notice` is added to the guidance.
@@ -50,7 +50,7 @@ async def code_image(ctx: Context, person: Person, doc_index: str, *, subject: s
     """
     services = ctx.services
     title = title or ctx.render("cards/code_title.txt")
-    status = await current_status(ctx, person, doc_index)
+    status = await current_status(ctx, person, doc_index, whose)
     if isinstance(status, Text):
         return status
     if services.settings.render.reply_as == "news" and travel is None:
@@ -68,10 +68,11 @@ async def code_image(ctx: Context, person: Person, doc_index: str, *, subject: s
                 now - made < services.settings.render.image_cache_seconds:
             return Image(media_id=cached[b"media_id"].decode())
     card = await build_card(services, ctx.openid, person, doc_index, status.colour, title=title,
-                            subtitle=subtitle, notice=notice, kind=COMBINED if travel else CODE, stamp=stamp)
+                            subtitle=subtitle, notice=notice, kind=COMBINED if travel else CODE, stamp=stamp,
+                            whose=whose)
     png = await (services.renderer.render_combined(card, travel) if travel else services.renderer.render(card))
     reply = await services.upload_image(png, ctx.render("code/image_fallback.txt", colour=status.colour,
-                                                        name=card.name))
+                                                        name=card.name, whose=whose))
     if isinstance(reply, Image):
         ctx.wrote(cache_key)
         async with services.redis.pipeline(transaction=False) as pipe:
@@ -83,7 +84,8 @@ async def code_image(ctx: Context, person: Person, doc_index: str, *, subject: s
 
 async def build_card(services: Services, openid: str, person: Person, doc_index: str, colour: str, *,
                      title: str, subtitle: str = "", notice: str = "", kind: str = CODE,
-                     stamp: str = "") -> CodeCard:
+                     stamp: str = "", whose: str = "") -> CodeCard:
+    """`whose`: a relative's masked name, which every text on the card uses instead of 「您」."""
     return CodeCard(
         title=title,
         status_word=services.templates.render("cards/status_word.txt", colour=colour),
@@ -92,7 +94,7 @@ async def build_card(services: Services, openid: str, person: Person, doc_index:
         name=mask_name(person.name),
         document=masked_document(person),
         generated=to_second(services.clock.time()),
-        guidance=" ".join(filter(None, [services.templates.render(GUIDANCE[colour]), notice])),
+        guidance=" ".join(filter(None, [services.templates.render(GUIDANCE[colour], whose=whose), notice])),
         qr_payload=await scan_url(services, openid, doc_index, kind),
         stamp=stamp,
     )

@@ -47,7 +47,7 @@ async def check_in(ctx: Context, profile: Profile, venue: Venue, relative: Relat
     if relative is None:
         return await code_image(ctx, person, doc_index, stamp=stamp)
     return await code_image(ctx, person, doc_index, subject=relative.index[:24], stamp=stamp,
-                            title=ctx.render("cards/relative_title.txt"),
+                            title=ctx.render("cards/relative_title.txt"), whose=mask_name(relative.name),
                             subtitle=proxy_line(services, profile, relative))
 
 
@@ -61,4 +61,4 @@ async def offer_relatives(ctx: Context, venue: Venue) -> None:
 
 
 def relatives_view(relatives: list[Relative]) -> list[dict[str, object]]:
-    return [{"n": n, "name": mask_name(r.name), "relationship": r.relationship} for n, r in enumerate(relatives, 1)]
+    return [{"n": r.number, "name": mask_name(r.name), "relationship": r.relationship} for r in relatives]

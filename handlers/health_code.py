@@ -16,6 +16,7 @@ from bot.domain.documents import (
     normalize_name,
     normalize_number,
     resident_id_ok,
+    visitor_phone,
 )
 from bot.domain.masking import mask_document, mask_name, mask_phone, mask_resident_id
 from bot.domain.numerals import is_number
@@ -52,9 +53,12 @@ def _looks_like_other_document(number: str, today: date) -> bool:
 
 def phone(text: str, ctx: Context) -> str:
     number = normalize_number(text)
-    if not PHONE_RE.match(number):
-        raise Invalid("claim/bad_phone.txt")
-    return number
+    if PHONE_RE.match(number):
+        return number
+    hmt = ctx.state.dialog == hmt_claim.name
+    if hmt and (visitor := visitor_phone(text)):
+        return visitor
+    raise Invalid("claim/bad_phone.txt", hmt=hmt)
 
 
 def document_type(text: str, ctx: Context) -> str:
@@ -154,9 +158,11 @@ hmt_claim = router.dialog(Dialog(
 
 
 async def complete_deregister(ctx: Context, data: dict[str, Any]) -> Reply:
-    await ctx.services.relatives.forget_user(ctx.openid)
-    await ctx.services.profiles.delete(ctx.openid)
-    await ctx.services.profiles.forget_everything(ctx.openid)
+    services = ctx.services
+    subjects = [r.index[:24] for r in await services.relatives.list(ctx.openid)]
+    await services.relatives.forget_user(ctx.openid, services.clock.time())
+    await services.profiles.delete(ctx.openid)
+    await services.profiles.forget_everything(ctx.openid, subjects)
     return ctx.text("claim/deregistered.txt")
 
 
@@ -165,6 +171,7 @@ deregister = router.dialog(Dialog(
     restart_keyword="注销健康码",
     steps=(Step("confirm", "claim/confirm_deregister.txt", expect_word("确认注销", "claim/need_deregister.txt")),),
     on_complete=complete_deregister,
+    view=lambda ctx, data: {"relatives": data.get("relatives", 0)},
 ))
 
 
@@ -191,7 +198,7 @@ async def hmt_entry(ctx: Context) -> Reply:
 async def start_deregister(ctx: Context) -> Reply:
     if await ctx.profile() is None:
         return ctx.text("claim/nothing_to_deregister.txt")
-    return await deregister.start(ctx)
+    return await deregister.start(ctx, {"relatives": len(await ctx.services.relatives.list(ctx.openid))})
 
 
 # -- the code image -----------------------------------------------------------------------------------------

@@ -126,15 +126,17 @@ REFUSED = {
 
 async def complete_binding(ctx: Context, data: dict[str, Any]) -> Reply:
     services = ctx.services
-    outcome = await services.relatives.bind(ctx.openid, data["name"], data["doc_number"], data["relationship"],
-                                            services.clock.time())
+    store = services.relatives
+    number = store.next_number(await store.list(ctx.openid))
+    outcome = await store.bind(ctx.openid, data["name"], data["doc_number"], data["relationship"],
+                               services.clock.time(), number)
     if outcome.result != "ok":
         return ctx.text(REFUSED[outcome.result], max_per_user=services.relatives.max_per_user,
                         limit=services.relatives.max_guardians)
     profile = await ctx.profile()
     relatives = await services.relatives.list(ctx.openid)
-    number = next(i for i, r in enumerate(relatives, 1) if r.index == services.relatives.index(data["doc_number"]))
-    return await relative_code(ctx, profile, relatives[number - 1])
+    bound = next(r for r in relatives if r.index == services.relatives.index(data["doc_number"]))
+    return await relative_code(ctx, profile, bound)
 
 
 binding = router.dialog(Dialog(
@@ -158,9 +160,9 @@ async def complete_unbinding(ctx: Context, data: dict[str, Any]) -> Reply:
     services = ctx.services
     outcome = await services.relatives.unbind(ctx.openid, data["index"], services.clock.time())
     if outcome.result == "early":
-        return ctx.text("relatives/unbind_early.txt", **time_left(ctx, outcome.bound_at))
+        return ctx.text("relatives/unbind_early.txt", name=data["masked_name"], **time_left(ctx, outcome.bound_at))
     if outcome.result == "missing":
-        return ctx.text("relatives/no_such_relative.txt")
+        return ctx.text("relatives/already_unbound.txt", name=data["masked_name"])
     await services.profiles.forget_code(ctx.openid, data["index"])
     return ctx.text("relatives/unbound.txt", name=data["masked_name"])
 
@@ -181,17 +183,17 @@ async def claimed_profile(ctx: Context) -> Profile | Text:
     return profile if profile is not None else ctx.text("relatives/claim_first.txt")
 
 
-@router.keywords("亲属码", "帮他人领取", "家人", "帮他人领取防疫健康信息码", "我的亲属", "下载离线码")
-@router.click("RELATIVES", "OFFLINE_CODE")
+@router.keywords("亲属码", "帮他人领取", "家人", "帮他人领取防疫健康信息码", "我的亲属")
+@router.click("RELATIVES")
 async def relatives_page(ctx: Context) -> Reply:
     profile = await claimed_profile(ctx)
     if isinstance(profile, Text):
         return profile
     rows = []
-    for n, relative in enumerate(await ctx.services.relatives.list(ctx.openid), 1):
+    for relative in await ctx.services.relatives.list(ctx.openid):
         person = relative_person(relative)
         status = await current_status(ctx, person, relative.index)
-        rows.append({"n": n, "name": mask_name(relative.name), "relationship": relative.relationship,
+        rows.append({"n": relative.number, "name": mask_name(relative.name), "relationship": relative.relationship,
                      "colour": status.colour if not isinstance(status, Text) else "",
                      "bound": to_minute(relative.bound_at)})
     return ctx.text("relatives/page.txt", rows=rows, limit=ctx.services.relatives.max_per_user)
@@ -208,50 +210,66 @@ async def start_binding(ctx: Context) -> Reply:
     return await binding.start(ctx)
 
 
-async def pick(ctx: Context) -> tuple[Profile, Relative] | Text:
-    """The user's profile and relative N from `… N`, or the text that says why not."""
+async def pick(ctx: Context, command: str) -> tuple[Profile, Relative] | Text:
+    """The user's profile and the relative a command is about: number N (`… N`), or, with no number, the only
+    relative; with several, the text asking which (each named, with the command to reply)."""
     profile = await claimed_profile(ctx)
     if isinstance(profile, Text):
         return profile
-    assert ctx.match is not None  # noqa: S101 - only regex routes call this
-    n = int(ctx.match.group("n"))
     relatives = await ctx.services.relatives.list(ctx.openid)
-    if not 1 <= n <= len(relatives):
-        return ctx.text("relatives/no_such_relative.txt", count=len(relatives))
-    return profile, relatives[n - 1]
+    picked = ctx.match.group("n") if ctx.match else None
+    if picked is None and len(relatives) == 1:
+        return profile, relatives[0]
+    if picked is None:
+        return ctx.text("relatives/which.txt", command=command, relatives=numbered(relatives))
+    found = next((r for r in relatives if r.number == int(picked)), None)
+    if found is None:
+        return ctx.text("relatives/no_such_relative.txt", command=command, relatives=numbered(relatives))
+    return profile, found
 
 
-def for_relative(handler: RelativeHandler) -> Handler:
-    """A route about relative N (`… N`): the handler gets the user's profile and that relative, or the user
-    is told why there is none."""
-    async def picked(ctx: Context) -> Reply:
-        found = await pick(ctx)
-        return found if isinstance(found, Text) else await handler(ctx, *found)
-
-    picked.__name__ = handler.__name__
-    return picked
+def numbered(relatives: list[Relative]) -> list[dict[str, object]]:
+    """What a list of relatives shows: each one's fixed number, masked name and relationship."""
+    return [{"n": r.number, "name": mask_name(r.name), "relationship": r.relationship} for r in relatives]
 
 
-@router.regex(r"(查看亲属码|查看亲属|亲属码)\s*(?P<n>\d{1,2})")
-@for_relative
+def for_relative(command: str) -> Callable[[RelativeHandler], Handler]:
+    """A route about one relative (`command N`, or `command` alone): the handler gets the user's profile and
+    that relative, or the user is told why there is none or asked which."""
+    def decorate(handler: RelativeHandler) -> Handler:
+        async def picked(ctx: Context) -> Reply:
+            found = await pick(ctx, command)
+            return found if isinstance(found, Text) else await handler(ctx, *found)
+
+        picked.__name__ = handler.__name__
+        return picked
+
+    return decorate
+
+
+@router.regex(r"(查看亲属码|查看亲属)\s*(?P<n>\d{1,2})?")
+@router.regex(r"亲属码\s*(?P<n>\d{1,2})")
+@for_relative("查看亲属码")
 async def view_relative(ctx: Context, profile: Profile, relative: Relative) -> Reply:
     return await relative_code(ctx, profile, relative)
 
 
-@router.regex(r"(解绑|解除绑定)\s*(?P<n>\d{1,2})")
-@for_relative
+@router.regex(r"(解绑|解除绑定)\s*(?P<n>\d{1,2})?")
+@for_relative("解绑")
 async def start_unbinding(ctx: Context, profile: Profile, relative: Relative) -> Reply:
     wait = ctx.services.relatives.unbind_after - (ctx.services.clock.time() - relative.bound_at)
     if wait > 0:
-        return ctx.text("relatives/unbind_early.txt", **time_left(ctx, relative.bound_at))
+        return ctx.text("relatives/unbind_early.txt", name=mask_name(relative.name),
+                        **time_left(ctx, relative.bound_at))
     return await unbinding.start(ctx, {"index": relative.index, "masked_name": mask_name(relative.name)})
 
 
-@router.regex(r"(下载离线码|离线码)\s*(?P<n>\d{1,2})")
-@for_relative
+@router.regex(r"(下载离线码|离线码)\s*(?P<n>\d{1,2})?")
+@router.click("OFFLINE_CODE")
+@for_relative("下载离线码")
 async def offline_code(ctx: Context, profile: Profile, relative: Relative) -> Reply:
     services = ctx.services
-    status = await current_status(ctx, relative_person(relative), relative.index)
+    status = await current_status(ctx, relative_person(relative), relative.index, mask_name(relative.name))
     if isinstance(status, Text):
         return status
     now = services.clock.time()
@@ -299,7 +317,7 @@ def face_event(openid: str, nonce: str, result: str, now: int) -> Inbound:
 
 async def relative_code(ctx: Context, profile: Profile | None, relative: Relative) -> Reply:
     return await code_image(ctx, relative_person(relative), relative.index, subject=relative.index[:24],
-                            title=ctx.render("cards/relative_title.txt"),
+                            title=ctx.render("cards/relative_title.txt"), whose=mask_name(relative.name),
                             subtitle=proxy_line(ctx.services, profile, relative))
 
 

@@ -9,7 +9,7 @@ from bot.engine.router import Router
 from bot.upstreams.http import ProviderUnavailable
 from bot.wechat.replies import Reply, Text
 from handlers.health_code import code_reply
-from handlers.relatives import claimed_profile, for_relative, relative_code, relative_person
+from handlers.relatives import claimed_profile, for_relative, numbered, relative_code, relative_person
 from storage.profiles import Person, Profile
 from storage.relatives import Relative
 from storage.results import TestResult
@@ -39,11 +39,15 @@ async def own_results(ctx: Context) -> Reply:
     profile = await claimed_profile(ctx)
     if isinstance(profile, Text):
         return ctx.text("results/claim_first.txt")
-    return await results_text(ctx, profile.person, profile.doc_index, "")
+    reply = await results_text(ctx, profile.person, profile.doc_index, "")
+    relatives = await ctx.services.relatives.list(ctx.openid)
+    if relatives and isinstance(reply, Text):  # 「核酸」 alone is one's own; each relative's is a reply away
+        return Text(reply.content + "\n" + ctx.render("results/relatives_hint.txt", relatives=numbered(relatives)))
+    return reply
 
 
 @router.regex(r"(核酸|核酸结果|核酸检测结果)\s*(?P<n>\d{1,2})")
-@for_relative
+@for_relative("核酸")
 async def relative_results(ctx: Context, profile: Profile, relative: Relative) -> Reply:
     return await results_text(ctx, relative_person(relative), relative.index, mask_name(relative.name))
 
@@ -58,6 +62,6 @@ async def register_self(ctx: Context) -> Reply:
 
 
 @router.regex(r"核酸登记\s*(?P<n>\d{1,2})")
-@for_relative
+@for_relative("核酸登记")
 async def register_relative(ctx: Context, profile: Profile, relative: Relative) -> Reply:
     return await relative_code(ctx, profile, relative)

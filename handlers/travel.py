@@ -33,10 +33,14 @@ async def claimed_phone(ctx: Context) -> str:
 
 async def travel_phone(text: str, ctx: Context) -> str:
     answer = normalize_number(text)
-    if answer == "1" and (own := await claimed_phone(ctx)):
-        return own
+    own = await claimed_phone(ctx)
+    if answer == "1" and own:
+        answer = own
     if not PHONE_RE.match(answer):
-        raise Invalid("claim/bad_phone.txt")
+        raise Invalid("travel/mainland_only.txt" if own and answer == own else "claim/bad_phone.txt", hmt=False)
+    if ctx.state.data.get("combined") and answer != own:
+        # 二码合一 shows the travel card of the phone the citizen claimed with, never another one's.
+        raise Invalid("travel/combined_own_phone.txt", own_phone=mask_phone(own))
     return answer
 
 
@@ -46,6 +50,7 @@ async def send_code(ctx: Context) -> None:
     phone = data["phone"]
     outcome = await services.sms.issue(phone_index(ctx, phone), ctx.openid, services.clock.time())
     data["sms"], data["retry_at"] = outcome.result, time_of_day(outcome.retry_at) if outcome.retry_at else ""
+    data["live"] = outcome.live
     if outcome.result == "sent":
         try:
             await services.sms_sender.send(phone, ctx.render("travel/sms.txt", code=outcome.code))
@@ -73,8 +78,9 @@ async def sms_code(text: str, ctx: Context) -> bool:
 
 
 def travel_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
-    return {"phone": mask_phone(data.get("phone", "")), "sms": data.get("sms", ""),
-            "retry_at": data.get("retry_at", ""), "own_phone": mask_phone(data.get("own_phone", ""))}
+    return {"phone": mask_phone(data.get("phone", "")), "sms": data.get("sms", ""), "live": data.get("live", False),
+            "retry_at": data.get("retry_at", ""), "own_phone": mask_phone(data.get("own_phone", "")),
+            "combined": bool(data.get("combined"))}
 
 
 async def complete_travel(ctx: Context, data: dict[str, Any]) -> Reply:
@@ -85,13 +91,14 @@ async def complete_travel(ctx: Context, data: dict[str, Any]) -> Reply:
         return ctx.text("travel/unavailable.txt")
     if card is None:
         return ctx.text("travel/no_data.txt")
-    sealed = services.vault.seal_json({"phone": phone}, context=ctx.openid)
-    key = services.keys.travel_verified(ctx.openid)
-    ctx.wrote(key)
-    async with services.redis.pipeline(transaction=True) as pipe:
-        pipe.hset(key, mapping={"phone": sealed, "at": repr(services.clock.time())})
-        pipe.expire(key, 7 * 86400)
-        await pipe.execute()
+    if phone == await claimed_phone(ctx):  # only the claimed phone's card is ever shown beside the code
+        sealed = services.vault.seal_json({"phone": phone}, context=ctx.openid)
+        key = services.keys.travel_verified(ctx.openid)
+        ctx.wrote(key)
+        async with services.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"phone": sealed, "at": repr(services.clock.time())})
+            pipe.expire(key, 7 * 86400)
+            await pipe.execute()
     if data.get("combined"):
         profile = await ctx.profile()
         if profile is not None:
@@ -153,6 +160,8 @@ async def combined_travel(ctx: Context) -> TravelImage | Text | None:
     if services.clock.time() - float(stored[b"at"]) > window:
         return ctx.text("travel/verify_again.txt", hours=services.settings.travel.combined_window_hours)
     phone = services.vault.open_json(stored[b"phone"], context=ctx.openid)["phone"]
+    if phone != await claimed_phone(ctx):  # verified before this rule, or the claim changed since
+        return None
     try:
         card = await services.travel.card(phone, phone_index(ctx, phone))
     except ProviderUnavailable:

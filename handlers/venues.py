@@ -38,6 +38,7 @@ async def register_relative(ctx: Context) -> Reply:
         return ctx.text("venues/scan_first.txt")
     relatives = await ctx.services.relatives.list(ctx.openid)
     picked = ctx.match.group("n") if ctx.match else None
-    if picked is None or not 1 <= int(picked) <= len(relatives):
+    relative = next((r for r in relatives if picked is not None and r.number == int(picked)), None)
+    if relative is None:
         return ctx.text("venues/offer_relatives.txt", venue=venue.name, relatives=relatives_view(relatives))
-    return await check_in(ctx, profile, venue, relatives[int(picked) - 1])
+    return await check_in(ctx, profile, venue, relative)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 
@@ -85,8 +86,10 @@ class Keys:
     def face_nonce(self, nonce: str) -> str:
         return f"{self.prefix}:face:{nonce}"
 
-    def sms_code(self, phone_index: str) -> str:
-        return f"{self.prefix}:p:{{{phone_index}}}:sms-code"
+    def sms_code(self, phone_index: str, openid: str) -> str:
+        """One account's code for one phone: on the phone's slot, so the send script sees both windows' phone
+        side; the openid is hashed into the name, never written plain beside the phone's index."""
+        return f"{self.prefix}:p:{{{phone_index}}}:sms-code:{hashlib.sha256(openid.encode()).hexdigest()[:16]}"
 
     def sms_sent_phone(self, phone_index: str) -> str:
         return f"{self.prefix}:p:{{{phone_index}}}:sms-sent"

@@ -72,14 +72,16 @@ class ProfileStore:
             await self.redis.srem(self.keys.holders(index.decode()), openid)
         await self.forget_code(openid, "self")
 
-    async def forget_everything(self, openid: str) -> None:
-        """After 注销: every key under the user's hash tag goes, but for the running turn's lock and dedup
-        record, which expire on their own within a minute and hold no personal data."""
-        keep = (self.keys.lock(openid), self.keys.dialog(openid), self.keys.dialog_marker(openid))
-        doomed = [key async for key in self.redis.scan_iter(match=self.keys.user_glob(openid), count=200)
-                  if key.decode() not in keep and ":seen:" not in key.decode()]
-        if doomed:
-            await self.redis.delete(*doomed)
+    async def forget_everything(self, openid: str, subjects: list[str]) -> None:
+        """After 注销: the user's personal data, named key by key (no keyspace scan, whatever its size):
+        cached images of the code and of each relative (`subjects`), the 二码合一 mark (a sealed phone), the
+        last venue. Counters and limits stay until they expire: they hold no personal data (counts under HMAC
+        indexes), and deleting them would make 注销 a way around the SMS and message limits."""
+        k = self.keys
+        doomed = [k.travel_verified(openid), k.last_venue(openid)]
+        for subject in ("self", *subjects):
+            doomed += [k.image_cache(openid, subject), k.image_cache(openid, f"{subject}:combined")]
+        await self.redis.delete(*doomed)
 
     async def holders(self, doc_index: str) -> list[str]:
         return [o.decode() for o in await self.redis.smembers(self.keys.holders(doc_index))]

@@ -23,7 +23,7 @@ The audit entry is queued in the user's slot by the same COMMIT and then moved t
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from storage.audit import AuditLog
 from storage.connection import RedisClient
@@ -44,7 +44,7 @@ local mine = redis.call('HGET', KEYS[1], ARGV[1])
 if mine then
   local lapsed, pending = expired(mine)
   if lapsed then return {'stale', {ARGV[1], mine}} end
-  if pending then return {'busy'} end
+  if pending and not string.find(mine, ':held$') then return {'busy'} end  -- held after 注销: theirs again
 end
 local others, suspects = 0, {}
 local entries = redis.call('HGETALL', KEYS[1])
@@ -85,6 +85,14 @@ redis.call('RPUSH', KEYS[3], ARGV[4])
 return {'ok', at}
 """
 
+# After 注销 inside the 24 h window: the place stays taken, as a lease that lapses when the window ends, and is
+# then reconciled away like any lapsed reservation (compare-and-set on the bound state).
+HOLD = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], 'p:' .. (tonumber(redis.call('TIME')[1]) + tonumber(ARGV[3])) .. ':held')
+return 1
+"""
+
 SETTLE = """
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 if ARGV[3] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) end
@@ -98,6 +106,7 @@ class Relative:
     doc_number: str
     relationship: str
     bound_at: float
+    number: int = 0  # what the user types (查看亲属码 2): fixed for the binding's life
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +147,7 @@ class RelativeStore:
         self._commit = redis.register_script(COMMIT)
         self._remove = redis.register_script(REMOVE)
         self._settle = redis.register_script(SETTLE)
+        self._hold = redis.register_script(HOLD)
 
     def index(self, doc_number: str) -> str:
         return self.vault.index("doc", f"resident_id:{doc_number}")
@@ -146,12 +156,13 @@ class RelativeStore:
         """Audit entries name the user by a keyed pseudonym, never by openid."""
         return self.vault.index("openid", openid)[:32]
 
-    async def bind(self, openid: str, name: str, doc_number: str, relationship: str, now: float) -> Outcome:
+    async def bind(self, openid: str, name: str, doc_number: str, relationship: str, now: float,
+                   number: int = 0) -> Outcome:
         index = self.index(doc_number)
         place = await self.hold_place(openid, index)
         if isinstance(place, str):
             return await self._precedence(openid, index, Outcome(place))
-        outcome = await self.commit(place, name, doc_number, relationship, now)
+        outcome = await self.commit(place, name, doc_number, relationship, now, number)
         await self.settle(place, outcome)
         await self.publish_audit(openid)
         return outcome
@@ -172,11 +183,12 @@ class RelativeStore:
                 return "busy" if verdict == "busy" else "relative_full"
         return "relative_full"
 
-    async def commit(self, place: Place, name: str, doc_number: str, relationship: str, now: float) -> Outcome:
+    async def commit(self, place: Place, name: str, doc_number: str, relationship: str, now: float,
+                     number: int = 0) -> Outcome:
         """Step 2: the binding on the user's side, with its audit entry queued beside it."""
         openid, index = place.openid, place.index
-        sealed = self.vault.seal_json({"name": name, "doc_number": doc_number, "relationship": relationship},
-                                      context=f"{openid}:{index}")
+        plain = {"name": name, "doc_number": doc_number, "relationship": relationship, "n": number}
+        sealed = self.vault.seal_json(plain, context=f"{openid}:{index}")
         result = await self._commit(
             keys=self._user_keys(openid),
             args=[index, sealed, repr(now), place.deadline, self.margin, self.max_per_user,
@@ -245,7 +257,9 @@ class RelativeStore:
             await self.redis.lpop(outbox)
 
     async def list(self, openid: str) -> list[Relative]:
-        """Bound relatives, oldest first: the numbers users type (查看亲属码 2) follow this order."""
+        """Bound relatives by their number. A number stays with its binding: unbinding 1 leaves 2 as 2, so an
+        old notice's 「核酸 2」 never reaches someone else. Bindings made before numbers were stored take the
+        free numbers in the order they were bound."""
         sealed = await self.redis.hgetall(self.keys.relatives(openid))
         bound_at = await self.redis.hgetall(self.keys.relatives_bound_at(openid))
         relatives = []
@@ -253,8 +267,18 @@ class RelativeStore:
             index = raw_index.decode()
             plain = self.vault.open_json(blob, context=f"{openid}:{index}")
             relatives.append(Relative(index, plain["name"], plain["doc_number"], plain["relationship"],
-                                      float(bound_at.get(raw_index, b"0"))))
-        return sorted(relatives, key=lambda r: (r.bound_at, r.index))
+                                      float(bound_at.get(raw_index, b"0")), int(plain.get("n") or 0)))
+        relatives.sort(key=lambda r: (r.bound_at, r.index))
+        taken = {r.number for r in relatives if r.number}
+        free = (n for n in range(1, len(relatives) + len(taken) + 1) if n not in taken)
+        relatives = [r if r.number else replace(r, number=next(free)) for r in relatives]
+        return sorted(relatives, key=lambda r: r.number)
+
+    @staticmethod
+    def next_number(relatives: list[Relative]) -> int:
+        """The smallest number no current binding has: what a new binding is called."""
+        taken = {r.number for r in relatives}
+        return next(n for n in range(1, len(taken) + 2) if n not in taken)
 
     async def guardian_openids(self, index: str) -> list[str]:
         """Users holding a binding of this relative (reservations in flight are not bindings)."""
@@ -271,8 +295,19 @@ class RelativeStore:
         """One audit stream entry; `_entry` queues the same fields in a user's outbox."""
         await AuditLog(self.redis, self.keys).append(action, who, relative, at, entry_id)
 
-    async def forget_user(self, openid: str) -> None:
-        """注销: every binding of this user goes, each leaving an audit entry with pseudonyms only."""
+    async def forget_user(self, openid: str, now: float) -> None:
+        """注销: every binding of this user goes, each leaving an audit entry with pseudonyms only. A place
+        bound less than `unbind_after` ago stays taken among the relative's guardians until that time: 注销
+        is not a way around the rule that 解绑 would apply."""
         await self.publish_audit(openid)
         for relative in await self.list(openid):
-            await self.unbind(openid, relative.index, FAR_FUTURE, unbind_after=0)
+            outcome = await self.remove(openid, relative.index, FAR_FUTURE, unbind_after=0)
+            if outcome.result != "ok":
+                continue
+            left = relative.bound_at + self.unbind_after - now
+            if left > 0:
+                await self._hold(keys=[self.keys.guardians(relative.index)],
+                                 args=[openid, _bound(repr(outcome.bound_at)), int(left) + 1])
+            else:
+                await self.give_back_place(openid, relative.index, outcome.bound_at)
+        await self.publish_audit(openid)

@@ -22,6 +22,10 @@ RESEND_AFTER = 60
 MAX_TRIES = 5
 PER_HOUR = 5
 PER_DAY = 10
+# Across every account asking for one phone: a cap that stops bombing a number, wider than one account's so
+# that strangers asking for your number cannot use up yours, and with no resend gap they could hold open.
+PHONE_PER_HOUR = 10
+PHONE_PER_DAY = 20
 
 # Sorted sets of sends scored by time: a send is refused within RESEND_AFTER of the last, or past the hour's
 # or the day's count; the reply names the earliest time a send would be accepted.
@@ -57,7 +61,10 @@ return {'ok'}
 SEND_TO_PHONE = WINDOW + """
 local now = tonumber(ARGV[1])
 local reason, earliest = refusal(KEYS[2], now, tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
-if reason ~= '' or ARGV[3] == '' then return {reason, tostring(earliest)} end
+if reason ~= '' or ARGV[3] == '' then
+  local live = redis.call('HGET', KEYS[1], 'expires')
+  return {reason, tostring(earliest), (live and tonumber(live) > now) and '1' or ''}
+end
 count(KEYS[2], now, ARGV[2])
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'mac', ARGV[3], 'openid', ARGV[4], 'tries', 0, 'expires', now + tonumber(ARGV[8]))
@@ -80,9 +87,10 @@ return {'wrong', tostring(tonumber(ARGV[4]) - tries)}
 
 @dataclass(frozen=True, slots=True)
 class SendOutcome:
-    result: str  # sent, resend, hour, day
+    result: str  # sent; this account's resend, hour, day; the phone's phone_hour, phone_day
     code: str = ""
     retry_at: float = 0.0
+    live: bool = False  # when refused: a code sent earlier to this phone for this account can still be used
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,22 +117,25 @@ class SmsCodes:
         user_window = self.keys.sms_sent_user(openid)
         user = await self._take_user_place(keys=[user_window], args=[repr(now), send_id, *limits])
         if user[0] != b"ok":  # say the later of the two times when the phone is refused too
-            phone = await self._phone(phone_index, now, send_id, "", openid, limits)
-            return SendOutcome(user[0].decode(), retry_at=max(float(user[1]), float(phone[1])))
-        phone = await self._phone(phone_index, now, send_id, self._mac(phone_index, openid, code), openid, limits)
-        if phone[0] != b"sent":
+            phone = await self._phone(phone_index, now, send_id, "", openid)
+            return SendOutcome(user[0].decode(), retry_at=max(float(user[1]), float(phone[1] or 0)),
+                               live=phone[2] == b"1")
+        phone = await self._phone(phone_index, now, send_id, self._mac(phone_index, openid, code), openid)
+        if phone[0] != b"sent":  # the phone's own cap, across every account that asked for it
             await self.redis.zrem(user_window, send_id)
-            return SendOutcome(phone[0].decode(), retry_at=float(phone[1]))
+            return SendOutcome(f"phone_{phone[0].decode()}", retry_at=float(phone[1]), live=phone[2] == b"1")
         return SendOutcome("sent", code=code)
 
-    async def _phone(self, phone_index: str, now: float, send_id: str, mac: str, openid: str,
-                     limits: list[int]) -> list[bytes]:
-        """Send on the phone's window; with no mac, only ask when the phone could next be sent to."""
+    async def _phone(self, phone_index: str, now: float, send_id: str, mac: str, openid: str) -> list[bytes]:
+        """Send on the phone's window; with no mac, only ask when the phone could next be sent to and whether
+        this account's code for it is still live. The code is this account's alone: another account asking
+        for the same phone neither replaces nor voids it."""
         k = self.keys
-        return await self._send_to_phone(keys=[k.sms_code(phone_index), k.sms_sent_phone(phone_index)],
-                                         args=[repr(now), send_id, mac, openid, *limits, VALID_FOR])
+        return await self._send_to_phone(
+            keys=[k.sms_code(phone_index, openid), k.sms_sent_phone(phone_index)],
+            args=[repr(now), send_id, mac, openid, 0, PHONE_PER_HOUR, PHONE_PER_DAY, VALID_FOR])
 
     async def check(self, phone_index: str, openid: str, code: str, now: float) -> CheckOutcome:
-        result = await self._check(keys=[self.keys.sms_code(phone_index)],
+        result = await self._check(keys=[self.keys.sms_code(phone_index, openid)],
                                    args=[openid, self._mac(phone_index, openid, code), repr(now), MAX_TRIES])
         return CheckOutcome(result[0].decode(), int(result[1]) if len(result) > 1 else 0)

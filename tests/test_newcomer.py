@@ -20,7 +20,11 @@ def test_dev_mode_serve_and_chat_show_the_code_image(tmp_path: Path) -> None:
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
     try:
         assert server.stdout is not None
-        banner = "".join(server.stdout.readline() for _ in range(5))
+        banner = ""
+        for _ in range(10):  # the banner, up to the line that says how to chat
+            banner += server.stdout.readline()
+            if "healthbot chat" in banner:
+                break
         assert "DEV MODE" in banner and "healthbot chat" in banner and "in-memory store" in banner
         wait_until_up(f"http://127.0.0.1:{port}/healthz")
         script = ("/subscribe\n防疫健康信息码\n同意\n张小三\n11010519491231002X\n13800001234\n确认\n"

@@ -148,11 +148,14 @@ async def test_five_wrong_tries_void_the_code_and_it_expires_after_five_minutes(
 
 
 async def test_a_code_works_only_for_the_user_who_asked_for_it(bot: Bot) -> None:
+    """A stranger asking for your phone's code gets one sent to your phone, not to them; it neither replaces
+    nor voids yours, and your code is no use to them (docs/domain.md §4.4)."""
     await to_code_step(bot, "oTravel_0007", OTHER_PHONE)
     code = last_code(bot, OTHER_PHONE)
-    assert "发送过于频繁" in await to_code_step(bot, "oTravel_0008", OTHER_PHONE)  # no new code for the thief
-    assert "已过期或已使用" in await bot.say("oTravel_0008", code)
-    assert "暂无行程数据" in await bot.say("oTravel_0007", code)
+    assert "验证码已发送至 139****5678" in await to_code_step(bot, "oTravel_0008", OTHER_PHONE)
+    assert len([m for m in bot.standin.sms if m["phone"] == OTHER_PHONE]) == 2  # both went to the phone's owner
+    assert "验证码错误" in await bot.say("oTravel_0008", code)  # the owner's code is not the stranger's
+    assert "暂无行程数据" in await bot.say("oTravel_0007", code)  # and it still works for the owner
 
 
 async def test_combined_view_for_a_day_after_one_verification(bot: Bot, clock: SettableClock,

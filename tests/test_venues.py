@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,8 @@ from storage.venues import SCENE_PREFIX
 from tests.conftest import Bot, BotFactory
 from tests.helpers import config_for, healthbot
 from tests.journeys import AGE_6, ID, NAME, PHONE, assert_nothing_plain, bind, claim_until, full_claim
+
+SHOTS = os.environ.get("HEALTHBOT_SCREENSHOTS")  # a folder: also write the README's picture of a poster
 
 
 @pytest.fixture
@@ -48,6 +51,8 @@ async def add_venue(bot: Bot, tmp_path: Path, name: str = "国贸商城") -> str
     scene = re.search(rf"{SCENE_PREFIX}\S+", done.stdout).group(0)  # type: ignore[union-attr]
     poster = Image.open(re.search(r"poster: (\S+)", done.stdout).group(1))  # type: ignore[union-attr]
     assert poster.size == (1240, 1754)
+    if SHOTS:
+        poster.resize((620, 877)).save(Path(SHOTS) / "venue-poster.png")
     url = [found.text for found in zxingcpp.read_barcodes(poster)]
     assert len(url) == 1
     assert [q["scene"] for q in bot.standin.qrcodes.values() if q["url"] == url[0]] == [scene]
@@ -72,6 +77,8 @@ async def test_a_scan_records_the_entry_and_replies_with_the_stamped_code(bot: B
     await full_claim(bot, user)
     reply = await bot.push(bot.sim.event(user, "SCAN", scene))
     assert reply["MsgType"] == "image" and stamped(bot, reply)
+    if SHOTS:
+        (Path(SHOTS) / "venue-stamped.png").write_bytes(bot.standin.media[reply["Image"]["MediaId"]])
     plain = await bot.push(bot.sim.text(user, "防疫健康信息码"))
     assert not stamped(bot, plain)  # the stamp is for the scan only
     listed = await trace(bot, tmp_path, "venue", scene, *window())

@@ -7,6 +7,7 @@ progress bar, and writes in pipelined batches.
 from __future__ import annotations
 
 import csv
+import getpass
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from redis.asyncio.client import Pipeline
 from bot.domain.clock import Clock, parse_local
 from bot.domain.colours import HEALTH_COLOURS, TRAVEL_COLOURS
 from bot.domain.documents import DOCUMENT_BY_CODE, PHONE_RE, RESIDENT_ID, normalize_number, resident_id_ok
+from storage.audit import AuditLog
 from storage.connection import RedisClient
 from storage.keys import Keys
 from storage.profiles import ProfileStore
@@ -150,7 +152,7 @@ class CsvImport(Generic[Row]):
 
 class Admin:
     def __init__(self, redis: RedisClient, prefix: str, vault: Vault, clock: Clock | None = None) -> None:
-        keys = Keys(prefix)
+        keys = self.keys = Keys(prefix)
         self.redis = redis
         self.vault = vault
         self.profiles = ProfileStore(redis, keys, vault)
@@ -161,6 +163,14 @@ class Admin:
 
     def today(self) -> date:
         return self.clock.now().date()
+
+    async def set_colour_for_positive(self, doc_index: str, colour: str, source: str) -> None:
+        """The operator policy `[results] positive_sets_colour`: a 阳性 result sets the code's colour, and the
+        audit stream says who, when and why."""
+        now = self.clock.time()
+        await self.status.set(doc_index, colour, "核酸检测阳性", now)
+        await AuditLog(self.redis, self.keys).append("colour", f"operator:{getpass.getuser()}", doc_index[:24],
+                                                     repr(now), reason=f"{colour}: 阳性 in {source}")
 
     async def set_status(self, row: StatusRow) -> None:
         await self.status.set(self.profiles.doc_index(row.doc_type, row.doc_number), row.colour, row.reason,

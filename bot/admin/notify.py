@@ -19,11 +19,10 @@ async def notify_results(services: Services, doc_indexes: set[str]) -> int:
         messages = [(openid, services.templates.render("results/ready_self.txt"))
                     for openid in await services.profiles.holders(index)]
         for openid in await services.relatives.guardian_openids(index):
-            relatives = await services.relatives.list(openid)
-            n = next((i for i, r in enumerate(relatives, 1) if r.index == index), 0)
-            if n:
-                name = mask_name(relatives[n - 1].name)
-                messages.append((openid, services.templates.render("results/ready_relative.txt", name=name, n=n)))
+            relative = next((r for r in await services.relatives.list(openid) if r.index == index), None)
+            if relative is not None:  # the notice names the relative; its number is fixed for the binding's life
+                messages.append((openid, services.templates.render(
+                    "results/ready_relative.txt", name=mask_name(relative.name), n=relative.number)))
         for openid, text in messages:
             try:
                 await services.api.send_text(openid, text)

@@ -98,6 +98,18 @@ RESIDENT_ID = "resident_id"
 _CJK = "\u3400-\u9fff\U00020000-\U0003134F"
 NAME_RE = re.compile(f"^[{_CJK}A-Za-z][{_CJK}A-Za-z·. '-]{{1,39}}$")
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
+# Hong Kong and Macao (+852, +853: 8 digits) and Taiwan (+886: 9 digits, the leading 0 dropped), as visitors
+# through the 港澳台 entry have them; "00" for "+" is accepted and stored as "+".
+VISITOR_PHONE_RE = re.compile(r"^\+(85[23]\d{8}|886\d{9})$", re.ASCII)
+
+
+def visitor_phone(text: str) -> str:
+    """A +852/+853/+886 number in one spelling ("+85291234567"), or "" when it is not one."""
+    number = normalize_number(text).replace("-", "")
+    number = "+" + number[2:] if number.startswith("00") else number
+    if number.startswith("+8860"):
+        number = "+886" + number[5:]
+    return number if VISITOR_PHONE_RE.match(number) else ""
 
 
 def normalize_name(text: str) -> str:

@@ -11,7 +11,22 @@ COMPOUND_SURNAMES = frozenset(
 )
 
 
+def _latin(name: str) -> bool:
+    return name.isascii() and any(ch.isalpha() for ch in name)
+
+
+def _mask_word(word: str) -> str:
+    """A Latin-script word: first and last letter, stars between; 2 letters keep the first, 1 is kept."""
+    if len(word) <= 2:
+        return word[0] + "*" * (len(word) - 1)
+    return word[0] + "*" * (len(word) - 2) + word[-1]
+
+
 def mask_name(name: str) -> str:
+    """docs/domain.md §3. A Latin-script name is masked word by word (「J**n S***h」), so a guard can compare
+    its shape with a passport; a Chinese name per character."""
+    if _latin(name):
+        return " ".join(_mask_word(word) for word in name.split())
     chars = list(name)
     n = len(chars)
     if n <= 1:
@@ -25,6 +40,9 @@ def mask_name(name: str) -> str:
 
 
 def mask_phone(phone: str) -> str:
+    """138****1234; a +852/+853/+886 number keeps its country code and last 3 digits: +852 *****567."""
+    if phone.startswith("+"):
+        return f"{phone[:4]} {'*' * (len(phone) - 7)}{phone[-3:]}"
     return phone[:3] + "****" + phone[-4:] if len(phone) == 11 else mask_document(phone)
 
 

@@ -97,6 +97,8 @@ class TravelImage:
     notice: str
 
 
+NO_LINE_START = frozenset("。，、；：？！）」』")
+NO_LINE_END = frozenset("（「『")
 A6_300DPI = (1240, 1748)
 STAMP_BAND = 56
 STAMP_FILL = (255, 244, 214)
@@ -219,21 +221,26 @@ class Renderer:
         self._centered(draw, 104 + extra + 100 + qr_height + 12, status_word, 64, colour)
         return image
 
-    def _wrap(self, text: str, size: int, width: int) -> list[str]:
-        """Lines of `text` no wider than `width`, breaking anywhere (Chinese has no spaces to break at).
+    def wrap(self, text: str, size: int, width: int = WIDTH - 60) -> list[str]:
+        """Lines of `text` no wider than `width`, breaking between any two characters (Chinese has no spaces),
+        by the Chinese rules of 避头尾: a closing mark (。，、；：？！）」』) never starts a line, it hangs at the
+        end of the one before; an opening mark (（「『) never ends a line, it moves down with what it opens.
         Widths add up each glyph's advance, measured once: measuring every growing line was a third of a card."""
         font, lines, line, used = self.font(size), [], "", 0.0
         for ch in text:
             step = self._advances.get((size, ch))
             if step is None:
                 step = self._advances[size, ch] = font.getlength(ch)
-            if used + step > width and line:
+            if used + step > width and line and ch not in NO_LINE_START:
+                carried = ""
+                while line and line[-1] in NO_LINE_END:
+                    carried, line = line[-1] + carried, line[:-1]
                 lines.append(line)
-                line, used = "", 0.0
+                line, used = carried, sum(self._advances[size, c] for c in carried)
             line += ch
             used += step
         lines.append(line)
-        return lines
+        return [part for part in lines if part]
 
     def _centered(self, draw: ImageDraw.ImageDraw, y: int, text: str, size: int, fill: object,
                   width: int = WIDTH) -> None:
@@ -243,7 +250,7 @@ class Renderer:
     def _wrapped(self, draw: ImageDraw.ImageDraw, y: int, text: str, size: int, fill: object,
                  lines: int = 3) -> int:
         """Centred lines wrapped to the card's width; returns the y below the last."""
-        wrapped = self._wrap(text, size, WIDTH - 60)
+        wrapped = self.wrap(text, size)
         for i, part in enumerate(wrapped[:lines]):
             self._centered(draw, y + i * (size + 8), part, size, fill)
         return y + min(len(wrapped), lines) * (size + 8)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,8 @@ class Context:
     prefetched_profile: dict[bytes, bytes] | None = None
     read_with_turn: dict[str, dict[bytes, bytes]] = field(default_factory=dict)
     later: list[Reply] = field(default_factory=list)
+    # Set by the dispatcher inside a dialog: the service this text names, if it is one (a keyword or command).
+    service_named: Callable[[], Awaitable[Reply] | None] = lambda: None
 
     async def profile(self) -> Profile | None:
         """The user's claimed profile: from the turn script's read when there is one, else from Redis."""

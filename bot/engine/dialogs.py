@@ -100,8 +100,20 @@ class Dialog:
             if inspect.isawaitable(value):
                 value = await value
         except Invalid as refusal:
+            if (service := ctx.service_named()) is not None:  # not an answer here, but a service's keyword:
+                return await self._leave_for(ctx, service)     # leave, say so, and run that service
             return ctx.text(refusal.template, **refusal.values)
         return await self.accept(ctx, value)
+
+    async def _leave_for(self, ctx: Context, service: Awaitable[Reply]) -> Reply:
+        ctx.services.metrics.inc("healthbot_dialogs_total", dialog=self.name, event="left")
+        ctx.state.clear()
+        notice = ctx.render("dialog/left.txt", dialog=self.name)
+        reply = await service
+        if isinstance(reply, Text):
+            return Text(notice + "\n\n" + reply.content)
+        ctx.follow_up(Text(notice))  # an image is the passive reply; the notice follows it
+        return reply
 
     async def accept(self, ctx: Context, value: Any) -> Reply:
         """Record the current step's answer and move on; also used when the answer comes from elsewhere."""

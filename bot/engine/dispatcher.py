@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -141,6 +141,7 @@ class Dispatcher:
             dialog = self.table.dialogs.get(state.dialog)
             if dialog is not None:
                 ctx.route = dialog.name
+                ctx.service_named = lambda: self._service_named(ctx)
                 return await dialog.handle(ctx)
             state.clear()
         found = self.table.find(message)
@@ -155,6 +156,15 @@ class Dispatcher:
         route, ctx.match = found
         ctx.route = route.handler.__name__
         return await route.handler(ctx)
+
+    def _service_named(self, ctx: Context) -> Awaitable[Reply] | None:
+        """The service a text typed inside a dialog names (a keyword, a numbered command), ready to run."""
+        found = self.table.find(ctx.message)
+        if found is None or not found[0].interrupts:
+            return None
+        route, ctx.match = found
+        ctx.route = route.handler.__name__
+        return route.handler(ctx)
 
     async def _materialize(self, reply: Reply) -> Reply:
         """Upload an image before it is replied, or fall back to its text."""

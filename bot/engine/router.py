@@ -27,6 +27,7 @@ class Route:
     events: frozenset[str] = frozenset()
     event_keys: frozenset[str] = frozenset()
     scene_prefix: str = ""
+    interrupts: bool = True  # typed inside a dialog where it is no answer, it leaves the dialog for this route
 
     def match(self, message: Inbound) -> re.Match[str] | bool:
         if self.keywords:
@@ -47,10 +48,11 @@ class Router:
     name: str
     routes: list[Route] = field(default_factory=list)
     dialogs: list[Dialog] = field(default_factory=list)
+    interrupts: bool = True  # False: its keywords (help, greetings) never take a citizen out of a dialog
 
     def _add(self, **spec: object) -> Decorator:
         def register(handler: Handler) -> Handler:
-            self.routes.append(Route(handler=handler, **spec))  # type: ignore[arg-type]
+            self.routes.append(Route(handler=handler, interrupts=self.interrupts, **spec))  # type: ignore[arg-type]
             return handler
 
         return register

@@ -121,6 +121,7 @@ class TravelSettings(UpstreamSettings):
 @dataclass
 class ResultsSettings(UpstreamSettings):
     notify_new_results: bool = False
+    positive_sets_colour: str = ""  # "" (off) or a code colour that an imported 阳性 sets, audited
 
 
 @dataclass
@@ -333,6 +334,9 @@ def validate(settings: Settings) -> None:
     if settings.server.reply_deadline <= 0 or settings.server.reply_deadline >= 5:
         raise ConfigError("server.reply_deadline must be between 0 and 5 seconds (WeChat waits 5 s)")
     settings.paths.templates = settings.paths.templates or str(REPO_ROOT / "templates")
+    if settings.results.positive_sets_colour not in ("", "yellow", "red"):
+        raise ConfigError("results.positive_sets_colour must be empty (off), yellow or red, "
+                          f"got {settings.results.positive_sets_colour!r}")
     if settings.render.reply_as not in ("image", "news"):
         raise ConfigError(f"render.reply_as must be image or news, got {settings.render.reply_as!r}")
     if not Path(settings.paths.templates).is_dir():

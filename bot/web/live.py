@@ -68,7 +68,8 @@ class LivePages:
         png = self.pictures.get((nonce, colour))
         if png is None:
             card = await build_card(self.services, holder.openid, holder.person, holder.doc_index, colour,
-                                    title=title, subtitle=self._subtitle(holder))
+                                    title=title, subtitle=self._subtitle(holder),
+                                    whose=mask_name(holder.person.name) if holder.relative else "")
             png = self.pictures[nonce, colour] = await self.services.renderer.render(card)
         return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "no-store"})
 

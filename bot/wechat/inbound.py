@@ -89,11 +89,16 @@ def parse_inbound(body: bytes) -> Inbound:
         event = "subscribe"
     content = data.get("Content")
     key = data.get("EventKey")
+    msg_type = data["MsgType"].lower()
+    recognition = data.get("Recognition")
+    if msg_type == "voice" and isinstance(recognition, str) and recognition.strip():
+        # The account's speech recognition wrote down what was said: answer it as if it had been typed.
+        msg_type, content = "text", recognition.strip().rstrip("。")
     return Inbound(
         openid=data["FromUserName"],
         account=data["ToUserName"],
         create_time=int(data["CreateTime"]),
-        msg_type=data["MsgType"].lower(),
+        msg_type=msg_type,
         msg_id=int(data.get("MsgId") or data.get("MsgID") or 0),
         content=content if isinstance(content, str) else "",
         event=event,
