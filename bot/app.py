@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from bot.engine.dispatcher import Dispatcher
 from bot.engine.router import Handler, Router
 from bot.engine.services import Services
 from bot.ops.config import STANDIN_PATH, Settings
+from bot.ops.logs import quiet_client_errors
 from bot.ops.metrics import Metrics
 from bot.ops.templates import Templates
 from bot.upstreams import build_upstreams
@@ -53,7 +55,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     turns = TurnStore(hot, keys, dedup_ttl=server.dedup_ttl, lease=server.inflight_lease,
                       lock_ttl=server.user_lock_ttl, dialog_ttl=settings.dialog.ttl,
                       notice_ttl=settings.dialog.timeout_notice_ttl, burst=settings.limits.messages_burst,
-                      per_minute=settings.limits.messages_per_minute)
+                      per_minute=settings.limits.messages_per_minute, replay_window=server.replay_window)
     vault = Vault(settings.security.index_key_bytes(), settings.security.data_key_bytes())
     clock = clock or Clock()
     metrics = Metrics()
@@ -108,13 +110,17 @@ def build_app(settings: Settings, *, clock: Clock | None = None, routers: list[R
                             fallback or default_fallback)
     webhook = Webhook(settings, dispatcher)
 
+    quiet_client_errors()
     app = web.Application(client_max_size=BODY_LIMIT)
     app[SERVICES] = services
     app[DISPATCHER] = dispatcher
     app.router.add_get("/wechat", webhook.verify_url)
     app.router.add_post("/wechat", webhook.receive)
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics_page)
+    if settings.server.metrics_address:
+        app.on_startup.append(_metrics_site)
+    else:
+        app.router.add_get("/metrics", metrics_page)
     web_pages.install(app, dispatcher)
     if settings.dev_mode:
         app.add_subapp(STANDIN_PATH, create_standin(settings.wechat.app_id, settings.wechat.app_secret))
@@ -136,7 +142,26 @@ async def redis_reachable(services: Services) -> bool:
         return False
 
 
+async def _metrics_site(app: web.Application) -> None:
+    """/metrics on its own address (a loopback one, for the local Prometheus), shared by the workers."""
+    host, _, port = app[SERVICES].settings.server.metrics_address.rpartition(":")
+    metrics = web.Application()
+    metrics[SERVICES] = app[SERVICES]
+    metrics.router.add_get("/metrics", metrics_page)
+    runner = web.AppRunner(metrics, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host.strip("[]"), int(port), reuse_port=True).start()
+
+    async def stop(_: web.Application) -> None:
+        await runner.cleanup()
+
+    app.on_cleanup.append(stop)
+
+
 async def metrics_page(request: web.Request) -> web.Response:
+    token = request.app[SERVICES].settings.server.metrics_token
+    if token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
+        raise web.HTTPUnauthorized(text="metrics need a token", headers={"WWW-Authenticate": "Bearer"})
     return web.Response(text=request.app[SERVICES].metrics.render(), content_type="text/plain", charset="utf-8",
                         headers={"Cache-Control": "no-store"})
 

@@ -9,7 +9,7 @@ import time
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from bot.domain.numerals import is_number
+from bot.domain.numerals import small_number
 from bot.engine.dispatcher import Dispatcher, Replayed
 from bot.ops.config import Settings
 from bot.wechat.crypto import EnvelopeError, MessageCipher
@@ -57,7 +57,8 @@ class Webhook:
         encrypted = q.get("encrypt_type", "raw").lower() == "aes"
         if not timestamp or not nonce or encrypted != (self.cipher is not None):
             raise web.HTTPForbidden(text="bad signature")
-        if not is_number(timestamp) or abs(time.time() - int(timestamp)) > self.replay_window:
+        sent_at = small_number(timestamp, 12)  # seconds: 10 digits until 2286
+        if sent_at is None or abs(time.time() - sent_at) > self.replay_window:
             raise web.HTTPForbidden(text="stale timestamp")
         if request.content_length is not None and request.content_length > BODY_LIMIT:
             raise web.HTTPRequestEntityTooLarge(max_size=BODY_LIMIT, actual_size=request.content_length)

@@ -19,7 +19,7 @@ from bot.domain.documents import (
     visitor_phone,
 )
 from bot.domain.masking import mask_document, mask_name, mask_phone, mask_resident_id
-from bot.domain.numerals import is_number
+from bot.domain.numerals import small_number
 from bot.engine.context import Context
 from bot.engine.dialogs import Dialog, Invalid, Step
 from bot.engine.router import Router
@@ -63,8 +63,8 @@ def phone(text: str, ctx: Context) -> str:
 
 def document_type(text: str, ctx: Context) -> str:
     choice = normalize_number(text)
-    if is_number(choice) and 1 <= int(choice) <= len(DOCUMENT_TYPES):
-        return DOCUMENT_TYPES[int(choice) - 1].code
+    if (n := small_number(choice, 3)) is not None and 1 <= n <= len(DOCUMENT_TYPES):
+        return DOCUMENT_TYPES[n - 1].code
     raise Invalid("claim/bad_doc_type.txt", types=DOCUMENT_CODES)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from bot.domain.clock import to_minute, to_second
 from bot.domain.documents import birth_date, full_years, normalize_number, resident_id_ok
 from bot.domain.masking import mask_name, mask_resident_id
-from bot.domain.numerals import is_number
+from bot.domain.numerals import small_number
 from bot.domain.offline import issue
 from bot.domain.render import OfflineCard
 from bot.engine.context import Context
@@ -68,8 +68,8 @@ async def relative_id(text: str, ctx: Context) -> str:
 
 def relationship(text: str, ctx: Context) -> str:
     choice = normalize_number(text)
-    if is_number(choice) and 1 <= int(choice) <= len(RELATIONSHIPS):
-        return RELATIONSHIPS[int(choice) - 1]
+    if (n := small_number(choice, 3)) is not None and 1 <= n <= len(RELATIONSHIPS):
+        return RELATIONSHIPS[n - 1]
     if text.strip() in RELATIONSHIPS:
         return text.strip()
     raise Invalid("relatives/bad_relationship.txt", relationships=RELATIONSHIPS)
@@ -80,17 +80,20 @@ def needs_face_check(ctx: Context, data: Mapping[str, Any]) -> bool:
 
 
 async def new_face_link(ctx: Context) -> None:
-    nonce, link = await ctx.services.face.link(ctx.openid)
-    ctx.state.data.update(face_nonce=nonce, face_link=link)
+    """The face step's link. Every link, on every path to the step (arriving, 返回 and back, 重新认证, a
+    failed check), is within the per-user limit that protects the provider; past it, no link is minted and
+    the one already given (if any) stays."""
+    await another_face_link(ctx)
 
 
 async def another_face_link(ctx: Context) -> bool:
-    """A fresh link after a failure or on request, within the per-user limit that protects the provider."""
     services, per_hour = ctx.services, ctx.services.settings.limits.face_links_per_hour
     if not await services.limiter.allow(services.keys.bucket(ctx.openid, "face"), per_hour, per_hour / 3600,
                                         services.clock.time()):
+        ctx.state.data["face_limited"] = True
         return False
-    await new_face_link(ctx)
+    nonce, link = await services.face.link(ctx.openid)
+    ctx.state.data.update(face_nonce=nonce, face_link=link, face_limited=False)
     return True
 
 
@@ -112,6 +115,7 @@ def binding_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
         "relationships": RELATIONSHIPS,
         "skip_face": bool(number) and not needs_face_check(ctx, data),
         "face_link": data.get("face_link", ""),
+        "face_limited": bool(data.get("face_limited")),
     }
 
 
@@ -291,7 +295,7 @@ async def offline_code(ctx: Context, profile: Profile, relative: Relative) -> Re
     return Image(png=png, fallback=ctx.render("relatives/offline_failed.txt"))
 
 
-@router.event(FACE_EVENT)
+@router.internal(FACE_EVENT)
 async def face_result(ctx: Context) -> Reply:
     """The verifier's callback, turned into a turn of this user's: pass moves the dialog on."""
     result, _, nonce = ctx.message.event_key.partition(":")
@@ -310,7 +314,7 @@ async def face_result(ctx: Context) -> Reply:
 
 def face_event(openid: str, nonce: str, result: str, now: int) -> Inbound:
     return Inbound(openid=openid, account="", create_time=now, msg_type="event", event=FACE_EVENT,
-                   event_key=f"{result}:{nonce}")
+                   event_key=f"{result}:{nonce}", internal=True)
 
 
 # -- helpers ----------------------------------------------------------------------------------------------

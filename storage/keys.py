@@ -16,6 +16,10 @@ class Keys:
     def seen(self, openid: str, dedup_id: str) -> str:
         return self._user(openid, f"seen:{dedup_id}")
 
+    def done(self, openid: str, dedup_id: str) -> str:
+        """That a push was answered, kept for the whole replay window after its reply is dropped."""
+        return self._user(openid, f"done:{dedup_id}")
+
     def lock(self, openid: str) -> str:
         return self._user(openid, "lock")
 

@@ -17,6 +17,7 @@ from storage.resp import pairs
 
 PENDING = b"P"
 REPLIED = b"R"
+DONE = b"D"  # answered, and the reply no longer kept: a replay inside the replay window is answered empty
 
 BEGIN = TAKE + """
 if ARGV[7] then
@@ -25,6 +26,7 @@ if ARGV[7] then
 end
 local seen = redis.call('GET', KEYS[1])
 if seen then return {'dup', seen} end
+if redis.call('EXISTS', KEYS[10]) == 1 then return {'dup', 'D'} end
 if ARGV[4] ~= '' and not take(KEYS[5], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[4])) then
   return {'limited'}
 end
@@ -40,12 +42,13 @@ return turn
 
 FINISH = """
 if ARGV[1] ~= '' then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+redis.call('SET', KEYS[5], 'D', 'PX', ARGV[8])
 local op = ARGV[4]
 if op == 'clear' then
   redis.call('DEL', KEYS[3], KEYS[4])
 elseif op == 'set' then
   redis.call('DEL', KEYS[3])
-  redis.call('HSET', KEYS[3], unpack(ARGV, 8))
+  redis.call('HSET', KEYS[3], unpack(ARGV, 9))
   redis.call('EXPIRE', KEYS[3], ARGV[5])
   redis.call('SET', KEYS[4], ARGV[7], 'EX', ARGV[6])
 elseif op == 'forget-expired' then
@@ -89,12 +92,14 @@ class DialogWrite:
 
 class TurnStore:
     def __init__(self, redis: HotClient, keys: Keys, *, dedup_ttl: int, lease: float,
-                 lock_ttl: float, dialog_ttl: int, notice_ttl: int, burst: int = 0, per_minute: int = 0) -> None:
+                 lock_ttl: float, dialog_ttl: int, notice_ttl: int, burst: int = 0, per_minute: int = 0,
+                 replay_window: int = 300) -> None:
         self.redis = redis
         self.keys = keys
         # One Redis node holds every key, so a script may name keys of different hash tags.
         self.one_node = not isinstance(redis, RedisCluster)
         self.dedup_ttl_ms = dedup_ttl * 1000
+        self.done_ms = max(dedup_ttl, replay_window) * 1000  # as long as a signed push can be accepted
         self.lease_ms = int(lease * 1000)
         self.lock_ttl_ms = int(lock_ttl * 1000)
         self.dialog_ttl = dialog_ttl
@@ -121,11 +126,11 @@ class TurnStore:
         limited = now is not None and self.burst > 0
         extra = self.keys.read_with_turn(openid)
         keys = [*self._turn_keys(openid, dedup_id), self.keys.bucket(openid, "messages"), self.keys.profile(openid),
-                *extra]
+                *extra, first_body.key if first_body else self.keys.done(openid, dedup_id),
+                self.keys.done(openid, dedup_id)]
         args: list[str | int | float] = [lock_token, self.lease_ms, self.lock_ttl_ms, repr(now) if limited else "",
                                          self.burst, self.per_second]
         if first_body is not None:
-            keys.append(first_body.key)
             args += [first_body.digest, first_body.ttl]
         result = await self._begin(keys=keys, args=args)
         outcome = result[0].decode()
@@ -148,13 +153,14 @@ class TurnStore:
             flat += [name, value]
         stored = REPLIED + reply if reply is not None else b""
         await self._finish(
-            keys=self._turn_keys(openid, dedup_id),
+            keys=[*self._turn_keys(openid, dedup_id), self.keys.done(openid, dedup_id)],
             args=[stored, self.dedup_ttl_ms, lock_token, write.op, self.dialog_ttl, self.notice_ttl,
-                  write.name, *flat],
+                  write.name, self.done_ms, *flat],
         )
 
     async def store_reply(self, openid: str, dedup_id: str, reply: bytes) -> None:
         await self.redis.set(self.keys.seen(openid, dedup_id), REPLIED + reply, px=self.dedup_ttl_ms)
 
-    async def release(self, openid: str, lock_token: str) -> None:
-        await self._release(keys=[self.keys.lock(openid)], args=[lock_token])
+    async def release(self, openid: str, lock_token: str) -> bool:
+        """Whether the lock was ours and is now released."""
+        return bool(await self._release(keys=[self.keys.lock(openid)], args=[lock_token]))

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
+import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +25,7 @@ from bot.engine.router import Handler, Router
 from bot.engine.services import Services
 from bot.ops.config import Settings, load_settings, new_key
 from storage.connection import RedisClient, connect
-from tests.local_redis import LocalCluster
+from tests.local_redis import LocalCluster, free_port
 
 REDIS_URL = os.environ.get("HEALTHBOT_TEST_REDIS", "redis://127.0.0.1:6379/0")
 TOKEN = "healthbot-test-token"
@@ -204,3 +207,15 @@ async def upstream() -> AsyncIterator[tuple[Upstream, str]]:
     await server.start_server()
     yield state, str(server.make_url("/check"))
     await server.close()
+
+
+@pytest.fixture
+async def own_redis(tmp_path: Path) -> AsyncIterator[tuple[str, Path, int]]:
+    """A redis-server of this test's own, with AOF on, that the test may kill and restart."""
+    port, data = free_port(), tmp_path / "redis"
+    data.mkdir()
+    server = shutil.which("redis-server")
+    assert server, "redis-server is needed (.ci/run installs it)"
+    yield f"redis://127.0.0.1:{port}/0", data, port
+    subprocess.run([shutil.which("redis-cli") or "/usr/bin/redis-cli", "-p", str(port), "shutdown", "nosave"],
+                   capture_output=True, check=False)

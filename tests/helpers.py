@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from PIL import Image
 from bot.devkit.simulator import Simulator, parse_reply
 from bot.ops.config import new_key
 from tests.conftest import APP_ID, APP_SECRET, REDIS_URL, TOKEN, Bot
+from tests.local_redis import free_port
 
 
 def tiny_png() -> bytes:
@@ -93,12 +93,6 @@ async def healthbot(*args: str) -> subprocess.CompletedProcess[str]:
                                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     return subprocess.CompletedProcess(list(args), process.returncode or 0, out.decode(), err.decode())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until_up(url: str, seconds: float = 30.0) -> None:

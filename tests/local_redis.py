@@ -147,3 +147,16 @@ class LocalSentinel(_Servers):
         new = self.current_master()
         wait_until(lambda: "role:master" in cli(new, "INFO", "replication"), "the new master taking writes")
         return new
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_redis(data: Path, port: int) -> subprocess.Popen[bytes]:
+    server = shutil.which("redis-server") or "/usr/bin/redis-server"
+    return subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
+                             "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+                            stdout=subprocess.DEVNULL)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from tests.journeys import (
     NAME,
     PHONE,
 )
+from tests.local_redis import start_redis
 
 CLAIM = ["防疫健康信息码", "同意", NAME, ID, PHONE]
 
@@ -94,25 +94,6 @@ async def test_a_killed_workers_push_is_answered_once_by_the_other(
         assert await redis.exists(f"{prefix}:u:{{{user}}}:profile")
     finally:
         await redis.aclose()
-
-
-@pytest.fixture
-async def own_redis(tmp_path: Path) -> AsyncIterator[tuple[str, Path, int]]:
-    """A redis-server of this test's own, with AOF on, that the test may kill and restart."""
-    port, data = free_port(), tmp_path / "redis"
-    data.mkdir()
-    server = shutil.which("redis-server")
-    assert server, "redis-server is needed (.ci/run installs it)"
-    yield f"redis://127.0.0.1:{port}/0", data, port
-    subprocess.run([shutil.which("redis-cli") or "/usr/bin/redis-cli", "-p", str(port), "shutdown", "nosave"],
-                   capture_output=True, check=False)
-
-
-def start_redis(data: Path, port: int) -> subprocess.Popen[bytes]:
-    server = shutil.which("redis-server") or "/usr/bin/redis-server"
-    return subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
-                             "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
-                            stdout=subprocess.DEVNULL)
 
 
 async def test_redis_killed_and_restarted_under_load_loses_no_acknowledged_claim(

@@ -99,6 +99,7 @@ class TravelImage:
 
 NO_LINE_START = frozenset("。，、；：？！）」』")
 NO_LINE_END = frozenset("（「『")
+ADVANCES_KEPT = 20_000  # glyph widths kept (~2 MB): every CJK character seen, at each size
 A6_300DPI = (1240, 1748)
 STAMP_BAND = 56
 STAMP_FILL = (255, 244, 214)
@@ -230,13 +231,15 @@ class Renderer:
         for ch in text:
             step = self._advances.get((size, ch))
             if step is None:
+                if len(self._advances) >= ADVANCES_KEPT:  # names and cities bring new characters: stay bounded
+                    self._advances.clear()
                 step = self._advances[size, ch] = font.getlength(ch)
             if used + step > width and line and ch not in NO_LINE_START:
                 carried = ""
                 while line and line[-1] in NO_LINE_END:
                     carried, line = line[-1] + carried, line[:-1]
                 lines.append(line)
-                line, used = carried, sum(self._advances[size, c] for c in carried)
+                line, used = carried, sum(font.getlength(c) for c in carried)
             line += ch
             used += step
         lines.append(line)

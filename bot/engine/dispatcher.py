@@ -20,7 +20,7 @@ from bot.ops.logs import hash_openid
 from bot.wechat.api import WeChatAPIError
 from bot.wechat.inbound import Inbound
 from bot.wechat.replies import SUCCESS, Image, News, Reply, Text, render_reply
-from storage.turns import PENDING, Begun, DialogWrite, FirstBody
+from storage.turns import DONE, PENDING, Begun, DialogWrite, FirstBody
 from storage.vault import SealError
 
 log = logging.getLogger("healthbot.dispatch")
@@ -52,15 +52,19 @@ class Dispatcher:
         Raises Replayed when `first_body` shows the signed query was seen before with another body."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.services.settings.server.reply_deadline
+        token = self.services.turns.new_lock_token()
         try:
-            claimed = await self._claim(message, deadline, first_body)
+            claimed = await self._claim(message, deadline, first_body, token)
         except RedisError as exc:
             log.warning("redis unavailable at turn start user=%s: %s", hash_openid(message.openid), exc)
             self.metrics.inc("healthbot_redis_errors_total")
+            # A BEGIN that timed out may still run when Redis comes back (a pause, not a crash) and take the
+            # lock: give it back as soon as Redis answers, so the user's next message is not kept waiting.
+            self.spawn(self._release_when_back(message.openid, token))
             return self._render(message, self._text("busy.txt"))
         if isinstance(claimed, str):
             return claimed
-        token, begun = claimed
+        begun = claimed
         ctx = Context(message, self.services, self._load_state(message.openid, begun),
                       prefetched_profile=begun.profile, read_with_turn=begun.read_with_turn)
         before = ctx.state.snapshot()
@@ -68,7 +72,7 @@ class Dispatcher:
         if not await finished_by(work, deadline):
             return await self._defer(ctx, work, token, before)
         reply = work.result()
-        self.metrics.inc("healthbot_requests_total", type=message.event or message.msg_type, route=ctx.route)
+        self.metrics.inc("healthbot_requests_total", type=message.kind, route=ctx.route)
         body = self._render(message, reply)
         try:
             await self.services.turns.finish(
@@ -87,11 +91,11 @@ class Dispatcher:
             self.spawn(self.send_all(message.openid, ctx.later))
         return body
 
-    async def _claim(self, message: Inbound, deadline: float,
-                     first_body: FirstBody | None) -> str | tuple[str, Begun]:
-        """Own the turn, or answer at once: a retry gets the first attempt's reply."""
+    async def _claim(self, message: Inbound, deadline: float, first_body: FirstBody | None,
+                     token: str) -> str | Begun:
+        """Own the turn under `token`, or answer at once: a retry gets the first attempt's reply."""
         turns, loop = self.services.turns, asyncio.get_running_loop()
-        dedup_id, token = message.dedup_id(), turns.new_lock_token()
+        dedup_id = message.dedup_id()
         first = True
         while True:
             # Only a push's first claim takes a message token: waiting for the lock is not a new message.
@@ -101,7 +105,7 @@ class Dispatcher:
             if begun.outcome == "replayed":
                 raise Replayed
             if begun.outcome == "ok":
-                return token, begun
+                return begun
             if begun.outcome == "limited":
                 log.info("message rate limit user=%s", hash_openid(message.openid))
                 self.metrics.inc("healthbot_rate_limited_total")
@@ -114,6 +118,10 @@ class Dispatcher:
                 if value is None:
                     continue  # the first attempt died and its lease ran out: this one takes over
                 if value == PENDING:
+                    return SUCCESS
+                if value == DONE:  # a replay after the reply was dropped: answered once is enough
+                    log.info("push answered before, reply no longer kept user=%s", hash_openid(message.openid))
+                    self.metrics.inc("healthbot_dedup_hits_total")
                     return SUCCESS
                 log.info("retry answered from the first attempt user=%s", hash_openid(message.openid))
                 self.metrics.inc("healthbot_dedup_hits_total")
@@ -224,15 +232,22 @@ class Dispatcher:
                     log.warning("fallback text failed too user=%s: %s", hash_openid(openid), again)
 
     async def _release_when_back(self, openid: str, token: str) -> None:
-        """A turn that could not finish still holds the user's lock, and AOF keeps it across a restart:
-        release it as soon as Redis answers again, so the user is not kept waiting for its TTL."""
-        give_up = asyncio.get_running_loop().time() + self.services.settings.server.user_lock_ttl
-        while asyncio.get_running_loop().time() < give_up:
+        """A turn that could not finish may hold the user's lock (and AOF keeps it across a restart): release
+        it as soon as Redis answers again, so the user is not kept waiting for its TTL. A script that timed
+        out on a paused Redis runs when Redis resumes, on its own connection, possibly after our first try:
+        so keep trying for a moment after Redis answers."""
+        loop = asyncio.get_running_loop()
+        give_up, answered = loop.time() + self.services.settings.server.user_lock_ttl, None
+        while loop.time() < give_up:
             try:
-                await self.services.turns.release(openid, token)
-                return
+                if await self.services.turns.release(openid, token):
+                    return
+                answered = answered or loop.time()
+                if loop.time() - answered > 2.0:
+                    return  # the lock was never taken
             except RedisError:
-                await asyncio.sleep(0.25)
+                pass
+            await asyncio.sleep(0.25)
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)

@@ -28,8 +28,11 @@ class Route:
     event_keys: frozenset[str] = frozenset()
     scene_prefix: str = ""
     interrupts: bool = True  # typed inside a dialog where it is no answer, it leaves the dialog for this route
+    internal: bool = False  # an event healthbot makes itself: only an internal message matches
 
     def match(self, message: Inbound) -> re.Match[str] | bool:
+        if message.internal != self.internal:
+            return False
         if self.keywords:
             return message.msg_type == "text" and message.normalized in self.keywords
         if self.pattern is not None:
@@ -70,6 +73,10 @@ class Router:
 
     def event(self, *events: str, keys: tuple[str, ...] = ()) -> Decorator:
         return self._add(events=frozenset(e.lower() for e in events), event_keys=frozenset(keys))
+
+    def internal(self, event: str) -> Decorator:
+        """An event healthbot makes itself (a face-check result): a push from /wechat never matches it."""
+        return self._add(events=frozenset((event,)), internal=True)
 
     def click(self, *keys: str) -> Decorator:
         """A menu button of type click, by its key."""

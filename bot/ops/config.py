@@ -59,6 +59,8 @@ class ServerSettings:
     user_lock_ttl: float = 15.0
     replay_window: int = 300
     log_format: str = "text"
+    metrics_token: str = ""  # set: /metrics needs "Authorization: Bearer <token>"
+    metrics_address: str = ""  # "127.0.0.1:9101": /metrics only there (a loopback address), not on the port
 
 
 @dataclass
@@ -331,6 +333,8 @@ def validate(settings: Settings) -> None:
         raise ConfigError("security.signing_keys is missing: set kid:key (a key from `healthbot keygen`)")
     if settings.security.active_key_id not in signing:
         raise ConfigError("security.active_key_id must name one of the keys in security.signing_keys")
+    if settings.server.metrics_address and not re.fullmatch(r"[\w.:\[\]-]+:\d{1,5}", settings.server.metrics_address):
+        raise ConfigError(f"server.metrics_address must be host:port, got {settings.server.metrics_address!r}")
     if settings.server.reply_deadline <= 0 or settings.server.reply_deadline >= 5:
         raise ConfigError("server.reply_deadline must be between 0 and 5 seconds (WeChat waits 5 s)")
     settings.paths.templates = settings.paths.templates or str(REPO_ROOT / "templates")

@@ -8,6 +8,8 @@ import logging
 import os
 from datetime import UTC, datetime
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -26,3 +28,22 @@ class JsonFormatter(logging.Formatter):
 def hash_openid(openid: str) -> str:
     """For logs: enough to correlate lines, not enough to find the user."""
     return hashlib.sha256(openid.encode()).hexdigest()[:12]
+
+
+class ClientErrorsWithoutTraceback(logging.Filter):
+    """aiohttp logs a malformed request (a 20 KB query, a bad header) at ERROR with a traceback, so anyone
+    could fill the log: such a record becomes one INFO line naming the error. Server faults stay as they are."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg, record.args = "bad HTTP request refused (%s): %s", (type(error).__name__, error.message[:120])
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+def quiet_client_errors() -> None:
+    logger = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, ClientErrorsWithoutTraceback) for f in logger.filters):
+        logger.addFilter(ClientErrorsWithoutTraceback())

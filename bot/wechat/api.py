@@ -101,7 +101,7 @@ class WeChatAPI:
             token = self.vault.open(sealed, context="access_token").decode()
         except SealError:
             return ""  # written with another data key: fetch a fresh one
-        self._sealed[token] = sealed
+        self._remember(token, sealed)
         return token
 
     async def _fetch_token(self) -> str:
@@ -112,9 +112,15 @@ class WeChatAPI:
         token, expires_in = data["access_token"], int(data.get("expires_in", 7200))
         sealed = self.vault.seal(token.encode(), context="access_token")
         await self.redis.set(self.keys.token(), sealed, ex=max(60, expires_in - 120))
-        self._sealed[token] = sealed
+        self._remember(token, sealed)
         log.info("access_token refreshed, valid %d s", expires_in)
         return token
+
+    def _remember(self, token: str, sealed: bytes) -> None:
+        """Which sealed value a token was read from (for compare-and-delete): the last few only."""
+        if len(self._sealed) >= 8:
+            self._sealed.clear()
+        self._sealed[token] = sealed
 
     async def _drop_token(self, failed: str) -> None:
         """Only if Redis still holds the token that failed: another worker may have stored a newer one."""

@@ -11,11 +11,18 @@ from xml.parsers.expat import ExpatError
 
 from wechatpy import parse_message
 
-from bot.domain.numerals import is_number
+from bot.domain.numerals import small_number
 
 DTD_RE = re.compile(rb"<!\s*(DOCTYPE|ENTITY|ELEMENT|ATTLIST)", re.IGNORECASE)
 REQUIRED = ("ToUserName", "FromUserName", "CreateTime", "MsgType")
 OPENID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+KNOWN_KINDS = frozenset((
+    "text", "image", "voice", "video", "shortvideo", "location", "link", "miniprogrampage", "subscribe",
+    "unsubscribe", "scan", "click", "view", "templatesendjobfinish", "masssendjobfinish", "scancode_push",
+    "scancode_waitmsg", "pic_sysphoto", "pic_photo_or_album", "pic_weixin", "location_select", "view_miniprogram",
+))
 
 
 class BadPush(ValueError):
@@ -37,6 +44,13 @@ class Inbound:
     content: str = ""
     event: str = ""
     event_key: str = ""
+    internal: bool = False  # made by healthbot itself (a face-check result): never parsed from a push
+
+    @property
+    def kind(self) -> str:
+        """The message or event type as a metric label: WeChat's known ones, every other value is "other"."""
+        kind = self.event or self.msg_type
+        return kind if kind in KNOWN_KINDS else "other"
 
     @property
     def is_event(self) -> bool:
@@ -66,11 +80,11 @@ def _check_shape(data: Any) -> dict[str, Any]:
             raise BadPush(f"missing field {name}")
     if not OPENID_RE.match(data["FromUserName"]):
         raise BadPush("FromUserName is not an OpenID")
-    if not is_number(data["CreateTime"]):
-        raise BadPush("CreateTime is not an integer")
+    if small_number(data["CreateTime"], 12) is None:
+        raise BadPush("CreateTime is not a time in seconds")
     msg_id = data.get("MsgId") or data.get("MsgID")
-    if msg_id is not None and not (isinstance(msg_id, str) and is_number(msg_id)):
-        raise BadPush("MsgId is not an integer")
+    if msg_id is not None and not (isinstance(msg_id, str) and small_number(msg_id, 20) is not None):
+        raise BadPush("MsgId is not a 64-bit integer")
     return data
 
 
