@@ -7,7 +7,9 @@ import hmac
 import logging
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 from redis.exceptions import RedisError
 
@@ -65,7 +67,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     face_links = FaceLinks(redis, keys, signer, clock, settings.public_url, rules.face_link_minutes * 60)
     travel_registry = TravelRegistry(redis, keys, vault)
     result_registry = ResultRegistry(redis, keys, vault)
-    upstreams = build_upstreams(settings, clock, face_links, registry, travel_registry, result_registry)
+    upstreams = build_upstreams(settings, clock, face_links, registry, travel_registry, result_registry, metrics)
     return Services(
         settings=settings,
         templates=Templates(settings.paths.templates),
@@ -117,6 +119,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None, routers: list[R
     app.router.add_get("/wechat", webhook.verify_url)
     app.router.add_post("/wechat", webhook.receive)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     if settings.server.metrics_address:
         app.on_startup.append(_metrics_site)
     else:
@@ -162,8 +165,30 @@ async def metrics_page(request: web.Request) -> web.Response:
     token = request.app[SERVICES].settings.server.metrics_token
     if token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
         raise web.HTTPUnauthorized(text="metrics need a token", headers={"WWW-Authenticate": "Bearer"})
-    return web.Response(text=request.app[SERVICES].metrics.render(), content_type="text/plain", charset="utf-8",
+    return web.Response(body=request.app[SERVICES].metrics.render(), content_type="text/plain", charset="utf-8",
                         headers={"Cache-Control": "no-store"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """For a load balancer: whether this worker can serve now. Redis answers, the font is there, and every
+    configured HTTP upstream answers something (any status: it is up; its contract is tested elsewhere)."""
+    services = request.app[SERVICES]
+    checks = {"redis": await redis_reachable(services), "font": Path(services.renderer.font_path).is_file()}
+    for name in ("identity", "status", "face", "sms", "travel", "results"):
+        url = getattr(services.settings, name).url
+        if url:
+            checks[name] = await _answers(services, url)
+    ready = all(checks.values())
+    return web.json_response({"ready": ready, **checks}, status=200 if ready else 503,
+                             headers={"Cache-Control": "no-store"})
+
+
+async def _answers(services: Services, url: str) -> bool:
+    try:
+        async with services.upstreams.http.get().head(url, timeout=aiohttp.ClientTimeout(total=1.0)):
+            return True
+    except (aiohttp.ClientError, TimeoutError):
+        return False
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -8,6 +8,7 @@ import contextlib
 import gc
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -105,6 +106,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
                   "store is per process", file=sys.stderr)
             raise SystemExit(2)
         print(banner(settings) + f"\n  {args.workers} worker processes on one port (SO_REUSEPORT)", flush=True)
+        setup_logging(settings)
         raise SystemExit(supervise(args.workers))
     setup_logging(settings)
     if settings.dev_mode:
@@ -132,11 +134,24 @@ async def settle_heap(_app: object) -> None:
 
 
 def supervise(workers: int) -> int:
-    """Start the workers (this command again, one process each, sharing the port), forward SIGTERM/SIGINT,
-    and exit when they have all finished. A worker that dies is not restarted: leave that to systemd."""
+    """Keep `workers` processes (this command again, sharing the port) alive until SIGTERM or SIGINT, which
+    is forwarded so each drains. A worker that exits or is killed is started again at once and logged; one
+    that keeps dying young waits longer each time (up to 30 s), so a broken config cannot spin the CPU.
+    The workers share a metrics directory (prometheus_client's multiprocess mode): one scrape sums them all."""
+    import shutil
     import signal
     import subprocess
+    import tempfile
 
+    from bot.ops.metrics import MULTIPROC
+
+    shared = tempfile.mkdtemp(prefix="healthbot-metrics-")
+    os.environ[MULTIPROC] = shared  # before prometheus_client is imported, here and in every worker
+    from prometheus_client import multiprocess
+
+    from bot.ops.metrics import Metrics
+
+    replaced = Metrics()
     argv, skip = [sys.executable, "-m", "bot.cli"], False
     for arg in sys.argv[1:]:  # this command again, without --workers N / --workers=N
         if skip or arg.startswith("--workers="):
@@ -145,17 +160,46 @@ def supervise(workers: int) -> int:
         skip = arg == "--workers"
         if not skip:
             argv.append(arg)
-    children = [subprocess.Popen([*argv, "--reuse-port"]) for _ in range(workers)]  # noqa: S603
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([*argv, "--reuse-port"])  # noqa: S603 - our own command line
+
+    children = [start() for _ in range(workers)]
+    started = [time.monotonic()] * workers
+    young_deaths, restart_at = [0] * workers, [0.0] * workers
+    stopping: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:
+        stopping.append(signum)
         for child in children:
             if child.poll() is None:
                 child.send_signal(signum)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    codes = [child.wait() for child in children]
-    return max(codes, default=0)
+    try:
+        while True:
+            now = time.monotonic()
+            for slot, child in enumerate(children):
+                if child.poll() is None or stopping:
+                    continue
+                if not restart_at[slot]:
+                    multiprocess.mark_process_dead(child.pid)
+                    young_deaths[slot] = young_deaths[slot] + 1 if now - started[slot] < 10 else 0
+                    delay = 0.0 if young_deaths[slot] <= 1 else min(30.0, 0.5 * 2 ** young_deaths[slot])
+                    restart_at[slot] = now + delay
+                    log.warning("worker pid %d exited (%s); starting another in %.1f s", child.pid,
+                                child.returncode, delay)
+                if now >= restart_at[slot]:
+                    children[slot], started[slot], restart_at[slot] = start(), now, 0.0
+                    replaced.inc("healthbot_worker_replacements_total")
+                    log.warning("worker replaced: pid %d", children[slot].pid)
+            if stopping and all(child.poll() is not None for child in children):
+                break
+            time.sleep(0.1)
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+    return max((child.returncode or 0 for child in children), default=0)
 
 
 def cmd_chat(args: argparse.Namespace) -> None:

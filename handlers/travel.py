@@ -51,11 +51,13 @@ async def send_code(ctx: Context) -> None:
     outcome = await services.sms.issue(phone_index(ctx, phone), ctx.openid, services.clock.time())
     data["sms"], data["retry_at"] = outcome.result, time_of_day(outcome.retry_at) if outcome.retry_at else ""
     data["live"] = outcome.live
+    services.metrics.inc("healthbot_sms_total", outcome=outcome.result)
     if outcome.result == "sent":
         try:
             await services.sms_sender.send(phone, ctx.render("travel/sms.txt", code=outcome.code))
         except ProviderUnavailable:
             data["sms"] = "unavailable"
+            services.metrics.inc("healthbot_sms_total", outcome="unavailable")
 
 
 # What SmsCodes.check answers, when it is not "ok", and what the citizen is told.

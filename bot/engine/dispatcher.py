@@ -51,7 +51,8 @@ class Dispatcher:
 
         Raises Replayed when `first_body` shows the signed query was seen before with another body."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.services.settings.server.reply_deadline
+        started = loop.time()
+        deadline = started + self.services.settings.server.reply_deadline
         token = self.services.turns.new_lock_token()
         try:
             claimed = await self._claim(message, deadline, first_body, token)
@@ -73,6 +74,7 @@ class Dispatcher:
             return await self._defer(ctx, work, token, before)
         reply = work.result()
         self.metrics.inc("healthbot_requests_total", type=message.kind, route=ctx.route)
+        self.metrics.observe(loop.time() - started, "healthbot_turn_seconds", route=ctx.route)
         body = self._render(message, reply)
         try:
             await self.services.turns.finish(

@@ -61,6 +61,7 @@ class ServerSettings:
     log_format: str = "text"
     metrics_token: str = ""  # set: /metrics needs "Authorization: Bearer <token>"
     metrics_address: str = ""  # "127.0.0.1:9101": /metrics only there (a loopback address), not on the port
+    behind_proxy: bool = False  # a reverse proxy on this host: the client is X-Forwarded-For's last address
 
 
 @dataclass

@@ -1,68 +1,81 @@
-"""Counters and a latency histogram, served at /metrics in Prometheus' text format. Per process."""
+"""What operators graph and alert on, in Prometheus' format, with prometheus_client.
+
+One process: each app has its own registry (tests run several apps in one process). Several workers
+(`healthbot serve --workers N`): the supervisor gives every worker the same PROMETHEUS_MULTIPROC_DIR before it
+starts, prometheus_client writes each worker's values there, and a scrape of any worker returns the sums over
+all of them, dead workers' counts included, so the series neither jumps between scrapes nor drops at a restart.
+Label values are bounded by construction: routes, dialogs and outcomes are names in the code; message types
+are WeChat's known ones or "other" (bot.wechat.inbound.KNOWN_KINDS).
+"""
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections import defaultdict
+import os
 
-LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 4.0, 5.0)
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
-HELP = {
-    "healthbot_requests_total": "Pushes answered, by message type and route.",
-    "healthbot_request_seconds": "Time from push received to reply sent.",
-    "healthbot_handler_runs_total": "Handler runs; with retries deduplicated, one per distinct push.",
-    "healthbot_dedup_hits_total": "Retries answered with the first attempt's reply.",
-    "healthbot_deadline_misses_total": "Replies that missed the deadline and followed by customer-service message.",
-    "healthbot_async_sends_total": "Customer-service messages, by outcome.",
-    "healthbot_token_refreshes_total": "access_token fetches from stable_token.",
-    "healthbot_api_errors_total": "WeChat API errors, by errcode.",
-    "healthbot_dialogs_total": "Dialogs, by name and event (started, completed, abandoned, expired).",
-    "healthbot_redis_errors_total": "Turns that met an unreachable Redis.",
-    "healthbot_rate_limited_total": "Messages refused by the per-user rate limit.",
+MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
+# Seconds, up to WeChat's 5 s: alerts compare the p99 with 3 s; the 4 s bucket is the reply deadline.
+REPLY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 3.0, 4.0, 5.0)
+
+# name (as exported) -> (kind, help, label names)
+DECLARED: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "healthbot_requests_total": ("counter", "Pushes answered, by route and message type.", ("route", "type")),
+    "healthbot_request_seconds": ("histogram", "Push received to passive reply sent: what WeChat waits for.", ()),
+    "healthbot_turn_seconds": ("histogram", "A turn's handler time, by route.", ("route",)),
+    "healthbot_handler_runs_total": ("counter", "Handler runs; with retries deduplicated, one per distinct push.", ()),
+    "healthbot_dedup_hits_total": ("counter", "Retries and replays answered without running the handler.", ()),
+    "healthbot_deadline_misses_total": ("counter", "Replies that missed the deadline: 正在生成 now, the reply by "
+                                                   "customer-service message.", ()),
+    "healthbot_async_sends_total": ("counter", "Customer-service messages, by outcome.", ("outcome",)),
+    "healthbot_token_refreshes_total": ("counter", "access_token fetches from stable_token.", ()),
+    "healthbot_api_errors_total": ("counter", "WeChat API errors, by errcode.", ("errcode",)),
+    "healthbot_upstream_failures_total": ("counter", "Upstream calls that failed (timeout, status, nonsense), by "
+                                                     "provider.", ("provider",)),
+    "healthbot_dialogs_total": ("counter", "Dialogs, by name and event.", ("dialog", "event")),
+    "healthbot_redis_errors_total": ("counter", "Turns that met an unreachable Redis.", ()),
+    "healthbot_rate_limited_total": ("counter", "Messages refused by the per-user rate limit.", ()),
+    "healthbot_sms_total": ("counter", "SMS code requests, by outcome (sent, or why not).", ("outcome",)),
+    "healthbot_scans_total": ("counter", "Guards' scans of a code, by the colour shown.", ("colour",)),
+    "healthbot_venue_entries_total": ("counter", "场所码 entries recorded, by whose.", ("whose",)),
+    "healthbot_worker_replacements_total": ("counter", "Workers that died and were started again.", ()),
 }
 
 
 class Metrics:
     def __init__(self) -> None:
-        self.counters: dict[str, defaultdict[tuple[tuple[str, object], ...], float]] = defaultdict(
-            lambda: defaultdict(float))
-        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)
-        self.latency_sum = 0.0
-        self.latency_count = 0
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._metrics: dict[str, Counter | Histogram] = {}
+        for name, (kind, help_text, labels) in DECLARED.items():
+            if kind == "counter":
+                self._metrics[name] = Counter(name.removesuffix("_total"), help_text, labels, registry=self.registry)
+            else:
+                buckets = REPLY_BUCKETS
+                self._metrics[name] = Histogram(name, help_text, labels, buckets=buckets, registry=self.registry)
 
     def inc(self, name: str, amount: float = 1.0, **labels: object) -> None:
-        # Labels are kept as given, in the caller's order; reading sorts and merges them (a few µs per push).
-        self.counters[name][tuple(labels.items())] += amount
+        metric = self._metrics[name]
+        (metric.labels(**labels) if labels else metric).inc(amount)  # type: ignore[union-attr]
 
-    def observe(self, seconds: float) -> None:
-        self.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        self.latency_sum += seconds
-        self.latency_count += 1
-
-    def series(self, name: str) -> dict[tuple[tuple[str, str], ...], float]:
-        """The counter's values by label set, labels sorted by name and as text."""
-        merged: defaultdict[tuple[tuple[str, str], ...], float] = defaultdict(float)
-        for labels, value in self.counters.get(name, {}).items():
-            merged[tuple(sorted((k, str(v)) for k, v in labels))] += value
-        return dict(merged)
+    def observe(self, seconds: float, name: str = "healthbot_request_seconds", **labels: object) -> None:
+        metric = self._metrics[name]
+        (metric.labels(**labels) if labels else metric).observe(seconds)  # type: ignore[union-attr]
 
     def value(self, name: str, **labels: object) -> float:
-        wanted = set((k, str(v)) for k, v in labels.items())
-        return sum(v for key, v in self.series(name).items() if wanted <= set(key))
+        """This process's count (the sum over the label sets matching `labels`); tests read it."""
+        wanted = {k: str(v) for k, v in labels.items()}
+        total = 0.0
+        for family in self.registry.collect():
+            for sample in family.samples:
+                if sample.name == name and wanted.items() <= sample.labels.items():
+                    total += sample.value
+        return total
 
-    def render(self) -> str:
-        lines: list[str] = []
-        for name in HELP:
-            if name == "healthbot_request_seconds":
-                lines += [f"# HELP {name} {HELP[name]}", f"# TYPE {name} histogram"]
-                running = 0
-                for bound, count in zip((*LATENCY_BUCKETS, "+Inf"), self.buckets, strict=True):
-                    running += count
-                    lines.append(f'{name}_bucket{{le="{bound}"}} {running}')
-                lines += [f"{name}_sum {self.latency_sum:.6f}", f"{name}_count {self.latency_count}"]
-                continue
-            lines += [f"# HELP {name} {HELP[name]}", f"# TYPE {name} counter"]
-            for labels, value in sorted((self.series(name) or {(): 0.0}).items()):
-                text = ",".join(f'{k}="{v}"' for k, v in labels)
-                lines.append(f"{name}{{{text}}} {value:g}" if text else f"{name} {value:g}")
-        return "\n".join(lines) + "\n"
+    def render(self) -> bytes:
+        """The scrape: this process's values, or every worker's summed when they share a directory."""
+        if os.environ.get(MULTIPROC):
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)

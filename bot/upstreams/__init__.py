@@ -12,8 +12,9 @@ from typing import TypeVar
 
 from bot.domain.clock import Clock
 from bot.ops.config import Settings, UpstreamSettings
-from bot.upstreams.face import FaceLinks, FaceVerifier, HttpFaceVerifier, LocalFaceVerifier
-from bot.upstreams.http import JsonUpstream, SharedSession
+from bot.ops.metrics import Metrics
+from bot.upstreams.face import FaceLinks, FaceProvider, FaceVerifier, HttpFaceVerifier, LocalFaceVerifier
+from bot.upstreams.http import SharedSession
 from bot.upstreams.identity import HttpIdentity, IdentityProvider, LocalIdentity
 from bot.upstreams.results import HttpResults, LocalResults, ResultProvider
 from bot.upstreams.sms import HttpSms, SmsSender, StandInSms
@@ -38,8 +39,8 @@ class Upstreams:
 
 
 def build_upstreams(settings: Settings, clock: Clock, face_links: FaceLinks, status: StatusRegistry,
-                    travel: TravelRegistry, results: ResultRegistry) -> Upstreams:
-    http = SharedSession()
+                    travel: TravelRegistry, results: ResultRegistry, metrics: Metrics | None = None) -> Upstreams:
+    http = SharedSession(metrics)
 
     def pick(section: UpstreamSettings, local: Callable[[], T], remote: Callable[..., T], **extra: object) -> T:
         if not section.url:
@@ -52,7 +53,7 @@ def build_upstreams(settings: Settings, clock: Clock, face_links: FaceLinks, sta
         status=pick(settings.status, lambda: LocalStatus(status, clock), HttpStatus,
                     cache_seconds=settings.status.cache_seconds, clock=clock),
         face=pick(settings.face, lambda: LocalFaceVerifier(face_links),
-                  lambda *args: HttpFaceVerifier(face_links, JsonUpstream(*args))),
+                  lambda *args: HttpFaceVerifier(face_links, FaceProvider(*args))),
         sms=pick(settings.sms, lambda: StandInSms(http, settings.wechat.api_base, settings.sms.timeout,
                                                   settings.dev_mode), HttpSms),
         travel=pick(settings.travel, lambda: LocalTravel(travel, clock), HttpTravel, clock=clock),

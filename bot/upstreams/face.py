@@ -51,6 +51,10 @@ class LocalFaceVerifier:
         return nonce, f"{self.links.public_url}/face?t={token}"
 
 
+class FaceProvider(JsonUpstream):
+    provider = "face"
+
+
 class HttpFaceVerifier:
     def __init__(self, links: FaceLinks, upstream: JsonUpstream) -> None:
         self.links = links

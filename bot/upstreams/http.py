@@ -11,6 +11,8 @@ from typing import Any
 
 import aiohttp
 
+from bot.ops.metrics import Metrics
+
 
 class ProviderUnavailable(Exception):
     """The upstream did not answer in time, or answered nonsense: say so, never guess."""
@@ -19,8 +21,13 @@ class ProviderUnavailable(Exception):
 class SharedSession:
     """One aiohttp session (one connection pool) for all upstreams of a process, opened on first use."""
 
-    def __init__(self) -> None:
+    def __init__(self, metrics: Metrics | None = None) -> None:
         self._session: aiohttp.ClientSession | None = None
+        self.metrics = metrics
+
+    def failed(self, provider: str) -> None:
+        if self.metrics is not None:
+            self.metrics.inc("healthbot_upstream_failures_total", provider=provider)
 
     def get(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -33,6 +40,8 @@ class SharedSession:
 
 
 class JsonUpstream:
+    provider = "upstream"  # the metric label: each upstream's class names itself
+
     def __init__(self, http: SharedSession, url: str, timeout: float, token: str = "") -> None:
         self.http = http
         self.url = url
@@ -45,8 +54,9 @@ class JsonUpstream:
         try:
             data = json.loads(body)
         except ValueError:
-            raise ProviderUnavailable("not JSON") from None
+            data = None
         if not isinstance(data, dict):
+            self.http.failed(self.provider)
             raise ProviderUnavailable("not a JSON object")
         return data
 
@@ -58,8 +68,10 @@ class JsonUpstream:
         try:
             async with self.http.get().post(self.url, json=payload, headers=self.headers,
                                             timeout=self.timeout) as response:
-                if response.status != 200:
-                    raise ProviderUnavailable(f"HTTP {response.status}")
-                return await response.read()
+                if response.status == 200:
+                    return await response.read()
+                problem = f"HTTP {response.status}"
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ProviderUnavailable(type(exc).__name__) from None
+            problem = type(exc).__name__
+        self.http.failed(self.provider)
+        raise ProviderUnavailable(problem)

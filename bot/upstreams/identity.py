@@ -33,6 +33,8 @@ class LocalIdentity:
 
 
 class HttpIdentity(JsonUpstream):
+    provider = "identity"
+
     async def verify(self, person: Person) -> IdentityVerdict:
         data = await self.post(person_payload(person))
         if not isinstance(data.get("match"), bool):

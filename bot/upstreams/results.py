@@ -23,6 +23,8 @@ class LocalResults:
 
 
 class HttpResults(JsonUpstream):
+    provider = "results"
+
     async def results(self, person: Person, doc_index: str) -> list[TestResult]:
         data = await self.post(person_payload(person))
         rows = data.get("results")

@@ -16,6 +16,8 @@ class SmsSender(Protocol):
 
 
 class HttpSms(JsonUpstream):
+    provider = "sms"
+
     async def send(self, phone: str, text: str) -> None:
         await self.deliver({"phone": phone, "text": text})
 

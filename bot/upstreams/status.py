@@ -42,6 +42,8 @@ class HttpStatus(JsonUpstream):
     """Asks the upstream, reusing an answer for `cache_seconds` from a bounded cache on the injected clock.
     A failure is never replaced by a guess, nor by an answer older than that."""
 
+    provider = "status"
+
     def __init__(self, http: SharedSession, url: str, timeout: float, token: str, cache_seconds: float,
                  clock: Clock, entries: int = CACHE_ENTRIES) -> None:
         super().__init__(http, url, timeout, token)

@@ -42,6 +42,8 @@ class LocalTravel:
 
 
 class HttpTravel(JsonUpstream):
+    provider = "travel"
+
     def __init__(self, http: SharedSession, url: str, timeout: float, token: str, clock: Clock) -> None:
         super().__init__(http, url, timeout, token)
         self.clock = clock

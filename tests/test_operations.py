@@ -1,0 +1,58 @@
+"""What an operator relies on: the dashboard and alerts query metrics that exist, readiness, proxy addresses."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import Bot, BotFactory, Upstream
+
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+
+
+def exported(page: str) -> set[str]:
+    """Metric names /metrics declares (HELP lines): a labelled counter is declared before its first use."""
+    return set(re.findall(r"^# HELP (\S+)", page, re.M))
+
+
+def named_in(expr: str) -> set[str]:
+    return {re.sub(r"_(bucket|sum|count)$", "", name) for name in re.findall(r"\bhealthbot_[a-z_]+", expr)}
+
+
+async def test_every_dashboard_and_alert_query_names_an_exported_metric(bot: Bot) -> None:
+    page = await (await bot.client.get("/metrics")).text()
+    names = exported(page)
+    dashboard = json.loads((DEPLOY / "grafana-dashboard.json").read_text(encoding="utf-8"))
+    queries = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    rules = yaml.safe_load((DEPLOY / "alerts.yml").read_text(encoding="utf-8"))
+    queries += [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
+    assert len(queries) >= 15
+    for query in queries:
+        assert named_in(query), query
+        assert named_in(query) <= names, (query, named_in(query) - names)
+
+
+async def test_readyz_says_what_is_not_ready(make_bot: BotFactory, upstream: tuple[Upstream, str]) -> None:
+    bot = await make_bot()
+    ready = await bot.client.get("/readyz")
+    assert ready.status == 200 and (await ready.json()) == {"ready": True, "redis": True, "font": True}
+    _, url = upstream
+    with_status = await make_bot(status={"url": url})
+    assert (await (await with_status.client.get("/readyz")).json())["status"] is True
+    down = await make_bot(status={"url": "http://127.0.0.1:9/nothing-listens-here"})
+    answer = await down.client.get("/readyz")
+    assert answer.status == 503 and (await answer.json())["status"] is False
+
+
+async def test_behind_a_proxy_each_client_has_its_own_limit(make_bot: BotFactory) -> None:
+    bot = await make_bot(server={"behind_proxy": True}, limits={"verify_per_minute": 2})
+
+    async def verify(client: str) -> int:
+        headers = {"X-Forwarded-For": f"203.0.113.9, {client}"}  # the proxy appended the last address
+        return (await bot.client.get("/verify", params={"t": "x", "format": "json"}, headers=headers)).status
+
+    assert [await verify("198.51.100.1") for _ in range(3)] == [403, 403, 429]
+    assert await verify("198.51.100.2") == 403  # another citizen's phone is not limited by the first
