@@ -47,6 +47,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._metrics: dict[str, Counter | Histogram] = {}
+        self._children: dict[tuple[object, ...], Counter | Histogram] = {}
         for name, (kind, help_text, labels) in DECLARED.items():
             if kind == "counter":
                 self._metrics[name] = Counter(name.removesuffix("_total"), help_text, labels, registry=self.registry)
@@ -54,13 +55,22 @@ class Metrics:
                 buckets = REPLY_BUCKETS
                 self._metrics[name] = Histogram(name, help_text, labels, buckets=buckets, registry=self.registry)
 
+    def _child(self, name: str, labels: dict[str, object]) -> Counter | Histogram:
+        """The series for these label values. prometheus_client's labels() validates and copies on every
+        call; every push counts three or four times, so a series found once is kept (the label values are
+        bounded, so is this dict)."""
+        key = (name, *labels.values())
+        child = self._children.get(key)
+        if child is None:
+            metric = self._metrics[name]
+            child = self._children[key] = metric.labels(**labels) if labels else metric
+        return child
+
     def inc(self, name: str, amount: float = 1.0, **labels: object) -> None:
-        metric = self._metrics[name]
-        (metric.labels(**labels) if labels else metric).inc(amount)  # type: ignore[union-attr]
+        self._child(name, labels).inc(amount)  # type: ignore[union-attr]
 
     def observe(self, seconds: float, name: str = "healthbot_request_seconds", **labels: object) -> None:
-        metric = self._metrics[name]
-        (metric.labels(**labels) if labels else metric).observe(seconds)  # type: ignore[union-attr]
+        self._child(name, labels).observe(seconds)  # type: ignore[union-attr]
 
     def value(self, name: str, **labels: object) -> float:
         """This process's count (the sum over the label sets matching `labels`); tests read it."""
