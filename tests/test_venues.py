@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
 import re
 from datetime import datetime, timedelta
@@ -151,7 +152,9 @@ async def test_trace_lists_exactly_the_window_and_a_person_lists_their_venues(
     assert person.count("国贸商城") == 2 and person.count("人民医院") == 1
 
 
-async def test_export_writes_full_records_and_an_audit_entry(bot: Bot, tmp_path: Path, prefix: str) -> None:
+async def test_export_writes_full_records_and_an_audit_entry(bot: Bot, tmp_path: Path, prefix: str,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)  # every line the server logs during these flows
     scene = await add_venue(bot, tmp_path)
     user = "oVenue_0007"
     await full_claim(bot, user)
@@ -166,6 +169,8 @@ async def test_export_writes_full_records_and_an_audit_entry(bot: Bot, tmp_path:
     audit = await healthbot("admin", "audit", "--config", str(config_for(bot, tmp_path)))
     assert "export" in audit.stdout and "reason: 疾控流调 2026-118号 (1 records)" in audit.stdout
     await assert_nothing_plain(bot.services.redis, prefix, [ID, NAME, PHONE])
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert logged and not any(secret in logged for secret in (ID, NAME, PHONE))
 
 
 async def test_entries_expire_after_the_retention(bot: Bot, tmp_path: Path) -> None:
