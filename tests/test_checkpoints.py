@@ -6,7 +6,7 @@ import io
 import os
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import zxingcpp
@@ -16,7 +16,7 @@ from bot.domain.clock import SHANGHAI, SettableClock
 from bot.domain.render import CodeCard, Renderer, find_cjk_font
 from storage.travel import Visit
 from tests.conftest import Bot, BotFactory, Upstream
-from tests.helpers import CHROMIUM, headless, screenshot
+from tests.helpers import CHROMIUM, config_for, headless, healthbot, screenshot
 from tests.journeys import AGE_6, ID, PHONE, bind, claim_until, full_claim, last_code
 
 NOW = datetime(2026, 11, 20, 9, 30, tzinfo=SHANGHAI)
@@ -177,3 +177,25 @@ async def test_in_chromium_the_guard_sees_green_then_red_and_an_expired_code_say
     assert "二维码已失效，请对方重新打开健康码" in dom and 'id="colour"' not in dom
     if SHOTS:
         await screenshot(url, tmp_path, Path(SHOTS) / "guard-expired.png", size="430,300")
+
+
+async def test_an_offline_code_issued_green_then_set_red_reads_red_and_a_tampered_one_forged(
+        make_bot: BotFactory, tmp_path: Path) -> None:
+    bot = await make_bot(clock=SettableClock(datetime.now(SHANGHAI)))  # `healthbot verify` reads the real clock
+    user = "oGuard_0200"
+    await full_claim(bot, user)
+    await bind(bot, user, AGE_6, "李小宝")
+    png = bot.standin.media[(await bot.push(bot.sim.text(user, "下载离线码 1")))["Image"]["MediaId"]]
+    url = urlsplit(zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))[0].text)
+    token = parse_qs(url.query)["t"][0]
+    await set_colour(bot, bot.services.relatives.index(AGE_6), "red")
+    page = await (await bot.client.get("/verify", params={"t": token})).text()
+    assert headline(page) == "红码" and "禁止通行" in page and "通过" not in page
+    assert page.index('id="colour"') < page.index("签名有效")  # the signature is a secondary line
+    config = str(config_for(bot, tmp_path))
+    image = tmp_path / "offline.png"
+    image.write_bytes(png)
+    red = await healthbot("verify", "--config", config, str(image))
+    assert red.returncode == 11 and red.stdout.splitlines()[0].startswith("RED 红码")
+    forged = await healthbot("verify", "--config", config, token[:-4] + "AAAA")
+    assert forged.returncode == 13 and forged.stdout.splitlines()[0].startswith("FORGED")
