@@ -10,10 +10,11 @@ import itertools
 import logging
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bot.domain.clock import SettableClock
+from bot.wechat.inbound import Inbound
 from tests.conftest import Bot, BotFactory
 from tests.journeys import (
     ELDER,
@@ -82,6 +83,9 @@ async def test_any_answer_at_any_step_gets_a_clear_reply(bot: Bot, step: str,
     @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(answer=answers)
     def run(answer: str) -> None:
+        # A service's own keyword is no odd answer: typed where it is not an answer, it leaves the dialog for
+        # that service (tests/test_citizens.py, item 5). Hypothesis also tries the code's own strings.
+        assume(not names_a_service(bot, answer))
         asyncio.run_coroutine_threadsafe(once(answer), loop).result(30)
 
     with caplog.at_level(logging.ERROR):
@@ -89,3 +93,8 @@ async def test_any_answer_at_any_step_gets_a_clear_reply(bot: Bot, step: str,
             await once(answer)
         await loop.run_in_executor(None, run)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+def names_a_service(bot: Bot, answer: str) -> bool:
+    found = bot.dispatcher.table.find(Inbound("oOdd", "gh", 0, "text", content=answer))
+    return found is not None and found[0].interrupts
