@@ -35,7 +35,7 @@ def masked_document(person: Person) -> str:
 async def current_status(ctx: Context, person: Person, doc_index: str, whose: str = "") -> HealthStatus | Text:
     """The colour now, or the plain words that it cannot be confirmed; never a guess."""
     try:
-        return await ctx.services.status.status(person, doc_index)
+        return await ctx.services.status.status(person, doc_index, ctx.read_hash)
     except ProviderUnavailable:
         return ctx.text("code/status_unavailable.txt", whose=whose)
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from redis.asyncio.client import Pipeline
 
 from storage.connection import HotClient, RedisClient
 from storage.keys import Keys
+
+Reader = Callable[[str], Awaitable[dict[bytes, bytes]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,8 +26,9 @@ class StatusRegistry:
         self.reads = reads or redis
         self.keys = keys
 
-    async def get(self, doc_index: str) -> StatusRecord:
-        stored = await self.reads.hgetall(self.keys.status(doc_index))
+    async def get(self, doc_index: str, read: Reader | None = None) -> StatusRecord:
+        """The colour of a document; `read` may serve the hash from a copy the turn script already read."""
+        stored = await (read or self.reads.hgetall)(self.keys.status(doc_index))
         if not stored:
             return StatusRecord("green")
         return StatusRecord(stored[b"colour"].decode(), stored.get(b"reason", b"").decode(),

@@ -20,7 +20,7 @@ REPLIED = b"R"
 DONE = b"D"  # answered, and the reply no longer kept: a replay inside the replay window is answered empty
 
 BEGIN = TAKE + """
-if ARGV[7] then
+if ARGV[7] ~= '' then
   local first = redis.call('SET', KEYS[9], ARGV[7], 'NX', 'GET', 'EX', ARGV[8])
   if first and first ~= ARGV[7] then return {'replayed'} end
 end
@@ -36,6 +36,11 @@ local profile = redis.call('HGETALL', KEYS[6])
 local turn = {'ok', redis.call('HGETALL', KEYS[3]), redis.call('GET', KEYS[4]) or '', profile}
 if #profile > 0 then  -- one's own code can be shown: what showing it reads
   turn[5], turn[6] = redis.call('HGETALL', KEYS[7]), redis.call('HGETALL', KEYS[8])
+  if ARGV[9] ~= '' then  -- one node only: the status lives under the document's hash tag, another slot
+    for i = 1, #profile, 2 do
+      if profile[i] == 'doc_index' then turn[7] = redis.call('HGETALL', ARGV[9] .. profile[i + 1]) end
+    end
+  end
 end
 return turn
 """
@@ -129,18 +134,23 @@ class TurnStore:
                 *extra, first_body.key if first_body else self.keys.done(openid, dedup_id),
                 self.keys.done(openid, dedup_id)]
         args: list[str | int | float] = [lock_token, self.lease_ms, self.lock_ttl_ms, repr(now) if limited else "",
-                                         self.burst, self.per_second]
-        if first_body is not None:
-            args += [first_body.digest, first_body.ttl]
+                                         self.burst, self.per_second, first_body.digest if first_body else "",
+                                         first_body.ttl if first_body else 0,
+                                         self.keys.status("") if self.one_node else ""]
         result = await self._begin(keys=keys, args=args)
         outcome = result[0].decode()
         if outcome == "dup":
             return Begun("dup", seen_value=result[1])
         if outcome in ("busy", "limited", "replayed"):
             return Begun(outcome)
-        claimed = len(result) > 4
-        return Begun("ok", dialog=pairs(result[1]), expired_dialog=result[2].decode(), profile=pairs(result[3]),
-                     read_with_turn=dict(zip(extra, map(pairs, result[4:]), strict=True)) if claimed else {})
+        profile = pairs(result[3])
+        read: dict[str, dict[bytes, bytes]] = {}
+        if len(result) > 4:  # claimed: what showing one's own code reads came with the turn
+            read = dict(zip(extra, map(pairs, result[4:6]), strict=True))
+            if len(result) > 6:  # and, on one node, the colour of the user's own document
+                read[self.keys.status(profile[b"doc_index"].decode())] = pairs(result[6])
+        return Begun("ok", dialog=pairs(result[1]), expired_dialog=result[2].decode(), profile=profile,
+                     read_with_turn=read)
 
     async def seen(self, openid: str, dedup_id: str) -> bytes | None:
         return await self.redis.get(self.keys.seen(openid, dedup_id))

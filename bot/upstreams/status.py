@@ -12,7 +12,7 @@ from bot.domain.colours import HEALTH_COLOURS
 from bot.upstreams.http import JsonUpstream, ProviderUnavailable, SharedSession
 from bot.upstreams.identity import person_payload
 from storage.profiles import Person
-from storage.status import StatusRegistry
+from storage.status import Reader, StatusRegistry
 
 CACHE_ENTRIES = 10_000  # ~300 bytes each: 3 MB a worker, whatever the number of citizens
 
@@ -25,7 +25,10 @@ class HealthStatus:
 
 
 class StatusProvider(Protocol):
-    async def status(self, person: Person, doc_index: str) -> HealthStatus: ...
+    async def status(self, person: Person, doc_index: str, read: Reader | None = None) -> HealthStatus:
+        """The colour now. `read` (the turn's `ctx.read_hash`) lets a local registry use what the turn script
+        already read; an HTTP provider asks its upstream regardless."""
+        ...
 
 
 class LocalStatus:
@@ -33,8 +36,8 @@ class LocalStatus:
         self.registry = registry
         self.clock = clock
 
-    async def status(self, person: Person, doc_index: str) -> HealthStatus:
-        record = await self.registry.get(doc_index)
+    async def status(self, person: Person, doc_index: str, read: Reader | None = None) -> HealthStatus:
+        record = await self.registry.get(doc_index, read)
         return HealthStatus(record.colour, record.reason, self.clock.time())
 
 
@@ -50,7 +53,7 @@ class HttpStatus(JsonUpstream):
         self.clock = clock
         self.cache: TTLCache[str, HealthStatus] = TTLCache(maxsize=entries, ttl=cache_seconds, timer=clock.time)
 
-    async def status(self, person: Person, doc_index: str) -> HealthStatus:
+    async def status(self, person: Person, doc_index: str, read: Reader | None = None) -> HealthStatus:
         if (cached := self.cache.get(doc_index)) is not None:
             return cached
         data = await self.post(person_payload(person))
