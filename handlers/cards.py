@@ -5,8 +5,7 @@ from __future__ import annotations
 import secrets
 
 from bot.domain.clock import to_second
-from bot.domain.documents import RESIDENT_ID
-from bot.domain.masking import mask_document, mask_name, mask_resident_id
+from bot.domain.masking import mask_id_document, mask_name
 from bot.domain.render import CodeCard, TravelImage
 from bot.engine.context import Context
 from bot.engine.services import Services
@@ -24,12 +23,6 @@ def proxy_line(services: Services, profile: Profile | None, relative: Relative) 
     """「父亲 · 由 张*三 代领」: what tells a relative's code from a personal one."""
     guardian = mask_name(profile.person.name) if profile else ""
     return services.templates.render("cards/proxy_line.txt", relationship=relative.relationship, guardian=guardian)
-
-
-def masked_document(person: Person) -> str:
-    if person.doc_type == RESIDENT_ID:
-        return mask_resident_id(person.doc_number)
-    return mask_document(person.doc_number)
 
 
 async def current_status(ctx: Context, person: Person, doc_index: str, whose: str = "") -> HealthStatus | Text:
@@ -92,7 +85,7 @@ async def build_card(services: Services, openid: str, person: Person, doc_index:
         subtitle=subtitle,
         colour=colour,
         name=mask_name(person.name),
-        document=masked_document(person),
+        document=mask_id_document(person.doc_type, person.doc_number),
         generated=to_second(services.clock.time()),
         guidance=" ".join(filter(None, [services.templates.render(GUIDANCE[colour], whose=whose), notice])),
         qr_payload=await scan_url(services, openid, doc_index, kind),

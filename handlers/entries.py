@@ -4,11 +4,11 @@ and the time. Shared by the venue scan itself and by a claim that a scan started
 from __future__ import annotations
 
 from bot.domain.clock import day_minute
-from bot.domain.masking import mask_name
 from bot.engine.context import Context
 from bot.wechat.replies import Reply
-from handlers.cards import code_image, proxy_line
+from handlers.cards import code_image
 from handlers.holders import relative_person
+from handlers.relatives import numbered, relative_code
 from storage.profiles import Profile
 from storage.relatives import Relative
 from storage.venues import Venue
@@ -46,9 +46,7 @@ async def check_in(ctx: Context, profile: Profile, venue: Venue, relative: Relat
     stamp = ctx.render("venues/stamp.txt", venue=venue.name, time=day_minute(now))
     if relative is None:
         return await code_image(ctx, person, doc_index, stamp=stamp)
-    return await code_image(ctx, person, doc_index, subject=relative.index[:24], stamp=stamp,
-                            title=ctx.render("cards/relative_title.txt"), whose=mask_name(relative.name),
-                            subtitle=proxy_line(services, profile, relative))
+    return await relative_code(ctx, profile, relative, stamp=stamp)
 
 
 async def offer_relatives(ctx: Context, venue: Venue) -> None:
@@ -57,8 +55,5 @@ async def offer_relatives(ctx: Context, venue: Venue) -> None:
         return
     relatives = await ctx.services.relatives.list(ctx.openid)
     if relatives:
-        ctx.follow_up(ctx.text("venues/offer_relatives.txt", venue=venue.name, relatives=relatives_view(relatives)))
+        ctx.follow_up(ctx.text("venues/offer_relatives.txt", venue=venue.name, relatives=numbered(relatives)))
 
-
-def relatives_view(relatives: list[Relative]) -> list[dict[str, object]]:
-    return [{"n": r.number, "name": mask_name(r.name), "relationship": r.relationship} for r in relatives]

@@ -18,7 +18,7 @@ from bot.domain.documents import (
     resident_id_ok,
     visitor_phone,
 )
-from bot.domain.masking import mask_document, mask_name, mask_phone, mask_resident_id
+from bot.domain.masking import mask_id_document, mask_name, mask_phone
 from bot.domain.numerals import small_number
 from bot.engine.context import Context
 from bot.engine.dialogs import Dialog, Invalid, Step
@@ -96,7 +96,7 @@ def summary_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
     return {
         "name": mask_name(data.get("name", "")),
         "doc_type": doc_type,
-        "doc_number": mask_resident_id(number) if doc_type == RESIDENT_ID else mask_document(number),
+        "doc_number": mask_id_document(doc_type, number),
         "phone": mask_phone(data.get("phone", "")),
         "nationality": data.get("nationality", ""),
         "types": DOCUMENT_CODES,

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from redis.exceptions import RedisError
 
 from bot.domain.documents import RESIDENT_ID
-from bot.domain.masking import mask_name
 from bot.domain.offline import Verdict
 from bot.domain.offline import verify as verify_offline
 from bot.engine.services import Services
@@ -26,11 +25,6 @@ class Holder:
     doc_index: str
     profile: Profile  # the account's own profile (the guardian's, for a relative)
     relative: Relative | None = None
-
-    @property
-    def guardian(self) -> str:
-        """The masked name of whoever applied for a relative's code (代领), "" for one's own."""
-        return mask_name(self.profile.person.name) if self.relative else ""
 
 
 def relative_person(relative: Relative) -> Person:

@@ -319,10 +319,11 @@ def face_event(openid: str, nonce: str, result: str, now: int) -> Inbound:
 
 # -- helpers ----------------------------------------------------------------------------------------------
 
-async def relative_code(ctx: Context, profile: Profile | None, relative: Relative) -> Reply:
+async def relative_code(ctx: Context, profile: Profile | None, relative: Relative, stamp: str = "") -> Reply:
+    """A relative's code (亲属码); with `stamp`, marked for the venue it was just registered at."""
     return await code_image(ctx, relative_person(relative), relative.index, subject=relative.index[:24],
                             title=ctx.render("cards/relative_title.txt"), whose=mask_name(relative.name),
-                            subtitle=proxy_line(ctx.services, profile, relative))
+                            subtitle=proxy_line(ctx.services, profile, relative), stamp=stamp)
 
 
 def time_left(ctx: Context, bound_at: float) -> dict[str, int]:

@@ -6,8 +6,9 @@ from __future__ import annotations
 from bot.engine.context import Context
 from bot.engine.router import Router, scene_of
 from bot.wechat.replies import Reply, Text
-from handlers.entries import check_in, last_venue, offer_relatives, relatives_view, remember_pending
+from handlers.entries import check_in, last_venue, offer_relatives, remember_pending
 from handlers.health_code import claim
+from handlers.relatives import numbered
 from storage.venues import SCENE_PREFIX
 
 router = Router("venues")
@@ -40,5 +41,5 @@ async def register_relative(ctx: Context) -> Reply:
     picked = ctx.match.group("n") if ctx.match else None
     relative = next((r for r in relatives if picked is not None and r.number == int(picked)), None)
     if relative is None:
-        return ctx.text("venues/offer_relatives.txt", venue=venue.name, relatives=relatives_view(relatives))
+        return ctx.text("venues/offer_relatives.txt", venue=venue.name, relatives=numbered(relatives))
     return await check_in(ctx, profile, venue, relative)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.domain.clock import to_second
-from bot.domain.masking import mask_document, mask_name, mask_resident_id
+from bot.domain.masking import mask_id_document, mask_name
 from bot.engine.services import Services
 from bot.wechat.api import WeChatAPIError
 from storage.venues import Entry
@@ -31,9 +31,8 @@ class Shown:
 
 def shown(entry: Entry) -> Shown:
     record = entry.record
-    number = record["d"]
-    document = mask_resident_id(number) if record["t"] == "resident_id" else mask_document(number)
-    return Shown(to_second(entry.at), mask_name(record["n"]), document, record["r"] or "本人")
+    return Shown(to_second(entry.at), mask_name(record["n"]), mask_id_document(record["t"], record["d"]),
+                 record["r"] or "本人")
 
 
 async def export(services: Services, scene: str, entries: list[Entry], path: Path, reason: str) -> None:

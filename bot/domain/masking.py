@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bot.domain.documents import RESIDENT_ID
+
 COMPOUND_SURNAMES = frozenset(
     (
         "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 令狐 慕容 宇文 长孙 司徒 夏侯 轩辕 端木 西门 "
@@ -48,6 +50,11 @@ def mask_phone(phone: str) -> str:
 
 def mask_resident_id(number: str) -> str:
     return number[:3] + "*" * (len(number) - 7) + number[-4:] if len(number) == 18 else mask_document(number)
+
+
+def mask_id_document(doc_type: str, number: str) -> str:
+    """A document number masked by its kind: the resident ID's rule for a resident ID, the other rule else."""
+    return mask_resident_id(number) if doc_type == RESIDENT_ID else mask_document(number)
 
 
 def mask_document(number: str) -> str:

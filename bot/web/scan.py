@@ -13,12 +13,12 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from bot.domain.clock import to_second, travel_stamp
-from bot.domain.masking import mask_name
+from bot.domain.masking import mask_id_document, mask_name
 from bot.engine.services import Services
 from bot.ops.logs import hash_openid
 from bot.upstreams.http import ProviderUnavailable
 from bot.web.common import page, too_many, within_limit
-from handlers.cards import masked_document
+from handlers.cards import proxy_line
 from handlers.holders import Holder, colour_now, find_holder
 from storage.codes import COMBINED
 
@@ -45,8 +45,8 @@ class ScanPage:
         log.info("code scanned holder=%s colour=%s", hash_openid(holder.openid), colour or "unconfirmed")
         services.metrics.inc("healthbot_scans_total", colour=colour or "unconfirmed")
         return page(services, "pages/scan.html", colour=colour, name=mask_name(holder.person.name),
-                    document=masked_document(holder.person), guardian=holder.guardian,
-                    relationship=holder.relative.relationship if holder.relative else "",
+                    document=mask_id_document(holder.person.doc_type, holder.person.doc_number),
+                    proxy=proxy_line(services, holder.profile, holder.relative) if holder.relative else "",
                     scanned=to_second(now), issued=to_second(issued.at), age_minutes=int(max(0, now - issued.at) // 60),
                     travel=await self._travel(holder) if issued.kind == COMBINED else None)
 
