@@ -24,15 +24,17 @@ class Keys:
         return self._user(openid, "lock")
 
     def dialog(self, openid: str) -> str:
-        return self._user(openid, "dialog")
+        """The dialog state, one value (once a hash under the leaf "dialog": a deploy leaves those to their TTL)."""
+        return self._user(openid, "state")
 
     def dialog_marker(self, openid: str) -> str:
         return self._user(openid, "dialog-was")
 
-    def read_with_turn(self, openid: str) -> tuple[str, str]:
+    def read_with_turn(self, openid: str) -> tuple[str, ...]:
         """The hashes the turn script reads besides dialog and profile when there is a profile: what showing
-        one's own code needs (二码合一's verification and the cached image), saving two round trips."""
-        return self.travel_verified(openid), self.image_cache(openid, "self")
+        one's own code needs (二码合一's verification and the cached image), and the relatives a 场所码 scan
+        offers to register too; each saves a round trip."""
+        return self.travel_verified(openid), self.image_cache(openid, "self"), self.relatives(openid)
 
     def user_glob(self, openid: str) -> str:
         """Every key of one user (SCAN pattern; the braces of the hash tag are escaped for glob)."""

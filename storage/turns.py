@@ -5,6 +5,8 @@ Both ends are single Lua scripts, so a turn costs two round trips and never leav
 
 from __future__ import annotations
 
+import itertools
+import os
 import secrets
 from dataclasses import dataclass, field
 
@@ -15,30 +17,48 @@ from storage.keys import Keys
 from storage.ratelimit import TAKE
 from storage.resp import pairs
 
+
+class _LockTokens:
+    """Tokens unique to one turn of one process: a random prefix per process and a counter, without a call
+    for randomness on every push (the token only tells our own turns apart; it guards nothing secret)."""
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
+        self.prefix, self.count = secrets.token_hex(6), itertools.count()
+
+    def next(self) -> str:
+        return f"{self.prefix}{next(self.count):x}"
+
+
+_lock_tokens = _LockTokens()
+
 PENDING = b"P"
 REPLIED = b"R"
 DONE = b"D"  # answered, and the reply no longer kept: a replay inside the replay window is answered empty
 
 BEGIN = TAKE + """
 if ARGV[7] ~= '' then
-  local first = redis.call('SET', KEYS[9], ARGV[7], 'NX', 'GET', 'EX', ARGV[8])
+  local first = redis.call('SET', KEYS[7], ARGV[7], 'NX', 'GET', 'EX', ARGV[8])
   if first and first ~= ARGV[7] then return {'replayed'} end
 end
 local seen = redis.call('GET', KEYS[1])
 if seen then return {'dup', seen} end
-if redis.call('EXISTS', KEYS[10]) == 1 then return {'dup', 'D'} end
+if redis.call('EXISTS', KEYS[8]) == 1 then return {'dup', 'D'} end
 if ARGV[4] ~= '' and not take(KEYS[5], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[4])) then
   return {'limited'}
 end
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[3]) then return {'busy'} end
 redis.call('SET', KEYS[1], 'P', 'PX', ARGV[2])
 local profile = redis.call('HGETALL', KEYS[6])
-local turn = {'ok', redis.call('HGETALL', KEYS[3]), redis.call('GET', KEYS[4]) or '', profile}
+local turn = {'ok', redis.call('GET', KEYS[3]) or '', redis.call('GET', KEYS[4]) or '', profile}
 if #profile > 0 then  -- one's own code can be shown: what showing it reads
-  turn[5], turn[6] = redis.call('HGETALL', KEYS[7]), redis.call('HGETALL', KEYS[8])
+  for i = 9, #KEYS do turn[#turn + 1] = redis.call('HGETALL', KEYS[i]) end
   if ARGV[9] ~= '' then  -- one node only: the status lives under the document's hash tag, another slot
     for i = 1, #profile, 2 do
-      if profile[i] == 'doc_index' then turn[7] = redis.call('HGETALL', ARGV[9] .. profile[i + 1]) end
+      if profile[i] == 'doc_index' then turn[#turn + 1] = redis.call('HGETALL', ARGV[9] .. profile[i + 1]) end
     end
   end
 end
@@ -52,12 +72,13 @@ local op = ARGV[4]
 if op == 'clear' then
   redis.call('DEL', KEYS[3], KEYS[4])
 elseif op == 'set' then
-  redis.call('DEL', KEYS[3])
-  redis.call('HSET', KEYS[3], unpack(ARGV, 9))
-  redis.call('EXPIRE', KEYS[3], ARGV[5])
+  redis.call('SET', KEYS[3], ARGV[9], 'EX', ARGV[5])
   redis.call('SET', KEYS[4], ARGV[7], 'EX', ARGV[6])
 elseif op == 'forget-expired' then
   redis.call('DEL', KEYS[4])
+end
+for i = 6, #KEYS do  -- the turn's own writes of the user's keys (Context.set_with_turn): value, seconds
+  redis.call('SET', KEYS[i], ARGV[2 * i - 2], 'EX', ARGV[2 * i - 1])
 end
 if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
 return 1
@@ -81,7 +102,7 @@ class FirstBody:
 @dataclass(slots=True)
 class Begun:
     outcome: str  # "ok", "dup" (seen before), "busy" (another push holds the lock), "limited", "replayed"
-    dialog: dict[bytes, bytes] = field(default_factory=dict)
+    dialog: bytes = b""  # the dialog state as one value (bot.engine.state), empty outside a dialog
     expired_dialog: str = ""
     seen_value: bytes = b""
     profile: dict[bytes, bytes] = field(default_factory=dict)  # read with the turn: saves a round trip
@@ -91,7 +112,7 @@ class Begun:
 @dataclass(frozen=True, slots=True)
 class DialogWrite:
     op: str  # "keep", "set", "clear" or "forget-expired"
-    fields: dict[str, str | bytes] = field(default_factory=dict)
+    value: bytes = b""  # for "set": the whole state, written with one SET
     name: str = ""
 
 
@@ -116,7 +137,7 @@ class TurnStore:
 
     @staticmethod
     def new_lock_token() -> str:
-        return secrets.token_hex(8)
+        return _lock_tokens.next()
 
     def _turn_keys(self, openid: str, dedup_id: str) -> list[str]:
         k = self.keys
@@ -130,9 +151,9 @@ class TurnStore:
         runs in the same script: a query seen before with another body is refused as "replayed"."""
         limited = now is not None and self.burst > 0
         extra = self.keys.read_with_turn(openid)
+        done = self.keys.done(openid, dedup_id)
         keys = [*self._turn_keys(openid, dedup_id), self.keys.bucket(openid, "messages"), self.keys.profile(openid),
-                *extra, first_body.key if first_body else self.keys.done(openid, dedup_id),
-                self.keys.done(openid, dedup_id)]
+                first_body.key if first_body else done, done, *extra]
         args: list[str | int | float] = [lock_token, self.lease_ms, self.lock_ttl_ms, repr(now) if limited else "",
                                          self.burst, self.per_second, first_body.digest if first_body else "",
                                          first_body.ttl if first_body else 0,
@@ -146,27 +167,27 @@ class TurnStore:
         profile = pairs(result[3])
         read: dict[str, dict[bytes, bytes]] = {}
         if len(result) > 4:  # claimed: what showing one's own code reads came with the turn
-            read = dict(zip(extra, map(pairs, result[4:6]), strict=True))
-            if len(result) > 6:  # and, on one node, the colour of the user's own document
-                read[self.keys.status(profile[b"doc_index"].decode())] = pairs(result[6])
-        return Begun("ok", dialog=pairs(result[1]), expired_dialog=result[2].decode(), profile=profile,
+            n = len(extra)
+            read = dict(zip(extra, map(pairs, result[4:4 + n]), strict=True))
+            if len(result) > 4 + n:  # and, on one node, the colour of the user's own document
+                read[self.keys.status(profile[b"doc_index"].decode())] = pairs(result[4 + n])
+        return Begun("ok", dialog=result[1], expired_dialog=result[2].decode(), profile=profile,
                      read_with_turn=read)
 
     async def seen(self, openid: str, dedup_id: str) -> bytes | None:
         return await self.redis.get(self.keys.seen(openid, dedup_id))
 
     async def finish(self, openid: str, dedup_id: str, lock_token: str, reply: bytes | None,
-                     write: DialogWrite) -> None:
-        """Store the reply for retries (None: leave what is stored), write the dialog, release the lock."""
-        flat: list[str | bytes] = []
-        for name, value in write.fields.items():
-            flat += [name, value]
+                     write: DialogWrite, sets: dict[str, tuple[str, int]] | None = None) -> None:
+        """Store the reply for retries (None: leave what is stored), write the dialog, apply `sets` (the user's
+        keys: value and seconds to live), release the lock."""
         stored = REPLIED + reply if reply is not None else b""
+        args: list[str | bytes | int] = [stored, self.dedup_ttl_ms, lock_token, write.op, self.dialog_ttl,
+                                         self.notice_ttl, write.name, self.done_ms, write.value]
+        for value, seconds in (sets or {}).values():
+            args += [value, seconds]
         await self._finish(
-            keys=[*self._turn_keys(openid, dedup_id), self.keys.done(openid, dedup_id)],
-            args=[stored, self.dedup_ttl_ms, lock_token, write.op, self.dialog_ttl, self.notice_ttl,
-                  write.name, self.done_ms, *flat],
-        )
+            keys=[*self._turn_keys(openid, dedup_id), self.keys.done(openid, dedup_id), *(sets or ())], args=args)
 
     async def store_reply(self, openid: str, dedup_id: str, reply: bytes) -> None:
         await self.redis.set(self.keys.seen(openid, dedup_id), REPLIED + reply, px=self.dedup_ttl_ms)

@@ -130,8 +130,8 @@ async def test_metrics_count_what_operators_watch(make_bot: BotFactory) -> None:
 
 
 async def test_the_turn_script_hands_over_the_code_views_reads_once(bot: Bot) -> None:
-    """The travel verification and the cached image come with the turn; a handler takes that copy once, and
-    reads Redis again after it writes one or when it reads a second time."""
+    """The travel verification, the cached image and the relatives come with the turn; a handler takes that copy
+    once, and reads Redis again after it writes one or when it reads a second time."""
     services, user = bot.services, "oTurnReads_0001"
     image, travel = services.keys.image_cache(user), services.keys.travel_verified(user)
     await services.redis.hset(image, mapping={"shown": "green", "media_id": "m1"})
@@ -140,7 +140,8 @@ async def test_the_turn_script_hands_over_the_code_views_reads_once(bot: Bot) ->
     await services.turns.release(user, "token-0")
     await services.profiles.save(user, Person("张三", "resident_id", "11010519491231002X", "13812341234"), 0)
     begun = await services.turns.begin(user, "m-reads-1", "token-1")
-    expected: dict[str, dict[bytes, bytes]] = {travel: {}, image: {b"shown": b"green", b"media_id": b"m1"}}
+    expected: dict[str, dict[bytes, bytes]] = {travel: {}, image: {b"shown": b"green", b"media_id": b"m1"},
+                                               services.keys.relatives(user): {}}
     if services.turns.one_node:  # and the colour of the user's document (another slot on a cluster)
         expected[services.keys.status(services.profiles.doc_index("resident_id", "11010519491231002X"))] = {}
     assert begun.read_with_turn == expected
@@ -154,3 +155,42 @@ async def test_the_turn_script_hands_over_the_code_views_reads_once(bot: Bot) ->
     written.wrote(image)
     assert (await written.read_hash(image))[b"media_id"] == b"m2"
     await services.turns.release(user, "token-1")
+
+
+async def test_a_dialog_state_that_is_not_ours_is_dropped_with_a_clear_answer(bot: Bot) -> None:
+    """The state is one value; whatever else is found under its key (another shape, a forged seal) is dropped,
+    and the user gets an ordinary answer, not an error, and can start again."""
+    keys, redis = bot.services.keys, bot.services.redis
+    for n, junk in enumerate([b"[1,2]", b'{"a":1}', b"7", b'["claim","id",[],[]]', b"\x01" + b"x" * 40, b"\xff"]):
+        user = f"oJunkState_{n}"
+        await bot.say(user, "防疫健康信息码")
+        assert await redis.exists(keys.dialog(user))
+        await redis.set(keys.dialog(user), junk)
+        reply = await bot.say(user, "帮助")
+        assert "防疫健康信息码" in reply, (junk, reply)  # the help text, as for anyone outside a dialog
+        first = await bot.say(user, "防疫健康信息码")
+        assert "同意" in first, (junk, first)  # the claim starts over
+
+
+async def test_a_write_kept_for_the_turns_end_lands_with_the_reply_and_never_after_a_failure(
+        make_bot: BotFactory) -> None:
+    router = Router("writes")
+
+    @router.keywords("记下")
+    async def note(ctx: Context) -> Reply:
+        ctx.set_with_turn(ctx.services.keys.last_venue(ctx.openid), "in|venue:test", 60)
+        return Text("记下了")
+
+    @router.keywords("记下又出错")
+    async def note_then_fail(ctx: Context) -> Reply:
+        ctx.set_with_turn(ctx.services.keys.last_venue(ctx.openid), "in|venue:lost", 60)
+        raise RuntimeError("a bug after the write was asked for")
+
+    bot = await make_bot(routers=[router, basics.router])
+    keys, redis = bot.services.keys, bot.services.redis
+    assert await bot.say("oWrites_0001", "记下") == "记下了"
+    assert await redis.get(keys.last_venue("oWrites_0001")) == b"in|venue:test"
+    assert 0 < await redis.ttl(keys.last_venue("oWrites_0001")) <= 60
+    reply = await bot.say("oWrites_0002", "记下又出错")
+    assert "记下" not in reply and reply  # the error text, not the handler's
+    assert await redis.get(keys.last_venue("oWrites_0002")) is None

@@ -46,6 +46,7 @@ class Context:
     prefetched_profile: dict[bytes, bytes] | None = None
     read_with_turn: dict[str, dict[bytes, bytes]] = field(default_factory=dict)
     later: list[Reply] = field(default_factory=list)
+    sets: dict[str, tuple[str, int]] = field(default_factory=dict)  # set_with_turn's writes
     # Set by the dispatcher inside a dialog: the service this text names, if it is one (a keyword or command).
     service_named: Callable[[], Awaitable[Reply] | None] = lambda: None
 
@@ -66,6 +67,11 @@ class Context:
     def follow_up(self, reply: Reply) -> None:
         """Send `reply` by customer-service message once the passive reply is out (it can carry only one)."""
         self.later.append(reply)
+
+    def set_with_turn(self, key: str, value: str, seconds: int) -> None:
+        """SET one of this user's keys when the turn ends, in the script that ends it: no round trip of its own,
+        and nothing written if the turn cannot finish. A read later in the same turn still sees the old value."""
+        self.sets[key] = (value, seconds)
 
     def wrote(self, key: str) -> None:
         """This turn changes `key`: a read after this must not take the turn script's copy."""

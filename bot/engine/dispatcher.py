@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Awaitable, Coroutine
@@ -16,6 +15,7 @@ from bot.engine.context import Context, DialogState
 from bot.engine.eager import finished_by, start_eagerly
 from bot.engine.router import Handler, Router, RouteTable
 from bot.engine.services import Services
+from bot.engine.state import dump_state, load_state
 from bot.ops.logs import hash_openid
 from bot.wechat.api import WeChatAPIError
 from bot.wechat.inbound import Inbound
@@ -78,8 +78,8 @@ class Dispatcher:
         body = self._render(message, reply)
         try:
             await self.services.turns.finish(
-                message.openid, message.dedup_id(), token, self._seal_reply(message, body),
-                self._dialog_write(ctx, before)
+                message.openid, message.dedup_id(), token, self._kept_reply(message, reply, body),
+                self._dialog_write(ctx, before), ctx.sets
             )
         except RedisError as exc:
             log.warning("redis unavailable at turn end user=%s: %s", hash_openid(message.openid), exc)
@@ -138,11 +138,11 @@ class Dispatcher:
             return await self._materialize(await self._route(ctx))
         except RedisError as exc:
             log.warning("redis failed inside a handler user=%s: %s", hash_openid(ctx.openid), exc)
-            ctx.state = before.snapshot()
+            ctx.state, ctx.sets = before.snapshot(), {}
             return self._text("busy.txt")
         except Exception:
             log.exception("handler failed user=%s", hash_openid(ctx.openid))
-            ctx.state = before.snapshot()
+            ctx.state, ctx.sets = before.snapshot(), {}
             return self._text("error.txt")
 
     async def _route(self, ctx: Context) -> Reply:
@@ -189,7 +189,7 @@ class Dispatcher:
         interim = self._render(message, self._text("working.txt"))
         with contextlib.suppress(RedisError):
             await self.services.turns.store_reply(message.openid, message.dedup_id(),
-                                                  self._seal_reply(message, interim))
+                                                  self._kept_reply(message, None, interim))
         log.info("deadline passed; reply follows by customer-service message user=%s",
                  hash_openid(message.openid))
         self.metrics.inc("healthbot_deadline_misses_total")
@@ -203,7 +203,7 @@ class Dispatcher:
             await self.send_all(ctx.openid, [reply, *ctx.later])
         finally:
             await self.services.turns.finish(
-                ctx.openid, ctx.message.dedup_id(), token, None, self._dialog_write(ctx, before)
+                ctx.openid, ctx.message.dedup_id(), token, None, self._dialog_write(ctx, before), ctx.sets
             )
 
     async def send_all(self, openid: str, replies: list[Reply]) -> None:
@@ -268,43 +268,36 @@ class Dispatcher:
     # -- state ----------------------------------------------------------------------------------------
 
     def _load_state(self, openid: str, begun: Begun) -> DialogState:
-        stored = begun.dialog
-        if not stored:
+        if not begun.dialog:
             return DialogState(expired=begun.expired_dialog)
         try:
-            return DialogState(
-                dialog=stored[b"dialog"].decode(),
-                step=stored[b"step"].decode(),
-                history=json.loads(stored[b"history"]),
-                data=self.services.vault.open_json(stored[b"data"], context=openid) if stored[b"data"] else {},
-            )
-        except (KeyError, ValueError, SealError):
+            return load_state(begun.dialog, self.services.vault, openid)
+        except ValueError:  # SealError is one
             log.warning("unreadable dialog state dropped user=%s", hash_openid(openid))
-            return DialogState(expired=stored.get(b"dialog", b"").decode())
+            return DialogState(expired=begun.expired_dialog)
 
     def _dialog_write(self, ctx: Context, before: DialogState) -> DialogWrite:
         state = ctx.state
         if state.dialog:
-            return DialogWrite("set", name=state.dialog, fields={
-                "dialog": state.dialog,
-                "step": state.step,
-                "history": json.dumps(state.history),
-                # Nothing to protect in no answers yet: a dialog's first step skips the cipher.
-                "data": self.services.vault.seal_json(state.data, context=ctx.openid) if state.data else b"",
-            })
+            return DialogWrite("set", name=state.dialog, value=dump_state(state, self.services.vault, ctx.openid))
         if before.dialog:
             return CLEAR
         if before.expired and not state.expired:
             return FORGET_EXPIRED
         return KEEP
 
-    def _seal_reply(self, message: Inbound, body: str) -> bytes:
-        """Replies may quote what the user typed, so the copy kept for retries is encrypted too."""
+    def _kept_reply(self, message: Inbound, reply: Reply | None, body: str) -> bytes:
+        """The copy kept for retries. Replies may quote what the user typed, so a text is encrypted; an image
+        reply holds nothing but its media id and is kept as it is."""
+        if isinstance(reply, Image):
+            return body.encode()
         return self.services.vault.seal(body.encode(), context=f"reply:{message.openid}")
 
-    def _open_reply(self, message: Inbound, sealed: bytes) -> str:
+    def _open_reply(self, message: Inbound, kept: bytes) -> str:
+        if kept[:1] == b"<":
+            return kept.decode()
         try:
-            return self.services.vault.open(sealed, context=f"reply:{message.openid}").decode()
+            return self.services.vault.open(kept, context=f"reply:{message.openid}").decode()
         except SealError:
             return SUCCESS
 
