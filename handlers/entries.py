@@ -41,7 +41,7 @@ async def check_in(ctx: Context, profile: Profile, venue: Venue, relative: Relat
     record = {"o": ctx.openid, "n": person.name, "t": person.doc_type, "d": person.doc_number,
               "p": profile.person.phone, "r": relative.relationship if relative else ""}
     await services.venues.record(venue.scene, doc_index, record, now)
-    await services.hot.set(services.keys.last_venue(ctx.openid), f"in|{venue.scene}", ex=RELATIVES_SECONDS)
+    ctx.set_with_turn(services.keys.last_venue(ctx.openid), f"in|{venue.scene}", RELATIVES_SECONDS)
     services.metrics.inc("healthbot_venue_entries_total", whose="relative" if relative else "self")
     stamp = ctx.render("venues/stamp.txt", venue=venue.name, time=day_minute(now))
     if relative is None:
