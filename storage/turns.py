@@ -5,6 +5,7 @@ Both ends are single Lua scripts, so a turn costs two round trips and never leav
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import secrets
@@ -44,16 +45,17 @@ if ARGV[7] ~= '' then
   local first = redis.call('SET', KEYS[7], ARGV[7], 'NX', 'GET', 'EX', ARGV[8])
   if first and first ~= ARGV[7] then return {'replayed'} end
 end
-local seen = redis.call('GET', KEYS[1])
-if seen then return {'dup', seen} end
-if redis.call('EXISTS', KEYS[8]) == 1 then return {'dup', 'D'} end
+local seen = redis.call('MGET', KEYS[1], KEYS[8])  -- the push's reply (or pending mark), its done mark
+if seen[1] then return {'dup', seen[1]} end
+if seen[2] then return {'dup', 'D'} end
 if ARGV[4] ~= '' and not take(KEYS[5], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[4])) then
   return {'limited'}
 end
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[3]) then return {'busy'} end
 redis.call('SET', KEYS[1], 'P', 'PX', ARGV[2])
 local profile = redis.call('HGETALL', KEYS[6])
-local turn = {'ok', redis.call('GET', KEYS[3]) or '', redis.call('GET', KEYS[4]) or '', profile}
+local dialog = redis.call('MGET', KEYS[3], KEYS[4])  -- the state, and the name of one that timed out
+local turn = {'ok', dialog[1] or '', dialog[2] or '', profile}
 if #profile > 0 then  -- one's own code can be shown: what showing it reads
   for i = 9, #KEYS do turn[#turn + 1] = redis.call('HGETALL', KEYS[i]) end
   if ARGV[9] ~= '' then  -- one node only: the status lives under the document's hash tag, another slot
@@ -99,6 +101,19 @@ class FirstBody:
     ttl: int
 
 
+USERS_KEPT = 10_000  # ~1.5 KB of key names each
+
+
+@dataclass(frozen=True, slots=True)
+class _UserKeys:
+    lock: str
+    dialog: str
+    marker: str
+    bucket: str
+    profile: str
+    reads: tuple[str, ...]  # Keys.read_with_turn
+
+
 @dataclass(slots=True)
 class Begun:
     outcome: str  # "ok", "dup" (seen before), "busy" (another push holds the lock), "limited", "replayed"
@@ -131,6 +146,11 @@ class TurnStore:
         self.dialog_ttl = dialog_ttl
         self.notice_ttl = notice_ttl
         self.burst, self.per_second = burst, per_minute / 60
+        self._per_second = repr(self.per_second)  # formatted once, not on every push
+        self._status_prefix = keys.status("") if self.one_node else ""
+        # A user's key names, built once while the user is among the recent ones: a turn names ten of them.
+        # functools' LRU (in C): cachetools' cost a new user more than building the names.
+        self._user_keys = functools.lru_cache(maxsize=USERS_KEPT)(self._build_user_keys)
         self._begin = redis.register_script(BEGIN)
         self._finish = redis.register_script(FINISH)
         self._release = redis.register_script(RELEASE)
@@ -140,8 +160,14 @@ class TurnStore:
         return _lock_tokens.next()
 
     def _turn_keys(self, openid: str, dedup_id: str) -> list[str]:
+        """The push's own key, then the user's lock, dialog and dialog marker."""
+        user = self._user_keys(openid)
+        return [self.keys.seen(openid, dedup_id), user.lock, user.dialog, user.marker]
+
+    def _build_user_keys(self, openid: str) -> _UserKeys:
         k = self.keys
-        return [k.seen(openid, dedup_id), k.lock(openid), k.dialog(openid), k.dialog_marker(openid)]
+        return _UserKeys(k.lock(openid), k.dialog(openid), k.dialog_marker(openid), k.bucket(openid, "messages"),
+                         k.profile(openid), k.read_with_turn(openid))
 
     async def begin(self, openid: str, dedup_id: str, lock_token: str, now: float | None = None,
                     first_body: FirstBody | None = None) -> Begun:
@@ -150,14 +176,14 @@ class TurnStore:
         With `first_body` (one Redis node only: its key has no hash tag), the signed query's replay check
         runs in the same script: a query seen before with another body is refused as "replayed"."""
         limited = now is not None and self.burst > 0
-        extra = self.keys.read_with_turn(openid)
+        user = self._user_keys(openid)
+        extra = user.reads
         done = self.keys.done(openid, dedup_id)
-        keys = [*self._turn_keys(openid, dedup_id), self.keys.bucket(openid, "messages"), self.keys.profile(openid),
+        keys = [self.keys.seen(openid, dedup_id), user.lock, user.dialog, user.marker, user.bucket, user.profile,
                 first_body.key if first_body else done, done, *extra]
         args: list[str | int | float] = [lock_token, self.lease_ms, self.lock_ttl_ms, repr(now) if limited else "",
-                                         self.burst, self.per_second, first_body.digest if first_body else "",
-                                         first_body.ttl if first_body else 0,
-                                         self.keys.status("") if self.one_node else ""]
+                                         self.burst, self._per_second, first_body.digest if first_body else "",
+                                         first_body.ttl if first_body else 0, self._status_prefix]
         result = await self._begin(keys=keys, args=args)
         outcome = result[0].decode()
         if outcome == "dup":
