@@ -13,7 +13,7 @@ from bot.upstreams.http import ProviderUnavailable
 from bot.upstreams.status import HealthStatus
 from bot.wechat.replies import Image, News, Reply, Text
 from storage.codes import CODE, COMBINED
-from storage.profiles import Person, Profile
+from storage.profiles import Person, PersonOf, Profile
 from storage.relatives import Relative
 
 GUIDANCE = {"green": "code/guidance_green.txt", "yellow": "code/guidance_yellow.txt", "red": "code/guidance_red.txt"}
@@ -25,7 +25,7 @@ def proxy_line(services: Services, profile: Profile | None, relative: Relative) 
     return services.templates.render("cards/proxy_line.txt", relationship=relative.relationship, guardian=guardian)
 
 
-async def current_status(ctx: Context, person: Person, doc_index: str, whose: str = "") -> HealthStatus | Text:
+async def current_status(ctx: Context, person: PersonOf, doc_index: str, whose: str = "") -> HealthStatus | Text:
     """The colour now, or the plain words that it cannot be confirmed; never a guess."""
     try:
         return await ctx.services.status.status(person, doc_index, ctx.read_hash)
@@ -33,7 +33,7 @@ async def current_status(ctx: Context, person: Person, doc_index: str, whose: st
         return ctx.text("code/status_unavailable.txt", whose=whose)
 
 
-async def code_image(ctx: Context, person: Person, doc_index: str, *, subject: str = "self",
+async def code_image(ctx: Context, person: PersonOf, doc_index: str, *, subject: str = "self",
                      title: str = "", subtitle: str = "", fresh: bool = False,
                      travel: TravelImage | None = None, notice: str = "", stamp: str = "", whose: str = "") -> Reply:
     """Re-sent from a short cache while what it shows is unchanged, so WeChat's upload quota lasts.
@@ -60,7 +60,7 @@ async def code_image(ctx: Context, person: Person, doc_index: str, *, subject: s
         if cached.get(b"shown", b"").decode() == shown and cached.get(b"media_id") and \
                 now - made < services.settings.render.image_cache_seconds:
             return Image(media_id=cached[b"media_id"].decode())
-    card = await build_card(services, ctx.openid, person, doc_index, status.colour, title=title,
+    card = await build_card(services, ctx.openid, person(), doc_index, status.colour, title=title,
                             subtitle=subtitle, notice=notice, kind=COMBINED if travel else CODE, stamp=stamp,
                             whose=whose)
     png = await (services.renderer.render_combined(card, travel) if travel else services.renderer.render(card))

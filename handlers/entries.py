@@ -45,7 +45,7 @@ async def check_in(ctx: Context, profile: Profile, venue: Venue, relative: Relat
     services.metrics.inc("healthbot_venue_entries_total", whose="relative" if relative else "self")
     stamp = ctx.render("venues/stamp.txt", venue=venue.name, time=day_minute(now))
     if relative is None:
-        return await code_image(ctx, person, doc_index, stamp=stamp)
+        return await code_image(ctx, profile.person_of, doc_index, stamp=stamp)
     return await relative_code(ctx, profile, relative, stamp=stamp)
 
 

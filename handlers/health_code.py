@@ -207,5 +207,5 @@ async def code_reply(ctx: Context, profile: Profile, fresh: bool = False) -> Rep
     """The health code; 二码合一 within the window after 核验行程卡, and a reminder once it has passed."""
     travel = await combined_travel(ctx)
     if isinstance(travel, Text):
-        return await code_image(ctx, profile.person, profile.doc_index, fresh=fresh, notice=travel.content)
-    return await code_image(ctx, profile.person, profile.doc_index, fresh=fresh, travel=travel)
+        return await code_image(ctx, profile.person_of, profile.doc_index, fresh=fresh, notice=travel.content)
+    return await code_image(ctx, profile.person_of, profile.doc_index, fresh=fresh, travel=travel)

@@ -59,7 +59,7 @@ async def colour_now(services: Services, doc_index: str, holder: Holder | None) 
     Without a holder only the local registry can answer (an offline code whose relative was unbound)."""
     try:
         if holder is not None:
-            return (await services.status.status(holder.person, doc_index)).colour
+            return (await services.status.status(lambda: holder.person, doc_index)).colour
         if isinstance(services.status, LocalStatus):
             return (await services.status_registry.get(doc_index)).colour
     except (ProviderUnavailable, RedisError):

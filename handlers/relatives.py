@@ -8,6 +8,7 @@ relative who later turns 17 stays bound (docs/relatives.md).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from typing import Any
 
 from bot.domain.clock import to_minute, to_second
@@ -195,8 +196,7 @@ async def relatives_page(ctx: Context) -> Reply:
         return profile
     rows = []
     for relative in await ctx.services.relatives.list(ctx.openid):
-        person = relative_person(relative)
-        status = await current_status(ctx, person, relative.index)
+        status = await current_status(ctx, partial(relative_person, relative), relative.index)
         rows.append({"n": relative.number, "name": mask_name(relative.name), "relationship": relative.relationship,
                      "colour": status.colour if not isinstance(status, Text) else "",
                      "bound": to_minute(relative.bound_at)})
@@ -273,7 +273,7 @@ async def start_unbinding(ctx: Context, profile: Profile, relative: Relative) ->
 @for_relative("下载离线码")
 async def offline_code(ctx: Context, profile: Profile, relative: Relative) -> Reply:
     services = ctx.services
-    status = await current_status(ctx, relative_person(relative), relative.index, mask_name(relative.name))
+    status = await current_status(ctx, partial(relative_person, relative), relative.index, mask_name(relative.name))
     if isinstance(status, Text):
         return status
     now = services.clock.time()
@@ -321,7 +321,7 @@ def face_event(openid: str, nonce: str, result: str, now: int) -> Inbound:
 
 async def relative_code(ctx: Context, profile: Profile | None, relative: Relative, stamp: str = "") -> Reply:
     """A relative's code (亲属码); with `stamp`, marked for the venue it was just registered at."""
-    return await code_image(ctx, relative_person(relative), relative.index, subject=relative.index[:24],
+    return await code_image(ctx, partial(relative_person, relative), relative.index, subject=relative.index[:24],
                             title=ctx.render("cards/relative_title.txt"), whose=mask_name(relative.name),
                             subtitle=proxy_line(ctx.services, profile, relative), stamp=stamp)
 

@@ -104,7 +104,8 @@ async def complete_travel(ctx: Context, data: dict[str, Any]) -> Reply:
     if data.get("combined"):
         profile = await ctx.profile()
         if profile is not None:
-            return await code_image(ctx, profile.person, profile.doc_index, travel=travel_image(ctx, phone, card))
+            return await code_image(ctx, profile.person_of, profile.doc_index,
+                                    travel=travel_image(ctx, phone, card))
     png = await services.renderer.render_travel(travel_image(ctx, phone, card))
     return Image(png=png, fallback=ctx.render("travel/image_failed.txt"))
 

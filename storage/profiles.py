@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from storage.connection import RedisClient
@@ -20,11 +21,29 @@ class Person:
     nationality: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+PersonOf = Callable[[], Person]  # the person, asked for only where it is needed (a render, an upstream call)
+
+
 class Profile:
-    person: Person
-    doc_index: str
-    claimed_at: float
+    """A claimed code. Its person is decrypted when first asked for: showing an image that is still cached
+    needs only the document's index, and skipping the cipher and the JSON there was ~2 % of such a push."""
+
+    __slots__ = ("_open", "_person", "claimed_at", "doc_index")
+
+    def __init__(self, person: Person | PersonOf, doc_index: str, claimed_at: float) -> None:
+        self._person, self._open = (person, None) if isinstance(person, Person) else (None, person)
+        self.doc_index = doc_index
+        self.claimed_at = claimed_at
+
+    @property
+    def person(self) -> Person:
+        if self._person is None:
+            self._person = self._open()  # type: ignore[misc]
+        return self._person
+
+    def person_of(self) -> Person:
+        """The person, as a PersonOf: `code_image(ctx, profile.person_of, …)` decrypts only if it renders."""
+        return self.person
 
 
 class ProfileStore:
@@ -59,9 +78,13 @@ class ProfileStore:
         """A profile from its stored hash (read by the turn script, or by load)."""
         if not stored:
             return None
-        plain = self.vault.open_json(stored[b"sealed"], context=openid)
-        person = Person(plain["name"], plain["doc_type"], plain["doc_number"], plain.get("phone", ""),
-                        plain.get("nationality", ""))
+        sealed = stored[b"sealed"]
+
+        def person() -> Person:
+            plain = self.vault.open_json(sealed, context=openid)
+            return Person(plain["name"], plain["doc_type"], plain["doc_number"], plain.get("phone", ""),
+                          plain.get("nationality", ""))
+
         return Profile(person, stored[b"doc_index"].decode(), float(stored[b"claimed_at"]))
 
     async def delete(self, openid: str) -> None:

@@ -116,12 +116,12 @@ async def test_7_the_status_cache_is_bounded_and_runs_on_the_injected_clock(upst
     person = Person("张三", "resident_id", ID)
     try:
         for n in range(250):
-            await provider.status(person, f"doc-{n}")
+            await provider.status(lambda: person, f"doc-{n}")
         assert len(provider.cache) == 100 and len(state.requests) == 250
-        await provider.status(person, "doc-249")
+        await provider.status(lambda: person, "doc-249")
         assert len(state.requests) == 250  # still cached
         clock.advance(31)
-        await provider.status(person, "doc-249")
+        await provider.status(lambda: person, "doc-249")
         assert len(state.requests) == 251  # stale by the service's clock, not the wall clock
     finally:
         await http.close()

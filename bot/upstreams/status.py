@@ -11,7 +11,7 @@ from bot.domain.clock import Clock
 from bot.domain.colours import HEALTH_COLOURS
 from bot.upstreams.http import JsonUpstream, ProviderUnavailable, SharedSession
 from bot.upstreams.identity import person_payload
-from storage.profiles import Person
+from storage.profiles import PersonOf
 from storage.status import Reader, StatusRegistry
 
 CACHE_ENTRIES = 10_000  # ~300 bytes each: 3 MB a worker, whatever the number of citizens
@@ -25,7 +25,7 @@ class HealthStatus:
 
 
 class StatusProvider(Protocol):
-    async def status(self, person: Person, doc_index: str, read: Reader | None = None) -> HealthStatus:
+    async def status(self, person: PersonOf, doc_index: str, read: Reader | None = None) -> HealthStatus:
         """The colour now. `read` (the turn's `ctx.read_hash`) lets a local registry use what the turn script
         already read; an HTTP provider asks its upstream regardless."""
         ...
@@ -36,7 +36,7 @@ class LocalStatus:
         self.registry = registry
         self.clock = clock
 
-    async def status(self, person: Person, doc_index: str, read: Reader | None = None) -> HealthStatus:
+    async def status(self, person: PersonOf, doc_index: str, read: Reader | None = None) -> HealthStatus:
         record = await self.registry.get(doc_index, read)
         return HealthStatus(record.colour, record.reason, self.clock.time())
 
@@ -53,10 +53,10 @@ class HttpStatus(JsonUpstream):
         self.clock = clock
         self.cache: TTLCache[str, HealthStatus] = TTLCache(maxsize=entries, ttl=cache_seconds, timer=clock.time)
 
-    async def status(self, person: Person, doc_index: str, read: Reader | None = None) -> HealthStatus:
+    async def status(self, person: PersonOf, doc_index: str, read: Reader | None = None) -> HealthStatus:
         if (cached := self.cache.get(doc_index)) is not None:
             return cached
-        data = await self.post(person_payload(person))
+        data = await self.post(person_payload(person()))
         colour = data.get("colour")
         if colour not in HEALTH_COLOURS:
             raise ProviderUnavailable(f"status answer has no valid colour: {colour!r}")
