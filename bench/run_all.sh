@@ -2,7 +2,8 @@
 # One table: each path's requests/s with wrk (32 connections, fresh MsgId and user each request) against ONE
 # healthbot process, as a ratio of the floor (bench/floor.py). The machine's speed drifts from minute to
 # minute, so each path runs ROUNDS times, each round right after a floor run of the same length: the ratio
-# is the median of the rounds' ratios, req/s, p50 and p99 the medians of the path's runs.
+# is the median of the rounds' ratios, req/s, p50 and p99 the medians of the path's runs. Every run gets
+# fresh requests (a stale timestamp is refused, by the floor too); non2xx counts both runs of each round.
 # Needs Redis on 127.0.0.1:6379 (keys under the prefix hbbench, deleted afterwards).
 # DURATION=5 seconds a run and ROUNDS=5 by default; ONLY="keyword cached dialog venue aes floor floor-aes render"
 # picks rows.
@@ -23,8 +24,6 @@ $PY bench/floor.py --port 8394 --aes-key "$AES" >"$work/floor-aes.log" 2>&1 & pi
 for port in 8391 8392 8393 8394; do up "http://127.0.0.1:$port/healthz"; done
 sleep 0.5
 
-gen 8393 keyword floor
-gen 8394 keyword floor-aes aes
 SCENE=$(venue "$work/plain.toml")
 
 run() {  # run PORT FILE -> "req/s p50_ms p99_ms non2xx"
@@ -37,13 +36,16 @@ median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[
 
 measure() {  # measure LABEL TARGET FLOOR_PORT FLOOR_FILE [PORT KIND [aes]]: ROUNDS pairs; prints one row
   local label=$1 target=$2; shift 2
-  local rows=() r p50 p99 bad fr name
+  local rows=() r p50 p99 bad fr fbad name floor_aes
+  [ "$2" = floor-aes ] && floor_aes=aes
   for round in $(seq 1 "$ROUNDS"); do
     [ -n "${3:-}" ] && { name="$4-$round"; gen "$3" "$4" "$name" ${5:-}; }
-    read -r fr p50 p99 bad < <(run "$1" "$2")
-    r=$fr
+    # The floor's requests are fresh each round too: both refuse a timestamp older than the replay window.
+    gen "$1" keyword "$2-$round" ${floor_aes:-}
+    read -r fr p50 p99 fbad < <(run "$1" "$2-$round")
+    r=$fr bad=0
     [ -n "${3:-}" ] && read -r r p50 p99 bad < <(run "$3" "$name")
-    rows+=("$r $(echo "$r / $fr" | bc -l) $p50 $p99 $bad")
+    rows+=("$r $(echo "$r / $fr" | bc -l) $p50 $p99 $((bad + fbad))")
   done
   col() { printf '%s\n' "${rows[@]}" | awk -v c="$1" '{print $c}' | median; }
   printf '%-58s %9.0f %7.2f %7s %8.1f ms %8.1f ms %6d\n' "$label" "$(col 1)" "$(col 2)" "$target" "$(col 3)" "$(col 4)" \
