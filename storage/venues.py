@@ -7,9 +7,9 @@ Keys, each under one hash tag so every write is slot-local on a cluster:
   are sealed records: a window query reads only this venue's days, never the keyspace;
 - `{p}:d:{doc_index}:visits`: a document's entries as `scene|time|id` (no personal data), for a person trace.
 
-An entry costs two scripts, one per slot (ZADD and EXPIREAT; ZADD, ZREMRANGEBYSCORE and EXPIRE), on the
-lean client. Both keys expire `retention` after their last entry, and the person index is pruned to the
-retention on every write.
+An entry costs two scripts, one per slot (ZADD and EXPIREAT; ZADD, ZREMRANGEBYSCORE and EXPIRE), sent
+together on a cluster; on one node, one script does both. Both keys expire `retention` after their last
+entry, and the person index is pruned to the retention on every write.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from cachetools import TTLCache
+from redis.asyncio.cluster import RedisCluster
 
 from storage.connection import HotClient, RedisClient
 from storage.keys import Keys
@@ -80,6 +81,16 @@ redis.call('EXPIRE', KEYS[1], ARGV[4])
 """
 
 
+# On one Redis node both writes go in one script (no hash-tag rule to keep there).
+ADD_BOTH = """
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIREAT', KEYS[1], ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+"""
+
+
 class VenueRegistry:
     def __init__(self, redis: RedisClient, keys: Keys, vault: Vault, retention_days: int,
                  hot: HotClient | None = None) -> None:
@@ -87,6 +98,8 @@ class VenueRegistry:
         self.hot = hot or redis
         self.retention = retention_days * DAY
         self._cache: TTLCache[str, Venue] = TTLCache(maxsize=VENUE_CACHE_ENTRIES, ttl=VENUE_CACHE_SECONDS)
+        self.one_node = not isinstance(self.hot, RedisCluster)
+        self._add_both = self.hot.register_script(ADD_BOTH)
         self._add_entry = self.hot.register_script(ADD_ENTRY)
         self._add_visit = self.hot.register_script(ADD_VISIT)
 
@@ -129,12 +142,16 @@ class VenueRegistry:
 
     async def record(self, scene: str, doc_index: str, record: dict[str, str], at: float) -> None:
         sealed = self.vault.seal_json(record, context=f"entry:{scene}")
-        await asyncio.gather(  # two slots, so two scripts; sent together, they cost one round trip
-            self._add_entry(keys=[self.keys.venue_entries(scene, _day(at))],
-                            args=[repr(at), sealed, int(at) + self.retention + DAY]),
-            self._add_visit(keys=[self.keys.visits(doc_index)],
-                            args=[repr(at), f"{scene}|{at!r}|{secrets.token_hex(4)}", repr(at - self.retention),
-                                  self.retention]))
+        entries, visits = self.keys.venue_entries(scene, _day(at)), self.keys.visits(doc_index)
+        entry_args = [repr(at), sealed, int(at) + self.retention + DAY]
+        visit = f"{scene}|{at!r}|{secrets.token_hex(4)}"
+        if self.one_node:
+            await self._add_both(keys=[entries, visits], args=[*entry_args, visit, repr(at - self.retention),
+                                                               self.retention])
+            return
+        await asyncio.gather(  # two slots on a cluster, so two scripts; sent together: one round trip
+            self._add_entry(keys=[entries], args=entry_args),
+            self._add_visit(keys=[visits], args=[repr(at), visit, repr(at - self.retention), self.retention]))
 
     async def entries(self, scene: str, start: float, end: float) -> list[Entry]:
         """The venue's entries from `start` to `end`, oldest first: one sorted-set range per day."""

@@ -1,7 +1,8 @@
 """Dialogs declared as data: ordered steps, each with a prompt template, a validator and an optional condition.
 
 At any step `取消` cancels and `返回` goes back one step. The engine keeps the step, the history and the
-collected data in the user's DialogState; the dispatcher persists it as one Redis hash with one sliding TTL.
+collected data in the user's DialogState; the dispatcher persists it as one Redis value with one sliding TTL
+(bot/engine/state.py).
 """
 
 from __future__ import annotations
