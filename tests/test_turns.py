@@ -14,6 +14,7 @@ from handlers import basics, health_code
 from storage.profiles import Person
 from tests.conftest import Bot, BotFactory, describe
 from tests.helpers import tiny_png
+from tests.journeys import full_claim
 
 
 class Probe:
@@ -194,3 +195,21 @@ async def test_a_write_kept_for_the_turns_end_lands_with_the_reply_and_never_aft
     reply = await bot.say("oWrites_0002", "记下又出错")
     assert "记下" not in reply and reply  # the error text, not the handler's
     assert await redis.get(keys.last_venue("oWrites_0002")) is None
+
+
+async def test_a_retried_image_reply_is_the_same_image_and_a_kept_text_is_sealed(bot: Bot) -> None:
+    """WeChat retries a push whose reply it did not get: the retry gets the first reply. An image reply is kept
+    as it is (a media id only); a text is kept sealed, since it may quote what the user typed."""
+    user = "oRetryImage_1"
+    await full_claim(bot, user)
+    push = bot.sim.text(user, "防疫健康信息码")
+    first, again = await bot.push(push), await bot.push(push)
+    assert first["MsgType"] == "image" and again == first
+    assert bot.services.metrics.value("healthbot_dedup_hits_total") >= 1
+    kept = await bot.services.redis.get(bot.services.keys.seen(user, parse_inbound(push.encode()).dedup_id()))
+    assert kept is not None and first["Image"]["MediaId"].encode() in kept
+
+    text_push = bot.sim.text(user, "帮助")
+    await bot.push(text_push)
+    kept = await bot.services.redis.get(bot.services.keys.seen(user, parse_inbound(text_push.encode()).dedup_id()))
+    assert kept is not None and "防疫健康信息码".encode() not in kept and b"<xml>" not in kept
