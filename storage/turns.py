@@ -145,8 +145,7 @@ class TurnStore:
         self.lock_ttl_ms = int(lock_ttl * 1000)
         self.dialog_ttl = dialog_ttl
         self.notice_ttl = notice_ttl
-        self.burst, self.per_second = burst, per_minute / 60
-        self._per_second = repr(self.per_second)  # formatted once, not on every push
+        self.burst, self._per_second = burst, repr(per_minute / 60)  # the rate, formatted once
         self._status_prefix = keys.status("") if self.one_node else ""
         # A user's key names, built once while the user is among the recent ones: a turn names ten of them.
         # functools' LRU (in C): cachetools' cost a new user more than building the names.
@@ -179,8 +178,8 @@ class TurnStore:
         user = self._user_keys(openid)
         extra = user.reads
         done = self.keys.done(openid, dedup_id)
-        keys = [self.keys.seen(openid, dedup_id), user.lock, user.dialog, user.marker, user.bucket, user.profile,
-                first_body.key if first_body else done, done, *extra]
+        keys = [*self._turn_keys(openid, dedup_id), user.bucket, user.profile, first_body.key if first_body else done,
+                done, *extra]
         args: list[str | int | float] = [lock_token, self.lease_ms, self.lock_ttl_ms, repr(now) if limited else "",
                                          self.burst, self._per_second, first_body.digest if first_body else "",
                                          first_body.ttl if first_body else 0, self._status_prefix]
