@@ -70,25 +70,24 @@ def _day_of_hour(hour: int) -> str:
     return datetime.fromtimestamp(hour * 3600, _SHANGHAI).strftime("%Y%m%d")
 
 
-ADD_ENTRY = """
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-redis.call('EXPIREAT', KEYS[1], ARGV[3])
+# Each write once, as a Lua function of its key and arguments: a script of its own on a cluster (one slot
+# each), both in one script on one Redis node (no hash-tag rule to keep there).
+_ENTRY = """
+local function add_entry(key, at, sealed, expire_at)
+  redis.call('ZADD', key, at, sealed)
+  redis.call('EXPIREAT', key, expire_at)
+end
 """
-ADD_VISIT = """
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
+_VISIT = """
+local function add_visit(key, at, member, cutoff, ttl)
+  redis.call('ZADD', key, at, member)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', cutoff)
+  redis.call('EXPIRE', key, ttl)
+end
 """
-
-
-# On one Redis node both writes go in one script (no hash-tag rule to keep there).
-ADD_BOTH = """
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-redis.call('EXPIREAT', KEYS[1], ARGV[3])
-redis.call('ZADD', KEYS[2], ARGV[1], ARGV[4])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[5])
-redis.call('EXPIRE', KEYS[2], ARGV[6])
-"""
+ADD_ENTRY = _ENTRY + "add_entry(KEYS[1], unpack(ARGV))"
+ADD_VISIT = _VISIT + "add_visit(KEYS[1], unpack(ARGV))"
+ADD_BOTH = _ENTRY + _VISIT + "add_entry(KEYS[1], unpack(ARGV, 1, 3))\nadd_visit(KEYS[2], unpack(ARGV, 4, 7))"
 
 
 class VenueRegistry:
@@ -143,15 +142,13 @@ class VenueRegistry:
     async def record(self, scene: str, doc_index: str, record: dict[str, str], at: float) -> None:
         sealed = self.vault.seal_json(record, context=f"entry:{scene}")
         entries, visits = self.keys.venue_entries(scene, _day(at)), self.keys.visits(doc_index)
-        entry_args = [repr(at), sealed, int(at) + self.retention + DAY]
-        visit = f"{scene}|{at!r}|{secrets.token_hex(4)}"
+        entry = [repr(at), sealed, int(at) + self.retention + DAY]
+        visit = [repr(at), f"{scene}|{at!r}|{secrets.token_hex(4)}", repr(at - self.retention), self.retention]
         if self.one_node:
-            await self._add_both(keys=[entries, visits], args=[*entry_args, visit, repr(at - self.retention),
-                                                               self.retention])
+            await self._add_both(keys=[entries, visits], args=[*entry, *visit])
             return
         await asyncio.gather(  # two slots on a cluster, so two scripts; sent together: one round trip
-            self._add_entry(keys=[entries], args=entry_args),
-            self._add_visit(keys=[visits], args=[repr(at), visit, repr(at - self.retention), self.retention]))
+            self._add_entry(keys=[entries], args=entry), self._add_visit(keys=[visits], args=visit))
 
     async def entries(self, scene: str, start: float, end: float) -> list[Entry]:
         """The venue's entries from `start` to `end`, oldest first: one sorted-set range per day."""
