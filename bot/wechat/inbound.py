@@ -104,10 +104,10 @@ def parse_inbound(body: bytes) -> Inbound:
         # A field is text; one with children or attributes is not a field we can read.
         fields[child.tag] = (child.text or "").strip() if len(child) == 0 and not child.attrib else None
     data = _check_shape(fields)
-    event = (data.get("Event") or "").lower() if data["MsgType"].lower() == "event" else ""
+    msg_type = data["MsgType"].lower()
+    event = (data.get("Event") or "").lower() if msg_type == "event" else ""
     content = data.get("Content")
     key = data.get("EventKey")
-    msg_type = data["MsgType"].lower()
     recognition = data.get("Recognition")
     if msg_type == "voice" and isinstance(recognition, str) and recognition.strip():
         # The account's speech recognition wrote down what was said: answer it as if it had been typed.
