@@ -1,6 +1,7 @@
 # Sourced by the benchmark scripts: paths, a scratch directory and its cleanup, bench configs, waiting.
 # Every bench server uses Redis on 127.0.0.1:6379 under the prefix hbbench, deleted on exit.
 PY=.venv/bin/python
+need() { command -v "$1" >/dev/null || { apt-get update -qq && apt-get install -y -qq "$1" >/dev/null; }; }  # need TOOL: install if missing
 HB=.venv/bin/healthbot
 AES=abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG
 KEYS=$($HB keygen)  # one set for every server of a run, so each can read what another wrote

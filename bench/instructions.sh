@@ -10,10 +10,10 @@
 # fall in different minutes, so nearly every one re-renders: the count then measures rendering, not the scan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
 N=${N:-2000}
 WARM=400
 source bench/common.sh
+need valgrind
 config plain 8381 8380; config aes 8382 8380 "$AES"; config plain-cg 8385 8380; config aes-cg 8385 8380 "$AES"
 $HB standin --config "$work/plain.toml" --port 8380 >"$work/standin.log" 2>&1 & pids+=($!)
 $HB serve --config "$work/plain.toml" >"$work/plain.log" 2>&1 & pids+=($!)

@@ -5,9 +5,9 @@
 # Needs Redis on 127.0.0.1:6379 (keys under hbbench, deleted afterwards; INFO's counters are reset).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 DURATION=${DURATION:-5}
 source bench/common.sh
+need wrk
 config plain 8371 8370
 $HB standin --config "$work/plain.toml" --port 8370 >"$work/standin.log" 2>&1 & pids+=($!)
 $HB serve --config "$work/plain.toml" >"$work/plain.log" 2>&1 & pids+=($!)

@@ -9,10 +9,10 @@
 # picks rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-5}
 source bench/common.sh
+need wrk
 
 config plain 8391 8390
 config aes 8392 8390 "$AES"

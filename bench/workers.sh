@@ -6,10 +6,10 @@
 # spend what one spends on a request, nothing in healthbot stands in the way of scaling across free cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-3}
 source bench/common.sh
+need wrk
 config one 8481 8480; config two 8482 8480
 $HB standin --config "$work/one.toml" --port 8480 >"$work/standin.log" 2>&1 & pids+=($!)
 $HB serve --config "$work/one.toml" >"$work/one.log" 2>&1 & pids+=($!); one=$!
