@@ -52,8 +52,7 @@ class Metrics:
             if kind == "counter":
                 self._metrics[name] = Counter(name.removesuffix("_total"), help_text, labels, registry=self.registry)
             else:
-                buckets = REPLY_BUCKETS
-                self._metrics[name] = Histogram(name, help_text, labels, buckets=buckets, registry=self.registry)
+                self._metrics[name] = Histogram(name, help_text, labels, buckets=REPLY_BUCKETS, registry=self.registry)
 
     def _child(self, name: str, labels: dict[str, object]) -> Counter | Histogram:
         """The series for these label values. prometheus_client's labels() validates and copies on every
