@@ -26,8 +26,9 @@ class HealthStatus:
 
 class StatusProvider(Protocol):
     async def status(self, person: PersonOf, doc_index: str, read: Reader | None = None) -> HealthStatus:
-        """The colour now. `read` (the turn's `ctx.read_hash`) lets a local registry use what the turn script
-        already read; an HTTP provider asks its upstream regardless."""
+        """The colour now. `person` is called only by a provider that must name the person (an HTTP one, on a
+        cache miss). `read` (the turn's `ctx.read_hash`) lets a local registry use what the turn script already
+        read; an HTTP provider asks its upstream regardless."""
         ...
 
 
