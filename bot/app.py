@@ -42,6 +42,7 @@ from storage.travel import TravelRegistry
 from storage.turns import TurnStore
 from storage.vault import Vault
 from storage.venues import VenueRegistry
+from storage.writes import Writer
 
 log = logging.getLogger("healthbot")
 
@@ -97,6 +98,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         limiter=RateLimiter(redis),
         qr_tokens=QrTokens(redis, keys, vault, settings.render.qr_token_ttl),
         venues=VenueRegistry(redis, keys, vault, settings.venues.retention_days, hot),
+        writer=Writer(hot),
         audit=AuditLog(redis, keys),
         metrics=metrics,
     )

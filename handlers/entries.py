@@ -40,7 +40,7 @@ async def check_in(ctx: Context, profile: Profile, venue: Venue, relative: Relat
     doc_index = relative.index if relative else profile.doc_index
     record = {"o": ctx.openid, "n": person.name, "t": person.doc_type, "d": person.doc_number,
               "p": profile.person.phone, "r": relative.relationship if relative else ""}
-    await services.venues.record(venue.scene, doc_index, record, now)
+    await ctx.write_with_turn(services.venues.entry_writes(venue.scene, doc_index, record, now))
     ctx.set_with_turn(services.keys.last_venue(ctx.openid), f"in|{venue.scene}", RELATIVES_SECONDS)
     services.metrics.inc("healthbot_venue_entries_total", whose="relative" if relative else "self")
     stamp = ctx.render("venues/stamp.txt", venue=venue.name, time=day_minute(now))

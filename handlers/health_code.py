@@ -90,14 +90,14 @@ def is_passport(ctx: Context, data: Mapping[str, Any]) -> bool:
 # -- the two claim dialogs --------------------------------------------------------------------------------
 
 def summary_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
-    """What prompts may show: masked values only."""
+    """What prompts may show: masked values only (nothing to mask before the answers: most prompts)."""
     doc_type = data.get("doc_type", RESIDENT_ID)
-    number = data.get("doc_number", "")
+    name, number, phone = data.get("name", ""), data.get("doc_number", ""), data.get("phone", "")
     return {
-        "name": mask_name(data.get("name", "")),
+        "name": mask_name(name) if name else "",
         "doc_type": doc_type,
-        "doc_number": mask_id_document(doc_type, number),
-        "phone": mask_phone(data.get("phone", "")),
+        "doc_number": mask_id_document(doc_type, number) if number else "",
+        "phone": mask_phone(phone) if phone else "",
         "nationality": data.get("nationality", ""),
         "types": DOCUMENT_CODES,
         "hmt": data.get("entry") == "hmt",

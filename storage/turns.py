@@ -17,6 +17,7 @@ from storage.connection import HotClient
 from storage.keys import Keys
 from storage.ratelimit import TAKE
 from storage.resp import pairs
+from storage.writes import RUN_WRITES, Write, encode
 
 
 class _LockTokens:
@@ -67,7 +68,7 @@ end
 return turn
 """
 
-FINISH = """
+FINISH = RUN_WRITES + """
 if ARGV[1] ~= '' then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
 redis.call('SET', KEYS[5], 'D', 'PX', ARGV[8])
 local op = ARGV[4]
@@ -79,9 +80,7 @@ elseif op == 'set' then
 elseif op == 'forget-expired' then
   redis.call('DEL', KEYS[4])
 end
-for i = 6, #KEYS do  -- the turn's own writes of the user's keys (Context.set_with_turn): value, seconds
-  redis.call('SET', KEYS[i], ARGV[2 * i - 2], 'EX', ARGV[2 * i - 1])
-end
+run_writes(6, 10)  -- what the handler asked to write with the turn (storage.writes)
 if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
 return 1
 """
@@ -203,16 +202,14 @@ class TurnStore:
         return await self.redis.get(self.keys.seen(openid, dedup_id))
 
     async def finish(self, openid: str, dedup_id: str, lock_token: str, reply: bytes | None,
-                     write: DialogWrite, sets: dict[str, tuple[str, int]] | None = None) -> None:
-        """Store the reply for retries (None: leave what is stored), write the dialog, apply `sets` (the user's
-        keys: value and seconds to live), release the lock."""
+                     write: DialogWrite, writes: list[Write] | None = None) -> None:
+        """Store the reply for retries (None: leave what is stored), write the dialog, run `writes` (on a
+        cluster, keys of the user's own slot only), release the lock."""
         stored = REPLIED + reply if reply is not None else b""
-        args: list[str | bytes | int] = [stored, self.dedup_ttl_ms, lock_token, write.op, self.dialog_ttl,
-                                         self.notice_ttl, write.name, self.done_ms, write.value]
-        for value, seconds in (sets or {}).values():
-            args += [value, seconds]
-        await self._finish(
-            keys=[*self._turn_keys(openid, dedup_id), self.keys.done(openid, dedup_id), *(sets or ())], args=args)
+        keys, argv = encode(writes or [])
+        await self._finish(keys=[*self._turn_keys(openid, dedup_id), self.keys.done(openid, dedup_id), *keys],
+                           args=[stored, self.dedup_ttl_ms, lock_token, write.op, self.dialog_ttl, self.notice_ttl,
+                                 write.name, self.done_ms, write.value, *argv])
 
     async def store_reply(self, openid: str, dedup_id: str, reply: bytes) -> None:
         await self.redis.set(self.keys.seen(openid, dedup_id), REPLIED + reply, px=self.dedup_ttl_ms)

@@ -7,14 +7,13 @@ Keys, each under one hash tag so every write is slot-local on a cluster:
   are sealed records: a window query reads only this venue's days, never the keyspace;
 - `{p}:d:{doc_index}:visits`: a document's entries as `scene|time|id` (no personal data), for a person trace.
 
-An entry costs two scripts, one per slot (ZADD and EXPIREAT; ZADD, ZREMRANGEBYSCORE and EXPIRE), sent
-together on a cluster; on one node, one script does both. Both keys expire `retention` after their last
-entry, and the person index is pruned to the retention on every write.
+An entry is five writes (ZADD and EXPIREAT; ZADD, ZREMRANGEBYSCORE and EXPIRE). On one node the scan's turn
+writes them in the script that ends it; on a cluster, one script per slot, sent together. Both keys expire
+`retention` after their last entry, and the person index is pruned to the retention on every write.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import secrets
 from dataclasses import dataclass
@@ -22,11 +21,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from cachetools import TTLCache
-from redis.asyncio.cluster import RedisCluster
 
 from storage.connection import HotClient, RedisClient
 from storage.keys import Keys
 from storage.vault import Vault
+from storage.writes import Write, Writer
 
 SCENE_PREFIX = "venue:"
 DAY = 86400
@@ -70,26 +69,6 @@ def _day_of_hour(hour: int) -> str:
     return datetime.fromtimestamp(hour * 3600, _SHANGHAI).strftime("%Y%m%d")
 
 
-# Each write once, as a Lua function of its key and arguments: a script of its own on a cluster (one slot
-# each), both in one script on one Redis node (no hash-tag rule to keep there).
-_ENTRY = """
-local function add_entry(key, at, sealed, expire_at)
-  redis.call('ZADD', key, at, sealed)
-  redis.call('EXPIREAT', key, expire_at)
-end
-"""
-_VISIT = """
-local function add_visit(key, at, member, cutoff, ttl)
-  redis.call('ZADD', key, at, member)
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', cutoff)
-  redis.call('EXPIRE', key, ttl)
-end
-"""
-ADD_ENTRY = _ENTRY + "add_entry(KEYS[1], unpack(ARGV))"
-ADD_VISIT = _VISIT + "add_visit(KEYS[1], unpack(ARGV))"
-ADD_BOTH = _ENTRY + _VISIT + "add_entry(KEYS[1], unpack(ARGV, 1, 3))\nadd_visit(KEYS[2], unpack(ARGV, 4, 7))"
-
-
 class VenueRegistry:
     def __init__(self, redis: RedisClient, keys: Keys, vault: Vault, retention_days: int,
                  hot: HotClient | None = None) -> None:
@@ -97,10 +76,7 @@ class VenueRegistry:
         self.hot = hot or redis
         self.retention = retention_days * DAY
         self._cache: TTLCache[str, Venue] = TTLCache(maxsize=VENUE_CACHE_ENTRIES, ttl=VENUE_CACHE_SECONDS)
-        self.one_node = not isinstance(self.hot, RedisCluster)
-        self._add_both = self.hot.register_script(ADD_BOTH)
-        self._add_entry = self.hot.register_script(ADD_ENTRY)
-        self._add_visit = self.hot.register_script(ADD_VISIT)
+        self._writer = Writer(self.hot)
 
     # -- venues ----------------------------------------------------------------------------------------
 
@@ -139,16 +115,19 @@ class VenueRegistry:
 
     # -- entries ---------------------------------------------------------------------------------------
 
-    async def record(self, scene: str, doc_index: str, record: dict[str, str], at: float) -> None:
-        sealed = self.vault.seal_json(record, context=f"entry:{scene}")
+    def entry_writes(self, scene: str, doc_index: str, record: dict[str, str], at: float) -> list[Write]:
+        """An entry as writes (storage.writes), for the turn's end to carry: the sealed record in the venue's
+        day, kept `retention` after the day's last entry; the visit in the document's index, pruned to it."""
         entries, visits = self.keys.venue_entries(scene, _day(at)), self.keys.visits(doc_index)
-        entry = [repr(at), sealed, int(at) + self.retention + DAY]
-        visit = [repr(at), f"{scene}|{at!r}|{secrets.token_hex(4)}", repr(at - self.retention), self.retention]
-        if self.one_node:
-            await self._add_both(keys=[entries, visits], args=[*entry, *visit])
-            return
-        await asyncio.gather(  # two slots on a cluster, so two scripts; sent together: one round trip
-            self._add_entry(keys=[entries], args=entry), self._add_visit(keys=[visits], args=visit))
+        return [Write("ZADD", entries, (repr(at), self.vault.seal_json(record, context=f"entry:{scene}"))),
+                Write("EXPIREAT", entries, (int(at) + self.retention + DAY,)),
+                Write("ZADD", visits, (repr(at), f"{scene}|{at!r}|{secrets.token_hex(4)}")),
+                Write("ZREMRANGEBYSCORE", visits, ("-inf", repr(at - self.retention))),
+                Write("EXPIRE", visits, (self.retention,))]
+
+    async def record(self, scene: str, doc_index: str, record: dict[str, str], at: float) -> None:
+        """An entry written now (a scan's turn carries `entry_writes` instead)."""
+        await self._writer.apply(self.entry_writes(scene, doc_index, record, at))
 
     async def entries(self, scene: str, start: float, end: float) -> list[Entry]:
         """The venue's entries from `start` to `end`, oldest first: one sorted-set range per day."""

@@ -18,6 +18,7 @@ from tests.conftest import Bot, BotFactory
 from tests.journeys import (
     AGE_6,
     TODAY,
+    full_claim,
     guardian,
     up_to_agreement,
 )
@@ -141,3 +142,21 @@ async def test_a_venue_entry_lands_in_the_venues_day_and_the_persons_visits(bot:
     entries = await venues.entries("venue:clustertest1", now - 60, now + 60)
     assert [(e.record["o"], e.record["n"]) for e in entries] == [("oVenueCluster_1", "张三")]
     assert [scene for scene, _ in await venues.visits("doc-index-1", now - 60, now + 60)] == ["venue:clustertest1"]
+
+
+async def test_a_scan_through_the_webhook_records_the_entry_on_one_node_and_on_the_cluster(
+        make_bot: BotFactory) -> None:
+    """On one node the turn's last script writes the entry; on a cluster the venue's slot is another, so the
+    handler writes it first: either way the scan's reply comes with both records in place."""
+    bot = await make_bot()  # today: an entry expires a retention after its day
+    venues, now, user = bot.services.venues, time.time(), "oVenueCluster_2"
+    await venues.add("venue:clustertest2", "人民医院", "", "ticket", "", now)
+    await full_claim(bot, user, adult(7))
+    reply = await bot.push(bot.sim.event(user, "SCAN", "venue:clustertest2"))
+    assert reply["MsgType"] == "image"
+    entries = await venues.entries("venue:clustertest2", now - 60, now + 60)
+    assert [e.record["o"] for e in entries] == [user]
+    profile = await bot.services.profiles.load(user)
+    assert profile is not None
+    visits = await venues.visits(profile.doc_index, now - 60, now + 60)
+    assert [scene for scene, _ in visits] == ["venue:clustertest2"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -68,4 +69,9 @@ def parse_local(text: str) -> float:
 
 def day_minute(ts: float) -> str:
     """12-01 14:30: a time stamped on a code at a venue, short enough to read at a glance."""
-    return local(ts).strftime("%m-%d %H:%M")
+    return _day_minute(int(ts // 60))
+
+
+@functools.lru_cache(maxsize=4)
+def _day_minute(minute: int) -> str:  # every scan of a minute stamps the same text: a zone-aware format once
+    return local(minute * 60).strftime("%m-%d %H:%M")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.wechat.inbound import Inbound
 from bot.wechat.replies import Reply, Text
+from storage.writes import Write
 
 if TYPE_CHECKING:
     from bot.engine.services import Services
@@ -46,7 +47,7 @@ class Context:
     prefetched_profile: dict[bytes, bytes] | None = None
     read_with_turn: dict[str, dict[bytes, bytes]] = field(default_factory=dict)
     later: list[Reply] = field(default_factory=list)
-    sets: dict[str, tuple[str, int]] = field(default_factory=dict)  # set_with_turn's writes
+    writes: list[Write] = field(default_factory=list)  # what the turn's end writes (write_with_turn)
     # Set by the dispatcher inside a dialog: the service this text names, if it is one (a keyword or command).
     service_named: Callable[[], Awaitable[Reply] | None] = lambda: None
 
@@ -71,7 +72,15 @@ class Context:
     def set_with_turn(self, key: str, value: str, seconds: int) -> None:
         """SET one of this user's keys when the turn ends, in the script that ends it: no round trip of its own,
         and nothing written if the turn cannot finish. A read later in the same turn still sees the old value."""
-        self.sets[key] = (value, seconds)
+        self.writes.append(Write("SET", key, (value, "EX", seconds)))
+
+    async def write_with_turn(self, writes: list[Write]) -> None:
+        """Writes of any keys, with the turn's end as set_with_turn's. On a cluster, keys outside the user's slot
+        cannot join the turn's script: there they are written now, and this waits for them."""
+        if self.services.turns.one_node:
+            self.writes += writes
+        else:
+            await self.services.writer.apply(writes)
 
     def wrote(self, key: str) -> None:
         """This turn changes `key`: a read after this must not take the turn script's copy."""

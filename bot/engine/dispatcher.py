@@ -53,9 +53,9 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + self.services.settings.server.reply_deadline
-        token = self.services.turns.new_lock_token()
+        token, dedup_id = self.services.turns.new_lock_token(), message.dedup_id()
         try:
-            claimed = await self._claim(message, deadline, first_body, token)
+            claimed = await self._claim(message, dedup_id, deadline, first_body, token)
         except RedisError as exc:
             log.warning("redis unavailable at turn start user=%s: %s", hash_openid(message.openid), exc)
             self.metrics.inc("healthbot_redis_errors_total")
@@ -78,8 +78,8 @@ class Dispatcher:
         body = self._render(message, reply)
         try:
             await self.services.turns.finish(
-                message.openid, message.dedup_id(), token, self._kept_reply(message, reply, body),
-                self._dialog_write(ctx, before), ctx.sets
+                message.openid, dedup_id, token, self._kept_reply(message, reply, body),
+                self._dialog_write(ctx, before), ctx.writes
             )
         except RedisError as exc:
             log.warning("redis unavailable at turn end user=%s: %s", hash_openid(message.openid), exc)
@@ -93,11 +93,10 @@ class Dispatcher:
             self.spawn(self.send_all(message.openid, ctx.later))
         return body
 
-    async def _claim(self, message: Inbound, deadline: float, first_body: FirstBody | None,
+    async def _claim(self, message: Inbound, dedup_id: str, deadline: float, first_body: FirstBody | None,
                      token: str) -> str | Begun:
         """Own the turn under `token`, or answer at once: a retry gets the first attempt's reply."""
         turns, loop = self.services.turns, asyncio.get_running_loop()
-        dedup_id = message.dedup_id()
         first = True
         while True:
             # Only a push's first claim takes a message token: waiting for the lock is not a new message.
@@ -138,11 +137,11 @@ class Dispatcher:
             return await self._materialize(await self._route(ctx))
         except RedisError as exc:
             log.warning("redis failed inside a handler user=%s: %s", hash_openid(ctx.openid), exc)
-            ctx.state, ctx.sets = before.snapshot(), {}
+            ctx.state, ctx.writes = before.snapshot(), []
             return self._text("busy.txt")
         except Exception:
             log.exception("handler failed user=%s", hash_openid(ctx.openid))
-            ctx.state, ctx.sets = before.snapshot(), {}
+            ctx.state, ctx.writes = before.snapshot(), []
             return self._text("error.txt")
 
     async def _route(self, ctx: Context) -> Reply:
@@ -203,7 +202,7 @@ class Dispatcher:
             await self.send_all(ctx.openid, [reply, *ctx.later])
         finally:
             await self.services.turns.finish(
-                ctx.openid, ctx.message.dedup_id(), token, None, self._dialog_write(ctx, before), ctx.sets
+                ctx.openid, ctx.message.dedup_id(), token, None, self._dialog_write(ctx, before), ctx.writes
             )
 
     async def send_all(self, openid: str, replies: list[Reply]) -> None:

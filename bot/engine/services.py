@@ -34,6 +34,7 @@ from storage.travel import TravelRegistry
 from storage.turns import TurnStore
 from storage.vault import Vault
 from storage.venues import VenueRegistry
+from storage.writes import Writer
 
 log = logging.getLogger("healthbot.services")
 
@@ -67,6 +68,7 @@ class Services:
     limiter: RateLimiter
     qr_tokens: QrTokens
     venues: VenueRegistry
+    writer: Writer  # writes of other slots than the user's, on a cluster (Context.write_with_turn)
     audit: AuditLog
     metrics: Metrics
 

@@ -1,0 +1,64 @@
+"""Writes as data: Redis commands a caller asks for now and a script runs later, with the turn's end.
+
+A turn's last script (storage.turns.FINISH) runs them after the handler: no round trip of their own, nothing
+written when the turn cannot finish. Keys of another hash tag cannot join that script on a cluster: there
+`Writer.apply` runs them now, one script per key (each key its own slot). One Lua runner serves both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from redis.asyncio.cluster import RedisCluster
+
+from storage.connection import HotClient
+from storage.resp import Arg
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    command: str  # a write command that names one key first: SET, ZADD, EXPIRE...
+    key: str
+    args: tuple[Arg, ...] = ()
+
+
+# run_writes(k, a): the commands encoded from ARGV[a] on, their keys from KEYS[k] on (see `encode`).
+RUN_WRITES = """
+local function run_writes(first_key, at)
+  local n = tonumber(ARGV[at]); at = at + 1
+  for _ = 1, n do
+    local argc = tonumber(ARGV[at])
+    redis.call(ARGV[at + 1], KEYS[first_key + tonumber(ARGV[at + 2])], unpack(ARGV, at + 3, at + 2 + argc))
+    at = at + 3 + argc
+  end
+end
+"""
+
+
+def encode(writes: list[Write]) -> tuple[list[str], list[Arg]]:
+    """The keys (each once) and the ARGV run_writes reads: the count, then per command its argument count,
+    name, key's place among the keys, arguments."""
+    places: dict[str, int] = {}
+    argv: list[Arg] = [len(writes)]
+    for write in writes:
+        argv += [len(write.args), write.command, places.setdefault(write.key, len(places)), *write.args]
+    return list(places), argv
+
+
+class Writer:
+    """Runs writes now, in as few scripts as the keys' slots allow: one on one node, one per key on a cluster."""
+
+    def __init__(self, redis: HotClient) -> None:
+        self.one_node = not isinstance(redis, RedisCluster)
+        self._run = redis.register_script(RUN_WRITES + "run_writes(1, 1)")
+
+    async def apply(self, writes: list[Write]) -> None:
+        if self.one_node:
+            keys, argv = encode(writes)
+            await self._run(keys=keys, args=argv)
+            return
+        by_key: dict[str, list[Write]] = {}
+        for write in writes:
+            by_key.setdefault(write.key, []).append(write)
+        await asyncio.gather(*(self._run(keys=[key], args=encode(group)[1]) for key, group in by_key.items()))
