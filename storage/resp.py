@@ -116,8 +116,11 @@ class Script:
         self.sha = hashlib.sha1(self.lua, usedforsecurity=False).hexdigest()
 
     async def __call__(self, keys: list[str] | tuple[str, ...] = (), args: list[Arg] | tuple[Arg, ...] = ()) -> Any:
+        connection = self.client._connection  # execute's work inline: two scripts a turn, one frame fewer each
+        if connection is None or connection.closed:
+            connection = await self.client._ready()
         try:
-            return await self.client.execute("EVALSHA", self.sha, len(keys), *keys, *args)
+            return await connection.send(("EVALSHA", self.sha, len(keys), *keys, *args))
         except NoScriptError:
             return await self.client.execute("EVAL", self.lua, len(keys), *keys, *args)
 

@@ -177,8 +177,8 @@ class TurnStore:
         user = self._user_keys(openid)
         extra = user.reads
         done = self.keys.done(openid, dedup_id)
-        keys = [*self._turn_keys(openid, dedup_id), user.bucket, user.profile, first_body.key if first_body else done,
-                done, *extra]
+        keys = [self.keys.seen(openid, dedup_id), user.lock, user.dialog, user.marker, user.bucket, user.profile,
+                first_body.key if first_body else done, done, *extra]
         args: list[str | int | float] = [lock_token, self.lease_ms, self.lock_ttl_ms, repr(now) if limited else "",
                                          self.burst, self._per_second, first_body.digest if first_body else "",
                                          first_body.ttl if first_body else 0, self._status_prefix]

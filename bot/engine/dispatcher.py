@@ -54,8 +54,12 @@ class Dispatcher:
         started = loop.time()
         deadline = started + self.services.settings.server.reply_deadline
         token, dedup_id = self.services.turns.new_lock_token(), message.dedup_id()
+        turns = self.services.turns
         try:
-            claimed = await self._claim(message, dedup_id, deadline, first_body, token)
+            # The push's first claim takes a message token; most find the user free and go straight on.
+            claimed = await turns.begin(message.openid, dedup_id, token, time.time(), first_body)
+            if claimed.outcome != "ok":
+                claimed = await self._claim(message, dedup_id, deadline, token, claimed)
         except RedisError as exc:
             log.warning("redis unavailable at turn start user=%s: %s", hash_openid(message.openid), exc)
             self.metrics.inc("healthbot_redis_errors_total")
@@ -93,16 +97,12 @@ class Dispatcher:
             self.spawn(self.send_all(message.openid, ctx.later))
         return body
 
-    async def _claim(self, message: Inbound, dedup_id: str, deadline: float, first_body: FirstBody | None,
-                     token: str) -> str | Begun:
-        """Own the turn under `token`, or answer at once: a retry gets the first attempt's reply."""
+    async def _claim(self, message: Inbound, dedup_id: str, deadline: float, token: str,
+                     begun: Begun) -> str | Begun:
+        """After a first claim that did not get the turn: own it under `token` once the user is free, or answer
+        at once (a retry gets the first attempt's reply)."""
         turns, loop = self.services.turns, asyncio.get_running_loop()
-        first = True
         while True:
-            # Only a push's first claim takes a message token: waiting for the lock is not a new message.
-            begun = await turns.begin(message.openid, dedup_id, token, time.time() if first else None,
-                                      first_body if first else None)
-            first = False
             if begun.outcome == "replayed":
                 raise Replayed
             if begun.outcome == "ok":
@@ -116,8 +116,9 @@ class Dispatcher:
                 while value == PENDING and loop.time() < deadline:
                     await asyncio.sleep(POLL_SECONDS)
                     value = await turns.seen(message.openid, dedup_id)
-                if value is None:
-                    continue  # the first attempt died and its lease ran out: this one takes over
+                if value is None:  # the first attempt died and its lease ran out: this one takes over
+                    begun = await turns.begin(message.openid, dedup_id, token)  # no second message token
+                    continue
                 if value == PENDING:
                     return SUCCESS
                 if value == DONE:  # a replay after the reply was dropped: answered once is enough
@@ -130,6 +131,7 @@ class Dispatcher:
             if loop.time() >= deadline - 0.25:
                 return self._render(message, self._text("busy_previous.txt"))
             await asyncio.sleep(POLL_SECONDS)
+            begun = await turns.begin(message.openid, dedup_id, token)  # waiting for the lock: no new token
 
     async def _produce(self, ctx: Context, before: DialogState) -> Reply:
         try:
