@@ -12,6 +12,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 VERSION = b"\x01"
+# One encoder for every value sealed as JSON: json.dumps builds a new one per call when given options.
+compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class SealError(ValueError):
@@ -40,7 +42,7 @@ class Vault:
             raise SealError("sealed value failed authentication") from None
 
     def seal_json(self, value: Any, context: str = "") -> bytes:
-        return self.seal(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode(), context)
+        return self.seal(compact_json(value).encode(), context)
 
     def open_json(self, sealed: bytes, context: str = "") -> Any:
         return json.loads(self.open(sealed, context))

@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 
 from bot.engine.context import DialogState
-from storage.vault import Vault
+from storage.vault import Vault, compact_json
 
 
 def dump_state(state: DialogState, vault: Vault, openid: str) -> bytes:
-    plain = json.dumps([state.dialog, state.step, state.history, state.data], ensure_ascii=False,
-                       separators=(",", ":")).encode()
+    plain = compact_json([state.dialog, state.step, state.history, state.data]).encode()
     # Nothing to protect before the first answer: a dialog's first step skips the cipher.
     return vault.seal(plain, context=openid) if state.data else plain
 
