@@ -6,9 +6,6 @@ Both ends are single Lua scripts, so a turn costs two round trips and never leav
 from __future__ import annotations
 
 import functools
-import itertools
-import os
-import secrets
 from dataclasses import dataclass, field
 
 from redis.asyncio.cluster import RedisCluster
@@ -17,25 +14,8 @@ from storage.connection import HotClient
 from storage.keys import Keys
 from storage.ratelimit import TAKE
 from storage.resp import pairs
+from storage.unique import unique_token
 from storage.writes import RUN_WRITES, Write, encode
-
-
-class _LockTokens:
-    """Tokens unique to one turn of one process: a random prefix per process and a counter, without a call
-    for randomness on every push (the token only tells our own turns apart; it guards nothing secret)."""
-
-    def __init__(self) -> None:
-        self.reset()
-        os.register_at_fork(after_in_child=self.reset)
-
-    def reset(self) -> None:
-        self.prefix, self.count = secrets.token_hex(6), itertools.count()
-
-    def next(self) -> str:
-        return f"{self.prefix}{next(self.count):x}"
-
-
-_lock_tokens = _LockTokens()
 
 PENDING = b"P"
 REPLIED = b"R"
@@ -155,7 +135,7 @@ class TurnStore:
 
     @staticmethod
     def new_lock_token() -> str:
-        return _lock_tokens.next()
+        return unique_token()
 
     def _turn_keys(self, openid: str, dedup_id: str) -> list[str]:
         """The push's own key, then the user's lock, dialog and dialog marker."""

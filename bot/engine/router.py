@@ -45,6 +45,14 @@ class Route:
             return not self.event_keys or message.event_key in self.event_keys
         return message.msg_type in self.msg_types
 
+    def could_match(self, msg_type: str, event: str) -> bool:
+        """Whether a message of this type (and event) can match at all, whatever else it holds."""
+        if self.keywords or self.pattern is not None:
+            return msg_type == "text"
+        if self.events:
+            return event in self.events
+        return msg_type in self.msg_types
+
 
 @dataclass
 class Router:
@@ -105,6 +113,7 @@ class RouteTable:
         self.by_click: dict[str, Route] = {}
         self.ordered: list[Route] = []
         self.dialogs: dict[str, Dialog] = {}
+        self._candidates: dict[tuple[str, str], list[Route]] = {}  # WeChat's known kinds only: bounded
         for router in routers:
             for dialog in router.dialogs:
                 if dialog.name in self.dialogs:
@@ -133,8 +142,18 @@ class RouteTable:
                 return route, None
         elif message.event == "click" and message.event_key in self.by_click:
             return self.by_click[message.event_key], None
-        for route in self.ordered:
+        for route in self._candidates_for(message):
             matched = route.match(message)
             if matched:
                 return route, matched if isinstance(matched, re.Match) else None
         return None
+
+    def _candidates_for(self, message: Inbound) -> list[Route]:
+        """The ordered routes a message of its type could match, in order: a scan skips the text patterns."""
+        kind = (message.msg_type, message.event)
+        found = self._candidates.get(kind)
+        if found is None:
+            found = [route for route in self.ordered if route.could_match(*kind)]
+            if message.kind != "other":
+                self._candidates[kind] = found
+        return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from xml.etree import ElementTree as ET
 
 from bot.domain.numerals import small_number
@@ -42,6 +42,11 @@ class Inbound:
     event: str = ""
     event_key: str = ""
     internal: bool = False  # made by healthbot itself (a face-check result): never parsed from a push
+    normalized: str = field(init=False, default="")  # the content as keywords are matched: routing reads it often
+
+    def __post_init__(self) -> None:
+        if self.content:
+            object.__setattr__(self, "normalized", normalize_text(self.content))
 
     @property
     def kind(self) -> str:
@@ -52,10 +57,6 @@ class Inbound:
     @property
     def is_event(self) -> bool:
         return self.msg_type == "event"
-
-    @property
-    def normalized(self) -> str:
-        return normalize_text(self.content)
 
     def dedup_id(self) -> str:
         """MsgId for messages; FromUserName + CreateTime + Event + EventKey for events."""
