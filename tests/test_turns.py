@@ -8,6 +8,7 @@ from collections import Counter
 
 from bot.engine.context import Context, DialogState
 from bot.engine.router import Router
+from bot.engine.state import load_state
 from bot.wechat.inbound import parse_inbound
 from bot.wechat.replies import Image, Reply, Text
 from handlers import basics, health_code
@@ -213,3 +214,25 @@ async def test_a_retried_image_reply_is_the_same_image_and_a_kept_text_is_sealed
     await bot.push(text_push)
     kept = await bot.services.redis.get(bot.services.keys.seen(user, parse_inbound(text_push.encode()).dedup_id()))
     assert kept is not None and "防疫健康信息码".encode() not in kept and b"<xml>" not in kept
+
+
+async def test_a_handler_that_fails_leaves_the_dialog_as_it_found_it(make_bot: BotFactory) -> None:
+    """「您已填写的内容没有丢失」: whatever a failing handler changed in the state is not written."""
+    router = Router("breaks")
+
+    @router.click("BREAK")
+    async def breaks(ctx: Context) -> Reply:
+        ctx.state.data["name"] = "不该留下"
+        ctx.state.history.append("name")
+        ctx.state.step = "phone"
+        raise RuntimeError("a bug after the state was changed")
+
+    bot = await make_bot(routers=[router, basics.router, health_code.router])
+    user, keys = "oBreaks_0001", bot.services.keys
+    await bot.say(user, "防疫健康信息码")
+    await bot.say(user, "同意")
+    before = load_state(await bot.services.redis.get(keys.dialog(user)), bot.services.vault, user)
+    assert "您已填写的内容没有丢失" in describe(await bot.push(bot.sim.event(user, "CLICK", "BREAK")))
+    after = load_state(await bot.services.redis.get(keys.dialog(user)), bot.services.vault, user)
+    assert after == before and (after.step, after.history) == ("name", ["consent"])  # rewritten, the same
+    assert "身份证号码" in await bot.say(user, "张小三")  # the claim goes on from where it was

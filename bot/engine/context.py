@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,11 +29,6 @@ class DialogState:
 
     def clear(self) -> None:
         self.dialog, self.step, self.history, self.data = "", "", [], {}
-
-    def snapshot(self) -> DialogState:
-        """A copy to compare against or roll back to; cheaper than deepcopy, which every turn paid."""
-        data = {k: copy.deepcopy(v) if isinstance(v, list | dict) else v for k, v in self.data.items()}
-        return DialogState(self.dialog, self.step, list(self.history), data, self.expired)
 
 
 @dataclass

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -70,11 +70,13 @@ class Dispatcher:
         if isinstance(claimed, str):
             return claimed
         begun = claimed
-        ctx = Context(message, self.services, self._load_state(message.openid, begun),
-                      prefetched_profile=begun.profile, read_with_turn=begun.read_with_turn)
-        before = ctx.state.snapshot()
-        work = start_eagerly(self._produce(ctx, before))
-        if not await finished_by(work, deadline):
+        state = self._load_state(message.openid, begun)
+        ctx = Context(message, self.services, state, prefetched_profile=begun.profile,
+                      read_with_turn=begun.read_with_turn)
+        before = DialogState(state.dialog, expired=state.expired)  # what the write at the turn's end compares
+        # A handler that fails leaves the state as it found it: read again (rare) rather than copied each turn.
+        work = start_eagerly(self._produce(ctx, lambda: self._load_state(message.openid, begun)))
+        if not work.done() and not await finished_by(work, deadline):  # most turns finish without waiting
             return await self._defer(ctx, work, token, before)
         reply = work.result()
         self.metrics.inc("healthbot_requests_total", type=message.kind, route=ctx.route)
@@ -133,17 +135,17 @@ class Dispatcher:
             await asyncio.sleep(POLL_SECONDS)
             begun = await turns.begin(message.openid, dedup_id, token)  # waiting for the lock: no new token
 
-    async def _produce(self, ctx: Context, before: DialogState) -> Reply:
+    async def _produce(self, ctx: Context, as_found: Callable[[], DialogState]) -> Reply:
         try:
             self.metrics.inc("healthbot_handler_runs_total")
             return await self._materialize(await self._route(ctx))
         except RedisError as exc:
             log.warning("redis failed inside a handler user=%s: %s", hash_openid(ctx.openid), exc)
-            ctx.state, ctx.writes = before.snapshot(), []
+            ctx.state, ctx.writes = as_found(), []
             return self._text("busy.txt")
         except Exception:
             log.exception("handler failed user=%s", hash_openid(ctx.openid))
-            ctx.state, ctx.writes = before.snapshot(), []
+            ctx.state, ctx.writes = as_found(), []
             return self._text("error.txt")
 
     async def _route(self, ctx: Context) -> Reply:
