@@ -21,27 +21,29 @@ PENDING = b"P"
 REPLIED = b"R"
 DONE = b"D"  # answered, and the reply no longer kept: a replay inside the replay window is answered empty
 
+# The settings a turn script uses are written into its text (`_settings`), not sent with every call: each
+# argument cost hiredis ~1.3 k instructions to pack a turn (callgrind). A change of settings is a new script.
 BEGIN = TAKE + """
-if ARGV[7] ~= '' then
-  local first = redis.call('SET', KEYS[7], ARGV[7], 'NX', 'GET', 'EX', ARGV[8])
-  if first and first ~= ARGV[7] then return {'replayed'} end
+if ARGV[3] ~= '' then
+  local first = redis.call('SET', KEYS[7], ARGV[3], 'NX', 'GET', 'EX', ARGV[4])
+  if first and first ~= ARGV[3] then return {'replayed'} end
 end
 local seen = redis.call('MGET', KEYS[1], KEYS[8])  -- the push's reply (or pending mark), its done mark
 if seen[1] then return {'dup', seen[1]} end
 if seen[2] then return {'dup', 'D'} end
-if ARGV[4] ~= '' and not take(KEYS[5], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[4])) then
+if ARGV[2] ~= '' and not take(KEYS[5], BURST, PER_SECOND, tonumber(ARGV[2])) then
   return {'limited'}
 end
-if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[3]) then return {'busy'} end
-redis.call('SET', KEYS[1], 'P', 'PX', ARGV[2])
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', LOCK_TTL_MS) then return {'busy'} end
+redis.call('SET', KEYS[1], 'P', 'PX', LEASE_MS)
 local profile = redis.call('HGETALL', KEYS[6])
 local dialog = redis.call('MGET', KEYS[3], KEYS[4])  -- the state, and the name of one that timed out
 local turn = {'ok', dialog[1] or '', dialog[2] or '', profile}
 if #profile > 0 then  -- one's own code can be shown: what showing it reads
   for i = 9, #KEYS do turn[#turn + 1] = redis.call('HGETALL', KEYS[i]) end
-  if ARGV[9] ~= '' then  -- one node only: the status lives under the document's hash tag, another slot
+  if ARGV[5] ~= '' then  -- one node only: the status lives under the document's hash tag, another slot
     for i = 1, #profile, 2 do
-      if profile[i] == 'doc_index' then turn[#turn + 1] = redis.call('HGETALL', ARGV[9] .. profile[i + 1]) end
+      if profile[i] == 'doc_index' then turn[#turn + 1] = redis.call('HGETALL', ARGV[5] .. profile[i + 1]) end
     end
   end
 end
@@ -49,21 +51,28 @@ return turn
 """
 
 FINISH = RUN_WRITES + """
-if ARGV[1] ~= '' then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
-redis.call('SET', KEYS[5], 'D', 'PX', ARGV[8])
-local op = ARGV[4]
+if ARGV[1] ~= '' then redis.call('SET', KEYS[1], ARGV[1], 'PX', DEDUP_TTL_MS) end
+redis.call('SET', KEYS[5], 'D', 'PX', DONE_MS)
+local op = ARGV[3]
 if op == 'clear' then
   redis.call('DEL', KEYS[3], KEYS[4])
 elseif op == 'set' then
-  redis.call('SET', KEYS[3], ARGV[9], 'EX', ARGV[5])
-  redis.call('SET', KEYS[4], ARGV[7], 'EX', ARGV[6])
+  redis.call('SET', KEYS[3], ARGV[5], 'EX', DIALOG_TTL)
+  redis.call('SET', KEYS[4], ARGV[4], 'EX', NOTICE_TTL)
 elseif op == 'forget-expired' then
   redis.call('DEL', KEYS[4])
 end
-run_writes(6, 10)  -- what the handler asked to write with the turn (storage.writes)
-if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+run_writes(6, 6)  -- what the handler asked to write with the turn (storage.writes)
+if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
 return 1
 """
+
+
+def _settings(**values: int | float) -> str:
+    """Lua locals from numbers (int() and float() of them: nothing else can reach the script's text)."""
+    return "".join(f"local {name} = {value!r}\n" for name, value in
+                   ((name, int(v) if isinstance(v, int) else float(v)) for name, v in values.items()))
+
 
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -81,16 +90,6 @@ class FirstBody:
 
 
 USERS_KEPT = 10_000  # ~1.5 KB of key names each
-
-
-@dataclass(frozen=True, slots=True)
-class _UserKeys:
-    lock: str
-    dialog: str
-    marker: str
-    bucket: str
-    profile: str
-    reads: tuple[str, ...]  # Keys.read_with_turn
 
 
 @dataclass(slots=True)
@@ -119,33 +118,24 @@ class TurnStore:
         # One Redis node holds every key, so a script may name keys of different hash tags.
         self.one_node = not isinstance(redis, RedisCluster)
         self.dedup_ttl_ms = dedup_ttl * 1000
-        self.done_ms = max(dedup_ttl, replay_window) * 1000  # as long as a signed push can be accepted
-        self.lease_ms = int(lease * 1000)
-        self.lock_ttl_ms = int(lock_ttl * 1000)
-        self.dialog_ttl = dialog_ttl
-        self.notice_ttl = notice_ttl
-        self.burst, self._per_second = burst, repr(per_minute / 60)  # the rate, formatted once
+        self.burst = burst
         self._status_prefix = keys.status("") if self.one_node else ""
         # A user's key names, built once while the user is among the recent ones: a turn names ten of them.
         # functools' LRU (in C): cachetools' cost a new user more than building the names.
-        self._user_keys = functools.lru_cache(maxsize=USERS_KEPT)(self._build_user_keys)
-        self._begin = redis.register_script(BEGIN)
-        self._finish = redis.register_script(FINISH)
+        self._user_keys = functools.lru_cache(maxsize=USERS_KEPT)(keys.turn)
+        self._begin = redis.register_script(_settings(
+            LEASE_MS=int(lease * 1000), LOCK_TTL_MS=int(lock_ttl * 1000), BURST=burst, PER_SECOND=per_minute / 60)
+            + BEGIN)
+        # A push's done mark lasts as long as a signed push can be accepted (the replay window).
+        self._finish = redis.register_script(_settings(
+            DEDUP_TTL_MS=self.dedup_ttl_ms, DONE_MS=max(dedup_ttl, replay_window) * 1000, DIALOG_TTL=dialog_ttl,
+            NOTICE_TTL=notice_ttl) + FINISH)
         self._release = redis.register_script(RELEASE)
 
     @staticmethod
     def new_lock_token() -> str:
         return unique_token()
 
-    def _turn_keys(self, openid: str, dedup_id: str) -> list[str]:
-        """The push's own key, then the user's lock, dialog and dialog marker."""
-        user = self._user_keys(openid)
-        return [self.keys.seen(openid, dedup_id), user.lock, user.dialog, user.marker]
-
-    def _build_user_keys(self, openid: str) -> _UserKeys:
-        k = self.keys
-        return _UserKeys(k.lock(openid), k.dialog(openid), k.dialog_marker(openid), k.bucket(openid, "messages"),
-                         k.profile(openid), k.read_with_turn(openid))
 
     async def begin(self, openid: str, dedup_id: str, lock_token: str, now: float | None = None,
                     first_body: FirstBody | None = None) -> Begun:
@@ -156,12 +146,11 @@ class TurnStore:
         limited = now is not None and self.burst > 0
         user = self._user_keys(openid)
         extra = user.reads
-        done = self.keys.done(openid, dedup_id)
-        keys = [self.keys.seen(openid, dedup_id), user.lock, user.dialog, user.marker, user.bucket, user.profile,
+        done = user.done(dedup_id)
+        keys = [user.seen(dedup_id), user.lock, user.dialog, user.marker, user.bucket, user.profile,
                 first_body.key if first_body else done, done, *extra]
-        args: list[str | int | float] = [lock_token, self.lease_ms, self.lock_ttl_ms, repr(now) if limited else "",
-                                         self.burst, self._per_second, first_body.digest if first_body else "",
-                                         first_body.ttl if first_body else 0, self._status_prefix]
+        args: list[str | int] = [lock_token, repr(now) if limited else "", first_body.digest if first_body else "",
+                                 first_body.ttl if first_body else 0, self._status_prefix]
         result = await self._begin(keys=keys, args=args)
         outcome = result[0].decode()
         if outcome == "dup":
@@ -187,9 +176,9 @@ class TurnStore:
         cluster, keys of the user's own slot only), release the lock."""
         stored = REPLIED + reply if reply is not None else b""
         keys, argv = encode(writes or [])
-        await self._finish(keys=[*self._turn_keys(openid, dedup_id), self.keys.done(openid, dedup_id), *keys],
-                           args=[stored, self.dedup_ttl_ms, lock_token, write.op, self.dialog_ttl, self.notice_ttl,
-                                 write.name, self.done_ms, write.value, *argv])
+        user = self._user_keys(openid)
+        await self._finish(keys=[user.seen(dedup_id), user.lock, user.dialog, user.marker, user.done(dedup_id), *keys],
+                           args=[stored, lock_token, write.op, write.name, write.value, *argv])
 
     async def store_reply(self, openid: str, dedup_id: str, reply: bytes) -> None:
         await self.redis.set(self.keys.seen(openid, dedup_id), REPLIED + reply, px=self.dedup_ttl_ms)
