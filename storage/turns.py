@@ -31,7 +31,7 @@ end
 local seen = redis.call('MGET', KEYS[1], KEYS[8])  -- the push's reply (or pending mark), its done mark
 if seen[1] then return {'dup', seen[1]} end
 if seen[2] then return {'dup', 'D'} end
-if ARGV[2] ~= '' and not take(KEYS[5], BURST, PER_SECOND, tonumber(ARGV[2])) then
+if ARGV[2] ~= '' and not take(KEYS[5], BURST, PER_SECOND, tonumber(ARGV[2]) / 1000) then
   return {'limited'}
 end
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', LOCK_TTL_MS) then return {'busy'} end
@@ -143,13 +143,14 @@ class TurnStore:
 
         With `first_body` (one Redis node only: its key has no hash tag), the signed query's replay check
         runs in the same script: a query seen before with another body is refused as "replayed"."""
-        limited = now is not None and self.burst > 0
+        millis = str(int(now * 1000)) if now is not None and self.burst > 0 else ""  # "": no rate limit
         user = self._user_keys(openid)
         extra = user.reads
         done = user.done(dedup_id)
         keys = [user.seen(dedup_id), user.lock, user.dialog, user.marker, user.bucket, user.profile,
                 first_body.key if first_body else done, done, *extra]
-        args: list[str | int] = [lock_token, repr(now) if limited else "", first_body.digest if first_body else "",
+        # The time in integer milliseconds: repr() of the float cost 8 k instructions (callgrind), this 2 k.
+        args: list[str | int] = [lock_token, millis, first_body.digest if first_body else "",
                                  first_body.ttl if first_body else 0, self._status_prefix]
         result = await self._begin(keys=keys, args=args)
         outcome = result[0].decode()
