@@ -98,7 +98,7 @@ class Dialog:
             return await self._back(ctx, step)
         try:
             value = step.validate(ctx.message.content.strip(), ctx)
-            if inspect.isawaitable(value):
+            if inspect.iscoroutine(value):  # an async validator (isawaitable's ABC check cost 3 k instructions)
                 value = await value
         except Invalid as refusal:
             if (service := ctx.service_named()) is not None:  # not an answer here, but a service's keyword:

@@ -5,10 +5,8 @@ turn scripts read and write it with one GET and one SET (docs/performance.md).""
 
 from __future__ import annotations
 
-import json
-
 from bot.engine.context import DialogState
-from storage.vault import Vault, compact_json
+from storage.vault import Vault, compact_json, read_json
 
 
 def dump_state(state: DialogState, vault: Vault, openid: str) -> bytes:
@@ -21,7 +19,7 @@ def load_state(value: bytes, vault: Vault, openid: str) -> DialogState:
     """Raises ValueError (SealError included) for a value that is not a state of ours."""
     plain = value if value[:1] == b"[" else vault.open(value, context=openid)
     try:
-        dialog, step, history, data = json.loads(plain)
+        dialog, step, history, data = read_json(plain)
     except TypeError:  # valid JSON of another shape
         raise ValueError("not a dialog state") from None
     if not (isinstance(dialog, str) and isinstance(step, str) and isinstance(history, list)
