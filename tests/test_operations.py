@@ -7,7 +7,9 @@ import re
 from pathlib import Path
 
 import yaml
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
+from bot.ops.metrics import REPLY_BUCKETS, Metrics
 from tests.conftest import Bot, BotFactory, Upstream
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
@@ -56,3 +58,21 @@ async def test_behind_a_proxy_each_client_has_its_own_limit(make_bot: BotFactory
 
     assert [await verify("198.51.100.1") for _ in range(3)] == [403, 403, 429]
     assert await verify("198.51.100.2") == 403  # another citizen's phone is not limited by the first
+
+
+def test_metrics_count_as_prometheus_client_counts() -> None:
+    """healthbot counts into prometheus_client's values directly (a push counts four times): the scrape must
+    read exactly what Counter.inc and Histogram.observe would have made of the same pushes."""
+    ours = Metrics()
+    reference = CollectorRegistry()
+    histogram = Histogram("healthbot_request_seconds", "", buckets=REPLY_BUCKETS, registry=reference)
+    counter = Counter("healthbot_requests", "", ["route", "type"], registry=reference)
+    for seconds in (0.0001, 0.005, 0.0051, 0.3, 3.0, 4.5, 5.0, 7.0):
+        ours.observe(seconds)
+        histogram.observe(seconds)
+        ours.inc("healthbot_requests_total", type="text", route="claim")
+        counter.labels(route="claim", type="text").inc()
+    page, expected = ours.render().decode(), generate_latest(reference).decode()
+    for line in expected.splitlines():
+        if line.startswith("healthbot_request") and "_created" not in line:
+            assert line in page.splitlines(), line
