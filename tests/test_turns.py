@@ -6,6 +6,8 @@ import asyncio
 import time
 from collections import Counter
 
+import pytest
+
 from bot.engine.context import Context, DialogState
 from bot.engine.router import Router
 from bot.engine.state import load_state
@@ -13,6 +15,7 @@ from bot.wechat.inbound import parse_inbound
 from bot.wechat.replies import Image, Reply, Text
 from handlers import basics, health_code
 from storage.profiles import Person
+from storage.writes import Write, encode
 from tests.conftest import Bot, BotFactory, describe
 from tests.helpers import tiny_png
 from tests.journeys import full_claim
@@ -236,3 +239,11 @@ async def test_a_handler_that_fails_leaves_the_dialog_as_it_found_it(make_bot: B
     after = load_state(await bot.services.redis.get(keys.dialog(user)), bot.services.vault, user)
     assert after == before and (after.step, after.history) == ("name", ["consent"])  # rewritten, the same
     assert "身份证号码" in await bot.say(user, "张小三")  # the claim goes on from where it was
+
+
+def test_a_write_is_described_in_one_argument_and_a_name_the_runner_cannot_read_is_refused() -> None:
+    writes = [Write("SET", "k1", ("v", "EX", 60)), Write("ZADD", "k2", (1.5, "m")), Write("EXPIRE", "k2", (9,))]
+    keys, argv = encode(writes)
+    assert (keys, argv) == (["k1", "k2"], ["SET 0 3;ZADD 1 2;EXPIRE 1 1", "v", "EX", 60, 1.5, "m", 9])
+    with pytest.raises(ValueError):  # the Lua runner matches capitals: a lower-case name would be skipped silently
+        encode([Write("set", "k1", ("v",))])
