@@ -31,19 +31,15 @@ class Route:
     internal: bool = False  # an event healthbot makes itself: only an internal message matches
 
     def match(self, message: Inbound) -> re.Match[str] | bool:
-        if message.internal != self.internal:
+        if message.internal != self.internal or not self.could_match(message.msg_type, message.event):
             return False
         if self.keywords:
-            return message.msg_type == "text" and message.normalized in self.keywords
+            return message.normalized in self.keywords
         if self.pattern is not None:
-            return message.msg_type == "text" and (self.pattern.fullmatch(message.normalized) or False)
-        if self.events:
-            if message.event not in self.events:
-                return False
-            if self.scene_prefix:
-                return scene_of(message).startswith(self.scene_prefix)
-            return not self.event_keys or message.event_key in self.event_keys
-        return message.msg_type in self.msg_types
+            return self.pattern.fullmatch(message.normalized) or False
+        if self.scene_prefix:
+            return scene_of(message).startswith(self.scene_prefix)
+        return not self.event_keys or message.event_key in self.event_keys  # msg_types routes have no keys
 
     def could_match(self, msg_type: str, event: str) -> bool:
         """Whether a message of this type (and event) can match at all, whatever else it holds."""
