@@ -21,7 +21,10 @@ class TurnKeys(NamedTuple):
     marker: str
     bucket: str
     profile: str
-    reads: tuple[str, ...]  # Keys.read_with_turn
+    # The hashes the turn script reads besides dialog and profile when there is a profile: what showing one's
+    # own code needs (二码合一's verification and the cached image), and the relatives a 场所码 scan offers to
+    # register too; each saves a round trip.
+    reads: tuple[str, ...]
 
     def seen(self, dedup_id: str) -> str:
         return self.prefix + _SEEN + dedup_id
@@ -58,12 +61,6 @@ class Keys:
 
     def dialog_marker(self, openid: str) -> str:
         return self._user(openid, _DIALOG_WAS)
-
-    def read_with_turn(self, openid: str) -> tuple[str, ...]:
-        """The hashes the turn script reads besides dialog and profile when there is a profile: what showing
-        one's own code needs (二码合一's verification and the cached image), and the relatives a 场所码 scan
-        offers to register too; each saves a round trip."""
-        return self.turn(openid).reads
 
     def user_glob(self, openid: str) -> str:
         """Every key of one user (SCAN pattern; the braces of the hash tag are escaped for glob)."""

@@ -99,7 +99,7 @@ class Begun:
     expired_dialog: str = ""
     seen_value: bytes = b""
     profile: dict[bytes, bytes] = field(default_factory=dict)  # read with the turn: saves a round trip
-    read_with_turn: dict[str, dict[bytes, bytes]] = field(default_factory=dict)  # Keys.read_with_turn's, if claimed
+    read_with_turn: dict[str, dict[bytes, bytes]] = field(default_factory=dict)  # TurnKeys.reads, if claimed
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +135,6 @@ class TurnStore:
     @staticmethod
     def new_lock_token() -> str:
         return unique_token()
-
 
     async def begin(self, openid: str, dedup_id: str, lock_token: str, now: float | None = None,
                     first_body: FirstBody | None = None) -> Begun:

@@ -52,7 +52,7 @@ class Context:
         return await self.services.profiles.load(self.openid)
 
     async def read_hash(self, key: str) -> dict[bytes, bytes]:
-        """A hash of this user's. The first read of one the turn script already read (Keys.read_with_turn) takes
+        """A hash of this user's. The first read of one the turn script already read (TurnKeys.reads) takes
         that copy: no one else writes the user's keys while the turn holds the lock, and a handler that writes
         one calls `wrote` first. Any later read goes to Redis."""
         if (copy_at_start := self.read_with_turn.pop(key, None)) is not None:
