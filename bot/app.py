@@ -68,6 +68,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     face_links = FaceLinks(redis, keys, signer, clock, settings.public_url, rules.face_link_minutes * 60)
     travel_registry = TravelRegistry(redis, keys, vault)
     result_registry = ResultRegistry(redis, keys, vault)
+    writer = Writer(hot)
     upstreams = build_upstreams(settings, clock, face_links, registry, travel_registry, result_registry, metrics)
     return Services(
         settings=settings,
@@ -97,8 +98,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         results=upstreams.results,
         limiter=RateLimiter(redis),
         qr_tokens=QrTokens(redis, keys, vault, settings.render.qr_token_ttl),
-        venues=VenueRegistry(redis, keys, vault, settings.venues.retention_days, hot),
-        writer=Writer(hot),
+        venues=VenueRegistry(redis, keys, vault, settings.venues.retention_days, hot, writer),
+        writer=writer,
         audit=AuditLog(redis, keys),
         metrics=metrics,
     )

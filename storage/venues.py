@@ -73,13 +73,13 @@ def _day_of_hour(hour: int) -> str:
 
 class VenueRegistry:
     def __init__(self, redis: RedisClient, keys: Keys, vault: Vault, retention_days: int,
-                 hot: HotClient | None = None) -> None:
+                 hot: HotClient | None = None, writer: Writer | None = None) -> None:
         self.redis, self.keys, self.vault = redis, keys, vault
         self.hot = hot or redis
         self.retention = retention_days * DAY
         # An LRU of (venue, when read), freshness checked here: a TTLCache expires on every get (1 µs, 0.2 here).
         self._cache: LRUCache[str, tuple[Venue, float]] = LRUCache(maxsize=VENUE_CACHE_ENTRIES)
-        self._writer = Writer(self.hot)
+        self._writer = writer or Writer(self.hot)
 
     # -- venues ----------------------------------------------------------------------------------------
 

@@ -53,8 +53,8 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + self.services.settings.server.reply_deadline
-        token, dedup_id = self.services.turns.new_lock_token(), message.dedup_id()
         turns = self.services.turns
+        token, dedup_id = turns.new_lock_token(), message.dedup_id()
         try:
             # The push's first claim takes a message token; most find the user free and go straight on.
             claimed = await turns.begin(message.openid, dedup_id, token, time.time(), first_body)
@@ -83,7 +83,7 @@ class Dispatcher:
         self.metrics.observe(loop.time() - started, "healthbot_turn_seconds", route=ctx.route)
         body = self._render(message, reply)
         try:
-            await self.services.turns.finish(
+            await turns.finish(
                 message.openid, dedup_id, token, self._kept_reply(message, reply, body),
                 self._dialog_write(ctx, before), ctx.writes
             )
