@@ -12,12 +12,20 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 VERSION = b"\x01"
-# Sealed values are our own JSON: one encoder for all (json.dumps builds one per call when given options; no
-# circular check, our values are trees), and one decoder read straight (json.loads of bytes detects the
-# encoding and strips whitespace first). Under callgrind, a dialog state: 27.6 k -> 25 k instructions to
-# write, 28.9 k -> 15.4 k to read.
-compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+# Sealed values are our own JSON, trees of plain values: written compact with no cycle check, read straight
+# (json.loads of bytes detects the encoding and strips whitespace first). JSONEncoder.encode builds its C
+# encoder anew on every call, ~0.6 µs of a 1.5 µs 场所码 record: the C encoder is made once, with the same
+# settings (json.dumps(ensure_ascii=False, separators=(",", ":"))), where the interpreter has one.
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+_c_encoder = json.encoder.c_make_encoder and json.encoder.c_make_encoder(
+    None, _encoder.default, json.encoder.encode_basestring, None, ":", ",", False, False, True)
 _decode = json.JSONDecoder().raw_decode
+
+
+def compact_json(value: Any) -> str:
+    if _c_encoder is None:
+        return _encoder.encode(value)
+    return "".join(_c_encoder(value, 0))
 
 
 def read_json(raw: bytes) -> Any:
