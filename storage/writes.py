@@ -8,6 +8,7 @@ written when the turn cannot finish. Keys of another hash tag cannot join that s
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import NamedTuple
 
 from redis.asyncio.cluster import RedisCluster
@@ -40,15 +41,22 @@ def encode(writes: list[Write]) -> tuple[list[str], list[Arg]]:
     """The keys (each once) and the ARGV run_writes reads: one description of every command, then their
     arguments. One argument describes them all: hiredis packs each argument at ~1.1 k instructions."""
     places: dict[str, int] = {}
-    described: list[str] = []
+    shape: list[tuple[str, int, int]] = []
     argv: list[Arg] = [""]
-    for write in writes:
-        if not (write.command.isalpha() and write.command.isupper()):  # the runner reads capitals only
-            raise ValueError(f"not a command name: {write.command!r}")
-        described.append(f"{write.command} {places.setdefault(write.key, len(places))} {len(write.args)}")
-        argv += write.args
-    argv[0] = ";".join(described)
+    for command, key, args in writes:
+        shape.append((command, places.setdefault(key, len(places)), len(args)))
+        argv += args
+    argv[0] = _describe(tuple(shape))
     return list(places), argv
+
+
+@functools.lru_cache(maxsize=64)
+def _describe(shape: tuple[tuple[str, int, int], ...]) -> str:
+    """A turn's writes come in a few shapes (a scan's entry, a SET): each is checked and spelt out once."""
+    for command, _, _ in shape:
+        if not (command.isalpha() and command.isupper()):  # the runner reads capitals only
+            raise ValueError(f"not a command name: {command!r}")
+    return ";".join(f"{command} {place} {argc}" for command, place, argc in shape)
 
 
 class Writer:
