@@ -18,7 +18,7 @@ import time
 from bench.load import fixture_id
 from storage.connection import connect
 from storage.keys import Keys
-from storage.profiles import Person, ProfileStore
+from storage.profiles import Person, ProfileStore, seal_person
 from storage.relatives import RelativeStore
 from storage.vault import Vault
 from storage.venues import VenueRegistry, new_scene
@@ -52,12 +52,13 @@ async def measure(url: str, users: int) -> None:
               f"bytes per audit entry={audit / entries:,.0f} ({entries} entries)")
         venues = VenueRegistry(redis, keys, vault, retention_days=28)
         scenes = [new_scene() for _ in range(20)]
-        for n in range(users):
-            record = {"o": f"o{secrets.token_urlsafe(21)}", "n": "张小三", "t": "resident_id",
-                      "d": fixture_id("11010519800101", n), "p": f"138{n:08d}", "r": ""}
-            index = vault.index("doc", f"resident_id:{record['d']}")
+        for n in range(users):  # a holder's own entries, as most scans make them
+            openid, person = f"o{secrets.token_urlsafe(21)}", Person(
+                "张小三", "resident_id", fixture_id("11010519800101", n), f"138{n:08d}")
+            index, sealed = vault.index("doc", f"resident_id:{person.doc_number}"), seal_person(vault, openid, person)
             for visit in range(5):
-                await venues.record(scenes[(n + visit) % 20], index, record, now + n + visit * 600)
+                entry = venues.holder_entry(openid, sealed)
+                await venues.record(scenes[(n + visit) % 20], index, entry, now + n + visit * 600)
         entry_bytes = 0
         for pattern in (f"{prefix}:v:*:in:*", f"{prefix}:d:*:visits"):
             async for key in redis.scan_iter(match=pattern, count=1000):

@@ -36,11 +36,14 @@ async def check_in(ctx: Context, profile: Profile, venue: Venue, relative: Relat
     """Record the entry of the user (or of one of their relatives) and reply with the stamped code."""
     services = ctx.services
     now = services.clock.time()
-    person = relative_person(relative) if relative else profile.person
-    doc_index = relative.index if relative else profile.doc_index
-    record = {"o": ctx.openid, "n": person.name, "t": person.doc_type, "d": person.doc_number,
-              "p": profile.person.phone, "r": relative.relationship if relative else ""}
-    await ctx.write_with_turn(services.venues.entry_writes(venue.scene, doc_index, record, now))
+    if relative is None:
+        doc_index, entry = profile.doc_index, services.venues.holder_entry(ctx.openid, profile.sealed)
+    else:
+        person = relative_person(relative)
+        doc_index, entry = relative.index, services.venues.sealed_entry(venue.scene, {
+            "o": ctx.openid, "n": person.name, "t": person.doc_type, "d": person.doc_number,
+            "p": profile.person.phone, "r": relative.relationship})
+    await ctx.write_with_turn(services.venues.entry_writes(venue.scene, doc_index, entry, now))
     ctx.set_with_turn(services.keys.last_venue(ctx.openid), f"in|{venue.scene}", RELATIVES_SECONDS)
     services.metrics.inc("healthbot_venue_entries_total", whose="relative" if relative else "self")
     stamp = ctx.render("venues/stamp.txt", venue=venue.name, time=day_minute(now))

@@ -26,14 +26,16 @@ PersonOf = Callable[[], Person]  # the person, asked for only where it is needed
 
 class Profile:
     """A claimed code. Its person is decrypted when first asked for: showing an image that is still cached
-    needs only the document's index, and skipping the cipher and the JSON there was ~2 % of such a push."""
+    needs only the document's index, and skipping the cipher and the JSON there was ~2 % of such a push.
+    `sealed` is the person as stored: a 场所码 entry carries it as it is (storage.venues)."""
 
-    __slots__ = ("_open", "_person", "claimed_at", "doc_index")
+    __slots__ = ("_open", "_person", "claimed_at", "doc_index", "sealed")
 
-    def __init__(self, person: Person | PersonOf, doc_index: str, claimed_at: float) -> None:
+    def __init__(self, person: Person | PersonOf, doc_index: str, claimed_at: float, sealed: bytes) -> None:
         self._person, self._open = (person, None) if isinstance(person, Person) else (None, person)
         self.doc_index = doc_index
         self.claimed_at = claimed_at
+        self.sealed = sealed
 
     @property
     def person(self) -> Person:
@@ -44,6 +46,21 @@ class Profile:
     def person_of(self) -> Person:
         """The person, as a PersonOf: `code_image(ctx, profile.person_of, …)` decrypts only if it renders."""
         return self.person
+
+
+def seal_person(vault: Vault, openid: str, person: Person) -> bytes:
+    """The person under the holder's openid, in one-letter fields: every 场所码 entry of theirs carries it too."""
+    return vault.seal_json({"n": person.name, "t": person.doc_type, "d": person.doc_number, "p": person.phone,
+                            "c": person.nationality}, context=openid)
+
+
+def open_person(vault: Vault, openid: str, sealed: bytes) -> Person:
+    """What `seal_person` sealed; also the spelt-out fields that profiles claimed before 2026-12 hold."""
+    plain = vault.open_json(sealed, context=openid)
+    if "n" in plain:
+        return Person(plain["n"], plain["t"], plain["d"], plain["p"], plain["c"])
+    return Person(plain["name"], plain["doc_type"], plain["doc_number"], plain.get("phone", ""),
+                  plain.get("nationality", ""))
 
 
 class ProfileStore:
@@ -57,11 +74,7 @@ class ProfileStore:
 
     async def save(self, openid: str, person: Person, claimed_at: float) -> Profile:
         index = self.doc_index(person.doc_type, person.doc_number)
-        sealed = self.vault.seal_json(
-            {"name": person.name, "doc_type": person.doc_type, "doc_number": person.doc_number,
-             "phone": person.phone, "nationality": person.nationality},
-            context=openid,
-        )
+        sealed = seal_person(self.vault, openid, person)
         fields = {"doc_index": index, "doc_type": person.doc_type, "sealed": sealed, "claimed_at": str(claimed_at)}
         if person.phone:
             fields["phone_index"] = self.vault.index("phone", person.phone)
@@ -69,7 +82,7 @@ class ProfileStore:
         # its retry writes both again; until then the holder only misses result notices.
         await self.redis.hset(self.keys.profile(openid), mapping=fields)
         await self.redis.sadd(self.keys.holders(index), openid)
-        return Profile(person, index, claimed_at)
+        return Profile(person, index, claimed_at, sealed)
 
     async def load(self, openid: str) -> Profile | None:
         return self.decode(openid, await self.redis.hgetall(self.keys.profile(openid)))
@@ -79,13 +92,8 @@ class ProfileStore:
         if not stored:
             return None
         sealed = stored[b"sealed"]
-
-        def person() -> Person:
-            plain = self.vault.open_json(sealed, context=openid)
-            return Person(plain["name"], plain["doc_type"], plain["doc_number"], plain.get("phone", ""),
-                          plain.get("nationality", ""))
-
-        return Profile(person, stored[b"doc_index"].decode(), float(stored[b"claimed_at"]))
+        return Profile(lambda: open_person(self.vault, openid, sealed), stored[b"doc_index"].decode(),
+                       float(stored[b"claimed_at"]), sealed)
 
     async def delete(self, openid: str) -> None:
         """注销: the profile and its cached image go together."""

@@ -3,8 +3,10 @@
 Keys, each under one hash tag so every write is slot-local on a cluster:
 - `{p}:v:{scene}:info`: the venue (name, address, ticket, status);
 - `{p}:venues`: the set of scenes;
-- `{p}:v:{scene}:in:YYYYMMDD`: that day's entries (Shanghai date), a sorted set scored by time whose members
-  are sealed records: a window query reads only this venue's days, never the keyspace;
+- `{p}:v:{scene}:in:YYYYMMDD`: that day's entries (Shanghai date), a sorted set scored by time: a window query
+  reads only this venue's days, never the keyspace. A holder's own entry is `HOLDER openid|id|` and their
+  person as their profile holds it, sealed under the openid (`holder_entry`); a relative's is a record sealed
+  for the venue (`sealed_entry`). Either way, names and documents are ciphertext;
 - `{p}:d:{doc_index}:visits`: a document's entries as `scene|time|id` (no personal data), for a person trace.
 
 An entry is five writes (ZADD and EXPIREAT; ZADD, ZREMRANGEBYSCORE and EXPIRE). On one node the scan's turn
@@ -25,6 +27,7 @@ from cachetools import LRUCache
 
 from storage.connection import HotClient, RedisClient
 from storage.keys import Keys
+from storage.profiles import open_person
 from storage.unique import unique_token
 from storage.vault import Vault
 from storage.writes import Write, Writer
@@ -36,6 +39,7 @@ DAY = 86400
 VENUE_CACHE_SECONDS = 10
 VENUE_CACHE_ENTRIES = 10_000  # ~1 KB each
 _SHANGHAI = ZoneInfo("Asia/Shanghai")
+HOLDER = b"\x02"  # first byte of a holder's own entry; a sealed record starts with vault.VERSION
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,19 +123,29 @@ class VenueRegistry:
 
     # -- entries ---------------------------------------------------------------------------------------
 
-    def entry_writes(self, scene: str, doc_index: str, record: dict[str, str], at: float) -> list[Write]:
-        """An entry as writes (storage.writes), for the turn's end to carry: the sealed record in the venue's
-        day, kept `retention` after the day's last entry; the visit in the document's index, pruned to it."""
+    def holder_entry(self, openid: str, sealed_person: bytes) -> bytes:
+        """A holder's own entry: their person as their profile holds it (storage.profiles.seal_person), so a
+        scan neither opens nor seals it (~8 % of a scan's CPU). The id keeps a second scan a second member. The
+        openid is in the clear, as it is in the holder's key names and holder sets."""
+        return HOLDER + f"{openid}|{unique_token()}|".encode() + sealed_person
+
+    def sealed_entry(self, scene: str, record: dict[str, str]) -> bytes:
+        """An entry of any person (a relative registered by their guardian): `record` as Entry.record has it."""
+        return self.vault.seal_json(record, context=f"entry:{scene}")
+
+    def entry_writes(self, scene: str, doc_index: str, entry: bytes, at: float) -> list[Write]:
+        """An entry as writes (storage.writes), for the turn's end to carry: the entry in the venue's day, kept
+        `retention` after the day's last entry; the visit in the document's index, pruned to it."""
         entries, visits = self.keys.venue_entries(scene, _day(at)), self.keys.visits(doc_index)
-        return [Write("ZADD", entries, (repr(at), self.vault.seal_json(record, context=f"entry:{scene}"))),
+        return [Write("ZADD", entries, (repr(at), entry)),
                 Write("EXPIREAT", entries, (int(at) + self.retention + DAY,)),
                 Write("ZADD", visits, (repr(at), f"{scene}|{at!r}|{unique_token()}")),
                 Write("ZREMRANGEBYSCORE", visits, ("-inf", repr(at - self.retention))),
                 Write("EXPIRE", visits, (self.retention,))]
 
-    async def record(self, scene: str, doc_index: str, record: dict[str, str], at: float) -> None:
+    async def record(self, scene: str, doc_index: str, entry: bytes, at: float) -> None:
         """An entry written now (a scan's turn carries `entry_writes` instead)."""
-        await self._writer.apply(self.entry_writes(scene, doc_index, record, at))
+        await self._writer.apply(self.entry_writes(scene, doc_index, entry, at))
 
     async def entries(self, scene: str, start: float, end: float) -> list[Entry]:
         """The venue's entries from `start` to `end`, oldest first: one sorted-set range per day."""
@@ -139,10 +153,19 @@ class VenueRegistry:
         day = datetime.fromtimestamp(start, _SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
         while day.timestamp() <= end:
             key = self.keys.venue_entries(scene, day.strftime("%Y%m%d"))
-            for sealed, at in await self.redis.zrangebyscore(key, start, end, withscores=True):
-                found.append(Entry(scene, at, self.vault.open_json(sealed, context=f"entry:{scene}")))
+            for member, at in await self.redis.zrangebyscore(key, start, end, withscores=True):
+                found.append(Entry(scene, at, self._record(scene, member)))
             day += timedelta(days=1)
         return found
+
+    def _record(self, scene: str, entry: bytes) -> dict[str, str]:
+        if entry[:1] != HOLDER:
+            return self.vault.open_json(entry, context=f"entry:{scene}")  # type: ignore[no-any-return]
+        raw_openid, _, rest = entry[1:].partition(b"|")
+        openid = raw_openid.decode()
+        person = open_person(self.vault, openid, rest.partition(b"|")[2])
+        return {"o": openid, "n": person.name, "t": person.doc_type, "d": person.doc_number, "p": person.phone,
+                "r": ""}
 
     async def visits(self, doc_index: str, start: float, end: float) -> list[tuple[str, float]]:
         """(scene, time) of a document's entries in the window, oldest first."""

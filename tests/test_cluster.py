@@ -138,7 +138,8 @@ async def test_a_venue_entry_lands_in_the_venues_day_and_the_persons_visits(bot:
     """One script on one node, one per slot on a cluster: either way both records are there to trace."""
     venues, now = bot.services.venues, time.time()
     await venues.add("venue:clustertest1", "国贸商城", "", "ticket", "", now)
-    await venues.record("venue:clustertest1", "doc-index-1", {"o": "oVenueCluster_1", "n": "张三"}, now)
+    entry = venues.sealed_entry("venue:clustertest1", {"o": "oVenueCluster_1", "n": "张三"})
+    await venues.record("venue:clustertest1", "doc-index-1", entry, now)
     entries = await venues.entries("venue:clustertest1", now - 60, now + 60)
     assert [(e.record["o"], e.record["n"]) for e in entries] == [("oVenueCluster_1", "张三")]
     assert [scene for scene, _ in await venues.visits("doc-index-1", now - 60, now + 60)] == ["venue:clustertest1"]

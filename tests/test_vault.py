@@ -1,4 +1,4 @@
-"""Sealed JSON: what is written is what json.dumps would write, and reads back as it was."""
+"""Sealed data: JSON as json.dumps would write it, read back as it was, and only in its own context."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from storage.profiles import Person, open_person, seal_person
 from storage.vault import SealError, Vault, compact_json
 
 json_values = st.recursive(
@@ -34,3 +35,15 @@ def test_sealed_json_reads_back_only_in_its_context(value: object) -> None:
 def test_a_value_json_cannot_hold_is_refused() -> None:
     with pytest.raises(TypeError, match="not JSON serializable"):
         compact_json({"at": {1, 2}})
+
+
+def test_a_person_sealed_in_either_form_opens_the_same() -> None:
+    """Profiles claimed before the one-letter fields keep working, and neither form opens for another user."""
+    vault = Vault(b"i" * 32, b"d" * 32)
+    person = Person("张小三", "resident_id", "11010519491231002X", "13800138000", "")
+    earlier = vault.seal_json({"name": person.name, "doc_type": person.doc_type, "doc_number": person.doc_number,
+                               "phone": person.phone, "nationality": ""}, context="oHolder")
+    for sealed in (earlier, seal_person(vault, "oHolder", person)):
+        assert open_person(vault, "oHolder", sealed) == person
+        with pytest.raises(SealError):
+            open_person(vault, "oSomeoneElse", sealed)

@@ -173,6 +173,23 @@ async def test_export_writes_full_records_and_an_audit_entry(bot: Bot, tmp_path:
     assert logged and not any(secret in logged for secret in (ID, NAME, PHONE))
 
 
+async def test_an_entry_stays_traceable_after_its_holder_deregisters(bot: Bot, tmp_path: Path) -> None:
+    """流调 needs who was there for the whole retention, even when they have since deleted their code."""
+    scene = await add_venue(bot, tmp_path)
+    user = "oVenue_0010"
+    await full_claim(bot, user)
+    await bot.push(bot.sim.event(user, "SCAN", scene))
+    await claim_until(bot, user, ["注销健康码", "确认注销"])
+    assert await bot.services.profiles.load(user) is None
+    listed = await trace(bot, tmp_path, "venue", scene, *window())
+    assert "1 entries at 国贸商城" in listed and "张*三  110***********002X  本人" in listed
+    out = tmp_path / "export.csv"
+    await trace(bot, tmp_path, "venue", scene, *window(), "--export", str(out), "--reason", "疾控流调")
+    rows = list(csv.DictReader(out.read_text(encoding="utf-8-sig").splitlines()))
+    assert [(r["name"], r["doc_no"], r["contact_phone"], r["relationship"]) for r in rows] == [
+        (NAME, ID, PHONE, "本人")]
+
+
 async def test_entries_expire_after_the_retention(bot: Bot, tmp_path: Path) -> None:
     scene = await add_venue(bot, tmp_path)
     user = "oVenue_0008"
