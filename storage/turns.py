@@ -6,6 +6,7 @@ Both ends are single Lua scripts, so a turn costs two round trips and never leav
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 
 from redis.asyncio.cluster import RedisCluster
@@ -25,22 +26,22 @@ DONE = b"D"  # answered, and the reply no longer kept: a replay inside the repla
 # argument cost hiredis ~1.3 k instructions to pack a turn (callgrind). A change of settings is a new script.
 BEGIN = TAKE + """
 if ARGV[3] ~= '' then
-  local first = redis.call('SET', KEYS[7], ARGV[3], 'NX', 'GET', 'EX', ARGV[4])
+  local first = redis.call('SET', K[7], ARGV[3], 'NX', 'GET', 'EX', ARGV[4])
   if first and first ~= ARGV[3] then return {'replayed'} end
 end
-local seen = redis.call('MGET', KEYS[1], KEYS[8])  -- the push's reply (or pending mark), its done mark
+local seen = redis.call('MGET', K[1], K[8])  -- the push's reply (or pending mark), its done mark
 if seen[1] then return {'dup', seen[1]} end
 if seen[2] then return {'dup', 'D'} end
-if ARGV[2] ~= '' and not take(KEYS[5], BURST, PER_SECOND, tonumber(ARGV[2]) / 1000) then
+if ARGV[2] ~= '' and not take(K[5], BURST, PER_SECOND, tonumber(ARGV[2]) / 1000) then
   return {'limited'}
 end
-if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', LOCK_TTL_MS) then return {'busy'} end
-redis.call('SET', KEYS[1], 'P', 'PX', LEASE_MS)
-local profile = redis.call('HGETALL', KEYS[6])
-local dialog = redis.call('MGET', KEYS[3], KEYS[4])  -- the state, and the name of one that timed out
+if not redis.call('SET', K[2], ARGV[1], 'NX', 'PX', LOCK_TTL_MS) then return {'busy'} end
+redis.call('SET', K[1], 'P', 'PX', LEASE_MS)
+local profile = redis.call('HGETALL', K[6])
+local dialog = redis.call('MGET', K[3], K[4])  -- the state, and the name of one that timed out
 local turn = {'ok', dialog[1] or '', dialog[2] or '', profile}
 if #profile > 0 then  -- one's own code can be shown: what showing it reads
-  for i = 9, #KEYS do turn[#turn + 1] = redis.call('HGETALL', KEYS[i]) end
+  for i = 9, #K do turn[#turn + 1] = redis.call('HGETALL', K[i]) end
   if ARGV[5] ~= '' then  -- one node only: the status lives under the document's hash tag, another slot
     for i = 1, #profile, 2 do
       if profile[i] == 'doc_index' then turn[#turn + 1] = redis.call('HGETALL', ARGV[5] .. profile[i + 1]) end
@@ -51,19 +52,19 @@ return turn
 """
 
 FINISH = RUN_WRITES + """
-if ARGV[1] ~= '' then redis.call('SET', KEYS[1], ARGV[1], 'PX', DEDUP_TTL_MS) end
-redis.call('SET', KEYS[5], 'D', 'PX', DONE_MS)
+if ARGV[1] ~= '' then redis.call('SET', K[1], ARGV[1], 'PX', DEDUP_TTL_MS) end
+redis.call('SET', K[5], 'D', 'PX', DONE_MS)
 local op = ARGV[3]
 if op == 'clear' then
-  redis.call('DEL', KEYS[3], KEYS[4])
+  redis.call('DEL', K[3], K[4])
 elseif op == 'set' then
-  redis.call('SET', KEYS[3], ARGV[5], 'EX', DIALOG_TTL)
-  redis.call('SET', KEYS[4], ARGV[4], 'EX', NOTICE_TTL)
+  redis.call('SET', K[3], ARGV[5], 'EX', DIALOG_TTL)
+  redis.call('SET', K[4], ARGV[4], 'EX', NOTICE_TTL)
 elseif op == 'forget-expired' then
-  redis.call('DEL', KEYS[4])
+  redis.call('DEL', K[4])
 end
-run_writes(6, 6)  -- what the handler asked to write with the turn (storage.writes)
-if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
+run_writes(K, 6, 6)  -- what the handler asked to write with the turn (storage.writes)
+if redis.call('GET', K[2]) == ARGV[2] then redis.call('DEL', K[2]) end
 return 1
 """
 
@@ -73,6 +74,30 @@ def _settings(**values: int | float) -> str:
     return "".join(f"local {name} = {value!r}\n" for name, value in
                    ((name, int(v) if isinstance(v, int) else float(v)) for name, v in values.items()))
 
+
+def _named(keys: Keys) -> tuple[str, str]:
+    """Lua that names a user's turn keys itself, from the user's prefix and the push's dedup id: BEGIN's (ARGV[6],
+    ARGV[7]; the replay check's key, if any, in KEYS[1]) and FINISH's (the last two ARGV; the writes' keys in
+    KEYS). On one Redis node a script may name keys it was not given (BEGIN's status read always did), and each
+    name sent costs hiredis ~1.2 k instructions to pack: eleven fewer a turn. A cluster sends every key."""
+    sample = keys.turn("-")
+
+    def leaf(name: str) -> str:
+        text = name[len(sample.prefix):]
+        if not re.fullmatch(r"[a-z:-]+", text):  # written into the script's text
+            raise ValueError(f"unexpected key leaf {text!r}")
+        return f"u .. '{text}'"
+
+    seen, done = f"{leaf(sample.seen(''))} .. d", f"{leaf(sample.done(''))} .. d"
+    mine = [leaf(sample.lock), leaf(sample.dialog), leaf(sample.marker)]
+    begin = (f"local u, d = ARGV[6], ARGV[7]\nlocal K = {{{seen}, {', '.join(mine)}, {leaf(sample.bucket)}, "
+             f"{leaf(sample.profile)}, KEYS[1] or {done}, {done}, {', '.join(map(leaf, sample.reads))}}}\n")
+    finish = (f"local u, d = ARGV[#ARGV - 1], ARGV[#ARGV]\nlocal K = {{{seen}, {', '.join(mine)}, {done}}}\n"
+              "for i = 1, #KEYS do K[5 + i] = KEYS[i] end\n")
+    return begin, finish
+
+
+DECLARED = "local K = KEYS\n"  # a cluster's scripts are given every key they touch
 
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -123,13 +148,14 @@ class TurnStore:
         # A user's key names, built once while the user is among the recent ones: a turn names ten of them.
         # functools' LRU (in C): cachetools' cost a new user more than building the names.
         self._user_keys = functools.lru_cache(maxsize=USERS_KEPT)(keys.turn)
+        named_begin, named_finish = _named(keys) if self.one_node else (DECLARED, DECLARED)
         self._begin = redis.register_script(_settings(
             LEASE_MS=int(lease * 1000), LOCK_TTL_MS=int(lock_ttl * 1000), BURST=burst, PER_SECOND=per_minute / 60)
-            + BEGIN)
+            + named_begin + BEGIN)
         # A push's done mark lasts as long as a signed push can be accepted (the replay window).
         self._finish = redis.register_script(_settings(
             DEDUP_TTL_MS=self.dedup_ttl_ms, DONE_MS=max(dedup_ttl, replay_window) * 1000, DIALOG_TTL=dialog_ttl,
-            NOTICE_TTL=notice_ttl) + FINISH)
+            NOTICE_TTL=notice_ttl) + named_finish + FINISH)
         self._release = redis.register_script(RELEASE)
 
     @staticmethod
@@ -145,13 +171,17 @@ class TurnStore:
         millis = str(int(now * 1000)) if now is not None and self.burst > 0 else ""  # "": no rate limit
         user = self._user_keys(openid)
         extra = user.reads
-        done = user.done(dedup_id)
-        keys = [user.seen(dedup_id), user.lock, user.dialog, user.marker, user.bucket, user.profile,
-                first_body.key if first_body else done, done, *extra]
         # The time in integer milliseconds: repr() of the float cost 8 k instructions (callgrind), this 2 k.
         args: list[str | int] = [lock_token, millis, first_body.digest if first_body else "",
                                  first_body.ttl if first_body else 0, self._status_prefix]
-        result = await self._begin(keys=keys, args=args)
+        if self.one_node:  # the script names the user's keys (`_named`)
+            args += (user.prefix, dedup_id)
+            result = await self._begin(keys=(first_body.key,) if first_body else (), args=args)
+        else:
+            done = user.done(dedup_id)
+            result = await self._begin(keys=[user.seen(dedup_id), user.lock, user.dialog, user.marker, user.bucket,
+                                             user.profile, first_body.key if first_body else done, done, *extra],
+                                       args=args)
         outcome = result[0].decode()
         if outcome == "dup":
             return Begun("dup", seen_value=result[1])
@@ -177,8 +207,13 @@ class TurnStore:
         stored = REPLIED + reply if reply is not None else b""
         keys, argv = encode(writes or [])
         user = self._user_keys(openid)
-        await self._finish(keys=[user.seen(dedup_id), user.lock, user.dialog, user.marker, user.done(dedup_id), *keys],
-                           args=[stored, lock_token, write.op, write.name, write.value, *argv])
+        args = [stored, lock_token, write.op, write.name, write.value, *argv]
+        if self.one_node:  # the script names the user's keys (`_named`)
+            args += (user.prefix, dedup_id)
+            await self._finish(keys=keys, args=args)
+        else:
+            await self._finish(keys=[user.seen(dedup_id), user.lock, user.dialog, user.marker, user.done(dedup_id),
+                                     *keys], args=args)
 
     async def store_reply(self, openid: str, dedup_id: str, reply: bytes) -> None:
         await self.redis.set(self.keys.seen(openid, dedup_id), REPLIED + reply, px=self.dedup_ttl_ms)

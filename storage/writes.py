@@ -23,14 +23,14 @@ class Write(NamedTuple):  # a tuple: a scan makes five, a tenth of a frozen data
     args: tuple[Arg, ...] = ()
 
 
-# run_writes(k, a): the commands described by ARGV[a] ("NAME place argc" each, ";" between), their keys from
-# KEYS[k] on by place, their arguments from ARGV[a + 1] on (see `encode`).
+# run_writes(K, k, a): the commands described by ARGV[a] ("NAME place argc" each, ";" between), their keys from
+# K[k] on by place (K: KEYS, or a script's own list of its key names), their arguments from ARGV[a + 1] on.
 RUN_WRITES = """
-local function run_writes(first_key, at)
+local function run_writes(K, first_key, at)
   local i = at + 1
   for name, place, argc in string.gmatch(ARGV[at], '(%u+) (%d+) (%d+)') do
     argc = tonumber(argc)
-    redis.call(name, KEYS[first_key + tonumber(place)], unpack(ARGV, i, i + argc - 1))
+    redis.call(name, K[first_key + tonumber(place)], unpack(ARGV, i, i + argc - 1))
     i = i + argc
   end
 end
@@ -64,7 +64,7 @@ class Writer:
 
     def __init__(self, redis: HotClient) -> None:
         self.one_node = not isinstance(redis, RedisCluster)
-        self._run = redis.register_script(RUN_WRITES + "run_writes(1, 1)")
+        self._run = redis.register_script(RUN_WRITES + "run_writes(KEYS, 1, 1)")
 
     async def apply(self, writes: list[Write]) -> None:
         if self.one_node:
