@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -57,3 +58,13 @@ def test_the_flat_reading_stays_linear_on_hostile_bodies() -> None:
     started = time.process_time()
     assert all(_flat_fields(text) is None for text in hostile)
     assert time.process_time() - started < 0.5  # quadratic would take minutes
+
+
+def test_a_dtd_is_refused_but_its_words_typed_in_a_message_are_text() -> None:
+    typed = (b"<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[oUser_1]]></FromUserName>"
+             b"<CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+             b"<Content><![CDATA[<!DOCTYPE html>]]></Content><MsgId>1</MsgId></xml>")
+    assert parse_inbound(typed).content == "<!DOCTYPE html>"
+    declared = b'<!DOCTYPE x [<!ENTITY a "oUser_1">]>' + typed.replace(b"<![CDATA[oUser_1]]>", b"&a;")
+    with pytest.raises(BadPush, match="DTD"):
+        parse_inbound(declared)

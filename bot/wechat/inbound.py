@@ -96,10 +96,20 @@ def _tree_fields(text: str) -> list[tuple[str, str]]:
             for child in root]
 
 
-def _fields(text: str) -> dict[str, str]:
-    """Each field's text, stripped, refusing duplicates and missing headers."""
+def _fields(body: bytes) -> dict[str, str]:
+    """Each field's text, stripped, refusing DTDs (before any parser sees one), duplicates and missing headers.
+    A flat push cannot hold a DTD (its only markup is <xml>, fields and CDATA): only another is searched."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadPush("malformed XML: UnicodeDecodeError") from None
+    read = _flat_fields(text)
+    if read is None:
+        if DTD_RE.search(body):
+            raise BadPush("DTDs and entity declarations are not accepted")
+        read = _tree_fields(text)
     fields: dict[str, str] = {}
-    for tag, value in _flat_fields(text) or _tree_fields(text):
+    for tag, value in read:
         if tag in fields:
             raise BadPush(f"duplicated field {tag}")
         fields[tag] = value
@@ -110,14 +120,9 @@ def _fields(text: str) -> dict[str, str]:
 
 
 def parse_inbound(body: bytes) -> Inbound:
-    """A push, parsed after refusing any DTD (no entity is ever expanded): a flat one, as WeChat sends, by
-    regular expression; any other by the standard library's ElementTree, whose reading both give."""
-    if DTD_RE.search(body):
-        raise BadPush("DTDs and entity declarations are not accepted")
-    try:
-        data = _fields(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise BadPush("malformed XML: UnicodeDecodeError") from None
+    """A push: a flat one, as WeChat sends, by regular expression; any other, once it is known to carry no DTD
+    (no entity is ever expanded), by the standard library's ElementTree, whose reading both give."""
+    data = _fields(body)
     openid, create_time = data["FromUserName"], small_number(data["CreateTime"], 12)
     if not OPENID_RE.match(openid):
         raise BadPush("FromUserName is not an OpenID")
