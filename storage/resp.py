@@ -42,8 +42,9 @@ def _error(reply: hiredis.ReplyError) -> ResponseError:
 
 
 class _Connection(asyncio.Protocol):
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, loop: asyncio.AbstractEventLoop) -> None:
         self.timeout = timeout
+        self.loop = loop  # its transport's: asking asyncio for it is a getpid() system call on 3.11
         self.parser = hiredis.Reader()
         self.waiting: deque[tuple[asyncio.Future[Any], float]] = deque()
         self.transport: asyncio.Transport | None = None
@@ -72,7 +73,7 @@ class _Connection(asyncio.Protocol):
         self._fail(RedisConnectionError("Connection closed by server."))
 
     def send(self, args: tuple[Arg, ...]) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
+        loop = self.loop
         future: asyncio.Future[Any] = loop.create_future()
         self.waiting.append((future, time.monotonic()))
         if not self._outgoing:  # commands issued in one turn of the loop leave in one write
@@ -95,7 +96,7 @@ class _Connection(asyncio.Protocol):
         if time.monotonic() - self.waiting[0][1] > self.timeout:
             self._fail(RedisTimeoutError("Timeout reading from Redis"))
             return
-        self._watchdog = asyncio.get_running_loop().call_later(self.timeout / 4, self._check_oldest)
+        self._watchdog = self.loop.call_later(self.timeout / 4, self._check_oldest)
 
     def _fail(self, exc: Exception) -> None:
         self.closed = True
@@ -142,12 +143,16 @@ class RespClient:
 
     async def _open(self) -> _Connection:
         loop = asyncio.get_running_loop()
+
+        def protocol() -> _Connection:
+            return _Connection(self.timeout, loop)
+
         try:
             if self.scheme == "unix":
-                coroutine = loop.create_unix_connection(lambda: _Connection(self.timeout), self.path)
+                coroutine = loop.create_unix_connection(protocol, self.path)
             else:
                 tls = ssl.create_default_context() if self.scheme == "rediss" else None
-                coroutine = loop.create_connection(lambda: _Connection(self.timeout), self.host, self.port, ssl=tls)
+                coroutine = loop.create_connection(protocol, self.host, self.port, ssl=tls)
             transport, connection = await asyncio.wait_for(coroutine, self.connect_timeout)
         except (OSError, TimeoutError) as exc:
             raise RedisConnectionError(f"Error connecting to Redis at {self.host}:{self.port}: {exc}") from exc

@@ -75,7 +75,7 @@ class Dispatcher:
                       read_with_turn=begun.read_with_turn)
         before = DialogState(state.dialog, expired=state.expired)  # what the write at the turn's end compares
         # A handler that fails leaves the state as it found it: read again (rare) rather than copied each turn.
-        work = start_eagerly(self._produce(ctx, lambda: self._load_state(message.openid, begun)))
+        work = start_eagerly(self._produce(ctx, lambda: self._load_state(message.openid, begun)), loop)
         if not work.done() and not await finished_by(work, deadline):  # most turns finish without waiting
             return await self._defer(ctx, work, token, before)
         reply = work.result()

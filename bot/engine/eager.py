@@ -20,9 +20,11 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def start_eagerly(coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
-    """A future of the coroutine's result: already done when it finished without waiting."""
-    loop = asyncio.get_running_loop()
+def start_eagerly(coro: Coroutine[Any, Any, T], loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Future[T]:
+    """A future of the coroutine's result: already done when it finished without waiting. `loop`: the running
+    one, if the caller has it (asking asyncio is a getpid() system call on 3.11)."""
+    if loop is None:
+        loop = asyncio.get_running_loop()
     if sys.version_info >= (3, 12):
         return asyncio.eager_task_factory(loop, coro)
     try:
