@@ -130,7 +130,7 @@ class VenueRegistry:
 
     def holder_entry(self, openid: str, sealed_person: bytes) -> bytes:
         """A holder's own entry: their person as their profile holds it (storage.profiles.seal_person), so a
-        scan neither opens nor seals it (~8 % of a scan's CPU). The id keeps a second scan a second member. The
+        scan neither opens nor seals it (~7 % of a scan's instructions). The id keeps a second scan a second member. The
         openid is in the clear, as it is in the holder's key names and holder sets."""
         return HOLDER + f"{openid}|{unique_token()}|".encode() + sealed_person
 
