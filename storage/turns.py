@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from redis.asyncio.cluster import RedisCluster
 
 from storage.connection import HotClient
-from storage.keys import Keys
+from storage.keys import Keys, TurnKeys
 from storage.ratelimit import TAKE
 from storage.resp import pairs
 from storage.unique import unique_token
@@ -75,26 +75,43 @@ def _settings(**values: int | float) -> str:
                    ((name, int(v) if isinstance(v, int) else float(v)) for name, v in values.items()))
 
 
+def _begin_keys(user: TurnKeys, dedup_id: str, first_body_key: str | None) -> list[str]:
+    """BEGIN's KEYS, in the order its text reads them (the replay check's key, or the done mark again)."""
+    done = user.done(dedup_id)
+    return [user.seen(dedup_id), user.lock, user.dialog, user.marker, user.bucket, user.profile,
+            first_body_key or done, done, *user.reads]
+
+
+def _finish_keys(user: TurnKeys, dedup_id: str) -> list[str]:
+    """FINISH's first five KEYS; the writes' keys follow."""
+    return [user.seen(dedup_id), user.lock, user.dialog, user.marker, user.done(dedup_id)]
+
+
+_DEDUP, _FIRST = "\x00", "\x01"  # stand-ins for a dedup id and the replay check's key in `_named`
+
+
 def _named(keys: Keys) -> tuple[str, str]:
     """Lua that names a user's turn keys itself, from the user's prefix and the push's dedup id: BEGIN's (ARGV[6],
     ARGV[7]; the replay check's key, if any, in KEYS[1]) and FINISH's (the last two ARGV; the writes' keys in
     KEYS). On one Redis node a script may name keys it was not given (BEGIN's status read always did), and each
-    name sent costs hiredis ~1.2 k instructions to pack: eleven fewer a turn. A cluster sends every key."""
+    name sent costs hiredis ~1.2 k instructions to pack: eleven fewer a turn. A cluster sends every key. Both
+    lists come from `_begin_keys` and `_finish_keys`, so the two modes name the same keys in the same order."""
     sample = keys.turn("-")
+    done = sample.done(_DEDUP)
 
-    def leaf(name: str) -> str:
-        text = name[len(sample.prefix):]
-        if not re.fullmatch(r"[a-z:-]+", text):  # written into the script's text
-            raise ValueError(f"unexpected key leaf {text!r}")
-        return f"u .. '{text}'"
+    def lua(name: str) -> str:
+        if name == _FIRST:
+            return f"KEYS[1] or {lua(done)}"
+        leaf, dedup, _ = name[len(sample.prefix):].partition(_DEDUP)
+        if not re.fullmatch(r"[a-z:-]+", leaf):  # written into the script's text
+            raise ValueError(f"unexpected key leaf {leaf!r}")
+        return f"u .. '{leaf}' .. d" if dedup else f"u .. '{leaf}'"
 
-    seen, done = f"{leaf(sample.seen(''))} .. d", f"{leaf(sample.done(''))} .. d"
-    mine = [leaf(sample.lock), leaf(sample.dialog), leaf(sample.marker)]
-    begin = (f"local u, d = ARGV[6], ARGV[7]\nlocal K = {{{seen}, {', '.join(mine)}, {leaf(sample.bucket)}, "
-             f"{leaf(sample.profile)}, KEYS[1] or {done}, {done}, {', '.join(map(leaf, sample.reads))}}}\n")
-    finish = (f"local u, d = ARGV[#ARGV - 1], ARGV[#ARGV]\nlocal K = {{{seen}, {', '.join(mine)}, {done}}}\n"
-              "for i = 1, #KEYS do K[5 + i] = KEYS[i] end\n")
-    return begin, finish
+    begin = ", ".join(map(lua, _begin_keys(sample, _DEDUP, _FIRST)))
+    finish = ", ".join(map(lua, _finish_keys(sample, _DEDUP)))
+    return (f"local u, d = ARGV[6], ARGV[7]\nlocal K = {{{begin}}}\n",
+            f"local u, d = ARGV[#ARGV - 1], ARGV[#ARGV]\nlocal K = {{{finish}}}\n"
+            "for i = 1, #KEYS do K[5 + i] = KEYS[i] end\n")
 
 
 DECLARED = "local K = KEYS\n"  # a cluster's scripts are given every key they touch
@@ -178,9 +195,7 @@ class TurnStore:
             args += (user.prefix, dedup_id)
             result = await self._begin(keys=(first_body.key,) if first_body else (), args=args)
         else:
-            done = user.done(dedup_id)
-            result = await self._begin(keys=[user.seen(dedup_id), user.lock, user.dialog, user.marker, user.bucket,
-                                             user.profile, first_body.key if first_body else done, done, *extra],
+            result = await self._begin(keys=_begin_keys(user, dedup_id, first_body.key if first_body else None),
                                        args=args)
         outcome = result[0].decode()
         if outcome == "dup":
@@ -212,8 +227,7 @@ class TurnStore:
             args += (user.prefix, dedup_id)
             await self._finish(keys=keys, args=args)
         else:
-            await self._finish(keys=[user.seen(dedup_id), user.lock, user.dialog, user.marker, user.done(dedup_id),
-                                     *keys], args=args)
+            await self._finish(keys=[*_finish_keys(user, dedup_id), *keys], args=args)
 
     async def store_reply(self, openid: str, dedup_id: str, reply: bytes) -> None:
         await self.redis.set(self.keys.seen(openid, dedup_id), REPLIED + reply, px=self.dedup_ttl_ms)
