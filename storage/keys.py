@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 # The leaves of a user's keys that a turn names, each spelt once: by Keys' methods and by TurnKeys.
 _SEEN, _DONE, _LOCK, _STATE, _DIALOG_WAS = "seen:", "done:", "lock", "state", "dialog-was"
-_BUCKET, _PROFILE, _IMAGE, _RELATIVES, _TRAVEL_VERIFIED = "bucket:", "profile", "image:", "relatives", "travel-verified"
+_BUCKET, _PROFILE, _IMAGE, _RELATIVES, _TRAVEL_VERIFIED = "tokens:", "profile", "image:", "relatives", "travel-verified"
 
 
 class TurnKeys(NamedTuple):
@@ -67,10 +67,11 @@ class Keys:
         return f"{self.prefix}:u:\\{{{openid}\\}}:*"
 
     def bucket(self, openid: str, purpose: str) -> str:
+        """A token bucket, one packed string (storage.ratelimit; once a hash under "bucket:", left to its TTL)."""
         return self._user(openid, _BUCKET + purpose)
 
     def client_bucket(self, address: str, purpose: str) -> str:
-        return f"{self.prefix}:ip:{{{address}}}:bucket:{purpose}"
+        return f"{self.prefix}:ip:{{{address}}}:{_BUCKET}{purpose}"
 
     def replay(self, timestamp: str, nonce: str) -> str:
         return f"{self.prefix}:nonce:{timestamp}:{nonce}"

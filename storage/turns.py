@@ -13,7 +13,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from storage.connection import HotClient
 from storage.keys import Keys, TurnKeys
-from storage.ratelimit import TAKE
+from storage.ratelimit import TAKE, bucket_ttl_ms
 from storage.resp import pairs
 from storage.unique import unique_token
 from storage.writes import RUN_WRITES, Write, encode
@@ -32,7 +32,7 @@ end
 local seen = redis.call('MGET', K[1], K[8])  -- the push's reply (or pending mark), its done mark
 if seen[1] then return {'dup', seen[1]} end
 if seen[2] then return {'dup', 'D'} end
-if ARGV[2] ~= '' and not take(K[5], BURST, PER_SECOND, tonumber(ARGV[2]) / 1000) then
+if ARGV[2] ~= '' and not take(K[5], BURST, PER_SECOND, tonumber(ARGV[2]) / 1000, BUCKET_PX) then
   return {'limited'}
 end
 if not redis.call('SET', K[2], ARGV[1], 'NX', 'PX', LOCK_TTL_MS) then return {'busy'} end
@@ -69,10 +69,12 @@ return 1
 """
 
 
-def _settings(**values: int | float) -> str:
-    """Lua locals from numbers (int() and float() of them: nothing else can reach the script's text)."""
-    return "".join(f"local {name} = {value!r}\n" for name, value in
-                   ((name, int(v) if isinstance(v, int) else float(v)) for name, v in values.items()))
+def _settings(*, text: dict[str, int] | None = None, **values: int | float) -> str:
+    """Lua locals from numbers (int() and float() of them: nothing else can reach the script's text); those in
+    `text` as strings of digits, for redis.call, which would format a Lua number on every call."""
+    numbers = "".join(f"local {name} = {value!r}\n" for name, value in
+                      ((name, int(v) if isinstance(v, int) else float(v)) for name, v in values.items()))
+    return numbers + "".join(f"local {name} = '{int(v)}'\n" for name, v in (text or {}).items())
 
 
 def _begin_keys(user: TurnKeys, dedup_id: str, first_body_key: str | None) -> list[str]:
@@ -166,13 +168,14 @@ class TurnStore:
         # functools' LRU (in C): cachetools' cost a new user more than building the names.
         self._user_keys = functools.lru_cache(maxsize=USERS_KEPT)(keys.turn)
         named_begin, named_finish = _named(keys) if self.one_node else (DECLARED, DECLARED)
-        self._begin = redis.register_script(_settings(
-            LEASE_MS=int(lease * 1000), LOCK_TTL_MS=int(lock_ttl * 1000), BURST=burst, PER_SECOND=per_minute / 60)
+        bucket_px = bucket_ttl_ms(burst, per_minute / 60) if burst > 0 and per_minute > 0 else 0
+        self._begin = redis.register_script(_settings(BURST=burst, PER_SECOND=per_minute / 60, text={
+            "LEASE_MS": int(lease * 1000), "LOCK_TTL_MS": int(lock_ttl * 1000), "BUCKET_PX": bucket_px})
             + named_begin + BEGIN)
         # A push's done mark lasts as long as a signed push can be accepted (the replay window).
-        self._finish = redis.register_script(_settings(
-            DEDUP_TTL_MS=self.dedup_ttl_ms, DONE_MS=max(dedup_ttl, replay_window) * 1000, DIALOG_TTL=dialog_ttl,
-            NOTICE_TTL=notice_ttl) + named_finish + FINISH)
+        self._finish = redis.register_script(_settings(text={
+            "DEDUP_TTL_MS": self.dedup_ttl_ms, "DONE_MS": max(dedup_ttl, replay_window) * 1000,
+            "DIALOG_TTL": dialog_ttl, "NOTICE_TTL": notice_ttl}) + named_finish + FINISH)
         self._release = redis.register_script(RELEASE)
 
     @staticmethod

@@ -51,7 +51,7 @@ async def test_deregistering_leaves_only_pseudonyms_and_expiring_keys(bot: Bot) 
     left = [k.decode() async for k in redis.scan_iter(match=keys.user_glob(user))]
     for key in left:  # counters and limits outlive 注销 (issue: it must not reset them), each expiring
         assert (":seen:" in key or ":done:" in key or key.endswith((":lock", ":dialog-was", ":sms-sent"))
-                or ":bucket:" in key), key
+                or ":tokens:" in key), key
         assert await redis.ttl(key) > 0, key
     assert await bot.services.relatives.guardians(AGE_6) == 0
     index = bot.services.profiles.doc_index("resident_id", ID)
