@@ -16,7 +16,7 @@ from bot.wechat.crypto import EnvelopeError, MessageCipher
 from bot.wechat.inbound import DTD_RE, BadPush, parse_inbound
 from bot.wechat.replies import SUCCESS
 from bot.wechat.signing import signature_ok
-from storage.turns import FirstBody
+from storage.turns import FirstBody, first_body_ttl
 
 log = logging.getLogger("healthbot.webhook")
 
@@ -72,7 +72,7 @@ class Webhook:
             # The signature does not cover the body in plaintext mode: a signed query seen with one body must
             # not carry another. WeChat's own retries repeat the same body and pass (dedup answers them).
             first_body = FirstBody(self.services.keys.replay(timestamp, nonce),
-                                   hashlib.sha256(body).hexdigest()[:32], 2 * self.replay_window)
+                                   hashlib.sha256(body).hexdigest()[:32], first_body_ttl(self.replay_window))
             if not self.services.turns.one_node:  # on a cluster the check cannot join the turn's script
                 if not await self._first_body_for(first_body):
                     raise web.HTTPForbidden(text="replayed")

@@ -13,15 +13,21 @@ import math
 from storage.connection import RedisClient
 
 # px: the bucket's TTL in milliseconds, as a string (a Lua number given to redis.call is formatted each call).
+# The embedded dev store (fakeredis, on lupa) has no struct library: there the two numbers are text.
 TAKE = """
 local function take(key, capacity, per_second, now, px)
   local bucket = redis.call('GET', key)
   local tokens, at = capacity, now
-  if bucket then tokens, at = struct.unpack('dd', bucket) end
+  if bucket and struct then
+    tokens, at = struct.unpack('dd', bucket)
+  elseif bucket then
+    local t, a = string.match(bucket, '^(%S+) (%S+)$')
+    tokens, at = tonumber(t), tonumber(a)
+  end
   tokens = math.min(capacity, tokens + math.max(0, now - at) * per_second)
   local allowed = tokens >= 1
   if allowed then tokens = tokens - 1 end
-  redis.call('SET', key, struct.pack('dd', tokens, now), 'PX', px)
+  redis.call('SET', key, struct and struct.pack('dd', tokens, now) or (tokens .. ' ' .. now), 'PX', px)
   return allowed
 end
 """

@@ -3,8 +3,8 @@
 redis-py spends ~200 µs of CPU per call under concurrency (pool, retry and timeout wrappers, command parsing);
 a turn makes two to six calls, more than the whole of a minimal webhook request (bench/README figures). This
 client writes each command straight to one asyncio transport and resolves the caller's future from
-hiredis's parser as replies arrive: ~17 µs a call. It speaks only what the hot path needs (scripts, GET, SET,
-HGETALL, PING) and raises redis-py's exception types, so callers handle one family of errors.
+hiredis's parser as replies arrive: ~17 µs a call. It speaks only what the hot path needs (scripts, GET, MGET,
+SET, HGETALL, PING) and raises redis-py's exception types, so callers handle one family of errors.
 
 Failure behaviour, as with the redis-py client it sits beside: a call that finds no connection opens one
 (0.5 s to connect); a reply later than `timeout` fails every call waiting on that connection with
@@ -189,6 +189,9 @@ class RespClient:
 
     async def get(self, key: str) -> bytes | None:
         return await self.execute("GET", key)
+
+    async def mget(self, *keys: str) -> list[bytes | None]:
+        return await self.execute("MGET", *keys)
 
     async def set(self, key: str, value: Arg, *, nx: bool = False, ex: int | None = None, px: int | None = None,
                   get: bool = False) -> Any:

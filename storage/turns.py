@@ -22,29 +22,35 @@ PENDING = b"P"
 REPLIED = b"R"
 DONE = b"D"  # answered, and the reply no longer kept: a replay inside the replay window is answered empty
 
+# A push's done mark (TurnKeys.done) is its claim: "P" while its first attempt runs (a lease: a worker that
+# dies lets a retry take over), "D" once answered, for the whole replay window; one SET NX GET both claims it
+# and tells a retry what became of it. The reply itself is kept apart (TurnKeys.seen) for WeChat's retries only.
 # The settings a turn script uses are written into its text (`_settings`), not sent with every call: each
 # argument cost hiredis ~1.3 k instructions to pack a turn (callgrind). A change of settings is a new script.
 BEGIN = TAKE + """
 if ARGV[3] ~= '' then
-  local first = redis.call('SET', K[7], ARGV[3], 'NX', 'GET', 'EX', ARGV[4])
+  local first = redis.call('SET', K[7], ARGV[3], 'NX', 'GET', 'EX', FIRST_BODY_TTL)
   if first and first ~= ARGV[3] then return {'replayed'} end
 end
-local seen = redis.call('MGET', K[1], K[8])  -- the push's reply (or pending mark), its done mark
-if seen[1] then return {'dup', seen[1]} end
-if seen[2] then return {'dup', 'D'} end
+local was = redis.call('SET', K[1], 'P', 'NX', 'GET', 'PX', LEASE_MS)
+if was == 'D' then return {'dup', redis.call('GET', seen()) or 'D'} end
+if was then return {'dup', was} end
 if ARGV[2] ~= '' and not take(K[5], BURST, PER_SECOND, tonumber(ARGV[2]) / 1000, BUCKET_PX) then
+  redis.call('DEL', K[1])
   return {'limited'}
 end
-if not redis.call('SET', K[2], ARGV[1], 'NX', 'PX', LOCK_TTL_MS) then return {'busy'} end
-redis.call('SET', K[1], 'P', 'PX', LEASE_MS)
+if not redis.call('SET', K[2], ARGV[1], 'NX', 'PX', LOCK_TTL_MS) then
+  redis.call('DEL', K[1])  -- not claimed after all: the push comes back when the user is free
+  return {'busy'}
+end
 local profile = redis.call('HGETALL', K[6])
 local dialog = redis.call('MGET', K[3], K[4])  -- the state, and the name of one that timed out
 local turn = {'ok', dialog[1] or '', dialog[2] or '', profile}
 if #profile > 0 then  -- one's own code can be shown: what showing it reads
-  for i = 9, #K do turn[#turn + 1] = redis.call('HGETALL', K[i]) end
-  if ARGV[5] ~= '' then  -- one node only: the status lives under the document's hash tag, another slot
+  for _, key in ipairs(reads()) do turn[#turn + 1] = redis.call('HGETALL', key) end
+  if STATUS_PREFIX ~= '' then  -- one node only: the status lives under the document's hash tag, another slot
     for i = 1, #profile, 2 do
-      if profile[i] == 'doc_index' then turn[#turn + 1] = redis.call('HGETALL', ARGV[5] .. profile[i + 1]) end
+      if profile[i] == 'doc_index' then turn[#turn + 1] = redis.call('HGETALL', STATUS_PREFIX .. profile[i + 1]) end
     end
   end
 end
@@ -60,6 +66,8 @@ if op == 'clear' then
 elseif op == 'set' then
   redis.call('SET', K[3], ARGV[5], 'EX', DIALOG_TTL)
   redis.call('SET', K[4], ARGV[4], 'EX', NOTICE_TTL)
+elseif op == 'step' then  -- the same dialog: its name is in the marker already
+  redis.call('SET', K[3], ARGV[5], 'EX', DIALOG_TTL)
 elseif op == 'forget-expired' then
   redis.call('DEL', K[4])
 end
@@ -69,19 +77,32 @@ return 1
 """
 
 
-def _settings(*, text: dict[str, int] | None = None, **values: int | float) -> str:
+def _settings(*, text: dict[str, int | str] | None = None, **values: int | float) -> str:
     """Lua locals from numbers (int() and float() of them: nothing else can reach the script's text); those in
-    `text` as strings of digits, for redis.call, which would format a Lua number on every call."""
+    `text` as Lua strings, each byte a decimal escape (a number as text: redis.call formats a Lua number on
+    every call)."""
     numbers = "".join(f"local {name} = {value!r}\n" for name, value in
                       ((name, int(v) if isinstance(v, int) else float(v)) for name, v in values.items()))
-    return numbers + "".join(f"local {name} = '{int(v)}'\n" for name, v in (text or {}).items())
+    return numbers + "".join(f"local {name} = '{_lua_bytes(str(int(v) if isinstance(v, int) else v))}'\n"
+                             for name, v in (text or {}).items())
+
+
+def _lua_bytes(text: str) -> str:
+    return "".join(f"\\{byte}" for byte in text.encode())
+
+
+def first_body_ttl(replay_window: int) -> int:
+    """Seconds a signed query's first body is remembered: a timestamp is accepted this far either side of now."""
+    return 2 * replay_window
 
 
 def _begin_keys(user: TurnKeys, dedup_id: str, first_body_key: str | None) -> list[str]:
-    """BEGIN's KEYS, in the order its text reads them (the replay check's key, or the done mark again)."""
+    """BEGIN's KEYS in the order its text reads them: seven it always uses (seventh the replay check's key, or
+    the done mark again), then the kept reply (read for a push answered before only); on a cluster the reads
+    (TurnKeys.reads) follow."""
     done = user.done(dedup_id)
-    return [user.seen(dedup_id), user.lock, user.dialog, user.marker, user.bucket, user.profile,
-            first_body_key or done, done, *user.reads]
+    return [done, user.lock, user.dialog, user.marker, user.bucket, user.profile, first_body_key or done,
+            user.seen(dedup_id)]
 
 
 def _finish_keys(user: TurnKeys, dedup_id: str) -> list[str]:
@@ -93,30 +114,38 @@ _DEDUP, _FIRST = "\x00", "\x01"  # stand-ins for a dedup id and the replay check
 
 
 def _named(keys: Keys) -> tuple[str, str]:
-    """Lua that names a user's turn keys itself, from the user's prefix and the push's dedup id: BEGIN's (ARGV[6],
-    ARGV[7]; the replay check's key, if any, in KEYS[1]) and FINISH's (the last two ARGV; the writes' keys in
+    """Lua that names a user's turn keys itself, from the user's prefix and the push's dedup id: BEGIN's (ARGV[4],
+    ARGV[5]; the replay check's key, if any, in KEYS[1]) and FINISH's (the last two ARGV; the writes' keys in
     KEYS). On one Redis node a script may name keys it was not given (BEGIN's status read always did), and each
-    name sent costs hiredis ~1.2 k instructions to pack: eleven fewer a turn. A cluster sends every key. Both
-    lists come from `_begin_keys` and `_finish_keys`, so the two modes name the same keys in the same order."""
+    name sent costs hiredis ~1.2 k instructions to pack: eleven fewer a turn. Each name built costs Redis a Lua
+    string (~650 instructions, bench/redis_instructions.sh): the reads are built only for a claimed user. A
+    cluster sends every key. The lists come from `_begin_keys`, TurnKeys.reads and `_finish_keys`, so the two
+    modes name the same keys in the same order."""
     sample = keys.turn("-")
     done = sample.done(_DEDUP)
 
     def lua(name: str) -> str:
-        if name == _FIRST:
-            return f"KEYS[1] or {lua(done)}"
         leaf, dedup, _ = name[len(sample.prefix):].partition(_DEDUP)
         if not re.fullmatch(r"[a-z:-]+", leaf):  # written into the script's text
             raise ValueError(f"unexpected key leaf {leaf!r}")
         return f"u .. '{leaf}' .. d" if dedup else f"u .. '{leaf}'"
 
-    begin = ", ".join(map(lua, _begin_keys(sample, _DEDUP, _FIRST)))
-    finish = ", ".join(map(lua, _finish_keys(sample, _DEDUP)))
-    return (f"local u, d = ARGV[6], ARGV[7]\nlocal K = {{{begin}}}\n",
+    *begin, seen = _begin_keys(sample, _DEDUP, _FIRST)
+    first, done_at = begin.index(_FIRST) + 1, begin.index(done) + 1
+    reads, finish = ", ".join(map(lua, sample.reads)), ", ".join(map(lua, _finish_keys(sample, _DEDUP)))
+    return (f"local u, d = ARGV[4], ARGV[5]\n"
+            f"local K = {{{', '.join('false' if n == _FIRST else lua(n) for n in begin)}}}\n"
+            f"K[{first}] = KEYS[1] or K[{done_at}]\n"
+            f"local function seen() return {lua(seen)} end\n"
+            f"local function reads() return {{{reads}}} end\n",
             f"local u, d = ARGV[#ARGV - 1], ARGV[#ARGV]\nlocal K = {{{finish}}}\n"
             "for i = 1, #KEYS do K[5 + i] = KEYS[i] end\n")
 
 
-DECLARED = "local K = KEYS\n"  # a cluster's scripts are given every key they touch
+# A cluster's scripts are given every key they touch: BEGIN's kept reply is its eighth, the reads follow.
+DECLARED = "local K = KEYS\n"
+DECLARED_BEGIN = (DECLARED + "local function seen() return KEYS[8] end\n"
+                  "local function reads() return {unpack(KEYS, 9)} end\n")
 
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -148,7 +177,7 @@ class Begun:
 
 @dataclass(frozen=True, slots=True)
 class DialogWrite:
-    op: str  # "keep", "set", "clear" or "forget-expired"
+    op: str  # "keep", "set", "step" (set, the dialog's name unchanged), "clear" or "forget-expired"
     value: bytes = b""  # for "set": the whole state, written with one SET
     name: str = ""
 
@@ -162,19 +191,21 @@ class TurnStore:
         # One Redis node holds every key, so a script may name keys of different hash tags.
         self.one_node = not isinstance(redis, RedisCluster)
         self.dedup_ttl_ms = dedup_ttl * 1000
+        # A push's done mark lasts as long as a signed push can be accepted (the replay window).
+        self.done_ms = max(dedup_ttl, replay_window) * 1000
         self.burst = burst
-        self._status_prefix = keys.status("") if self.one_node else ""
         # A user's key names, built once while the user is among the recent ones: a turn names ten of them.
         # functools' LRU (in C): cachetools' cost a new user more than building the names.
         self._user_keys = functools.lru_cache(maxsize=USERS_KEPT)(keys.turn)
-        named_begin, named_finish = _named(keys) if self.one_node else (DECLARED, DECLARED)
+        named_begin, named_finish = _named(keys) if self.one_node else (DECLARED_BEGIN, DECLARED)
         bucket_px = bucket_ttl_ms(burst, per_minute / 60) if burst > 0 and per_minute > 0 else 0
         self._begin = redis.register_script(_settings(BURST=burst, PER_SECOND=per_minute / 60, text={
-            "LEASE_MS": int(lease * 1000), "LOCK_TTL_MS": int(lock_ttl * 1000), "BUCKET_PX": bucket_px})
-            + named_begin + BEGIN)
-        # A push's done mark lasts as long as a signed push can be accepted (the replay window).
+            "LEASE_MS": int(lease * 1000), "LOCK_TTL_MS": int(lock_ttl * 1000), "BUCKET_PX": bucket_px,
+            "FIRST_BODY_TTL": first_body_ttl(replay_window),
+            # On one node BEGIN reads the user's document status too (it lives under another hash tag).
+            "STATUS_PREFIX": keys.status("") if self.one_node else ""}) + named_begin + BEGIN)
         self._finish = redis.register_script(_settings(text={
-            "DEDUP_TTL_MS": self.dedup_ttl_ms, "DONE_MS": max(dedup_ttl, replay_window) * 1000,
+            "DEDUP_TTL_MS": self.dedup_ttl_ms, "DONE_MS": self.done_ms,
             "DIALOG_TTL": dialog_ttl, "NOTICE_TTL": notice_ttl}) + named_finish + FINISH)
         self._release = redis.register_script(RELEASE)
 
@@ -192,14 +223,13 @@ class TurnStore:
         user = self._user_keys(openid)
         extra = user.reads
         # The time in integer milliseconds: repr() of the float cost 8 k instructions (callgrind), this 2 k.
-        args: list[str | int] = [lock_token, millis, first_body.digest if first_body else "",
-                                 first_body.ttl if first_body else 0, self._status_prefix]
+        args: list[str | int] = [lock_token, millis, first_body.digest if first_body else ""]
         if self.one_node:  # the script names the user's keys (`_named`)
             args += (user.prefix, dedup_id)
             result = await self._begin(keys=(first_body.key,) if first_body else (), args=args)
         else:
-            result = await self._begin(keys=_begin_keys(user, dedup_id, first_body.key if first_body else None),
-                                       args=args)
+            result = await self._begin(keys=[*_begin_keys(user, dedup_id, first_body.key if first_body else None),
+                                             *extra], args=args)
         outcome = result[0].decode()
         if outcome == "dup":
             return Begun("dup", seen_value=result[1])
@@ -216,7 +246,10 @@ class TurnStore:
                      read_with_turn=read)
 
     async def seen(self, openid: str, dedup_id: str) -> bytes | None:
-        return await self.redis.get(self.keys.seen(openid, dedup_id))
+        """What became of a push: PENDING, its kept reply (REPLIED + reply), DONE, or None (never claimed, or
+        its first attempt's lease ran out)."""
+        mark, reply = await self.redis.mget(self.keys.done(openid, dedup_id), self.keys.seen(openid, dedup_id))
+        return (reply or DONE) if mark == DONE else mark
 
     async def finish(self, openid: str, dedup_id: str, lock_token: str, reply: bytes | None,
                      write: DialogWrite, writes: list[Write] | None = None) -> None:
@@ -233,7 +266,9 @@ class TurnStore:
             await self._finish(keys=[*_finish_keys(user, dedup_id), *keys], args=args)
 
     async def store_reply(self, openid: str, dedup_id: str, reply: bytes) -> None:
+        """Answer the push before its turn ends (the turn goes on; its result follows by message)."""
         await self.redis.set(self.keys.seen(openid, dedup_id), REPLIED + reply, px=self.dedup_ttl_ms)
+        await self.redis.set(self.keys.done(openid, dedup_id), DONE, px=self.done_ms)
 
     async def release(self, openid: str, lock_token: str) -> bool:
         """Whether the lock was ours and is now released."""

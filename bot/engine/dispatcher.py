@@ -281,8 +281,9 @@ class Dispatcher:
 
     def _dialog_write(self, ctx: Context, before: DialogState) -> DialogWrite:
         state = ctx.state
-        if state.dialog:
-            return DialogWrite("set", name=state.dialog, value=dump_state(state, self.services.vault, ctx.openid))
+        if state.dialog:  # the marker holds a dialog's name from its first turn on: a step leaves it be
+            return DialogWrite("step" if state.dialog == before.dialog else "set", name=state.dialog,
+                               value=dump_state(state, self.services.vault, ctx.openid))
         if before.dialog:
             return CLEAR
         if before.expired and not state.expired:
