@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from hypothesis import given
@@ -47,3 +48,19 @@ def test_a_person_sealed_in_either_form_opens_the_same() -> None:
         assert open_person(vault, "oHolder", sealed) == person
         with pytest.raises(SealError):
             open_person(vault, "oSomeoneElse", sealed)
+
+
+def test_nonces_are_never_repeated_within_a_process_or_across_a_fork() -> None:
+    vault = Vault(b"i" * 32, b"d" * 32)
+    nonces = {vault.seal(b"x")[1:13] for _ in range(1000)}
+    assert len(nonces) == 1000  # four batches of the pool, each nonce once
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child seals from its own pool, not from what it inherited
+        os.write(write, b"".join(vault.seal(b"x")[1:13] for _ in range(50)))
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 12 * 50)
+    parent = [vault.seal(b"x")[1:13] for _ in range(50)]
+    assert not {child[i:i + 12] for i in range(0, len(child), 12)} & set(parent)
