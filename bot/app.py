@@ -135,8 +135,10 @@ def build_app(settings: Settings, *, clock: Clock | None = None, routers: list[R
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
-    yield
     services, dispatcher = app[SERVICES], app[DISPATCHER]
+    dispatcher.loop = asyncio.get_running_loop()
+    yield
+    dispatcher.loop = None
     await dispatcher.drain()
     await services.close()
 

@@ -43,6 +43,8 @@ class Dispatcher:
         self.fallback = fallback
         self.background: set[asyncio.Task[Any]] = set()
         self.metrics = services.metrics
+        # The app's loop while it runs (bot.app sets it): asking asyncio is a getpid() system call on 3.11.
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     # -- the turn -------------------------------------------------------------------------------------
 
@@ -50,7 +52,7 @@ class Dispatcher:
         """The passive reply to a push; with via_api (a callback, not a push) the reply is sent instead.
 
         Raises Replayed when `first_body` shows the signed query was seen before with another body."""
-        loop = asyncio.get_running_loop()
+        loop = self.loop or asyncio.get_running_loop()
         started = loop.time()
         deadline = started + self.services.settings.server.reply_deadline
         turns = self.services.turns
