@@ -50,6 +50,21 @@ def encode(writes: list[Write]) -> tuple[list[str], list[Arg]]:
     return list(places), argv
 
 
+def straight_calls(description: str, first_key: int, first_arg: int) -> str:
+    """The Lua of the writes `description` spells out (as `encode` makes it), one redis.call each, their keys
+    from K[first_key] on and their arguments from ARGV[first_arg] on: what run_writes does, with no parsing
+    of the description at run time (a turn's script per shape; storage.turns)."""
+    lines, at = [], first_arg
+    for part in filter(None, description.split(";")):
+        command, place, argc = part.split(" ")
+        if not (command.isalpha() and command.isupper()):  # written into the script's text
+            raise ValueError(f"not a command name: {command!r}")
+        arguments = "".join(f", ARGV[{at + i}]" for i in range(int(argc)))
+        lines.append(f"redis.call('{command}', K[{first_key + int(place)}]{arguments})\n")
+        at += int(argc)
+    return "".join(lines)
+
+
 @functools.lru_cache(maxsize=64)
 def _describe(shape: tuple[tuple[str, int, int], ...]) -> str:
     """A turn's writes come in a few shapes (a scan's entry, a SET): each is checked and spelt out once."""
