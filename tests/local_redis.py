@@ -141,12 +141,21 @@ class LocalSentinel(_Servers):
     def kill_master(self) -> int:
         """SIGKILL the master and wait for Sentinel to promote the replica; the port of the new master."""
         old = self.current_master()
-        cli(old, "WAIT", "1", "2000")  # the replica has every acknowledged write (replication is asynchronous)
+        replica = self.replica if old == self.master else self.master
+        # The replica has every acknowledged write (replication is asynchronous). WAIT on a connection of its
+        # own would wait for that connection's writes only, none: compare the offsets instead.
+        wanted = _offset(cli(old, "INFO", "replication"), "master_repl_offset")
+        wait_until(lambda: _offset(cli(replica, "INFO", "replication"), "slave_repl_offset") >= wanted,
+                   "the replica catching up")
         self.processes[self.ports.index(old)].kill()
         wait_until(lambda: self.current_master() != old, "Sentinel promoting the replica")
         new = self.current_master()
         wait_until(lambda: "role:master" in cli(new, "INFO", "replication"), "the new master taking writes")
         return new
+
+
+def _offset(info: str, field: str) -> int:
+    return int(next((line.split(":", 1)[1] for line in info.splitlines() if line.startswith(field + ":")), "-1"))
 
 
 def free_port() -> int:
