@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
 
@@ -18,7 +16,7 @@ from storage.keys import Keys, TurnKeys
 from storage.ratelimit import TAKE, bucket_ttl_ms
 from storage.resp import pairs
 from storage.unique import unique_token
-from storage.writes import Write, encode, straight_calls
+from storage.writes import ShapeScripts, Write, encode
 
 PENDING = b"P"
 REPLIED = b"R"
@@ -74,7 +72,7 @@ elseif op == 'forget-expired' then
   redis.call('DEL', K[4])
 end
 """
-# Then what the handler asked to write with the turn (storage.writes.straight_calls), then:
+# Then what the handler asked to write with the turn (storage.writes.ShapeScripts), then:
 RELEASE_LOCK = """
 if redis.call('GET', K[2]) == ARGV[2] then redis.call('DEL', K[2]) end
 return 1
@@ -167,7 +165,6 @@ class FirstBody:
 
 
 USERS_KEPT = 10_000  # ~1.5 KB of key names each
-SHAPES_KEPT = 64  # shapes of a turn's writes come from the code: a handful
 
 
 @dataclass(slots=True)
@@ -209,12 +206,11 @@ class TurnStore:
             "FIRST_BODY_TTL": first_body_ttl(replay_window),
             # On one node BEGIN reads the user's document status too (it lives under another hash tag).
             "STATUS_PREFIX": keys.status("") if self.one_node else ""}) + named_begin + BEGIN)
-        self._finish_head = _settings(text={
+        finish_head = _settings(text={
             "DEDUP_TTL_MS": self.dedup_ttl_ms, "DONE_MS": self.done_ms,
             "DIALOG_TTL": dialog_ttl, "NOTICE_TTL": notice_ttl}) + named_finish + FINISH
-        # One FINISH a shape of writes (a scan's entry, a SET...): few, named in the code. Read from a
-        # description at run time, each write cost Redis three Lua strings and a pattern match.
-        self._finish_by_shape: dict[str, Callable[..., Awaitable[Any]]] = {}
+        # One FINISH a shape of the handler's writes (none, a scan's entry, a SET...).
+        self._finish = ShapeScripts(redis, lambda calls: finish_head + calls + RELEASE_LOCK, 6, 6)
         self._release = redis.register_script(RELEASE)
 
     @staticmethod
@@ -267,18 +263,12 @@ class TurnStore:
         keys, (shape, *argv) = encode(writes or [])
         user = self._user_keys(openid)
         args = [stored, lock_token, write.op, write.name, write.value, *argv]
-        finish = self._finish_by_shape.get(shape) or self._finish_for(shape)
+        finish = self._finish(shape)
         if self.one_node:  # the script names the user's keys (`_named`)
             args += (user.prefix, dedup_id)
             await finish(keys=keys, args=args)
         else:
             await finish(keys=[*_finish_keys(user, dedup_id), *keys], args=args)
-
-    def _finish_for(self, shape: str) -> Callable[..., Awaitable[Any]]:
-        script = self.redis.register_script(self._finish_head + straight_calls(shape, 6, 6) + RELEASE_LOCK)
-        if len(self._finish_by_shape) < SHAPES_KEPT:
-            self._finish_by_shape[shape] = script
-        return script
 
     async def store_reply(self, openid: str, dedup_id: str, reply: bytes) -> None:
         """Answer the push before its turn ends (the turn goes on; its result follows by message)."""

@@ -241,9 +241,9 @@ async def test_a_handler_that_fails_leaves_the_dialog_as_it_found_it(make_bot: B
     assert "身份证号码" in await bot.say(user, "张小三")  # the claim goes on from where it was
 
 
-def test_a_write_is_described_in_one_argument_and_a_name_the_runner_cannot_read_is_refused() -> None:
+def test_writes_are_described_by_shape_and_a_name_that_is_not_a_command_is_refused() -> None:
     writes = [Write("SET", "k1", ("v", "EX", 60)), Write("ZADD", "k2", (1.5, "m")), Write("EXPIRE", "k2", (9,))]
     keys, argv = encode(writes)
     assert (keys, argv) == (["k1", "k2"], ["SET 0 3;ZADD 1 2;EXPIRE 1 1", "v", "EX", 60, 1.5, "m", 9])
-    with pytest.raises(ValueError):  # the Lua runner matches capitals: a lower-case name would be skipped silently
+    with pytest.raises(ValueError):  # names are written into a script's text as they are: capitals only
         encode([Write("set", "k1", ("v",))])
