@@ -36,6 +36,8 @@ $KEYS
 TOML
 }
 
+cg_total() { callgrind_annotate "$1" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}'; }  # cg_total FILE: instructions in a callgrind dump
+
 # Any HTTP answer will do (the floor has no /healthz): curl without -f fails only when nothing answers.
 up() { for _ in $(seq 1 3000); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1"; exit 1; }
 

@@ -35,7 +35,7 @@ count() {  # count LABEL PREPARE_PORT PATH [aes] -- COMMAND...: prints "LABEL in
     --pid $vg)
   kill $vg; wait $vg 2>/dev/null || true
   if [ "$path" = venue ] && [ "$(date +%H%M)" != "$minute" ]; then echo "$label: ran into the next minute" >&2; kill $$; fi
-  total=$(callgrind_annotate "$work/cg.$vg.2" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+  total=$(cg_total "$work/cg.$vg.2")
   if [ -n "${KEEP:-}" ]; then cp "$work/cg.$vg.2" "$KEEP/cg.$label"; fi
   [ "$refused" = 0 ] || { echo "$label: $refused requests refused" >&2; kill $$; }
   echo "$label $((total / N))"

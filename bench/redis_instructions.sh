@@ -34,7 +34,7 @@ for path in ${PATHS:-keyword cached dialog}; do
   [ "$refused" = 0 ] || { echo "$path: $refused requests refused" >&2; exit 1; }
   commands=$(redis-cli -p "$REDIS_PORT" info commandstats | awk -F'[=,:]' '/^cmdstat_/ && !/resetstat/ {c += $3} END {print c}')
   dump=$((dump + 2))
-  total=$(callgrind_annotate "$work/redis.$vg.$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+  total=$(cg_total "$work/redis.$vg.$dump")
   if [ -n "${KEEP:-}" ]; then cp "$work/redis.$vg.$dump" "$KEEP/redis.$path"; fi
   printf '%-10s %16d %14.1f\n' "$path" $((total / N)) "$(echo "$commands / ($WARM + $N)" | bc -l)"
 done
