@@ -9,6 +9,7 @@
 # is not in the default: its image is stamped to the minute, so its users are prepared at a minute's start and
 # all its scans must fall in that minute (N=600 do, ~1 minute under callgrind); a run that crosses into the
 # next minute re-renders every image and stops with a message. KEEP=DIR keeps callgrind's file of each row.
+# WARM_PATH=cached warms each server with that path's requests instead of its own (e.g. images, then dialog).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-2000}
@@ -31,6 +32,11 @@ count() {  # count LABEL PREPARE_PORT PATH [aes] -- COMMAND...: prints "LABEL in
   local minute; minute=$(date +%H%M)
   $PY -m bench.signed_requests --url "http://127.0.0.1:$prepare/wechat" --path "$path" --out "$work/req.txt" \
     --count $((WARM + N)) --users 200 --tag "i$RANDOM" ${aes:+--aes-key $AES} --scene "$SCENE" >/dev/null
+  if [ -n "${WARM_PATH:-}" ]; then  # the warm-up is another path's requests: does what it leaves cost later?
+    $PY -m bench.signed_requests --url "http://127.0.0.1:$prepare/wechat" --path "$WARM_PATH" --out "$work/warm.txt" \
+      --count "$WARM" --users 200 --tag "w$RANDOM" ${aes:+--aes-key $AES} --scene "$SCENE" >/dev/null
+    tail -n "$N" "$work/req.txt" | cat "$work/warm.txt" - > "$work/mixed.txt" && mv "$work/mixed.txt" "$work/req.txt"
+  fi
   refused=$($PY -m bench.callgrind_drive --url http://127.0.0.1:8385 --file "$work/req.txt" --warm $WARM --n "$N" \
     --pid $vg)
   kill $vg; wait $vg 2>/dev/null || true
