@@ -38,6 +38,13 @@ TOML
 
 cg_total() { callgrind_annotate "$1" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}'; }  # cg_total FILE: instructions in a callgrind dump
 
+cpu_ticks() {  # cpu_ticks PID: CPU clock ticks (user + system) of a process and its children (workers)
+  local total=0 p
+  for p in $1 $(pgrep -P "$1"); do total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+  echo $total
+}
+redis_cpu() { redis-cli info cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.6f", s}'; }  # Redis's CPU seconds
+
 # Any HTTP answer will do (the floor has no /healthz): curl without -f fails only when nothing answers.
 up() { for _ in $(seq 1 3000); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1"; exit 1; }
 

@@ -14,15 +14,13 @@ $HB serve --config "$work/plain.toml" >"$work/plain.log" 2>&1 & pids+=($!)
 server=$!
 up http://127.0.0.1:8371/healthz
 
-redis_cpu() { redis-cli info cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.6f", s}'; }
-server_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 printf '%-40s %9s %16s %16s %14s\n' path messages "Redis µs/msg" "server µs/msg" "commands/msg"
 for path in keyword cached dialog; do
   gen 8371 "$path" "$path"
   redis-cli config resetstat >/dev/null
-  cpu0=$(redis_cpu); ticks0=$(server_ticks)
+  cpu0=$(redis_cpu); ticks0=$(cpu_ticks "$server")
   out=$(fresh_wrk 8371 "$path")
-  cpu1=$(redis_cpu); ticks1=$(server_ticks)
+  cpu1=$(redis_cpu); ticks1=$(cpu_ticks "$server")
   n=$(awk '/requests in/ {print $1}' <<<"$out")
   # Commands a script runs are counted on their own too: top-level calls are the scripts and plain reads.
   commands=$(redis-cli info commandstats | awk -F'[=,:]' '/^cmdstat_/ {c += $3} END {print c}')

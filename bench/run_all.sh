@@ -23,22 +23,20 @@ $HB serve --config "$work/plain.toml" >"$work/plain.log" 2>&1 & pids+=($!); pid_
 $HB serve --config "$work/aes.toml" >"$work/aes.log" 2>&1 & pids+=($!); pid_of[8392]=$!
 $PY bench/floor.py --port 8393 >"$work/floor.log" 2>&1 & pids+=($!); pid_of[8393]=$!
 $PY bench/floor.py --port 8394 --aes-key "$AES" >"$work/floor-aes.log" 2>&1 & pids+=($!); pid_of[8394]=$!
-REDIS_PID=$(redis-cli info server | awk -F: '/^process_id:/ {print $2 + 0}')
 for port in 8391 8392 8393 8394; do up "http://127.0.0.1:$port/healthz"; done
 sleep 0.5
 
 SCENE=$(venue "$work/plain.toml")
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }  # user + system, in 1/CLK_TCK s
 run() {  # run PORT FILE -> "req/s p50_ms p99_ms non2xx cpu_us redis_us" (CPU per request)
   local pid=${pid_of[$1]} before redis_before out
-  before=$(ticks "$pid") redis_before=$(ticks "$REDIS_PID")
+  before=$(cpu_ticks "$pid") redis_before=$(redis_cpu)
   out=$(fresh_wrk "$1" "$2")
-  awk -v cpu=$(($(ticks "$pid") - before)) -v redis=$(($(ticks "$REDIS_PID") - redis_before)) \
+  awk -v cpu=$(($(cpu_ticks "$pid") - before)) -v redis="$(echo "$(redis_cpu) - $redis_before" | bc -l)" \
       -v hz="$(getconf CLK_TCK)" '/Requests\/sec/ {rps=$2} /Non-2xx/ {bad=$4} /requests in/ {n=$1}
        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; return v * 1000 }
        $1=="50%" {p50=ms($2)} $1=="99%" {p99=ms($2)}
-       END {printf "%s %.2f %.2f %d %.1f %.1f\n", rps, p50, p99, bad, cpu / hz / n * 1e6, redis / hz / n * 1e6}' \
+       END {printf "%s %.2f %.2f %d %.1f %.1f\n", rps, p50, p99, bad, cpu / hz / n * 1e6, redis / n * 1e6}' \
     <<<"$out"
 }
 median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }

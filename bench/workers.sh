@@ -16,18 +16,13 @@ $HB serve --config "$work/one.toml" >"$work/one.log" 2>&1 & pids+=($!); one=$!
 $HB serve --config "$work/two.toml" --workers 2 >"$work/two.log" 2>&1 & pids+=($!); two=$!
 for port in 8481 8482; do up "http://127.0.0.1:$port/healthz"; done
 sleep 2
-ticks() {  # ticks PID: CPU clock ticks of the process and its children (the workers), user + system
-  local total=0 p
-  for p in $1 $(pgrep -P "$1"); do total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
-  echo $total
-}
 rps() {  # rps PORT NAME PID: "requests/s µs-of-CPU-per-request" of a one-thread wrk run on fresh requests
   local before out
   $PY -m bench.signed_requests --url "http://127.0.0.1:$1/wechat" --path keyword --out "$work/$2.txt" \
     --tag "$2$RANDOM" --count $((DURATION * 25000)) >/dev/null
-  before=$(ticks "$3")
+  before=$(cpu_ticks "$3")
   out=$(wrk -t1 -c32 -d"${DURATION}s" -s bench/replay.lua "http://127.0.0.1:$1/wechat" -- "$work/$2.txt" 1)
-  awk -v t=$(($(ticks "$3") - before)) -v hz="$(getconf CLK_TCK)" '/Requests\/sec/ {rps=$2} /requests in/ {n=$1}
+  awk -v t=$(($(cpu_ticks "$3") - before)) -v hz="$(getconf CLK_TCK)" '/Requests\/sec/ {rps=$2} /requests in/ {n=$1}
        END {printf "%s %.0f\n", rps, t * 1e6 / hz / n}' <<<"$out"
 }
 printf '%-8s %12s %12s %8s %18s %18s\n' round "1 worker" "2 workers" ratio "µs CPU/req, 1" "µs CPU/req, 2"
