@@ -57,6 +57,18 @@ def test_dev_mode_keeps_its_keys_private_and_every_command_gets_the_same(tmp_pat
     ('[wechat]\ntoken = "t"\n[security]\nindex_key = "abc"\ndata_key = "abc"\n', "security.index_key must decode"),
     ('[wechat]\ntoken = "t"\n' + KEYS.replace('active_key_id = "k1"', 'active_key_id = "k9"'),
      "security.active_key_id must name"),
+    # Each of these was accepted at start-up and broke later, at a citizen's or a guard's request.
+    ('[wechat]\ntoken = "t"\n[limits]\nmessages_per_minute = 0\n', "limits.messages_per_minute must be between 1"),
+    ('[wechat]\ntoken = "t"\n[limits]\nverify_per_minute = -1\n', "limits.verify_per_minute must be between 1"),
+    ('[wechat]\ntoken = "t"\n[limits]\nface_links_per_hour = 0\n', "limits.face_links_per_hour must be between"),
+    ('[wechat]\ntoken = "t"\n[relatives]\nface_link_minutes = 99999999999999999999999\n',
+     "relatives.face_link_minutes must be between 1 and 1440"),
+    ('[wechat]\ntoken = "t"\n[server]\ndedup_ttl = 0\n', "server.dedup_ttl must be between 1"),
+    ('[wechat]\ntoken = "t"\n[server]\nreply_deadline = nan\n', "server.reply_deadline must be between 0 and 5"),
+    ('[wechat]\ntoken = "t"\n[status]\ntimeout = inf\n', "status.timeout must be between"),
+    ('[wechat]\ntoken = "t"\n[status]\ncache_seconds = nan\n', "status.cache_seconds must be between"),
+    ('[wechat]\ntoken = "t"\n[render]\nimage_cache_seconds = 3600\n',
+     "render.image_cache_seconds must not exceed render.qr_token_ttl"),
 ])
 def test_invalid_settings_are_refused_naming_the_key(tmp_path: Path, text: str, names: str) -> None:
     path = write(tmp_path, text if "[security]" in text else text + KEYS)

@@ -26,6 +26,16 @@ class ConfigError(Exception):
     """One clear line that names the offending key."""
 
 
+DAY = 86400
+RATE_MAX = 1_000_000
+
+
+def within(default: float, low: float, high: float) -> Any:
+    """A numeric setting and the values start-up accepts. Outside them something breaks later, at a citizen's
+    request: a rate of 0 divides by zero, a TTL of 0 or of 10**30 is an error in Redis."""
+    return field(default=default, metadata={"range": (low, high)})
+
+
 @dataclass
 class WeChatSettings:
     token: str = ""
@@ -33,7 +43,7 @@ class WeChatSettings:
     app_secret: str = ""
     encoding_aes_key: str = ""
     api_base: str = DEFAULT_API_BASE
-    api_timeout: float = 5.0
+    api_timeout: float = within(5.0, 0.05, 60)
     showqrcode_url: str = ""
 
     @property
@@ -45,19 +55,20 @@ class WeChatSettings:
 class RedisSettings:
     url: str = "memory://"
     prefix: str = "hb"
-    max_connections: int = 256
+    max_connections: int = within(256, 1, 100_000)
 
 
 @dataclass
 class ServerSettings:
     host: str = "127.0.0.1"
-    port: int = 8080
+    port: int = within(8080, 1, 65535)
     public_url: str = ""
     reply_deadline: float = 4.0
-    dedup_ttl: int = 60
-    inflight_lease: float = 10.0
-    user_lock_ttl: float = 15.0
-    replay_window: int = 300
+    dedup_ttl: int = within(60, 1, DAY)
+    inflight_lease: float = within(10.0, 0.5, 600)
+    user_lock_ttl: float = within(15.0, 0.5, 600)
+    # At least WeChat's retries (15 s); the top is what Redis can hold, so a test can replay a 2014 sample.
+    replay_window: int = within(300, 15, 10**10)
     log_format: str = "text"
     metrics_token: str = ""  # set: /metrics needs "Authorization: Bearer <token>"
     metrics_address: str = ""  # "127.0.0.1:9101": /metrics only there (a loopback address), not on the port
@@ -66,8 +77,8 @@ class ServerSettings:
 
 @dataclass
 class DialogSettings:
-    ttl: int = 600
-    timeout_notice_ttl: int = 86400
+    ttl: int = within(600, 1, 30 * DAY)
+    timeout_notice_ttl: int = within(86400, 1, 30 * DAY)
 
 
 @dataclass
@@ -102,23 +113,23 @@ class PathSettings:
 @dataclass
 class RenderSettings:
     font: str = ""
-    image_cache_seconds: int = 60
-    qr_token_ttl: int = 1800
+    image_cache_seconds: int = within(60, 0, 3 * DAY)  # WeChat keeps temporary media three days
+    qr_token_ttl: int = within(1800, 1, 30 * DAY)
     reply_as: str = "image"
-    view_link_minutes: int = 10
+    view_link_minutes: int = within(10, 1, 24 * 60)
 
 
 @dataclass
 class UpstreamSettings:
     url: str = ""
-    timeout: float = 2.0
+    timeout: float = within(2.0, 0.05, 60)
     token: str = ""
-    cache_seconds: float = 30.0
+    cache_seconds: float = within(30.0, 0, DAY)
 
 
 @dataclass
 class TravelSettings(UpstreamSettings):
-    combined_window_hours: int = 24
+    combined_window_hours: int = within(24, 1, 30 * 24)
 
 
 @dataclass
@@ -129,27 +140,27 @@ class ResultsSettings(UpstreamSettings):
 
 @dataclass
 class RelativesSettings:
-    max_per_user: int = 8
-    max_guardians: int = 3
-    unbind_after_hours: int = 24
-    offline_valid_days: int = 7
-    face_link_minutes: int = 10
+    max_per_user: int = within(8, 1, 1000)
+    max_guardians: int = within(3, 1, 1000)
+    unbind_after_hours: int = within(24, 0, 365 * 24)
+    offline_valid_days: int = within(7, 1, 365)
+    face_link_minutes: int = within(10, 1, 24 * 60)
 
 
 @dataclass
 class VenueSettings:
-    retention_days: int = 28
+    retention_days: int = within(28, 1, 3650)
 
 
 @dataclass
 class LimitSettings:
-    messages_burst: int = 20
-    messages_per_minute: int = 30
-    face_links_per_hour: int = 10
-    verify_per_minute: int = 120
-    scans_per_minute: int = 120
-    live_per_minute: int = 120
-    live_per_link_per_minute: int = 30
+    messages_burst: int = within(20, 0, RATE_MAX)  # 0: no per-user message limit
+    messages_per_minute: int = within(30, 1, RATE_MAX)
+    face_links_per_hour: int = within(10, 1, RATE_MAX)
+    verify_per_minute: int = within(120, 1, RATE_MAX)
+    scans_per_minute: int = within(120, 1, RATE_MAX)
+    live_per_minute: int = within(120, 1, RATE_MAX)
+    live_per_link_per_minute: int = within(30, 1, RATE_MAX)
 
 
 @dataclass
@@ -336,7 +347,18 @@ def validate(settings: Settings) -> None:
         raise ConfigError("security.active_key_id must name one of the keys in security.signing_keys")
     if settings.server.metrics_address and not re.fullmatch(r"[\w.:\[\]-]+:\d{1,5}", settings.server.metrics_address):
         raise ConfigError(f"server.metrics_address must be host:port, got {settings.server.metrics_address!r}")
-    if settings.server.reply_deadline <= 0 or settings.server.reply_deadline >= 5:
+    for section in SECTIONS:
+        block = getattr(settings, section)
+        for setting in dataclasses.fields(block):
+            if "range" in setting.metadata:
+                low, high = setting.metadata["range"]
+                value = getattr(block, setting.name)
+                if not low <= value <= high:  # written so that nan is refused too
+                    raise ConfigError(f"{section}.{setting.name} must be between {low} and {high}, got {value!r}")
+    if settings.render.image_cache_seconds > settings.render.qr_token_ttl:
+        raise ConfigError("render.image_cache_seconds must not exceed render.qr_token_ttl: "
+                          "a code image re-sent after its QR expired would not resolve at the door")
+    if not 0 < settings.server.reply_deadline < 5:
         raise ConfigError("server.reply_deadline must be between 0 and 5 seconds (WeChat waits 5 s)")
     settings.paths.templates = settings.paths.templates or str(REPO_ROOT / "templates")
     if settings.results.positive_sets_colour not in ("", "yellow", "red"):
