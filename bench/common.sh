@@ -28,7 +28,7 @@ prefix = "hbbench"
 [server]
 port = $2
 [render]
-image_cache_seconds = 3600
+image_cache_seconds = 1800  # as long as the QR resolves (the most start-up accepts): no re-render mid-run
 [limits]
 messages_burst = 1000000
 [security]
