@@ -69,6 +69,12 @@ def test_dev_mode_keeps_its_keys_private_and_every_command_gets_the_same(tmp_pat
     ('[wechat]\ntoken = "t"\n[status]\ncache_seconds = nan\n', "status.cache_seconds must be between"),
     ('[wechat]\ntoken = "t"\n[render]\nimage_cache_seconds = 3600\n',
      "render.image_cache_seconds must not exceed render.qr_token_ttl"),
+    # Slips of type: a crash, or a value quietly other than the one written.
+    ('[wechat]\ntoken = "t"\n[relatives]\nmax_per_user = inf\n', "relatives.max_per_user must be a int, got inf"),
+    ('[wechat]\ntoken = "t"\n[relatives]\nmax_per_user = 8.7\n', "relatives.max_per_user must be a int, got 8.7"),
+    ('[wechat]\ntoken = "t"\n[relatives]\nmax_guardians = true\n', "relatives.max_guardians must be a int"),
+    ('[wechat]\ntoken = "t"\n[server]\nhost = 5\n', "server.host must be a str, got 5"),
+    ('[wechat]\ntoken = "t"\n[server]\nbehind_proxy = "ture"\n', "server.behind_proxy must be a bool"),
 ])
 def test_invalid_settings_are_refused_naming_the_key(tmp_path: Path, text: str, names: str) -> None:
     path = write(tmp_path, text if "[security]" in text else text + KEYS)

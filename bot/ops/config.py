@@ -213,13 +213,21 @@ def _coerce(section: str, key: str, raw: Any, current: Any) -> Any:
     target = type(current)
     try:
         if target is bool:
-            return raw if isinstance(raw, bool) else str(raw).strip().lower() in ("1", "true", "yes", "on")
+            if isinstance(raw, bool):
+                return raw
+            word = str(raw).strip().lower()
+            if word not in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
+                raise ValueError  # "ture" must not quietly mean off
+            return word in ("1", "true", "yes", "on")
+        if isinstance(raw, bool) or (target is int and isinstance(raw, float)) or \
+                (target is str and not isinstance(raw, str)):
+            raise TypeError  # true for a count, 8.7 for a count, 5 for a host name: a slip, not a value
         if target is int:
             return int(raw)
         if target is float:
             return float(raw)
         return str(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{section}.{key} must be a {target.__name__}, got {raw!r}") from None
 
 
