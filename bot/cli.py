@@ -536,6 +536,20 @@ def _command(subparsers: Any, name: str, func: Callable[[argparse.Namespace], No
     return command
 
 
+def whole(low: int, high: int) -> Callable[[str], int]:
+    """An option's type: a whole number from `low` to `high`. argparse turns the refusal into one line and
+    exit status 2, where a negative --count was a traceback and --workers 10**20 would fork without end."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {value}")
+        return value
+    return parse
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="healthbot", description=__doc__)
     root.add_argument("--config", help="TOML config file (default: $HEALTHBOT_CONFIG, else dev mode)")
@@ -543,8 +557,8 @@ def parser() -> argparse.ArgumentParser:
 
     serve = _command(sub, "serve", cmd_serve, "run the webhook server")
     serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--workers", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)")
+    serve.add_argument("--port", type=whole(1, 65535))
+    serve.add_argument("--workers", type=whole(1, 256), default=1, help="processes sharing the port (SO_REUSEPORT)")
     serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
 
     chat = _command(sub, "chat", cmd_chat, "chat with a running bot from the terminal")
@@ -557,7 +571,7 @@ def parser() -> argparse.ArgumentParser:
     menu.add_argument("action", choices=["show", "push"])
     standin = _command(sub, "standin", cmd_standin, "run the stand-in WeChat API alone (staging, benchmarks)")
     standin.add_argument("--host", default="127.0.0.1")
-    standin.add_argument("--port", type=int, default=8090)
+    standin.add_argument("--port", type=whole(1, 65535), default=8090)
     verify = _command(sub, "verify", cmd_verify, "check an offline code: a token, a /verify URL or an image file")
     verify.add_argument("token")
 
@@ -583,7 +597,7 @@ def parser() -> argparse.ArgumentParser:
     _command(results, "import", cmd_admin_results,
              "import from CSV: doc_type,doc_no,result,sampled_at,reported_at,institution").add_argument("file")
     audit = _command(admin, "audit", cmd_admin_audit, "show the audit stream: binds, unbinds, offline codes")
-    audit.add_argument("--count", type=int, default=50)
+    audit.add_argument("--count", type=whole(1, 10_000), default=50)
 
     venue = admin.add_parser("venue", help="场所码: venues and their posters").add_subparsers(dest="action",
                                                                                           required=True)
@@ -607,7 +621,7 @@ def parser() -> argparse.ArgumentParser:
     person = _command(trace, "person", cmd_admin_trace, "the venues a person entered")
     person.add_argument("--doc-type", required=True)
     person.add_argument("--doc-no", required=True)
-    person.add_argument("--days", type=int, default=14)
+    person.add_argument("--days", type=whole(1, 3650), default=14)
     return root
 
 

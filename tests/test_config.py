@@ -114,3 +114,17 @@ def test_the_example_config_documents_every_key() -> None:
         known = {f.name for f in dataclasses.fields(getattr(defaults, section))}
         assert documented == known, section
     assert example["menu"]["button"]
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["serve", "--workers", "99999999999999999999"], "--workers: must be from 1 to 256"),
+    (["serve", "--workers", "0"], "--workers: must be from 1 to 256, got 0"),
+    (["serve", "--port", "70000"], "--port: must be from 1 to 65535"),
+    (["admin", "audit", "--count", "-5"], "--count: must be from 1 to 10000, got -5"),
+    (["admin", "trace", "person", "--doc-type", "resident_id", "--doc-no", "x", "--days", "1e9"],
+     "--days: '1e9' is not a whole number"),
+])
+def test_a_command_line_number_out_of_range_is_one_line_and_status_2(argv: list[str], says: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "bot.cli", *argv], capture_output=True, text=True, timeout=30,
+                          check=False)
+    assert done.returncode == 2 and says in done.stderr and "Traceback" not in done.stderr
