@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.admin.imports import Admin, BadRow, Imported, parse_status_row
+from bot.admin.imports import Admin, BadFile, BadRow, CsvImport, Imported, Row, parse_status_row
 from bot.domain.colours import HEALTH_COLOURS
 from bot.ops.config import STANDIN_PATH, ConfigError, Settings, load_settings, new_key
 
@@ -369,7 +369,17 @@ def cmd_admin_trace(args: argparse.Namespace) -> None:
         if venue is None:
             print(f"healthbot: no venue {args.venue}", file=sys.stderr)
             return 1
-        entries = await services.venues.entries(venue.scene, _moment(args.start, "--from"), _moment(args.to, "--to"))
+        start, end = _moment(args.start, "--from"), _moment(args.to, "--to")
+        if start > end:
+            print(f"healthbot: --from {args.start} is after --to {args.to}", file=sys.stderr)
+            return 2
+        if args.action == "notify":
+            known = services.templates.env.list_templates(filter_func=lambda name: name.startswith("trace/"))
+            if f"trace/{args.text_template}.txt" not in known:
+                names = ", ".join(name.removeprefix("trace/").removesuffix(".txt") for name in known)
+                print(f"healthbot: no --text-template {args.text_template!r}; there are: {names}", file=sys.stderr)
+                return 2
+        entries = await services.venues.entries(venue.scene, start, end, services.clock.time())
         if args.action == "notify":
             text = services.templates.render(f"trace/{args.text_template}.txt", venue=venue.name)
             done = await notify(services, entries, text)
@@ -383,11 +393,25 @@ def cmd_admin_trace(args: argparse.Namespace) -> None:
             if not args.reason.strip():
                 print("healthbot: --export needs --reason (it is written to the audit stream)", file=sys.stderr)
                 return 2
-            await export(services, venue.scene, entries, Path(args.export), args.reason.strip())
+            try:
+                await export(services, venue.scene, entries, Path(args.export), args.reason.strip())
+            except OSError as exc:
+                print(f"healthbot: cannot write {args.export}: {exc.strerror}; nothing exported", file=sys.stderr)
+                return 1
             print(f"exported {len(entries)} full records to {args.export}; audited")
         return 0
 
     _with_services(args, work)
+
+
+async def _import(what: str, csv_import: CsvImport[Row], admin: Admin, file: str) -> Imported[Row]:
+    try:
+        imported = await csv_import.run(admin.redis, Path(file), admin.clock.time())
+    except BadFile as exc:
+        print(f"healthbot: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    _report(what, imported)
+    return imported
 
 
 def _report(what: str, imported: Imported[Any]) -> None:
@@ -406,14 +430,14 @@ def cmd_admin_status(args: argparse.Namespace) -> None:
             await admin.set_status(row)
             print(f"set {args.doc_type} {args.colour}")
         else:
-            _report("rows", await admin.status_import().run(admin.redis, Path(args.file), admin.clock.time()))
+            await _import("rows", admin.status_import(), admin, args.file)
 
     _run_admin(args, work)
 
 
 def cmd_admin_travel(args: argparse.Namespace) -> None:
     async def work(admin: Admin, settings: Settings) -> None:
-        _report("travel records", await admin.travel_import().run(admin.redis, Path(args.file), admin.clock.time()))
+        await _import("travel records", admin.travel_import(), admin, args.file)
 
     _run_admin(args, work)
 
@@ -430,8 +454,7 @@ def cmd_admin_risk_cities(args: argparse.Namespace) -> None:
 
 def cmd_admin_results(args: argparse.Namespace) -> None:
     async def work(admin: Admin, settings: Settings) -> None:
-        imported = await admin.results_import().run(admin.redis, Path(args.file), admin.clock.time())
-        _report("results", imported)
+        imported = await _import("results", admin.results_import(), admin, args.file)
         if colour := settings.results.positive_sets_colour:
             positives = sorted({index for index, result in imported.stored if result.result == "阳性"})
             for index in positives:

@@ -153,8 +153,10 @@ class VenueRegistry:
         """An entry written now (a scan's turn carries `entry_writes` instead)."""
         await self._writer.apply(self.entry_writes(scene, doc_index, entry, at))
 
-    async def entries(self, scene: str, start: float, end: float) -> list[Entry]:
-        """The venue's entries from `start` to `end`, oldest first: one sorted-set range per day."""
+    async def entries(self, scene: str, start: float, end: float, now: float) -> list[Entry]:
+        """The venue's entries from `start` to `end`, oldest first: one sorted-set range per day. Only the days
+        that can still hold entries at `now` are read, so a window of centuries is a month's reads."""
+        start, end = max(start, now - self.retention - DAY), min(end, now + DAY)
         found: list[Entry] = []
         day = datetime.fromtimestamp(start, _SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
         while day.timestamp() <= end:

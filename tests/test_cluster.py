@@ -140,7 +140,7 @@ async def test_a_venue_entry_lands_in_the_venues_day_and_the_persons_visits(bot:
     await venues.add("venue:clustertest1", "国贸商城", "", "ticket", "", now)
     entry = venues.sealed_entry("venue:clustertest1", {"o": "oVenueCluster_1", "n": "张三"})
     await venues.record("venue:clustertest1", "doc-index-1", entry, now)
-    entries = await venues.entries("venue:clustertest1", now - 60, now + 60)
+    entries = await venues.entries("venue:clustertest1", now - 60, now + 60, now)
     assert [(e.record["o"], e.record["n"]) for e in entries] == [("oVenueCluster_1", "张三")]
     assert [scene for scene, _ in await venues.visits("doc-index-1", now - 60, now + 60)] == ["venue:clustertest1"]
 
@@ -155,7 +155,7 @@ async def test_a_scan_through_the_webhook_records_the_entry_on_one_node_and_on_t
     await full_claim(bot, user, adult(7))
     reply = await bot.push(bot.sim.event(user, "SCAN", "venue:clustertest2"))
     assert reply["MsgType"] == "image"
-    entries = await venues.entries("venue:clustertest2", now - 60, now + 60)
+    entries = await venues.entries("venue:clustertest2", now - 60, now + 60, now)
     assert [e.record["o"] for e in entries] == [user]
     profile = await bot.services.profiles.load(user)
     assert profile is not None

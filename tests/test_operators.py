@@ -55,6 +55,19 @@ async def test_status_import_reports_bad_rows_and_keeps_going(bot: Bot, tmp_path
     assert title_bar(bot, await bot.push(bot.sim.text(user, "防疫健康信息码"))) == (229, 57, 53)
 
 
+async def test_an_import_file_that_cannot_be_read_is_one_line_and_imports_nothing(bot: Bot, tmp_path: Path) -> None:
+    config = str(config_for(bot, tmp_path))
+    latin = tmp_path / "status.csv"  # a spreadsheet saved as GBK: the first good row must not be stored
+    latin.write_bytes(f"doc_type,doc_no,colour,reason\nresident_id,{ID},red,\n".encode() + "密接".encode("gbk"))
+    for command, file, says in (("status", latin, "is not UTF-8 text"), ("travel", tmp_path / "gone.csv",
+                                                                         "cannot read")):
+        done = await healthbot("admin", command, "import", "--config", config, str(file))
+        assert done.returncode == 2 and says in done.stderr and "nothing was imported" in done.stderr
+        assert "Traceback" not in done.stderr
+    user = "oOperator_0003"
+    assert title_bar(bot, await full_claim(bot, user)) == (26, 173, 25)  # still green
+
+
 async def test_menu_show_follows_the_seed_path_and_push_creates_it(bot: Bot, tmp_path: Path) -> None:
     config = config_for(bot, tmp_path)
     shown = await healthbot("menu", "show", "--config", str(config))

@@ -214,3 +214,35 @@ async def test_notify_reaches_those_who_entered_and_counts_who_cannot_be_reached
     assert "notified 1 followers; 1 not reachable" in out
     told = [m for m in bot.standin.messages if "曾在「国贸商城」扫码登记" in m.get("text", {}).get("content", "")]
     assert len(told) == 1
+
+
+async def test_an_epidemiologists_slips_get_one_line_and_send_or_write_nothing(bot: Bot, tmp_path: Path) -> None:
+    scene = await add_venue(bot, tmp_path)
+    user = "oVenue_0012"
+    await full_claim(bot, user)
+    await bot.push(bot.sim.event(user, "SCAN", scene))
+    config = str(config_for(bot, tmp_path))
+    # A window of centuries reads the retained days only, and finds the entry (it crashed on year 0 before).
+    assert "1 entries at 国贸商城" in await trace(bot, tmp_path, "venue", scene, "--from", "0001-01-01",
+                                                 "--to", "9999-12-31")
+    fmt = "%Y-%m-%d %H:%M"
+    later, earlier = datetime.now(SHANGHAI) + timedelta(hours=1), datetime.now(SHANGHAI) - timedelta(hours=1)
+    reversed_window = ["--from", later.strftime(fmt), "--to", earlier.strftime(fmt)]
+    done = await healthbot("admin", "trace", "venue", scene, *reversed_window, "--config", config)
+    assert done.returncode == 2 and "is after --to" in done.stderr and "Traceback" not in done.stderr
+    sent = len(bot.standin.messages)
+    done = await healthbot("admin", "trace", "notify", scene, *window(), "--text-template", "../../etc/passwd",
+                           "--config", config)
+    assert done.returncode == 2 and "there are: exposure" in done.stderr and "Traceback" not in done.stderr
+    assert len(bot.standin.messages) == sent
+    missing = tmp_path / "no-such-folder" / "export.csv"
+    done = await healthbot("admin", "trace", "venue", scene, *window(), "--export", str(missing), "--reason", "流调",
+                           "--config", config)
+    assert done.returncode == 1 and "cannot write" in done.stderr and "Traceback" not in done.stderr
+    audit = await healthbot("admin", "audit", "--config", config)
+    assert "export" not in audit.stdout  # nothing left, so nothing audited
+    kept = tmp_path / "kept.csv"
+    kept.write_text("old", encoding="utf-8")
+    kept.chmod(0o644)
+    await trace(bot, tmp_path, "venue", scene, *window(), "--export", str(kept), "--reason", "流调")
+    assert kept.stat().st_mode & 0o777 == 0o600 and ID in kept.read_text(encoding="utf-8-sig")

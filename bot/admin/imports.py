@@ -101,6 +101,10 @@ class Imported(Generic[Row]):
     skipped: int
 
 
+class BadFile(Exception):
+    """An import file that cannot be read as UTF-8 text; nothing of it was stored."""
+
+
 @dataclass
 class CsvImport(Generic[Row]):
     header: tuple[str, ...]
@@ -110,8 +114,13 @@ class CsvImport(Generic[Row]):
 
     async def run(self, redis: RedisClient, path: Path, now: float, errors: TextIO = sys.stderr,
                   progress: bool = True) -> Imported[Row]:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            lines = handle.read().splitlines()
+        try:
+            with path.open(encoding="utf-8-sig", newline="") as handle:
+                lines = handle.read().splitlines()
+        except OSError as exc:
+            raise BadFile(f"cannot read {path}: {exc.strerror}; nothing was imported") from None
+        except UnicodeDecodeError as exc:
+            raise BadFile(f"{path} is not UTF-8 text (byte {exc.start}); nothing was imported") from None
         outcome: Imported[Row] = Imported([], 0, 0)
         bar = Progress(max(len(lines) - 1, 0)) if progress else None
         done = 0

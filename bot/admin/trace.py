@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import getpass
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,16 +37,22 @@ def shown(entry: Entry) -> Shown:
 
 
 async def export(services: Services, scene: str, entries: list[Entry], path: Path, reason: str) -> None:
-    """The full records, for the health authority; the only place plain data leaves the system."""
-    with path.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["time", "venue", "name", "doc_type", "doc_no", "contact_phone", "relationship"])
-        for entry in entries:
-            r = entry.record
-            writer.writerow([to_second(entry.at), scene, r["n"], r["t"], r["d"], r["p"], r["r"] or "本人"])
-    path.chmod(0o600)
-    await services.audit.append("export", f"operator:{getpass.getuser()}", scene, repr(services.clock.time()),
-                                reason=f"{reason} ({len(entries)} records)")
+    """The full records, for the health authority; the only place plain data leaves the system. The file is
+    its owner's alone from its first byte, and it is removed again if it cannot be finished or audited."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # a file that was there keeps its mode otherwise
+    try:
+        with open(descriptor, "w", encoding="utf-8-sig", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["time", "venue", "name", "doc_type", "doc_no", "contact_phone", "relationship"])
+            for entry in entries:
+                r = entry.record
+                writer.writerow([to_second(entry.at), scene, r["n"], r["t"], r["d"], r["p"], r["r"] or "本人"])
+        await services.audit.append("export", f"operator:{getpass.getuser()}", scene, repr(services.clock.time()),
+                                    reason=f"{reason} ({len(entries)} records)")
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
 
 
 @dataclass
