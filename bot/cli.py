@@ -11,9 +11,9 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.admin.imports import Admin, BadFile, BadRow, CsvImport, Imported, Row, parse_status_row
 from bot.domain.colours import HEALTH_COLOURS
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from bot.engine.services import Services
 
 log = logging.getLogger("healthbot")
+Result = TypeVar("Result")
 
 
 def _settings(args: argparse.Namespace, **server: Any) -> Settings:
@@ -254,7 +255,7 @@ def cmd_menu(args: argparse.Namespace) -> None:
     from bot.wechat.api import WeChatAPIError
 
     try:
-        asyncio.run(push())
+        _operate(push())
     except WeChatAPIError as exc:
         print(f"healthbot: WeChat refused the menu: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
@@ -276,6 +277,19 @@ def _admin_settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def _operate(work: Coroutine[Any, Any, Result]) -> Result:
+    """An operator command's async part. Redis was reachable at the start (`_check_redis`); if it fails
+    later, the operator gets one line, not a traceback."""
+    from redis.exceptions import RedisError
+
+    try:
+        return asyncio.run(work)
+    except RedisError as exc:
+        print(f"healthbot: Redis failed during the command ({exc}); what was written before that stays written, "
+              "and what was not is not", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
 def _run_admin(args: argparse.Namespace, work: Callable[[Admin, Settings], Awaitable[None]]) -> None:
     from storage import connect
     from storage.vault import Vault
@@ -290,7 +304,7 @@ def _run_admin(args: argparse.Namespace, work: Callable[[Admin, Settings], Await
         finally:
             await redis.aclose()
 
-    asyncio.run(run())
+    _operate(run())
 
 
 def _with_services(args: argparse.Namespace, work: Callable[[Services], Awaitable[int]]) -> None:
@@ -307,7 +321,7 @@ def _with_services(args: argparse.Namespace, work: Callable[[Services], Awaitabl
         finally:
             await services.close()
 
-    raise SystemExit(asyncio.run(run()))
+    raise SystemExit(_operate(run()))
 
 
 def _moment(text: str, what: str) -> float:
@@ -385,6 +399,10 @@ def cmd_admin_trace(args: argparse.Namespace) -> None:
             done = await notify(services, entries, text)
             print(f"notified {done.sent} followers; {done.outside_window} not reachable (no message from them in "
                   f"48 h: reach them another way); {done.failed} failed")
+            if done.stopped:
+                print(f"healthbot: stopped early, {done.untold} not told: Redis failed ({done.stopped}); running "
+                      "notify again tells the first ones twice", file=sys.stderr)
+                return 1
             return 0
         for row in map(shown, entries):
             print(f"{row.at}  {row.name}  {row.document}  {row.whose}")
@@ -509,7 +527,7 @@ def cmd_verify(args: argparse.Namespace) -> None:
         finally:
             await services.close()
 
-    report = asyncio.run(check())
+    report = _operate(check())
     from bot.ops.templates import Templates
 
     print(Templates(settings.paths.templates).render("cli/verify.txt", **report))
@@ -535,7 +553,7 @@ def cmd_admin_audit(args: argparse.Namespace) -> None:
             print(f"{to_second(float(f['at']))}  {f['action']:<8} user {f['who'][:16]}  on {f['relative'][:24]}"
                   f"  ({f['stream_id']}){reason}")
 
-    asyncio.run(show())
+    _operate(show())
 
 
 def cmd_standin(args: argparse.Namespace) -> None:

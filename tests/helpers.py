@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import shutil
 import subprocess
@@ -72,13 +73,13 @@ class Worker:
             self.process.wait(10)
 
 
-def config_for(bot: Bot, tmp_path: Path, api_base: str = "") -> Path:
+def config_for(bot: Bot, tmp_path: Path, api_base: str = "", redis_url: str = "") -> Path:
     s = bot.services.settings
     path = tmp_path / "healthbot.toml"
     path.write_text(
         f'[wechat]\ntoken = "{s.wechat.token}"\napp_id = "{s.wechat.app_id}"\napp_secret = "{s.wechat.app_secret}"\n'
         f'api_base = "{api_base or s.wechat.api_base}"\n'
-        f'[redis]\nurl = "{s.redis.url}"\nprefix = "{s.redis.prefix}"\n'
+        f'[redis]\nurl = "{redis_url or s.redis.url}"\nprefix = "{s.redis.prefix}"\n'
         f'[security]\nindex_key = "{s.security.index_key}"\ndata_key = "{s.security.data_key}"\n'
         f'signing_keys = "{s.security.signing_keys}"\nactive_key_id = "{s.security.active_key_id}"\n', encoding="utf-8")
     example = Path(__file__).resolve().parent.parent / "config.example.toml"
@@ -93,6 +94,54 @@ async def healthbot(*args: str) -> subprocess.CompletedProcess[str]:
                                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     return subprocess.CompletedProcess(list(args), process.returncode or 0, out.decode(), err.decode())
+
+
+class RedisCutter:
+    """A loopback proxy in front of the test Redis that fails it for good, at a chosen point: once clients
+    have sent `cut_on` `times` times in all, the chunk that completes the count is dropped, every connection
+    is closed, and new ones are closed on arrival."""
+
+    def __init__(self, cut_on: bytes, times: int = 1) -> None:
+        self.cut_on, self.times, self.seen = cut_on, times, 0
+        self.cut = False
+        self._writers: list[asyncio.StreamWriter] = []
+        self.url = ""
+
+    async def __aenter__(self) -> RedisCutter:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.url = f"redis://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/0"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._cut()
+        self._server.close()
+
+    def _cut(self) -> None:
+        self.cut = True
+        for writer in self._writers:
+            writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.cut:
+            writer.close()
+            return
+        host, port = REDIS_URL.removeprefix("redis://").split("/")[0].split(":")
+        upstream_reader, upstream = await asyncio.open_connection(host, int(port))
+        self._writers += [writer, upstream]
+
+        async def relay(source: asyncio.StreamReader, sink: asyncio.StreamWriter, watched: bool) -> None:
+            with contextlib.suppress(ConnectionError):
+                while (data := await source.read(65536)) and not self.cut:
+                    if watched:
+                        self.seen += data.count(self.cut_on)
+                        if self.seen >= self.times:
+                            self._cut()
+                            return
+                    sink.write(data)
+                    await sink.drain()
+            sink.close()
+
+        await asyncio.gather(relay(reader, upstream, True), relay(upstream_reader, writer, False))
 
 
 def wait_until_up(url: str, seconds: float = 30.0) -> None:

@@ -10,11 +10,8 @@ from PIL import Image
 
 from bot.wechat.menu import validate_menu
 from tests.conftest import Bot
-from tests.helpers import config_for, healthbot
-from tests.journeys import (
-    ID,
-    full_claim,
-)
+from tests.helpers import RedisCutter, config_for, healthbot
+from tests.journeys import ID, elder, full_claim
 
 
 def title_bar(bot: Bot, reply: dict[str, object]) -> tuple[int, int, int]:
@@ -66,6 +63,28 @@ async def test_an_import_file_that_cannot_be_read_is_one_line_and_imports_nothin
         assert "Traceback" not in done.stderr
     user = "oOperator_0003"
     assert title_bar(bot, await full_claim(bot, user)) == (26, 173, 25)  # still green
+
+
+async def test_redis_failing_mid_import_is_one_line_keeps_what_was_written_and_a_rerun_finishes(
+        bot: Bot, tmp_path: Path) -> None:
+    rows = 600  # more than one batch of 500
+    csv_file = tmp_path / "status.csv"
+    csv_file.write_text("doc_type,doc_no,colour,reason\n" + "".join(f"resident_id,{elder(n)},red,密接\n"
+                                                                     for n in range(rows)), encoding="utf-8")
+    redis, glob = bot.services.redis, bot.services.keys.status("*")
+
+    async def stored() -> int:
+        return len([key async for key in redis.scan_iter(match=glob, count=1000)])
+
+    async with RedisCutter(b"HSET", times=501) as cutter:  # the first row of the second batch
+        done = await healthbot("admin", "status", "import", "--config",
+                               str(config_for(bot, tmp_path, redis_url=cutter.url)), str(csv_file))
+    assert done.returncode == 1, done.stderr
+    assert "Redis failed during the command" in done.stderr and "Traceback" not in done.stderr
+    assert await stored() == 500
+    done = await healthbot("admin", "status", "import", "--config", str(config_for(bot, tmp_path)), str(csv_file))
+    assert done.returncode == 0 and f"imported {rows} rows, 0 bad rows" in done.stdout
+    assert await stored() == rows
 
 
 async def test_menu_show_follows_the_seed_path_and_push_creates_it(bot: Bot, tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from bot.domain.clock import SHANGHAI, SettableClock
 from bot.domain.render import STAMP_FILL
 from storage.venues import SCENE_PREFIX
 from tests.conftest import Bot, BotFactory
-from tests.helpers import config_for, healthbot
+from tests.helpers import RedisCutter, config_for, healthbot
 from tests.journeys import AGE_6, ID, NAME, PHONE, assert_nothing_plain, bind, claim_until, full_claim
 
 SHOTS = os.environ.get("HEALTHBOT_SCREENSHOTS")  # a folder: also write the README's picture of a poster
@@ -214,6 +214,15 @@ async def test_notify_reaches_those_who_entered_and_counts_who_cannot_be_reached
     assert "notified 1 followers; 1 not reachable" in out
     told = [m for m in bot.standin.messages if "曾在「国贸商城」扫码登记" in m.get("text", {}).get("content", "")]
     assert len(told) == 1
+    # Redis fails between the two sends (each reads the shared access token): the epidemiologist is told
+    # how far the notice got, in one line.
+    sent = len(bot.standin.messages)
+    async with RedisCutter(bot.services.keys.token().encode(), times=2) as cutter:
+        done = await healthbot("admin", "trace", "notify", scene, *window(), "--text-template", "exposure",
+                               "--config", str(config_for(bot, tmp_path, redis_url=cutter.url)))
+    assert done.returncode == 1 and "notified 1 followers" in done.stdout
+    assert "stopped early, 1 not told" in done.stderr and "Traceback" not in done.stderr
+    assert len(bot.standin.messages) == sent + 1
 
 
 async def test_an_epidemiologists_slips_get_one_line_and_send_or_write_nothing(bot: Bot, tmp_path: Path) -> None:

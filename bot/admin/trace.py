@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from redis.exceptions import RedisError
+
 from bot.domain.clock import to_second
 from bot.domain.masking import mask_id_document, mask_name
 from bot.engine.services import Services
@@ -60,16 +62,22 @@ class Notified:
     sent: int = 0
     outside_window: int = 0
     failed: int = 0
+    untold: int = 0
+    stopped: str = ""  # why the notice stopped before everyone was tried
 
 
 async def notify(services: Services, entries: Iterable[Entry], text: str) -> Notified:
     """One customer-service message to every follower who entered; each is told once, however often they
     entered. Those WeChat will not reach (no message from them in 48 h) are counted, not retried."""
     outcome = Notified()
-    for openid in dict.fromkeys(entry.record["o"] for entry in entries):
+    followers = list(dict.fromkeys(entry.record["o"] for entry in entries))
+    for tried, openid in enumerate(followers):
         try:
             await services.api.send_text(openid, text)
             outcome.sent += 1
+        except RedisError as exc:  # the access token lives in Redis
+            outcome.stopped, outcome.untold = str(exc), len(followers) - tried
+            break
         except WeChatAPIError as exc:
             if exc.errcode == OUT_OF_WINDOW:
                 outcome.outside_window += 1
