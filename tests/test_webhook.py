@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import xmltodict
 
@@ -118,11 +119,19 @@ async def test_xml_attacks_and_malformed_bodies_are_400(bot: Bot) -> None:
         "empty": "",
         "CreateTime not 0-9": good.replace("<CreateTime>", "<CreateTime>¹", 1),
         "MsgId not 0-9": good.replace("<MsgId>", "<MsgId>٣", 1),
+        "MsgId past 64 bits": re.sub(r"<MsgId>\d+</MsgId>", f"<MsgId>{2**64}</MsgId>", good),
     }
     for name, body in bodies.items():
         status, text = await bot.post(body)
         assert status == 400, name
         assert "Traceback" not in text and "root:" not in text, name
+
+
+async def test_the_largest_64_bit_msgid_is_a_message(bot: Bot) -> None:
+    largest = re.sub(r"<MsgId>\d+</MsgId>", f"<MsgId>{2**64 - 1}</MsgId>", bot.sim.text(USER, "帮助"))
+    status, body = await bot.post(largest)
+    assert status == 200 and "防疫健康信息码" in parse_reply(body)["Content"]
+    assert await bot.post(largest) == (200, body)  # WeChat's retry: the same MsgId, the first reply
 
 
 async def test_oversized_body_is_413(bot: Bot) -> None:

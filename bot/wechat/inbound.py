@@ -130,7 +130,7 @@ def parse_inbound(body: bytes) -> Inbound:
         raise BadPush("CreateTime is not a time in seconds")
     raw_id = data.get("MsgId") or data.get("MsgID")
     msg_id = small_number(raw_id, 20) if raw_id else 0
-    if msg_id is None:
+    if msg_id is None or msg_id >= 1 << 64:
         raise BadPush("MsgId is not a 64-bit integer")
     msg_type = data["MsgType"].lower()
     event = (data.get("Event") or "").lower() if msg_type == "event" else ""
