@@ -30,6 +30,7 @@ class Webhook:
         self.token = wechat.token
         self.dispatcher = dispatcher
         self.services = dispatcher.services
+        self.observe_request = self.services.metrics.series("healthbot_request_seconds")
         self.replay_window = settings.server.replay_window
         self.cipher = (
             MessageCipher(wechat.token, wechat.encoding_aes_key, wechat.app_id) if wechat.encrypted else None
@@ -49,7 +50,7 @@ class Webhook:
         try:
             return await self._receive(request)
         finally:
-            self.services.metrics.observe(time.perf_counter() - started)
+            self.observe_request(time.perf_counter() - started)
 
     async def _receive(self, request: web.Request) -> web.Response:
         q = request.query

@@ -43,6 +43,7 @@ class Dispatcher:
         self.fallback = fallback
         self.background: set[asyncio.Task[Any]] = set()
         self.metrics = services.metrics
+        self.count_handler_run = services.metrics.series("healthbot_handler_runs_total")
         # The app's loop while it runs (bot.app sets it): asking asyncio is a getpid() system call on 3.11.
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -139,7 +140,7 @@ class Dispatcher:
 
     async def _produce(self, ctx: Context, as_found: Callable[[], DialogState]) -> Reply:
         try:
-            self.metrics.inc("healthbot_handler_runs_total")
+            self.count_handler_run(1)
             return await self._materialize(await self._route(ctx))
         except RedisError as exc:
             log.warning("redis failed inside a handler user=%s: %s", hash_openid(ctx.openid), exc)

@@ -67,6 +67,11 @@ class Metrics:
             record = self._recorders[key] = _recorder(metric.labels(**labels) if labels else metric)
         return record
 
+    def series(self, name: str) -> Callable[[float], None]:
+        """A metric without labels, to count (a counter) or observe (a histogram) into directly: on a path every
+        push takes, the name's lookup cost ~1 k instructions a call."""
+        return self._recorder(name, {})
+
     def inc(self, name: str, amount: float = 1.0, **labels: object) -> None:
         self._recorder(name, labels)(amount)
 
