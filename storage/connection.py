@@ -21,7 +21,8 @@ _embedded: dict[str, aioredis.Redis] = {}
 
 # Short timeouts: a Redis that is down must fail fast, inside WeChat's 5 s. redis-py's default is 10 retries
 # with exponential backoff; one immediate retry covers a dropped connection, the rest is 「服务繁忙」.
-_TIMEOUTS: dict[str, Any] = {"socket_connect_timeout": 0.5, "socket_timeout": 1.0}
+REPLY_TIMEOUT = 1.0  # seconds a call waits for Redis's answer before the user is told 「服务繁忙」
+_TIMEOUTS: dict[str, Any] = {"socket_connect_timeout": 0.5, "socket_timeout": REPLY_TIMEOUT}
 
 
 def connect(url: str, max_connections: int = 256) -> RedisClient:

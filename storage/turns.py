@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from redis.asyncio.cluster import RedisCluster
 
-from storage.connection import HotClient
+from storage.connection import REPLY_TIMEOUT, HotClient
 from storage.keys import Keys, TurnKeys
 from storage.ratelimit import TAKE, bucket_ttl_ms
 from storage.resp import pairs
@@ -58,6 +58,14 @@ return turn
 """
 
 FINISH = """
+local mine = redis.call('GET', K[2]) == ARGV[2]
+-- A passive reply waits on this: written while the server still waits for it, or not at all.
+if ARGV[6] ~= '' and (not mine or redis.call('PTTL', K[2]) < tonumber(ARGV[6])) then
+  if not mine and redis.call('GET', K[5]) == 'D' then return 'done' end  -- this very call ran (a client's retry)
+  if mine then redis.call('DEL', K[2]) end
+  redis.call('DEL', K[5])  -- the push's claim: it was answered 「服务繁忙」 and may come again
+  return 'late'
+end
 if ARGV[1] ~= '' then redis.call('SET', K[1], ARGV[1], 'PX', DEDUP_TTL_MS) end
 redis.call('SET', K[5], 'D', 'PX', DONE_MS)
 local op = ARGV[3]
@@ -74,7 +82,7 @@ end
 """
 # Then what the handler asked to write with the turn (storage.writes.ShapeScripts), then:
 RELEASE_LOCK = """
-if redis.call('GET', K[2]) == ARGV[2] then redis.call('DEL', K[2]) end
+if mine then redis.call('DEL', K[2]) end
 return 1
 """
 
@@ -187,9 +195,11 @@ class DialogWrite:
 class TurnStore:
     def __init__(self, redis: HotClient, keys: Keys, *, dedup_ttl: int, lease: float,
                  lock_ttl: float, dialog_ttl: int, notice_ttl: int, burst: int = 0, per_minute: int = 0,
-                 replay_window: int = 300) -> None:
+                 replay_window: int = 300, reply_timeout: float = REPLY_TIMEOUT) -> None:
         self.redis = redis
         self.keys = keys
+        # FINISH refuses to run once the client has given up on it: then the lock has less than this left.
+        self._late_ms = lock_ttl * 1000 - reply_timeout * 1000
         # One Redis node holds every key, so a script may name keys of different hash tags.
         self.one_node = not isinstance(redis, RedisCluster)
         self.dedup_ttl_ms = dedup_ttl * 1000
@@ -210,7 +220,7 @@ class TurnStore:
             "DEDUP_TTL_MS": self.dedup_ttl_ms, "DONE_MS": self.done_ms,
             "DIALOG_TTL": dialog_ttl, "NOTICE_TTL": notice_ttl}) + named_finish + FINISH
         # One FINISH a shape of the handler's writes (none, a scan's entry, a SET...).
-        self._finish = ShapeScripts(redis, lambda calls: finish_head + calls + RELEASE_LOCK, 6, 6)
+        self._finish = ShapeScripts(redis, lambda calls: finish_head + calls + RELEASE_LOCK, 6, 7)
         self._release = redis.register_script(RELEASE)
 
     @staticmethod
@@ -256,19 +266,25 @@ class TurnStore:
         return (reply or DONE) if mark == DONE else mark
 
     async def finish(self, openid: str, dedup_id: str, lock_token: str, reply: bytes | None,
-                     write: DialogWrite, writes: list[Write] | None = None) -> None:
+                     write: DialogWrite, writes: list[Write] | None = None, held_for: float | None = None) -> bool:
         """Store the reply for retries (None: leave what is stored), write the dialog, run `writes` (on a
-        cluster, keys of the user's own slot only), release the lock."""
+        cluster, keys of the user's own slot only), release the lock.
+
+        With `held_for` (seconds since BEGIN answered), a passive reply waits on this call: if Redis runs it
+        only after the client gave up (a paused Redis), or the lock is no longer ours, nothing is written, the
+        lock and the push's claim are let go, and False comes back. The user was told 「服务繁忙」: so it is."""
         stored = REPLIED + reply if reply is not None else b""
         keys, (shape, *argv) = encode(writes or [])
         user = self._user_keys(openid)
-        args = [stored, lock_token, write.op, write.name, write.value, *argv]
+        by: str | int = "" if held_for is None else int(self._late_ms - held_for * 1000)
+        args = [stored, lock_token, write.op, write.name, write.value, by, *argv]
         finish = self._finish(shape)
         if self.one_node:  # the script names the user's keys (`_named`)
             args += (user.prefix, dedup_id)
-            await finish(keys=keys, args=args)
+            result = await finish(keys=keys, args=args)
         else:
-            await finish(keys=[*_finish_keys(user, dedup_id), *keys], args=args)
+            result = await finish(keys=[*_finish_keys(user, dedup_id), *keys], args=args)
+        return result != b"late"
 
     async def store_reply(self, openid: str, dedup_id: str, reply: bytes) -> None:
         """Answer the push before its turn ends (the turn goes on; its result follows by message)."""

@@ -96,18 +96,16 @@ async def healthbot(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.CompletedProcess(list(args), process.returncode or 0, out.decode(), err.decode())
 
 
-class RedisCutter:
-    """A loopback proxy in front of the test Redis that fails it for good, at a chosen point: once clients
-    have sent `cut_on` `times` times in all, the chunk that completes the count is dropped, every connection
-    is closed, and new ones are closed on arrival."""
+class RedisProxy:
+    """A loopback proxy in front of the test Redis; `client_sent` sees each chunk a client sends and forwards
+    it (True) or stops that connection (False)."""
 
-    def __init__(self, cut_on: bytes, times: int = 1) -> None:
-        self.cut_on, self.times, self.seen = cut_on, times, 0
+    def __init__(self) -> None:
         self.cut = False
         self._writers: list[asyncio.StreamWriter] = []
         self.url = ""
 
-    async def __aenter__(self) -> RedisCutter:
+    async def __aenter__(self) -> RedisProxy:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         self.url = f"redis://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/0"
         return self
@@ -121,6 +119,11 @@ class RedisCutter:
         for writer in self._writers:
             writer.close()
 
+    async def client_sent(self, data: bytes, upstream: asyncio.StreamWriter) -> bool:
+        upstream.write(data)
+        await upstream.drain()
+        return True
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.cut:
             writer.close()
@@ -129,19 +132,52 @@ class RedisCutter:
         upstream_reader, upstream = await asyncio.open_connection(host, int(port))
         self._writers += [writer, upstream]
 
-        async def relay(source: asyncio.StreamReader, sink: asyncio.StreamWriter, watched: bool) -> None:
+        async def to_redis() -> None:
             with contextlib.suppress(ConnectionError):
-                while (data := await source.read(65536)) and not self.cut:
-                    if watched:
-                        self.seen += data.count(self.cut_on)
-                        if self.seen >= self.times:
-                            self._cut()
-                            return
-                    sink.write(data)
-                    await sink.drain()
-            sink.close()
+                while (data := await reader.read(65536)) and not self.cut:
+                    if not await self.client_sent(data, upstream):
+                        return
+            upstream.close()
 
-        await asyncio.gather(relay(reader, upstream, True), relay(upstream_reader, writer, False))
+        async def to_client() -> None:
+            with contextlib.suppress(ConnectionError):
+                while (data := await upstream_reader.read(65536)) and not self.cut:
+                    writer.write(data)
+                    await writer.drain()
+            writer.close()
+
+        await asyncio.gather(to_redis(), to_client())
+
+
+class RedisCutter(RedisProxy):
+    """Fails Redis for good at a chosen point: once clients have sent `cut_on` `times` times in all, the chunk
+    that completes the count is dropped, every connection is closed, and new ones are closed on arrival."""
+
+    def __init__(self, cut_on: bytes, times: int = 1) -> None:
+        super().__init__()
+        self.cut_on, self.times, self.seen = cut_on, times, 0
+
+    async def client_sent(self, data: bytes, upstream: asyncio.StreamWriter) -> bool:
+        self.seen += data.count(self.cut_on)
+        if self.seen >= self.times:
+            self._cut()
+            return False
+        return await super().client_sent(data, upstream)
+
+
+class RedisHolder(RedisProxy):
+    """Redis paused for one command: the first chunk holding `hold_on` reaches Redis `seconds` late, and runs
+    then even if its client has given up and gone (as on a Redis that was paused and resumes)."""
+
+    def __init__(self, hold_on: bytes, seconds: float) -> None:
+        super().__init__()
+        self.hold_on, self.seconds, self.held = hold_on, seconds, asyncio.Event()
+
+    async def client_sent(self, data: bytes, upstream: asyncio.StreamWriter) -> bool:
+        if self.hold_on in data and not self.held.is_set():
+            self.held.set()
+            await asyncio.sleep(self.seconds)
+        return await super().client_sent(data, upstream)
 
 
 def wait_until_up(url: str, seconds: float = 30.0) -> None:

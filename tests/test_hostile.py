@@ -23,8 +23,8 @@ from bot.upstreams.status import HttpStatus
 from handlers.relatives import RELATIONSHIPS
 from storage.profiles import Person
 from tests.conftest import Bot, BotFactory, Upstream
-from tests.helpers import free_port
-from tests.journeys import ELDER, ID, claim_until, full_claim, guardian, link_in, up_to_agreement
+from tests.helpers import RedisHolder, free_port
+from tests.journeys import ELDER, ID, NAME, PHONE, claim_until, full_claim, guardian, link_in, up_to_agreement
 from tests.local_redis import start_redis
 
 HUGE = "1" * 5000
@@ -239,3 +239,33 @@ async def test_14_a_huge_query_string_is_400_without_a_traceback(bot: Bot, caplo
     assert answer.startswith(b"HTTP/1.") and b" 400 " in answer
     await asyncio.sleep(0.1)
     no_tracebacks(caplog)
+
+
+# 15 ------------------------------------------------------------------------------------------------------
+async def test_15_a_dialog_step_told_busy_has_not_moved_when_its_write_reaches_redis_late(
+        make_bot: BotFactory) -> None:
+    async with RedisHolder(b"\r\nstep\r\n", seconds=2.5) as paused:  # the first step's turn end, held
+        bot = await make_bot(redis={"url": paused.url})
+        user, other = "oLate_0015", "oLate_0015b"
+        await bot.say(user, "防疫健康信息码")
+        assert "服务繁忙" in await bot.say(user, "同意")
+        assert paused.held.is_set()
+        await asyncio.sleep(2.0)  # the held write has reached Redis now, after the user was told busy
+        await bot.say(other, "防疫健康信息码")
+        asks_name = await bot.say(other, "同意")
+        assert await bot.say(user, "同意") == asks_name  # still at the consent step, and not kept waiting
+
+
+async def test_15_a_claim_told_busy_at_its_end_is_confirmed_again_and_kept_once(make_bot: BotFactory) -> None:
+    async with RedisHolder(b"\r\nclear\r\n", seconds=2.5) as paused:  # the claim's turn end, held
+        bot = await make_bot(redis={"url": paused.url})
+        user = "oLate_0015c"
+        await claim_until(bot, user, ["防疫健康信息码", "同意", NAME, ID, PHONE])
+        assert "服务繁忙" in await bot.say(user, "确认")
+        await asyncio.sleep(2.0)
+        again = await bot.push(bot.sim.text(user, "确认"))
+        assert again["MsgType"] == "image", again
+        assert (await bot.push(bot.sim.text(user, "防疫健康信息码")))["MsgType"] == "image"
+        redis, keys = bot.services.redis, bot.services.keys
+        index = (await redis.hget(keys.profile(user), "doc_index")).decode()
+        assert await redis.smembers(keys.holders(index)) == {user.encode()}  # one claim, one holder

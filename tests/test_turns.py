@@ -15,6 +15,7 @@ from bot.wechat.inbound import parse_inbound
 from bot.wechat.replies import Image, Reply, Text
 from handlers import basics, health_code
 from storage.profiles import Person
+from storage.turns import DialogWrite
 from storage.writes import Write, encode
 from tests.conftest import Bot, BotFactory, describe
 from tests.helpers import tiny_png
@@ -247,3 +248,25 @@ def test_writes_are_described_by_shape_and_a_name_that_is_not_a_command_is_refus
     assert (keys, argv) == (["k1", "k2"], ["SET 0 3;ZADD 1 2;EXPIRE 1 1", "v", "EX", 60, 1.5, "m", 9])
     with pytest.raises(ValueError):  # names are written into a script's text as they are: capitals only
         encode([Write("set", "k1", ("v",))])
+
+
+async def test_a_turn_end_run_twice_by_a_client_retry_writes_once_and_counts_as_done(bot: Bot) -> None:
+    turns, keys, redis = bot.services.turns, bot.services.keys, bot.services.redis
+    user, token, key = "oTwice_0001", bot.services.turns.new_lock_token(), keys.last_venue("oTwice_0001")
+    assert (await turns.begin(user, "m1", token)).outcome == "ok"
+    for _ in range(2):  # redis-py retries a call that timed out: the first may have run
+        assert await turns.finish(user, "m1", token, b"reply", DialogWrite("keep"), [Write("RPUSH", key, ("x",))],
+                                  held_for=0.01)
+    assert await redis.llen(key) == 1
+    assert not await redis.exists(keys.lock(user))
+
+
+async def test_a_turn_end_that_finds_its_lock_gone_writes_nothing_and_lets_the_push_come_again(bot: Bot) -> None:
+    turns, keys, redis = bot.services.turns, bot.services.keys, bot.services.redis
+    user, token, key = "oLost_0001", bot.services.turns.new_lock_token(), keys.last_venue("oLost_0001")
+    assert (await turns.begin(user, "m1", token)).outcome == "ok"
+    await redis.delete(keys.lock(user))  # it ran out, and another turn may hold it now
+    assert not await turns.finish(user, "m1", token, b"reply", DialogWrite("keep"), [Write("RPUSH", key, ("x",))],
+                                  held_for=0.01)
+    assert not await redis.exists(key)
+    assert (await turns.begin(user, "m1", token)).outcome == "ok"  # not "dup": the push was never answered

@@ -72,7 +72,7 @@ class Dispatcher:
             return self._render(message, self._text("busy.txt"))
         if isinstance(claimed, str):
             return claimed
-        begun = claimed
+        begun, held_since = claimed, loop.time()
         state = self._load_state(message.openid, begun)
         ctx = Context(message, self.services, state, prefetched_profile=begun.profile,
                       read_with_turn=begun.read_with_turn)
@@ -83,17 +83,23 @@ class Dispatcher:
             return await self._defer(ctx, work, token, before)
         reply = work.result()
         self.metrics.inc("healthbot_requests_total", type=message.kind, route=ctx.route)
-        self.metrics.observe(loop.time() - started, "healthbot_turn_seconds", route=ctx.route)
+        now = loop.time()
+        self.metrics.observe(now - started, "healthbot_turn_seconds", route=ctx.route)
         body = self._render(message, reply)
         try:
-            await turns.finish(
+            finished = await turns.finish(
                 message.openid, dedup_id, token, self._kept_reply(message, reply, body),
-                self._dialog_write(ctx, before), ctx.writes
+                self._dialog_write(ctx, before), ctx.writes, held_for=now - held_since
             )
         except RedisError as exc:
             log.warning("redis unavailable at turn end user=%s: %s", hash_openid(message.openid), exc)
             self.metrics.inc("healthbot_redis_errors_total")
             self.spawn(self._release_when_back(message.openid, token))
+            return self._render(message, self._text("busy.txt"))
+        if not finished:
+            log.warning("turn end ran too late or without its lock; nothing written user=%s",
+                        hash_openid(message.openid))
+            self.metrics.inc("healthbot_redis_errors_total")
             return self._render(message, self._text("busy.txt"))
         if via_api and reply is not None:
             self.spawn(self.send_all(message.openid, [reply, *ctx.later]))
