@@ -61,9 +61,11 @@ FINISH = """
 local mine = redis.call('GET', K[2]) == ARGV[2]
 -- A passive reply waits on this: written while the server still waits for it, or not at all.
 if ARGV[6] ~= '' and (not mine or redis.call('PTTL', K[2]) < tonumber(ARGV[6])) then
-  if not mine and redis.call('GET', K[5]) == 'D' then return 'done' end  -- this very call ran (a client's retry)
-  if mine then redis.call('DEL', K[2]) end
-  redis.call('DEL', K[5])  -- the push's claim: it was answered 「服务繁忙」 and may come again
+  if mine then  -- let the user and the push go: it was answered 「服务繁忙」 and may come again
+    redis.call('DEL', K[2], K[5])
+  elseif redis.call('GET', K[5]) == 'D' then
+    return 'done'  -- this very call ran before (a client's retry)
+  end  -- else the lock, and the push's claim, may be another attempt's now
   return 'late'
 end
 if ARGV[1] ~= '' then redis.call('SET', K[1], ARGV[1], 'PX', DEDUP_TTL_MS) end
@@ -272,7 +274,8 @@ class TurnStore:
 
         With `held_for` (seconds since BEGIN answered), a passive reply waits on this call: if Redis runs it
         only after the client gave up (a paused Redis), or the lock is no longer ours, nothing is written, the
-        lock and the push's claim are let go, and False comes back. The user was told 「服务繁忙」: so it is."""
+        lock and the push's claim are let go if still ours, and False comes back. The user was told 「服务繁忙」:
+        so it is."""
         stored = REPLIED + reply if reply is not None else b""
         keys, (shape, *argv) = encode(writes or [])
         user = self._user_keys(openid)

@@ -261,12 +261,25 @@ async def test_a_turn_end_run_twice_by_a_client_retry_writes_once_and_counts_as_
     assert not await redis.exists(keys.lock(user))
 
 
-async def test_a_turn_end_that_finds_its_lock_gone_writes_nothing_and_lets_the_push_come_again(bot: Bot) -> None:
+async def test_a_turn_end_that_finds_another_turn_holding_the_lock_writes_nothing_and_leaves_it(bot: Bot) -> None:
     turns, keys, redis = bot.services.turns, bot.services.keys, bot.services.redis
     user, token, key = "oLost_0001", bot.services.turns.new_lock_token(), keys.last_venue("oLost_0001")
     assert (await turns.begin(user, "m1", token)).outcome == "ok"
-    await redis.delete(keys.lock(user))  # it ran out, and another turn may hold it now
+    await redis.set(keys.lock(user), "another-turn", px=5000)  # ours ran out and another turn took it
     assert not await turns.finish(user, "m1", token, b"reply", DialogWrite("keep"), [Write("RPUSH", key, ("x",))],
                                   held_for=0.01)
     assert not await redis.exists(key)
-    assert (await turns.begin(user, "m1", token)).outcome == "ok"  # not "dup": the push was never answered
+    assert await redis.get(keys.lock(user)) == b"another-turn"
+
+
+async def test_a_turn_end_that_runs_after_the_server_gave_up_lets_the_user_and_the_push_go(bot: Bot) -> None:
+    turns, keys, redis = bot.services.turns, bot.services.keys, bot.services.redis
+    user, token, key = "oLate_0002", bot.services.turns.new_lock_token(), keys.last_venue("oLate_0002")
+    assert (await turns.begin(user, "m1", token)).outcome == "ok"
+    lock_ttl_ms = int(bot.services.settings.server.user_lock_ttl * 1000)
+    await redis.pexpire(keys.lock(user), lock_ttl_ms - 2000)  # by Redis's clock 2 s went by since BEGIN,
+    assert not await turns.finish(user, "m1", token, b"reply", DialogWrite("keep"), [Write("RPUSH", key, ("x",))],
+                                  held_for=0.01)  # by the server's, 10 ms: it stopped waiting a second ago
+    assert not await redis.exists(key)
+    assert not await redis.exists(keys.lock(user))
+    assert (await turns.begin(user, "m1", token)).outcome == "ok"  # not "dup": the push was answered busy
