@@ -75,7 +75,7 @@ class Metrics:
     def inc(self, name: str, amount: float = 1.0, **labels: object) -> None:
         self._recorder(name, labels)(amount)
 
-    def observe(self, seconds: float, name: str = "healthbot_request_seconds", **labels: object) -> None:
+    def observe(self, seconds: float, name: str, **labels: object) -> None:
         self._recorder(name, labels)(seconds)
 
     def value(self, name: str, **labels: object) -> float:
