@@ -197,11 +197,11 @@ class DialogWrite:
 class TurnStore:
     def __init__(self, redis: HotClient, keys: Keys, *, dedup_ttl: int, lease: float,
                  lock_ttl: float, dialog_ttl: int, notice_ttl: int, burst: int = 0, per_minute: int = 0,
-                 replay_window: int = 300, reply_timeout: float = REPLY_TIMEOUT) -> None:
+                 replay_window: int = 300) -> None:
         self.redis = redis
         self.keys = keys
         # FINISH refuses to run once the client has given up on it: then the lock has less than this left.
-        self._late_ms = lock_ttl * 1000 - reply_timeout * 1000
+        self._late_ms = (lock_ttl - REPLY_TIMEOUT) * 1000
         # One Redis node holds every key, so a script may name keys of different hash tags.
         self.one_node = not isinstance(redis, RedisCluster)
         self.dedup_ttl_ms = dedup_ttl * 1000
