@@ -513,13 +513,13 @@ def token_from(text: str) -> str:
 
 def cmd_verify(args: argparse.Namespace) -> None:
     """The guard's answer first; the exit status is 0 only for a genuine, unexpired code that is green now
-    (handlers.holders.OUTCOMES lists the others). In dev mode it reads the running dev server's store."""
+    (bot.usecases.holders.OUTCOMES lists the others). In dev mode it reads the running dev server's store."""
     settings = _admin_settings(args)
     token = token_from(args.token)
 
     async def check() -> dict[str, object]:
         from bot.app import build_services
-        from handlers.holders import check_offline
+        from bot.usecases.holders import check_offline
 
         services = build_services(settings)
         try:

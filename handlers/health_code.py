@@ -24,12 +24,11 @@ from bot.engine.context import Context
 from bot.engine.dialogs import Dialog, Invalid, Step
 from bot.engine.router import Router
 from bot.upstreams.http import ProviderUnavailable
-from bot.wechat.replies import Reply, Text
-from handlers.answers import expect_word, person_name
-from handlers.cards import code_image
-from handlers.entries import check_in, last_venue
-from handlers.travel import combined_travel
-from storage.profiles import Person, Profile
+from bot.usecases.answers import expect_word, person_name
+from bot.usecases.cards import code_reply
+from bot.usecases.checkin import check_in, last_venue
+from bot.wechat.replies import Reply
+from storage.profiles import Person
 
 router = Router("health_code")
 
@@ -203,9 +202,3 @@ async def start_deregister(ctx: Context) -> Reply:
 
 # -- the code image -----------------------------------------------------------------------------------------
 
-async def code_reply(ctx: Context, profile: Profile, fresh: bool = False) -> Reply:
-    """The health code; 二码合一 within the window after 核验行程卡, and a reminder once it has passed."""
-    travel = await combined_travel(ctx)
-    if isinstance(travel, Text):
-        return await code_image(ctx, profile.person_of, profile.doc_index, fresh=fresh, notice=travel.content)
-    return await code_image(ctx, profile.person_of, profile.doc_index, fresh=fresh, travel=travel)

@@ -7,7 +7,7 @@ relative who later turns 17 stays bound (docs/relatives.md).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
@@ -19,21 +19,19 @@ from bot.domain.offline import issue
 from bot.domain.render import OfflineCard
 from bot.engine.context import Context
 from bot.engine.dialogs import Dialog, Invalid, Step
-from bot.engine.router import Handler, Router
+from bot.engine.router import Router
 from bot.upstreams.http import ProviderUnavailable
-from bot.wechat.inbound import Inbound
+from bot.usecases.answers import expect_word, person_name
+from bot.usecases.cards import current_status, proxy_line
+from bot.usecases.holders import relative_person
+from bot.usecases.relatives import FACE_EVENT, claimed_profile, for_relative, relative_code
 from bot.wechat.replies import Image, Reply, Text
-from handlers.answers import expect_word, person_name
-from handlers.cards import code_image, current_status, proxy_line
-from handlers.holders import relative_person
 from storage.profiles import Profile
 from storage.relatives import Relative
 
 router = Router("relatives")
-RelativeHandler = Callable[[Context, Profile, Relative], Awaitable[Reply]]
 
 RELATIONSHIPS = ("父亲", "母亲", "子女", "配偶", "祖父母", "外祖父母", "孙子女", "外孙子女", "其他")
-FACE_EVENT = "healthbot_face"
 YOUNGEST_WITH_FACE_CHECK = 7
 
 
@@ -183,9 +181,6 @@ unbinding = router.dialog(Dialog(
 
 # -- routes -----------------------------------------------------------------------------------------------
 
-async def claimed_profile(ctx: Context) -> Profile | Text:
-    profile = await ctx.profile()
-    return profile if profile is not None else ctx.text("relatives/claim_first.txt")
 
 
 @router.keywords("亲属码", "帮他人领取", "家人", "帮他人领取防疫健康信息码", "我的亲属")
@@ -214,41 +209,10 @@ async def start_binding(ctx: Context) -> Reply:
     return await binding.start(ctx)
 
 
-async def pick(ctx: Context, command: str) -> tuple[Profile, Relative] | Text:
-    """The user's profile and the relative a command is about: number N (`… N`), or, with no number, the only
-    relative; with several, the text asking which (each named, with the command to reply)."""
-    profile = await claimed_profile(ctx)
-    if isinstance(profile, Text):
-        return profile
-    relatives = await ctx.services.relatives.list(ctx.openid)
-    picked = ctx.match.group("n") if ctx.match else None
-    if picked is None and len(relatives) == 1:
-        return profile, relatives[0]
-    if picked is None:
-        return ctx.text("relatives/which.txt", command=command, relatives=numbered(relatives))
-    found = next((r for r in relatives if r.number == int(picked)), None)
-    if found is None:
-        return ctx.text("relatives/no_such_relative.txt", command=command, relatives=numbered(relatives))
-    return profile, found
 
 
-def numbered(relatives: list[Relative]) -> list[dict[str, object]]:
-    """What a list of relatives shows: each one's fixed number, masked name and relationship."""
-    return [{"n": r.number, "name": mask_name(r.name), "relationship": r.relationship} for r in relatives]
 
 
-def for_relative(command: str) -> Callable[[RelativeHandler], Handler]:
-    """A route about one relative (`command N`, or `command` alone): the handler gets the user's profile and
-    that relative, or the user is told why there is none or asked which."""
-    def decorate(handler: RelativeHandler) -> Handler:
-        async def picked(ctx: Context) -> Reply:
-            found = await pick(ctx, command)
-            return found if isinstance(found, Text) else await handler(ctx, *found)
-
-        picked.__name__ = handler.__name__
-        return picked
-
-    return decorate
 
 
 @router.regex(r"(查看亲属码|查看亲属)\s*(?P<n>\d{1,2})?")
@@ -312,18 +276,10 @@ async def face_result(ctx: Context) -> Reply:
     return await binding.accept(ctx, True)
 
 
-def face_event(openid: str, nonce: str, result: str, now: int) -> Inbound:
-    return Inbound(openid=openid, account="", create_time=now, msg_type="event", event=FACE_EVENT,
-                   event_key=f"{result}:{nonce}", internal=True)
 
 
 # -- helpers ----------------------------------------------------------------------------------------------
 
-async def relative_code(ctx: Context, profile: Profile | None, relative: Relative, stamp: str = "") -> Reply:
-    """A relative's code (亲属码); with `stamp`, marked for the venue it was just registered at."""
-    return await code_image(ctx, partial(relative_person, relative), relative.index, subject=relative.index[:24],
-                            title=ctx.render("cards/relative_title.txt"), whose=mask_name(relative.name),
-                            subtitle=proxy_line(ctx.services, profile, relative), stamp=stamp)
 
 
 def time_left(ctx: Context, bound_at: float) -> dict[str, int]:

@@ -7,9 +7,10 @@ from bot.domain.masking import mask_name
 from bot.engine.context import Context
 from bot.engine.router import Router
 from bot.upstreams.http import ProviderUnavailable
+from bot.usecases.cards import code_reply
+from bot.usecases.holders import relative_person
+from bot.usecases.relatives import claimed_profile, for_relative, numbered, relative_code
 from bot.wechat.replies import Reply, Text
-from handlers.health_code import code_reply
-from handlers.relatives import claimed_profile, for_relative, numbered, relative_code, relative_person
 from storage.profiles import Person, Profile
 from storage.relatives import Relative
 from storage.results import TestResult

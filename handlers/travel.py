@@ -5,30 +5,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.domain.clock import time_of_day, travel_stamp
+from bot.domain.clock import time_of_day
 from bot.domain.documents import PHONE_RE, normalize_number
 from bot.domain.masking import mask_phone
 from bot.domain.numerals import is_number
-from bot.domain.render import TravelImage
 from bot.engine.context import Context
 from bot.engine.dialogs import Dialog, Invalid, Step
 from bot.engine.router import Router
 from bot.upstreams.http import ProviderUnavailable
-from bot.upstreams.travel import TravelCard
-from bot.wechat.replies import Image, Reply, Text
-from handlers.answers import expect_word
-from handlers.cards import code_image
+from bot.usecases.answers import expect_word
+from bot.usecases.cards import code_image
+from bot.usecases.travel import claimed_phone, phone_index, travel_image
+from bot.wechat.replies import Image, Reply
 
 router = Router("travel")
 
 
-def phone_index(ctx: Context, phone: str) -> str:
-    return ctx.services.vault.index("phone", phone)
 
 
-async def claimed_phone(ctx: Context) -> str:
-    profile = await ctx.profile()
-    return profile.person.phone if profile else ""
 
 
 async def travel_phone(text: str, ctx: Context) -> str:
@@ -110,20 +104,6 @@ async def complete_travel(ctx: Context, data: dict[str, Any]) -> Reply:
     return Image(png=png, fallback=ctx.render("travel/image_failed.txt"))
 
 
-def travel_image(ctx: Context, phone: str, card: TravelCard) -> TravelImage:
-    starred = any(risk for _, risk in card.cities)
-    updated = travel_stamp(card.updated_at)
-    return TravelImage(
-        title=ctx.render("cards/travel_title.txt"),
-        owner=ctx.render("cards/travel_owner.txt", phone=mask_phone(phone)),
-        updated=ctx.render("cards/travel_updated.txt", updated=updated),
-        verdict=ctx.render("cards/travel_verdict.txt", colour=card.colour),
-        heading=ctx.render("cards/travel_heading.txt"),
-        colour=card.colour,
-        cities=tuple(f"{name}*" if risk else name for name, risk in card.cities),
-        footnote=ctx.render("travel/star_note.txt") if starred else "",
-        notice=ctx.render("travel/card_notice.txt"),
-    )
 
 
 travel = router.dialog(Dialog(
@@ -152,21 +132,3 @@ async def verify_for_combined(ctx: Context) -> Reply:
     return await travel.start(ctx, {"own_phone": await claimed_phone(ctx), "combined": True})
 
 
-async def combined_travel(ctx: Context) -> TravelImage | Text | None:
-    """Within the window after 核验行程卡: the travel card to show beside the health code, without a new SMS.
-    After it: the words asking to verify again (shown on the health code). Never verified: None."""
-    services = ctx.services
-    stored = await ctx.read_hash(services.keys.travel_verified(ctx.openid))
-    if not stored:
-        return None
-    window = services.settings.travel.combined_window_hours * 3600
-    if services.clock.time() - float(stored[b"at"]) > window:
-        return ctx.text("travel/verify_again.txt", hours=services.settings.travel.combined_window_hours)
-    phone = services.vault.open_json(stored[b"phone"], context=ctx.openid)["phone"]
-    if phone != await claimed_phone(ctx):  # verified before this rule, or the claim changed since
-        return None
-    try:
-        card = await services.travel.card(phone, phone_index(ctx, phone))
-    except ProviderUnavailable:
-        return ctx.text("travel/combined_unavailable.txt")
-    return travel_image(ctx, phone, card) if card else None

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from bot.engine.context import Context
 from bot.engine.router import Router, scene_of
+from bot.usecases.checkin import check_in, last_venue, offer_relatives, remember_pending
+from bot.usecases.relatives import numbered
 from bot.wechat.replies import Reply, Text
-from handlers.entries import check_in, last_venue, offer_relatives, remember_pending
 from handlers.health_code import claim
-from handlers.relatives import numbered
 from storage.venues import SCENE_PREFIX
 
 router = Router("venues")

@@ -13,9 +13,9 @@ from bot.engine.dispatcher import Dispatcher
 from bot.ops.logs import hash_openid
 from bot.upstreams.face import PURPOSE as FACE
 from bot.upstreams.face import redeem
+from bot.usecases.relatives import face_event
 from bot.web.common import page
 from bot.wechat.replies import SUCCESS
-from handlers.relatives import face_event
 
 log = logging.getLogger("healthbot.face")
 

@@ -14,9 +14,9 @@ from bot.domain.clock import to_second
 from bot.domain.masking import mask_name
 from bot.domain.tokens import TokenExpired, TokenInvalid
 from bot.engine.services import Services
+from bot.usecases.cards import VIEW, build_card, proxy_line
+from bot.usecases.holders import Holder, colour_now, find_holder
 from bot.web.common import page, too_many, within_limit
-from handlers.cards import VIEW, build_card, proxy_line
-from handlers.holders import Holder, colour_now, find_holder
 
 PICTURES = 1024  # rendered pictures kept, ~20 KB each
 

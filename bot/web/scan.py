@@ -17,9 +17,9 @@ from bot.domain.masking import mask_id_document, mask_name
 from bot.engine.services import Services
 from bot.ops.logs import hash_openid
 from bot.upstreams.http import ProviderUnavailable
+from bot.usecases.cards import proxy_line
+from bot.usecases.holders import Holder, colour_now, find_holder
 from bot.web.common import page, too_many, within_limit
-from handlers.cards import proxy_line
-from handlers.holders import Holder, colour_now, find_holder
 from storage.codes import COMBINED
 
 log = logging.getLogger("healthbot.scan")

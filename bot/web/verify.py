@@ -9,8 +9,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.engine.services import Services
+from bot.usecases.holders import check_offline
 from bot.web.common import page, too_many, within_limit
-from handlers.holders import check_offline
 
 
 class VerifyPage:

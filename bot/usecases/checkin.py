@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from bot.domain.clock import day_minute
 from bot.engine.context import Context
+from bot.usecases.cards import code_image
+from bot.usecases.holders import relative_person
+from bot.usecases.relatives import numbered, relative_code
 from bot.wechat.replies import Reply
-from handlers.cards import code_image
-from handlers.holders import relative_person
-from handlers.relatives import numbered, relative_code
 from storage.profiles import Profile
 from storage.relatives import Relative
 from storage.venues import Venue

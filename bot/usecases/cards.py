@@ -11,6 +11,7 @@ from bot.engine.context import Context
 from bot.engine.services import Services
 from bot.upstreams.http import ProviderUnavailable
 from bot.upstreams.status import HealthStatus
+from bot.usecases.travel import combined_travel
 from bot.wechat.replies import Image, News, Reply, Text
 from storage.codes import CODE, COMBINED
 from storage.profiles import Person, PersonOf, Profile
@@ -115,3 +116,11 @@ async def news_reply(ctx: Context, doc_index: str, title: str, colour: str) -> N
     return News(title=ctx.render("cards/news_title.txt", title=title, colour=colour),
                 description=ctx.render("code/news_description.txt", minutes=ttl // 60),
                 pic_url=f"{base}/img?t={token}", url=f"{base}/code?t={token}")
+
+
+async def code_reply(ctx: Context, profile: Profile, fresh: bool = False) -> Reply:
+    """The health code; 二码合一 within the window after 核验行程卡, and a reminder once it has passed."""
+    travel = await combined_travel(ctx)
+    if isinstance(travel, Text):
+        return await code_image(ctx, profile.person_of, profile.doc_index, fresh=fresh, notice=travel.content)
+    return await code_image(ctx, profile.person_of, profile.doc_index, fresh=fresh, travel=travel)

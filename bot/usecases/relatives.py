@@ -1,0 +1,75 @@
+"""What the relatives' routes and the pages share: picking relative N, listing relatives, a relative's code."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+from bot.domain.masking import mask_name
+from bot.engine.context import Context
+from bot.engine.router import Handler
+from bot.usecases.cards import code_image, proxy_line
+from bot.usecases.holders import relative_person
+from bot.wechat.inbound import Inbound
+from bot.wechat.replies import Reply, Text
+from storage.profiles import Profile
+from storage.relatives import Relative
+
+RelativeHandler = Callable[[Context, Profile, Relative], Awaitable[Reply]]
+
+
+FACE_EVENT = "healthbot_face"
+
+
+async def claimed_profile(ctx: Context) -> Profile | Text:
+    profile = await ctx.profile()
+    return profile if profile is not None else ctx.text("relatives/claim_first.txt")
+
+
+async def pick(ctx: Context, command: str) -> tuple[Profile, Relative] | Text:
+    """The user's profile and the relative a command is about: number N (`… N`), or, with no number, the only
+    relative; with several, the text asking which (each named, with the command to reply)."""
+    profile = await claimed_profile(ctx)
+    if isinstance(profile, Text):
+        return profile
+    relatives = await ctx.services.relatives.list(ctx.openid)
+    picked = ctx.match.group("n") if ctx.match else None
+    if picked is None and len(relatives) == 1:
+        return profile, relatives[0]
+    if picked is None:
+        return ctx.text("relatives/which.txt", command=command, relatives=numbered(relatives))
+    found = next((r for r in relatives if r.number == int(picked)), None)
+    if found is None:
+        return ctx.text("relatives/no_such_relative.txt", command=command, relatives=numbered(relatives))
+    return profile, found
+
+
+def numbered(relatives: list[Relative]) -> list[dict[str, object]]:
+    """What a list of relatives shows: each one's fixed number, masked name and relationship."""
+    return [{"n": r.number, "name": mask_name(r.name), "relationship": r.relationship} for r in relatives]
+
+
+def for_relative(command: str) -> Callable[[RelativeHandler], Handler]:
+    """A route about one relative (`command N`, or `command` alone): the handler gets the user's profile and
+    that relative, or the user is told why there is none or asked which."""
+    def decorate(handler: RelativeHandler) -> Handler:
+        async def picked(ctx: Context) -> Reply:
+            found = await pick(ctx, command)
+            return found if isinstance(found, Text) else await handler(ctx, *found)
+
+        picked.__name__ = handler.__name__
+        return picked
+
+    return decorate
+
+
+def face_event(openid: str, nonce: str, result: str, now: int) -> Inbound:
+    return Inbound(openid=openid, account="", create_time=now, msg_type="event", event=FACE_EVENT,
+                   event_key=f"{result}:{nonce}", internal=True)
+
+
+async def relative_code(ctx: Context, profile: Profile | None, relative: Relative, stamp: str = "") -> Reply:
+    """A relative's code (亲属码); with `stamp`, marked for the venue it was just registered at."""
+    return await code_image(ctx, partial(relative_person, relative), relative.index, subject=relative.index[:24],
+                            title=ctx.render("cards/relative_title.txt"), whose=mask_name(relative.name),
+                            subtitle=proxy_line(ctx.services, profile, relative), stamp=stamp)
