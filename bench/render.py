@@ -11,7 +11,8 @@ import argparse
 import statistics
 import time
 
-from bot.domain.render import CodeCard, Renderer, find_cjk_font
+from bot.domain.render import CodeCard
+from bot.rendering import Renderer, find_cjk_font
 
 
 def main() -> None:

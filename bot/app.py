@@ -11,12 +11,10 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from redis.exceptions import RedisError
 
 from bot import web as web_pages
 from bot.devkit.standin import create_standin
 from bot.domain.clock import Clock
-from bot.domain.render import Renderer, find_cjk_font
 from bot.domain.tokens import TokenSigner
 from bot.engine.dispatcher import Dispatcher
 from bot.engine.router import Handler, Router
@@ -25,13 +23,15 @@ from bot.ops.config import STANDIN_PATH, Settings
 from bot.ops.logs import quiet_client_errors
 from bot.ops.metrics import Metrics
 from bot.ops.templates import Templates
+from bot.rendering import Renderer, find_cjk_font
 from bot.upstreams import build_upstreams
 from bot.upstreams.face import FaceLinks
 from bot.webhook import BODY_LIMIT, Webhook
 from bot.wechat.api import WeChatAPI
-from storage import Keys, connect, connect_hot
+from storage import Keys, connect, connect_hot, reachable
 from storage.audit import AuditLog
-from storage.codes import QrTokens
+from storage.codes import ImageCache, QrTokens, ViewLinks
+from storage.face import FaceNonces
 from storage.profiles import ProfileStore
 from storage.ratelimit import RateLimiter
 from storage.relatives import RelativeStore
@@ -42,6 +42,7 @@ from storage.travel import TravelRegistry
 from storage.turns import TurnStore
 from storage.vault import Vault
 from storage.venues import VenueRegistry
+from storage.wechat import ApiCache
 from storage.writes import Writer
 
 log = logging.getLogger("healthbot")
@@ -65,7 +66,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     registry = StatusRegistry(redis, keys, reads=hot)
     rules = settings.relatives
     signer = TokenSigner(settings.security.signing_key_map(), settings.security.active_key_id)
-    face_links = FaceLinks(redis, keys, signer, clock, settings.public_url, rules.face_link_minutes * 60)
+    face_links = FaceLinks(FaceNonces(redis, keys), signer, clock, settings.public_url, rules.face_link_minutes * 60)
     travel_registry = TravelRegistry(redis, keys, vault)
     result_registry = ResultRegistry(redis, keys, vault)
     writer = Writer(hot)
@@ -79,7 +80,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         turns=turns,
         vault=vault,
         clock=clock,
-        api=WeChatAPI(settings.wechat, redis, keys, vault, metrics=metrics),
+        api=WeChatAPI(settings.wechat, ApiCache(redis, keys), vault, metrics=metrics),
         profiles=ProfileStore(redis, keys, vault),
         status_registry=registry,
         upstreams=upstreams,
@@ -90,6 +91,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
                                 max_guardians=rules.max_guardians, unbind_after=rules.unbind_after_hours * 3600),
         signer=signer,
         face=upstreams.face,
+        face_links=face_links,
         sms=SmsCodes(redis, keys, settings.security.index_key_bytes()),
         sms_sender=upstreams.sms,
         travel_registry=travel_registry,
@@ -98,6 +100,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         results=upstreams.results,
         limiter=RateLimiter(redis),
         qr_tokens=QrTokens(redis, keys, vault, settings.render.qr_token_ttl),
+        images=ImageCache(redis, keys),
+        view_links=ViewLinks(redis, keys),
         venues=VenueRegistry(redis, keys, vault, settings.venues.retention_days, hot, writer),
         writer=writer,
         audit=AuditLog(redis, keys),
@@ -144,10 +148,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 
 async def redis_reachable(services: Services) -> bool:
-    try:
-        return bool(await asyncio.wait_for(services.redis.ping(), timeout=1.0))
-    except (RedisError, OSError, TimeoutError):
-        return False
+    return await reachable(services.redis)
 
 
 async def _metrics_site(app: web.Application) -> None:

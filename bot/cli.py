@@ -27,7 +27,7 @@ Result = TypeVar("Result")
 
 
 def _settings(args: argparse.Namespace, **server: Any) -> Settings:
-    from bot.domain.render import FontMissing, find_cjk_font
+    from bot.rendering import FontMissing, find_cjk_font
 
     try:
         settings = load_settings(args.config, overrides={"server": server})
@@ -280,7 +280,7 @@ def _admin_settings(args: argparse.Namespace) -> Settings:
 def _operate(work: Coroutine[Any, Any, Result]) -> Result:
     """An operator command's async part. Redis was reachable at the start (`_check_redis`); if it fails
     later, the operator gets one line, not a traceback."""
-    from redis.exceptions import RedisError
+    from storage import RedisError
 
     try:
         return asyncio.run(work)

@@ -7,7 +7,6 @@ import logging
 import time
 
 from aiohttp import web
-from redis.exceptions import RedisError
 
 from bot.domain.numerals import small_number
 from bot.engine.dispatcher import Dispatcher, Replayed
@@ -16,6 +15,7 @@ from bot.wechat.crypto import EnvelopeError, MessageCipher
 from bot.wechat.inbound import DTD_RE, BadPush, parse_inbound
 from bot.wechat.replies import SUCCESS
 from bot.wechat.signing import signature_ok
+from storage import RedisError
 from storage.turns import FirstBody, first_body_ttl
 
 log = logging.getLogger("healthbot.webhook")

@@ -88,13 +88,8 @@ async def complete_travel(ctx: Context, data: dict[str, Any]) -> Reply:
     if card is None:
         return ctx.text("travel/no_data.txt")
     if phone == await claimed_phone(ctx):  # only the claimed phone's card is ever shown beside the code
-        sealed = services.vault.seal_json({"phone": phone}, context=ctx.openid)
-        key = services.keys.travel_verified(ctx.openid)
-        ctx.wrote(key)
-        async with services.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"phone": sealed, "at": repr(services.clock.time())})
-            pipe.expire(key, 7 * 86400)
-            await pipe.execute()
+        ctx.wrote(services.travel_registry.verified_key(ctx.openid))
+        await services.travel_registry.mark_verified(ctx.openid, phone, services.clock.time())
     if data.get("combined"):
         profile = await ctx.profile()
         if profile is not None:

@@ -23,7 +23,7 @@ async def venue_scanned(ctx: Context) -> Reply:
         return ctx.text("venues/disabled.txt", venue=venue.name)
     profile = await ctx.profile()
     if profile is None:
-        await remember_pending(ctx, venue)
+        remember_pending(ctx, venue)
         first = await claim.start(ctx)
         return Text(ctx.render("venues/claim_first.txt", venue=venue.name) + "\n\n" + first.content)  # type: ignore[union-attr]
     reply = await check_in(ctx, profile, venue)

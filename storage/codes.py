@@ -19,6 +19,55 @@ COMBINED = "combined"
 
 
 @dataclass(frozen=True, slots=True)
+class CachedImage:
+    shown: str  # what the image showed (colour, notice, stamp, travel), compared before it is sent again
+    media_id: str
+    at: float
+
+
+class ImageCache:
+    """A user's last uploaded code image per subject (self, a relative, 二码合一), re-sent while unchanged. One
+    hash per subject, on the user's slot: the turn script may read it with the turn (TurnKeys.reads)."""
+
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
+        self.redis, self.keys = redis, keys
+
+    def key(self, openid: str, subject: str) -> str:
+        return self.keys.image_cache(openid, subject)
+
+    @staticmethod
+    def decode(stored: dict[bytes, bytes]) -> CachedImage | None:
+        if not stored.get(b"media_id"):
+            return None
+        return CachedImage(stored.get(b"shown", b"").decode(), stored[b"media_id"].decode(),
+                           float(stored.get(b"at", b"0") or 0))
+
+    async def keep(self, openid: str, subject: str, image: CachedImage, seconds: int) -> None:
+        key = self.key(openid, subject)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(key, mapping={"shown": image.shown, "media_id": image.media_id, "at": repr(image.at)})
+            pipe.expire(key, seconds)
+            await pipe.execute()
+
+
+class ViewLinks:
+    """News mode's live-code links: a nonce names (openid, document index, title) until it expires."""
+
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
+        self.redis, self.keys = redis, keys
+
+    async def create(self, nonce: str, openid: str, doc_index: str, title: str, seconds: int) -> None:
+        await self.redis.set(self.keys.view(nonce), f"{openid}\n{doc_index}\n{title}", ex=seconds)
+
+    async def get(self, nonce: str) -> tuple[str, str, str] | None:
+        stored = await self.redis.get(self.keys.view(nonce))
+        if stored is None:
+            return None
+        openid, doc_index, title = stored.decode().split("\n")
+        return openid, doc_index, title
+
+
+@dataclass(frozen=True, slots=True)
 class Issued:
     openid: str
     doc_index: str  # the holder's: the user's own, or a relative's

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
 
 from storage.resp import RespClient
 
@@ -56,6 +59,31 @@ class _Cluster(RedisCluster):
         if self._initialize:
             await self.initialize()
         return await super().execute_command(*args, **kwargs)
+
+
+def write_batch(client: RedisClient) -> Pipeline:
+    """A pipeline without MULTI, for an import's batch of writes: `async with write_batch(r) as pipe`."""
+    return client.pipeline(transaction=False)
+
+
+async def reachable(client: RedisClient, timeout: float = 1.0) -> bool:
+    """Whether Redis answers a PING within `timeout`."""
+    try:
+        return bool(await asyncio.wait_for(client.ping(), timeout=timeout))
+    except (RedisError, OSError, TimeoutError):
+        return False
+
+
+def serve_embedded() -> str:
+    """An in-memory Redis (fakeredis) on a free loopback port, in a thread of this process: its redis:// URL.
+    For dev mode, whose commands in other processes open the same store."""
+    import threading
+
+    from fakeredis import TcpFakeServer
+
+    server = TcpFakeServer(("127.0.0.1", 0))
+    threading.Thread(target=server.serve_forever, name="dev-store", daemon=True).start()
+    return f"redis://127.0.0.1:{server.server_address[1]}/0"
 
 
 def connect_hot(url: str, client: RedisClient) -> HotClient:

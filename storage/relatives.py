@@ -152,6 +152,10 @@ class RelativeStore:
     def index(self, doc_number: str) -> str:
         return self.vault.index("doc", f"resident_id:{doc_number}")
 
+    def key(self, openid: str) -> str:
+        """The user's relatives (one hash): a turn may have read it already (TurnKeys.reads)."""
+        return self.keys.relatives(openid)
+
     def who(self, openid: str) -> str:
         """Audit entries name the user by a keyed pseudonym, never by openid."""
         return self.vault.index("openid", openid)[:32]

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redis.asyncio.client import Pipeline
-
-from storage.connection import RedisClient
+from storage.connection import Pipeline, RedisClient
 from storage.keys import Keys
 from storage.vault import Vault
 
 WINDOW = 14 * 86400
+VERIFIED_KEPT = 7 * 86400  # a verification outlives any 二码合一 window an operator sets
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +28,25 @@ class TravelRegistry:
         self.redis = redis
         self.keys = keys
         self.vault = vault
+
+    def verified_key(self, openid: str) -> str:
+        """That `openid` verified their claimed phone's card (核验行程卡), for 二码合一: one hash on the user's slot,
+        which the turn script may read with the turn (TurnKeys.reads)."""
+        return self.keys.travel_verified(openid)
+
+    async def mark_verified(self, openid: str, phone: str, at: float) -> None:
+        key = self.verified_key(openid)
+        sealed = self.vault.seal_json({"phone": phone}, context=openid)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"phone": sealed, "at": repr(at)})
+            pipe.expire(key, VERIFIED_KEPT)
+            await pipe.execute()
+
+    def verified(self, openid: str, stored: dict[bytes, bytes]) -> tuple[str, float] | None:
+        """(phone, when) from the verification hash as read, or None when there is none."""
+        if not stored:
+            return None
+        return self.vault.open_json(stored[b"phone"], context=openid)["phone"], float(stored[b"at"])
 
     def queue_visit(self, pipe: Pipeline, phone_index: str, visit: Visit) -> None:
         field = f"{self.vault.index('city', visit.city)[:16]}:{int(visit.at // 86400)}"

@@ -261,6 +261,10 @@ class TurnStore:
         return Begun("ok", dialog=result[1], expired_dialog=result[2].decode(), profile=profile,
                      read_with_turn=read)
 
+    async def read_hash(self, key: str) -> dict[bytes, bytes]:
+        """A hash of the user's that the turn script did not read (or that this turn wrote since)."""
+        return await self.redis.hgetall(key)
+
     async def seen(self, openid: str, dedup_id: str) -> bytes | None:
         """What became of a push: PENDING, its kept reply (REPLIED + reply), DONE, or None (never claimed, or
         its first attempt's lease ran out)."""

@@ -149,6 +149,19 @@ class VenueRegistry:
                 Write("ZREMRANGEBYSCORE", visits, ("-inf", second - self.retention)),
                 Write("EXPIRE", visits, (self.retention,))]
 
+    def last_venue_write(self, openid: str, state: str, scene: str, seconds: int) -> Write:
+        """That `openid` scanned `scene` last, in `state` ("pending": their claim is under way; "in": checked
+        in), for `seconds`: a write of the user's own key, for the turn's end to carry."""
+        return Write("SET", self.keys.last_venue(openid), (f"{state}|{scene}", "EX", seconds))
+
+    async def last_venue(self, openid: str) -> tuple[str, str] | None:
+        """(state, scene) of the venue `openid` scanned last, while it is remembered."""
+        stored = await self.redis.get(self.keys.last_venue(openid))
+        if stored is None:
+            return None
+        state, _, scene = stored.decode().partition("|")
+        return state, scene
+
     async def record(self, scene: str, doc_index: str, entry: bytes, at: float) -> None:
         """An entry written now (a scan's turn carries `entry_writes` instead)."""
         await self._writer.apply(self.entry_writes(scene, doc_index, entry, at))

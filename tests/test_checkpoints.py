@@ -13,7 +13,8 @@ import zxingcpp
 from PIL import Image
 
 from bot.domain.clock import SHANGHAI, SettableClock
-from bot.domain.render import CodeCard, Renderer, find_cjk_font
+from bot.domain.render import CodeCard
+from bot.rendering import Renderer, find_cjk_font
 from storage.travel import Visit
 from tests.conftest import Bot, BotFactory, Upstream
 from tests.helpers import CHROMIUM, config_for, headless, healthbot, screenshot

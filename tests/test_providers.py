@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain.render import FontMissing, find_cjk_font
+from bot.rendering import FontMissing, find_cjk_font
 from tests.conftest import BotFactory, Upstream
 from tests.journeys import (
     ID,

@@ -14,6 +14,7 @@ from bot.ops.config import WeChatSettings
 from bot.wechat.api import WeChatAPI, WeChatAPIError
 from storage.keys import Keys
 from storage.vault import Vault
+from storage.wechat import ApiCache
 from tests.conftest import AES_KEY, APP_ID, APP_SECRET, Bot, BotFactory
 from tests.helpers import tiny_png
 from tests.journeys import (
@@ -29,7 +30,7 @@ VAULT = Vault(b"i" * 32, b"d" * 32)
 
 def client(base: str, redis: aioredis.Redis, prefix: str) -> WeChatAPI:
     settings = WeChatSettings(token="t", app_id=APP_ID, app_secret=APP_SECRET, api_base=base, api_timeout=3)
-    return WeChatAPI(settings, redis, Keys(prefix), VAULT)
+    return WeChatAPI(settings, ApiCache(redis, Keys(prefix)), VAULT)
 
 
 async def test_many_workers_share_one_token_refresh(standin: tuple[str, StandInState], redis: aioredis.Redis,
@@ -137,7 +138,7 @@ async def test_a_timed_out_call_is_retried_and_then_succeeds(standin: tuple[str,
                                                              redis: aioredis.Redis, prefix: str) -> None:
     base, state = standin
     settings = WeChatSettings(token="t", app_id=APP_ID, app_secret=APP_SECRET, api_base=base, api_timeout=0.3)
-    api = WeChatAPI(settings, redis, Keys(prefix), VAULT)
+    api = WeChatAPI(settings, ApiCache(redis, Keys(prefix)), VAULT)
     try:
         await api.access_token()
         state.faults["message/custom/send"].append(Fault(delay=1.0))

@@ -15,11 +15,10 @@ from datetime import date
 from pathlib import Path
 from typing import Generic, TextIO, TypeVar
 
-from redis.asyncio.client import Pipeline
-
 from bot.domain.clock import Clock, parse_local
 from bot.domain.colours import HEALTH_COLOURS, TRAVEL_COLOURS
 from bot.domain.documents import DOCUMENT_BY_CODE, PHONE_RE, RESIDENT_ID, normalize_number, resident_id_ok
+from storage import Pipeline, write_batch
 from storage.audit import AuditLog
 from storage.connection import RedisClient
 from storage.keys import Keys
@@ -126,7 +125,7 @@ class CsvImport(Generic[Row]):
         done = 0
         rows = self._rows(lines, now, errors, outcome)
         while batch := [row for _, row in zip(range(BATCH), rows, strict=False)]:
-            async with redis.pipeline(transaction=False) as pipe:
+            async with write_batch(redis) as pipe:
                 for row in batch:
                     done += 1
                     if row is not None:

@@ -13,12 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from redis.exceptions import RedisError
-
 from bot.domain.clock import to_second
 from bot.domain.masking import mask_id_document, mask_name
 from bot.engine.services import Services
 from bot.wechat.api import WeChatAPIError
+from storage import RedisError
 from storage.venues import Entry
 
 OUT_OF_WINDOW = 45015  # WeChat delivers customer-service messages only within 48 h of the user's last message

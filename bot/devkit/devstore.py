@@ -8,22 +8,18 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import threading
 import tomllib
 from pathlib import Path
 
-from fakeredis import TcpFakeServer
-
 from bot.ops.config import ConfigError, Settings
+from storage.connection import serve_embedded
 
 STATE = "server.toml"
 
 
 def serve_dev_store(settings: Settings) -> None:
     """Start the store on a free loopback port and point `settings` (this process) at it."""
-    server = TcpFakeServer(("127.0.0.1", 0))
-    threading.Thread(target=server.serve_forever, name="dev-store", daemon=True).start()
-    url = f"redis://127.0.0.1:{server.server_address[1]}/0"
+    url = serve_embedded()
     settings.redis.url = url
     state = Path(settings.dev_dir) / STATE
     state.write_text(f'redis_url = "{url}"\npublic_url = "{settings.public_url}"\npid = {os.getpid()}\n',

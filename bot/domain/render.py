@@ -1,18 +1,14 @@
 """Code images: a QR coloured by status, the status word, masked identity and the generation time.
 
-Pure CPU, no I/O; the caller runs it in a worker thread so the event loop keeps answering WeChat.
+Pure CPU, no I/O: `Painter` draws from a font file it is given. bot/ops/rendering.py finds the font and runs
+the drawing in worker threads, so the event loop keeps answering WeChat.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import io
-import shutil
-import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import qrcode
 from PIL import Image, ImageDraw, ImageFont
@@ -22,37 +18,6 @@ from bot.domain.colours import INKS, QR_INKS
 INK = (34, 34, 34)
 GREY = (120, 120, 120)
 WIDTH = 600
-
-
-class FontMissing(Exception):
-    pass
-
-
-def find_cjk_font(configured: str = "") -> str:
-    """The configured font, else the first fontconfig match for Chinese; FontMissing when there is none."""
-    if configured:
-        if not Path(configured).is_file():
-            raise FontMissing(f"render.font: {configured} does not exist")
-        return configured
-    fc_match = shutil.which("fc-match")
-    if fc_match:
-        found = subprocess.run(  # noqa: S603 - fixed arguments, no user input
-            [fc_match, "-f", "%{file}", ":lang=zh-cn"], capture_output=True, text=True, timeout=5, check=False
-        ).stdout.strip()
-        if found and Path(found).is_file() and _has_cjk(found):
-            return found
-    raise FontMissing(
-        "render.font: no CJK font found through fontconfig; install one (apt-get install fonts-wqy-microhei) "
-        "or set [render] font to a .ttf/.ttc path"
-    )
-
-
-def _has_cjk(path: str) -> bool:
-    try:
-        font = ImageFont.truetype(path, 20)
-    except OSError:
-        return False
-    return font.getmask("码").getbbox() is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,39 +70,30 @@ STAMP_BAND = 56
 STAMP_FILL = (255, 244, 214)
 
 
-class Renderer:
-    def __init__(self, font_path: str, threads: int = 2) -> None:
+class Painter:
+    """Draws each image synchronously, in the calling thread."""
+
+    def __init__(self, font_path: str) -> None:
         self.font_path = font_path
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="render")
         self._advances: dict[tuple[int, str], float] = {}
 
     @functools.lru_cache(maxsize=16)  # noqa: B019 - one Renderer per process; fonts are worth keeping
     def font(self, size: int) -> ImageFont.FreeTypeFont:
         return ImageFont.truetype(self.font_path, size)
 
-    async def render(self, card: CodeCard) -> bytes:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self.render_sync, card)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
     def render_sync(self, card: CodeCard) -> bytes:
         return encode(self.code_image(card), card.colour)
 
-    async def render_travel(self, card: TravelImage) -> bytes:
-        return await asyncio.get_running_loop().run_in_executor(
-            self._pool, lambda: encode(self.travel_image(card), card.colour))
+    def render_travel_sync(self, card: TravelImage) -> bytes:
+        return encode(self.travel_image(card), card.colour)
 
-    async def render_combined(self, code: CodeCard, travel: TravelImage) -> bytes:
+    def render_combined_sync(self, code: CodeCard, travel: TravelImage) -> bytes:
         """二码合一: the health code above the travel card, each with its own time stamp."""
-        def compose() -> bytes:
-            top, bottom = self.code_image(code), self.travel_image(travel)
-            page = Image.new("RGB", (WIDTH, top.height + bottom.height + 12), (230, 230, 230))
-            page.paste(top, (0, 0))
-            page.paste(bottom, (0, top.height + 12))
-            return encode(page, code.colour, travel.colour)
-
-        return await asyncio.get_running_loop().run_in_executor(self._pool, compose)
+        top, bottom = self.code_image(code), self.travel_image(travel)
+        page = Image.new("RGB", (WIDTH, top.height + bottom.height + 12), (230, 230, 230))
+        page.paste(top, (0, 0))
+        page.paste(bottom, (0, top.height + 12))
+        return encode(page, code.colour, travel.colour)
 
     def travel_image(self, card: TravelImage) -> Image.Image:
         colour = INKS[card.colour]
@@ -181,9 +137,6 @@ class Renderer:
         self._centered(draw, y + 86, card.generated, 28, INK)
         self._wrapped(draw, y + 130, card.guidance, 24, GREY)
         return image
-
-    async def render_offline(self, card: OfflineCard) -> bytes:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self.render_offline_sync, card)
 
     def render_offline_sync(self, card: OfflineCard) -> bytes:
         """A6 at 300 dpi, for printing or the album: the expiry stamp is the largest thing on the page."""

@@ -57,19 +57,20 @@ class Context:
         one calls `wrote` first. Any later read goes to Redis."""
         if (copy_at_start := self.read_with_turn.pop(key, None)) is not None:
             return copy_at_start
-        return await self.services.hot.hgetall(key)
+        return await self.services.turns.read_hash(key)
 
     def follow_up(self, reply: Reply) -> None:
         """Send `reply` by customer-service message once the passive reply is out (it can carry only one)."""
         self.later.append(reply)
 
-    def set_with_turn(self, key: str, value: str, seconds: int) -> None:
-        """SET one of this user's keys when the turn ends, in the script that ends it: no round trip of its own,
-        and nothing written if the turn cannot finish. A read later in the same turn still sees the old value."""
-        self.writes.append(Write("SET", key, (value, "EX", seconds)))
+    def with_turn(self, write: Write) -> None:
+        """A write of one of this user's keys (a store makes it), done in the script that ends the turn: no round
+        trip of its own, and nothing written if the turn cannot finish. A read later in the same turn still sees
+        the old value."""
+        self.writes.append(write)
 
     async def write_with_turn(self, writes: list[Write]) -> None:
-        """Writes of any keys, with the turn's end as set_with_turn's. On a cluster, keys outside the user's slot
+        """Writes of any keys, with the turn's end as with_turn's. On a cluster, keys outside the user's slot
         cannot join the turn's script: there they are written now, and this waits for them."""
         if self.services.turns.one_node:
             self.writes += writes

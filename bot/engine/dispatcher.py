@@ -9,8 +9,6 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from bot.engine.context import Context, DialogState
 from bot.engine.eager import finished_by, start_eagerly
 from bot.engine.router import Handler, Router, RouteTable
@@ -20,6 +18,7 @@ from bot.ops.logs import hash_openid
 from bot.wechat.api import WeChatAPIError
 from bot.wechat.inbound import Inbound
 from bot.wechat.replies import SUCCESS, Image, News, Reply, Text, render_reply
+from storage import RedisError
 from storage.turns import DONE, PENDING, Begun, DialogWrite, FirstBody
 from storage.vault import SealError
 

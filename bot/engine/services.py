@@ -6,13 +6,13 @@ import logging
 from dataclasses import dataclass
 
 from bot.domain.clock import Clock
-from bot.domain.render import Renderer
 from bot.domain.tokens import TokenSigner
 from bot.ops.config import Settings
 from bot.ops.metrics import Metrics
 from bot.ops.templates import Templates
+from bot.rendering import Renderer
 from bot.upstreams import Upstreams
-from bot.upstreams.face import FaceVerifier
+from bot.upstreams.face import FaceLinks, FaceVerifier
 from bot.upstreams.identity import IdentityProvider
 from bot.upstreams.results import ResultProvider
 from bot.upstreams.sms import SmsSender
@@ -21,7 +21,7 @@ from bot.upstreams.travel import TravelProvider
 from bot.wechat.api import WeChatAPI, WeChatAPIError
 from bot.wechat.replies import Image, Text
 from storage.audit import AuditLog
-from storage.codes import QrTokens
+from storage.codes import ImageCache, QrTokens, ViewLinks
 from storage.connection import HotClient, RedisClient
 from storage.keys import Keys
 from storage.profiles import ProfileStore
@@ -59,6 +59,7 @@ class Services:
     relatives: RelativeStore
     signer: TokenSigner
     face: FaceVerifier
+    face_links: FaceLinks
     sms: SmsCodes
     sms_sender: SmsSender
     travel_registry: TravelRegistry
@@ -67,6 +68,8 @@ class Services:
     results: ResultProvider
     limiter: RateLimiter
     qr_tokens: QrTokens
+    images: ImageCache
+    view_links: ViewLinks
     venues: VenueRegistry
     writer: Writer  # writes of other slots than the user's, on a cluster (Context.write_with_turn)
     audit: AuditLog

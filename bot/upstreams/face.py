@@ -15,8 +15,7 @@ from typing import Protocol
 from bot.domain.clock import Clock
 from bot.domain.tokens import TokenSigner
 from bot.upstreams.http import JsonUpstream, ProviderUnavailable
-from storage.connection import RedisClient
-from storage.keys import Keys
+from storage.face import FaceNonces
 
 PURPOSE = "face"
 
@@ -30,16 +29,28 @@ class FaceVerifier(Protocol):
 class FaceLinks:
     """Single-use nonces, each under our signed token: what a verifier's link carries."""
 
-    def __init__(self, redis: RedisClient, keys: Keys, signer: TokenSigner, clock: Clock, public_url: str,
-                 ttl: int) -> None:
-        self.redis, self.keys, self.signer, self.clock = redis, keys, signer, clock
+    def __init__(self, nonces: FaceNonces, signer: TokenSigner, clock: Clock, public_url: str, ttl: int) -> None:
+        self.nonces, self.signer, self.clock = nonces, signer, clock
         self.public_url, self.ttl = public_url, ttl
 
     async def mint(self, openid: str) -> tuple[str, str]:
         """A fresh (nonce, token) for this user."""
         nonce = secrets.token_urlsafe(12)
-        await self.redis.set(self.keys.face_nonce(nonce), openid, ex=self.ttl)
+        await self.nonces.put(nonce, openid, self.ttl)
         return nonce, self.signer.sign(PURPOSE, {"n": nonce, "exp": int(self.clock.time()) + self.ttl})
+
+    async def redeem(self, token: str, now: float) -> tuple[str, str]:
+        """(openid, nonce) for a valid, unexpired, unused token; raises TokenInvalid/TokenExpired, or KeyError."""
+        payload = self.signer.verify(PURPOSE, token, now)
+        nonce = str(payload.get("n", ""))
+        openid = await self.nonces.take(nonce)
+        if openid is None:
+            raise KeyError("used or unknown")
+        return openid, nonce
+
+    async def give_back(self, nonce: str, openid: str) -> None:
+        """A redeemed nonce whose result could not be acted on: the same link may report it again."""
+        await self.nonces.put(nonce, openid, self.ttl)
 
 
 class LocalFaceVerifier:
@@ -66,13 +77,3 @@ class HttpFaceVerifier:
         if not str(data.get("url", "")).startswith("http"):
             raise ProviderUnavailable("face provider gave no link")
         return nonce, str(data["url"])
-
-
-async def redeem(redis: RedisClient, keys: Keys, signer: TokenSigner, token: str, now: float) -> tuple[str, str]:
-    """(openid, nonce) for a valid, unexpired, unused token; raises TokenInvalid/TokenExpired, or KeyError."""
-    payload = signer.verify(PURPOSE, token, now)
-    nonce = str(payload.get("n", ""))
-    openid = await redis.getdel(keys.face_nonce(nonce))
-    if openid is None:
-        raise KeyError("used or unknown")
-    return openid.decode(), nonce

@@ -13,7 +13,7 @@ from bot.upstreams.http import ProviderUnavailable
 from bot.upstreams.status import HealthStatus
 from bot.usecases.travel import combined_travel
 from bot.wechat.replies import Image, News, Reply, Text
-from storage.codes import CODE, COMBINED
+from storage.codes import CODE, COMBINED, CachedImage
 from storage.profiles import Person, PersonOf, Profile
 from storage.relatives import Relative
 
@@ -52,15 +52,13 @@ async def code_image(ctx: Context, person: PersonOf, doc_index: str, *, subject:
     shown = "|".join([status.colour, notice, stamp, travel.colour if travel else "",
                       *(travel.cities if travel else ())])
     cache_subject = f"{subject}:combined" if travel is not None else subject
-    cache_key = services.keys.image_cache(ctx.openid, cache_subject)
-    now = services.clock.time()
+    cache_key = services.images.key(ctx.openid, cache_subject)
+    now, keep_for = services.clock.time(), services.settings.render.image_cache_seconds
     if not fresh:
-        cached = await ctx.read_hash(cache_key)
+        cached = services.images.decode(await ctx.read_hash(cache_key))
         # Judged by the service clock too: an image is re-sent only while its QR still resolves.
-        made = float(cached.get(b"at", b"0") or 0)
-        if cached.get(b"shown", b"").decode() == shown and cached.get(b"media_id") and \
-                now - made < services.settings.render.image_cache_seconds:
-            return Image(media_id=cached[b"media_id"].decode())
+        if cached is not None and cached.shown == shown and now - cached.at < keep_for:
+            return Image(media_id=cached.media_id)
     card = await build_card(services, ctx.openid, person(), doc_index, status.colour, title=title,
                             subtitle=subtitle, notice=notice, kind=COMBINED if travel else CODE, stamp=stamp,
                             whose=whose)
@@ -69,10 +67,7 @@ async def code_image(ctx: Context, person: PersonOf, doc_index: str, *, subject:
                                                         name=card.name, whose=whose))
     if isinstance(reply, Image):
         ctx.wrote(cache_key)
-        async with services.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(cache_key, mapping={"shown": shown, "media_id": reply.media_id, "at": repr(now)})
-            pipe.expire(cache_key, services.settings.render.image_cache_seconds)
-            await pipe.execute()
+        await services.images.keep(ctx.openid, cache_subject, CachedImage(shown, reply.media_id, now), keep_for)
     return reply
 
 
@@ -110,7 +105,7 @@ async def news_reply(ctx: Context, doc_index: str, title: str, colour: str) -> N
     services = ctx.services
     ttl = services.settings.render.view_link_minutes * 60
     nonce = secrets.token_urlsafe(12)
-    await services.redis.set(services.keys.view(nonce), f"{ctx.openid}\n{doc_index}\n{title}", ex=ttl)
+    await services.view_links.create(nonce, ctx.openid, doc_index, title, ttl)
     token = services.signer.sign(VIEW, {"n": nonce, "exp": int(services.clock.time()) + ttl})
     base = services.settings.public_url
     return News(title=ctx.render("cards/news_title.txt", title=title, colour=colour),

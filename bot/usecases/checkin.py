@@ -17,17 +17,17 @@ PENDING_SECONDS = 1800  # a scan by someone without a code waits this long for t
 RELATIVES_SECONDS = 600  # after a check-in, 「为亲属登记」 registers relatives at the same venue this long
 
 
-async def remember_pending(ctx: Context, venue: Venue) -> None:
-    await ctx.services.redis.set(ctx.services.keys.last_venue(ctx.openid), f"pending|{venue.scene}",
-                                 ex=PENDING_SECONDS)
+def remember_pending(ctx: Context, venue: Venue) -> None:
+    """The scan waits for the claim it starts: the claim's end checks in at this venue."""
+    ctx.with_turn(ctx.services.venues.last_venue_write(ctx.openid, "pending", venue.scene, PENDING_SECONDS))
 
 
 async def last_venue(ctx: Context, state: str) -> Venue | None:
     """The venue this user scanned last, if it is still in `state` ("pending" or "in") and active."""
-    stored = await ctx.services.redis.get(ctx.services.keys.last_venue(ctx.openid))
+    stored = await ctx.services.venues.last_venue(ctx.openid)
     if stored is None:
         return None
-    kind, _, scene = stored.decode().partition("|")
+    kind, scene = stored
     venue = await ctx.services.venues.get(scene) if kind == state else None
     return venue if venue is not None and venue.active else None
 
@@ -44,7 +44,7 @@ async def check_in(ctx: Context, profile: Profile, venue: Venue, relative: Relat
             "o": ctx.openid, "n": person.name, "t": person.doc_type, "d": person.doc_number,
             "p": profile.person.phone, "r": relative.relationship})
     await ctx.write_with_turn(services.venues.entry_writes(venue.scene, doc_index, entry, now))
-    ctx.set_with_turn(services.keys.last_venue(ctx.openid), f"in|{venue.scene}", RELATIVES_SECONDS)
+    ctx.with_turn(services.venues.last_venue_write(ctx.openid, "in", venue.scene, RELATIVES_SECONDS))
     services.metrics.inc("healthbot_venue_entries_total", whose="relative" if relative else "self")
     stamp = ctx.render("venues/stamp.txt", venue=venue.name, time=day_minute(now))
     if relative is None:
@@ -54,7 +54,7 @@ async def check_in(ctx: Context, profile: Profile, venue: Venue, relative: Relat
 
 async def offer_relatives(ctx: Context, venue: Venue) -> None:
     """After a check-in, one tap registers a relative who came along (a link that sends 「为亲属登记 N」)."""
-    if not await ctx.read_hash(ctx.services.keys.relatives(ctx.openid)):  # most people scan alone: one read
+    if not await ctx.read_hash(ctx.services.relatives.key(ctx.openid)):  # most people scan alone: no second read
         return
     relatives = await ctx.services.relatives.list(ctx.openid)
     if relatives:

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redis.exceptions import RedisError
-
 from bot.domain.documents import RESIDENT_ID
 from bot.domain.offline import Verdict
 from bot.domain.offline import verify as verify_offline
 from bot.engine.services import Services
 from bot.upstreams.http import ProviderUnavailable
 from bot.upstreams.status import LocalStatus
+from storage import RedisError
 from storage.profiles import Person, Profile
 from storage.relatives import Relative
 

@@ -40,13 +40,14 @@ async def combined_travel(ctx: Context) -> TravelImage | Text | None:
     """Within the window after 核验行程卡: the travel card to show beside the health code, without a new SMS.
     After it: the words asking to verify again (shown on the health code). Never verified: None."""
     services = ctx.services
-    stored = await ctx.read_hash(services.keys.travel_verified(ctx.openid))
-    if not stored:
+    registry = services.travel_registry
+    verified = registry.verified(ctx.openid, await ctx.read_hash(registry.verified_key(ctx.openid)))
+    if verified is None:
         return None
+    phone, at = verified
     window = services.settings.travel.combined_window_hours * 3600
-    if services.clock.time() - float(stored[b"at"]) > window:
+    if services.clock.time() - at > window:
         return ctx.text("travel/verify_again.txt", hours=services.settings.travel.combined_window_hours)
-    phone = services.vault.open_json(stored[b"phone"], context=ctx.openid)["phone"]
     if phone != await claimed_phone(ctx):  # verified before this rule, or the claim changed since
         return None
     try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 from aiohttp import web
-from redis.exceptions import RedisError
 
 from bot.engine.services import Services
+from storage import RedisError
 
 HTML = "text/html"
 

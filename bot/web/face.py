@@ -6,16 +6,15 @@ import contextlib
 import logging
 
 from aiohttp import web
-from redis.exceptions import RedisError
 
 from bot.domain.tokens import TokenExpired, TokenInvalid
 from bot.engine.dispatcher import Dispatcher
 from bot.ops.logs import hash_openid
 from bot.upstreams.face import PURPOSE as FACE
-from bot.upstreams.face import redeem
 from bot.usecases.relatives import face_event
 from bot.web.common import page
 from bot.wechat.replies import SUCCESS
+from storage import RedisError
 
 log = logging.getLogger("healthbot.face")
 
@@ -46,7 +45,7 @@ class FacePages:
             raise web.HTTPBadRequest(text="t must be a string and result pass or fail")
         now = self.services.clock.time()
         try:
-            openid, nonce = await redeem(self.services.redis, self.services.keys, self.services.signer, token, now)
+            openid, nonce = await self.services.face_links.redeem(token, now)
         except TokenInvalid:
             return web.json_response({"ok": False, "error": "forged"}, status=403)
         except TokenExpired:
@@ -60,8 +59,7 @@ class FacePages:
             # The turn did not run (the user's other message held the lock, or Redis failed): give the
             # nonce back, so the same link can report the result again.
             with contextlib.suppress(RedisError):
-                ttl = self.services.settings.relatives.face_link_minutes * 60
-                await self.services.redis.set(self.services.keys.face_nonce(nonce), openid, ex=ttl)
+                await self.services.face_links.give_back(nonce, openid)
             return web.json_response({"ok": False, "error": "busy"}, status=503)
         return web.json_response({"ok": True})
 

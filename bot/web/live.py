@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from aiohttp import web
 from cachetools import TTLCache
-from redis.exceptions import RedisError
 
 from bot.domain.clock import to_second
 from bot.domain.masking import mask_name
@@ -17,6 +16,7 @@ from bot.engine.services import Services
 from bot.usecases.cards import VIEW, build_card, proxy_line
 from bot.usecases.holders import Holder, colour_now, find_holder
 from bot.web.common import page, too_many, within_limit
+from storage import RedisError
 
 PICTURES = 1024  # rendered pictures kept, ~20 KB each
 
@@ -40,8 +40,8 @@ class LivePages:
                 and await within_limit(services, request, f"link:{nonce}", limits.live_per_link_per_minute)):
             return too_many(services)
         try:
-            stored = await services.redis.get(services.keys.view(nonce))
-            openid, doc_index, title = stored.decode().split("\n") if stored else ("", "", "")
+            stored = await services.view_links.get(nonce)
+            openid, doc_index, title = stored or ("", "", "")
             holder = await find_holder(services, openid, doc_index) if stored else None
         except RedisError:
             return page(services, "pages/busy.html", status=503)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
-from redis.exceptions import RedisError
 
 from bot.domain.clock import to_second, travel_stamp
 from bot.domain.masking import mask_id_document, mask_name
@@ -20,6 +19,7 @@ from bot.upstreams.http import ProviderUnavailable
 from bot.usecases.cards import proxy_line
 from bot.usecases.holders import Holder, colour_now, find_holder
 from bot.web.common import page, too_many, within_limit
+from storage import RedisError
 from storage.codes import COMBINED
 
 log = logging.getLogger("healthbot.scan")

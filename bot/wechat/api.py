@@ -18,9 +18,8 @@ import aiohttp
 
 from bot.ops.config import DEFAULT_API_BASE, WeChatSettings
 from bot.ops.metrics import Metrics
-from storage.connection import RedisClient
-from storage.keys import Keys
 from storage.vault import SealError, Vault
+from storage.wechat import ApiCache
 
 if TYPE_CHECKING:
     from bot.wechat.replies import News
@@ -32,11 +31,6 @@ TRANSIENT_ERRORS = frozenset({-1, 45011})
 SHOWQRCODE = "https://mp.weixin.qq.com/cgi-bin/showqrcode"
 MEDIA_TTL = int(2.5 * 86400)  # temporary media lives 3 days; re-upload well before
 
-COMPARE_AND_DELETE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
 
 class WeChatAPIError(Exception):
     def __init__(self, errcode: int, errmsg: str, path: str) -> None:
@@ -46,17 +40,15 @@ class WeChatAPIError(Exception):
 
 
 class WeChatAPI:
-    def __init__(self, settings: WeChatSettings, redis: RedisClient, keys: Keys, vault: Vault,
+    def __init__(self, settings: WeChatSettings, cache: ApiCache, vault: Vault,
                  session: aiohttp.ClientSession | None = None, attempts: int = 3,
                  metrics: Metrics | None = None) -> None:
         self.settings = settings
-        self.redis = redis
-        self.keys = keys
+        self.cache = cache
         self.base = settings.api_base.rstrip("/")
         self._session = session
         self._owns_session = session is None
         self.attempts = attempts
-        self._compare_and_delete = redis.register_script(COMPARE_AND_DELETE)
         self.metrics = metrics or Metrics()
         self.vault = vault
         self._sealed: dict[str, bytes] = {}  # token -> the sealed value it was read from (compare-and-delete)
@@ -81,20 +73,20 @@ class WeChatAPI:
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self.settings.api_timeout
         while loop.time() < give_up:
-            if await self.redis.set(self.keys.token_lock(), lock_token, nx=True, px=10_000):
+            if await self.cache.lock_refresh(lock_token, 10_000):
                 try:
                     if token := await self._read_token():  # double check inside the lock
                         return token
                     return await self._fetch_token()
                 finally:
-                    await self._compare_and_delete(keys=[self.keys.token_lock()], args=[lock_token])
+                    await self.cache.unlock_refresh(lock_token)
             await asyncio.sleep(0.05)
             if token := await self._read_token():
                 return token
         raise WeChatAPIError(-1, "timed out waiting for another worker's token refresh", "stable_token")
 
     async def _read_token(self) -> str:
-        sealed = await self.redis.get(self.keys.token())
+        sealed = await self.cache.sealed_token()
         if not sealed:
             return ""
         try:
@@ -111,7 +103,7 @@ class WeChatAPI:
         data = await self._post_json("/cgi-bin/stable_token", payload, token=None)
         token, expires_in = data["access_token"], int(data.get("expires_in", 7200))
         sealed = self.vault.seal(token.encode(), context="access_token")
-        await self.redis.set(self.keys.token(), sealed, ex=max(60, expires_in - 120))
+        await self.cache.keep_token(sealed, max(60, expires_in - 120))
         self._remember(token, sealed)
         log.info("access_token refreshed, valid %d s", expires_in)
         return token
@@ -126,7 +118,7 @@ class WeChatAPI:
         """Only if Redis still holds the token that failed: another worker may have stored a newer one."""
         sealed = self._sealed.pop(failed, None)
         if sealed is not None:
-            await self._compare_and_delete(keys=[self.keys.token()], args=[sealed])
+            await self.cache.drop_token(sealed)
 
     # -- calls ----------------------------------------------------------------------------------------
 
@@ -192,14 +184,13 @@ class WeChatAPI:
 
     async def upload_image(self, png: bytes) -> str:
         """Temporary media, cached by content hash so the same image is never uploaded twice."""
-        key = self.keys.media(hashlib.sha256(png).hexdigest())
-        cached = await self.redis.get(key)
-        if cached:
-            return cached.decode()
+        digest = hashlib.sha256(png).hexdigest()
+        if cached := await self.cache.media_id(digest):
+            return cached
         data = await self.call("/cgi-bin/media/upload", form={"media": ("code.png", png, "image/png")},
                                params={"type": "image"})
         media_id = data["media_id"]
-        await self.redis.set(key, media_id, ex=MEDIA_TTL)
+        await self.cache.keep_media_id(digest, media_id, MEDIA_TTL)
         return media_id
 
     async def send_text(self, openid: str, content: str) -> None:
