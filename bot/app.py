@@ -17,7 +17,7 @@ from bot.devkit.standin import create_standin
 from bot.domain.clock import Clock
 from bot.domain.tokens import TokenSigner
 from bot.engine.dispatcher import Dispatcher
-from bot.engine.router import Handler, Router
+from bot.engine.router import Handler, Router, RouteTable
 from bot.engine.services import Services
 from bot.ops.config import STANDIN_PATH, Settings
 from bot.ops.logs import quiet_client_errors
@@ -51,7 +51,8 @@ SERVICES = web.AppKey("services", Services)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 
 
-def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+def build_services(settings: Settings, clock: Clock | None = None, prefetch: tuple[str, ...] = ()) -> Services:
+    """`prefetch`: the user's hashes the routes read (RouteTable.prefetch), read with each turn."""
     redis = connect(settings.redis.url, settings.redis.max_connections)
     hot = connect_hot(settings.redis.url, redis)
     keys = Keys(settings.redis.prefix)
@@ -59,7 +60,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     turns = TurnStore(hot, keys, dedup_ttl=server.dedup_ttl, lease=server.inflight_lease,
                       lock_ttl=server.user_lock_ttl, dialog_ttl=settings.dialog.ttl,
                       notice_ttl=settings.dialog.timeout_notice_ttl, burst=settings.limits.messages_burst,
-                      per_minute=settings.limits.messages_per_minute, replay_window=server.replay_window)
+                      per_minute=settings.limits.messages_per_minute, replay_window=server.replay_window,
+                      prefetch=prefetch)
     vault = Vault(settings.security.index_key_bytes(), settings.security.data_key_bytes())
     clock = clock or Clock()
     metrics = Metrics()
@@ -114,9 +116,9 @@ def build_app(settings: Settings, *, clock: Clock | None = None, routers: list[R
     from handlers import all_routers
     from handlers import fallback as default_fallback
 
-    services = build_services(settings, clock)
-    dispatcher = Dispatcher(services, routers if routers is not None else all_routers(),
-                            fallback or default_fallback)
+    table = RouteTable(routers if routers is not None else all_routers())
+    services = build_services(settings, clock, prefetch=table.prefetch)
+    dispatcher = Dispatcher(services, table, fallback or default_fallback)
     webhook = Webhook(settings, dispatcher)
 
     quiet_client_errors()

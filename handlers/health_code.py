@@ -28,6 +28,7 @@ from bot.usecases.answers import expect_word, person_name
 from bot.usecases.cards import code_reply
 from bot.usecases.checkin import check_in, last_venue
 from bot.wechat.replies import Reply
+from storage.keys import UserHash
 from storage.profiles import Person
 
 router = Router("health_code")
@@ -176,8 +177,9 @@ deregister = router.dialog(Dialog(
 
 # -- routes -------------------------------------------------------------------------------------------------
 
-@router.keywords("防疫健康信息码", "健康码", "领取健康码", "我的健康码", "查看健康码", "防疫健康码")
-@router.click("HEALTH_CODE")
+@router.keywords("防疫健康信息码", "健康码", "领取健康码", "我的健康码", "查看健康码", "防疫健康码",
+                 reads=(UserHash.TRAVEL_VERIFIED, UserHash.OWN_IMAGE))
+@router.click("HEALTH_CODE", reads=(UserHash.TRAVEL_VERIFIED, UserHash.OWN_IMAGE))
 async def show_or_claim(ctx: Context) -> Reply:
     profile = await ctx.profile()
     if profile is None:

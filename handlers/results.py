@@ -11,6 +11,7 @@ from bot.usecases.cards import code_reply
 from bot.usecases.holders import relative_person
 from bot.usecases.relatives import claimed_profile, for_relative, numbered, relative_code
 from bot.wechat.replies import Reply, Text
+from storage.keys import UserHash
 from storage.profiles import Person, Profile
 from storage.relatives import Relative
 from storage.results import TestResult
@@ -53,7 +54,7 @@ async def relative_results(ctx: Context, profile: Profile, relative: Relative) -
     return await results_text(ctx, relative_person(relative), relative.index, mask_name(relative.name))
 
 
-@router.keywords("核酸登记")
+@router.keywords("核酸登记", reads=(UserHash.TRAVEL_VERIFIED, UserHash.OWN_IMAGE))
 async def register_self(ctx: Context) -> Reply:
     """At the testing site the code is shown for registration (「在做核酸检测时，可展示亲属码」)."""
     profile = await claimed_profile(ctx)

@@ -9,12 +9,13 @@ from bot.usecases.checkin import check_in, last_venue, offer_relatives, remember
 from bot.usecases.relatives import numbered
 from bot.wechat.replies import Reply, Text
 from handlers.health_code import claim
+from storage.keys import UserHash
 from storage.venues import SCENE_PREFIX
 
 router = Router("venues")
 
 
-@router.scene(SCENE_PREFIX)
+@router.scene(SCENE_PREFIX, reads=(UserHash.OWN_IMAGE, UserHash.RELATIVES))
 async def venue_scanned(ctx: Context) -> Reply:
     venue = await ctx.services.venues.get(scene_of(ctx.message))
     if venue is None:

@@ -11,6 +11,15 @@ _SEEN, _DONE, _LOCK, _STATE, _DIALOG_WAS = "seen:", "done:", "lock", "state", "d
 _BUCKET, _PROFILE, _IMAGE, _RELATIVES, _TRAVEL_VERIFIED = "tokens:", "profile", "image:", "relatives", "travel-verified"
 
 
+class UserHash:
+    """The hashes of a user's that a route may ask the turn to read with it (`Router` decorators' `reads=`):
+    each saves the handler a round trip. The names are the keys' leaves."""
+
+    OWN_IMAGE = _IMAGE + "self"  # the cached image of one's own code (storage.codes.ImageCache)
+    TRAVEL_VERIFIED = _TRAVEL_VERIFIED  # 核验行程卡 for 二码合一 (storage.travel)
+    RELATIVES = _RELATIVES  # the relatives one has bound (storage.relatives)
+
+
 class TurnKeys(NamedTuple):
     """The keys of one user a turn names, made at once from the user's prefix: one by one, through Keys'
     methods, the ten cost a new user ~25 k instructions (callgrind), concatenated a fifth of that."""
@@ -21,9 +30,8 @@ class TurnKeys(NamedTuple):
     marker: str
     bucket: str
     profile: str
-    # The hashes the turn script reads besides dialog and profile when there is a profile: what showing one's
-    # own code needs (二码合一's verification and the cached image), and the relatives a 场所码 scan offers to
-    # register too; each saves a round trip.
+    # The hashes the turn script reads besides dialog and profile when there is a profile: those the routes
+    # declare (UserHash), named for this user.
     reads: tuple[str, ...]
 
     def seen(self, dedup_id: str) -> str:
@@ -40,10 +48,11 @@ class Keys:
     def _user(self, openid: str, leaf: str) -> str:
         return f"{self.prefix}:u:{{{openid}}}:{leaf}"
 
-    def turn(self, openid: str) -> TurnKeys:
+    def turn(self, openid: str, reads: tuple[str, ...] = ()) -> TurnKeys:
+        """`reads`: UserHash leaves the turn script reads for a claimed user."""
         user = self._user(openid, "")
         return TurnKeys(user, user + _LOCK, user + _STATE, user + _DIALOG_WAS, user + _BUCKET + "messages",
-                        user + _PROFILE, (user + _TRAVEL_VERIFIED, user + _IMAGE + "self", user + _RELATIVES))
+                        user + _PROFILE, tuple(user + leaf for leaf in reads))
 
     def seen(self, openid: str, dedup_id: str) -> str:
         return self._user(openid, _SEEN + dedup_id)

@@ -125,7 +125,7 @@ def _finish_keys(user: TurnKeys, dedup_id: str) -> list[str]:
 _DEDUP, _FIRST = "\x00", "\x01"  # stand-ins for a dedup id and the replay check's key in `_named`
 
 
-def _named(keys: Keys) -> tuple[str, str]:
+def _named(keys: Keys, reads: tuple[str, ...]) -> tuple[str, str]:
     """Lua that names a user's turn keys itself, from the user's prefix and the push's dedup id: BEGIN's (ARGV[4],
     ARGV[5]; the replay check's key, if any, in KEYS[1]) and FINISH's (the last two ARGV; the writes' keys in
     KEYS). On one Redis node a script may name keys it was not given (BEGIN's status read always did), and each
@@ -133,7 +133,7 @@ def _named(keys: Keys) -> tuple[str, str]:
     string (~650 instructions, bench/redis_instructions.sh): the reads are built only for a claimed user. A
     cluster sends every key. The lists come from `_begin_keys`, TurnKeys.reads and `_finish_keys`, so the two
     modes name the same keys in the same order."""
-    sample = keys.turn("-")
+    sample = keys.turn("-", reads)
     done = sample.done(_DEDUP)
 
     def lua(name: str) -> str:
@@ -197,7 +197,8 @@ class DialogWrite:
 class TurnStore:
     def __init__(self, redis: HotClient, keys: Keys, *, dedup_ttl: int, lease: float,
                  lock_ttl: float, dialog_ttl: int, notice_ttl: int, burst: int = 0, per_minute: int = 0,
-                 replay_window: int = 300) -> None:
+                 replay_window: int = 300, prefetch: tuple[str, ...] = ()) -> None:
+        """`prefetch`: the UserHash leaves BEGIN reads for a claimed user, as the routes declared them."""
         self.redis = redis
         self.keys = keys
         # FINISH refuses to run once the client has given up on it: then the lock has less than this left.
@@ -210,8 +211,8 @@ class TurnStore:
         self.burst = burst
         # A user's key names, built once while the user is among the recent ones: a turn names ten of them.
         # functools' LRU (in C): cachetools' cost a new user more than building the names.
-        self._user_keys = functools.lru_cache(maxsize=USERS_KEPT)(keys.turn)
-        named_begin, named_finish = _named(keys) if self.one_node else (DECLARED_BEGIN, DECLARED)
+        self._user_keys = functools.lru_cache(maxsize=USERS_KEPT)(functools.partial(keys.turn, reads=prefetch))
+        named_begin, named_finish = _named(keys, prefetch) if self.one_node else (DECLARED_BEGIN, DECLARED)
         bucket_px = bucket_ttl_ms(burst, per_minute / 60) if burst > 0 and per_minute > 0 else 0
         self._begin = redis.register_script(_settings(BURST=burst, PER_SECOND=per_minute / 60, text={
             "LEASE_MS": int(lease * 1000), "LOCK_TTL_MS": int(lock_ttl * 1000), "BUCKET_PX": bucket_px,

@@ -19,7 +19,7 @@ from storage.turns import DialogWrite
 from storage.writes import Write, encode
 from tests.conftest import Bot, BotFactory, describe
 from tests.helpers import tiny_png
-from tests.journeys import full_claim
+from tests.journeys import ID, NAME, PHONE, full_claim
 
 
 class Probe:
@@ -184,12 +184,12 @@ async def test_a_write_kept_for_the_turns_end_lands_with_the_reply_and_never_aft
 
     @router.keywords("记下")
     async def note(ctx: Context) -> Reply:
-        ctx.set_with_turn(ctx.services.keys.last_venue(ctx.openid), "in|venue:test", 60)
+        ctx.with_turn(ctx.services.venues.last_venue_write(ctx.openid, "in", "venue:test", 60))
         return Text("记下了")
 
     @router.keywords("记下又出错")
     async def note_then_fail(ctx: Context) -> Reply:
-        ctx.set_with_turn(ctx.services.keys.last_venue(ctx.openid), "in|venue:lost", 60)
+        ctx.with_turn(ctx.services.venues.last_venue_write(ctx.openid, "in", "venue:lost", 60))
         raise RuntimeError("a bug after the write was asked for")
 
     bot = await make_bot(routers=[router, basics.router])
@@ -283,3 +283,38 @@ async def test_a_turn_end_that_runs_after_the_server_gave_up_lets_the_user_and_t
     assert not await redis.exists(key)
     assert not await redis.exists(keys.lock(user))
     assert (await turns.begin(user, "m1", token)).outcome == "ok"  # not "dup": the push was answered busy
+
+
+class ReadCounter:
+    """Records the hash reads a turn leaves to the handler (each one a round trip of its own), and still
+    makes each one against the real Redis."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.keys: list[str] = []
+        turns = bot.services.turns
+        read = turns.read_hash
+
+        async def counted(key: str) -> dict[bytes, bytes]:
+            self.keys.append(key)
+            return await read(key)
+
+        turns.read_hash = counted  # type: ignore[method-assign]
+
+
+async def test_the_hashes_a_route_declares_come_with_the_turn(make_bot: BotFactory) -> None:
+    """防疫健康信息码 declares that it reads the cached image and the 二码合一 verification: for a claimed user both
+    come with the turn's first script, so showing the code takes no round trip for them. The same handler
+    routed without the declaration reads them itself."""
+    declared = await make_bot()
+    await full_claim(declared, "oPrefetch_1")
+    counter = ReadCounter(declared)
+    assert (await declared.push(declared.sim.text("oPrefetch_1", "防疫健康信息码")))["MsgType"] == "image"
+    assert not [key for key in counter.keys if ":{oPrefetch_1}:" in key]  # (a cluster reads the colour apart)
+
+    undeclared = Router("undeclared")
+    undeclared.keywords("看码")(health_code.show_or_claim)
+    plain = await make_bot(routers=[undeclared, basics.router])
+    await plain.services.profiles.save("oPrefetch_2", Person(NAME, "resident_id", ID, PHONE), time.time())
+    counter = ReadCounter(plain)
+    assert (await plain.push(plain.sim.text("oPrefetch_2", "看码")))["MsgType"] == "image"
+    assert [key for key in counter.keys if ":{oPrefetch_2}:" in key], "undeclared: the handler reads them itself"

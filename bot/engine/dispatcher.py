@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.engine.context import Context, DialogState
 from bot.engine.eager import finished_by, start_eagerly
-from bot.engine.router import Handler, Router, RouteTable
+from bot.engine.router import Handler, RouteTable
 from bot.engine.services import Services
 from bot.engine.state import dump_state, load_state
 from bot.ops.logs import hash_openid
@@ -36,9 +36,9 @@ POLL_SECONDS = 0.03
 
 
 class Dispatcher:
-    def __init__(self, services: Services, routers: list[Router], fallback: Handler) -> None:
+    def __init__(self, services: Services, table: RouteTable, fallback: Handler) -> None:
         self.services = services
-        self.table = RouteTable(routers)
+        self.table = table
         self.fallback = fallback
         self.background: set[asyncio.Task[Any]] = set()
         self.metrics = services.metrics

@@ -29,6 +29,7 @@ class Route:
     scene_prefix: str = ""
     interrupts: bool = True  # typed inside a dialog where it is no answer, it leaves the dialog for this route
     internal: bool = False  # an event healthbot makes itself: only an internal message matches
+    reads: tuple[str, ...] = ()  # the user's hashes (storage.keys.UserHash) the handler reads: see RouteTable
 
     def match(self, message: Inbound) -> re.Match[str] | bool:
         if message.internal != self.internal or not self.could_match(message.msg_type, message.event):
@@ -64,32 +65,33 @@ class Router:
 
         return register
 
-    def keywords(self, *words: str) -> Decorator:
-        """Exact keywords, matched after trimming, full-width folding and case folding."""
-        return self._add(keywords=frozenset(normalize_text(w) for w in words))
+    def keywords(self, *words: str, reads: tuple[str, ...] = ()) -> Decorator:
+        """Exact keywords, matched after trimming, full-width folding and case folding. `reads`: the user's
+        hashes (storage.keys.UserHash) the handler reads, which the turn then reads with it."""
+        return self._add(keywords=frozenset(normalize_text(w) for w in words), reads=reads)
 
-    def regex(self, pattern: str) -> Decorator:
+    def regex(self, pattern: str, reads: tuple[str, ...] = ()) -> Decorator:
         """A full match on the normalised text; the match is in ctx.match."""
-        return self._add(pattern=re.compile(pattern))
+        return self._add(pattern=re.compile(pattern), reads=reads)
 
     def message(self, *msg_types: str) -> Decorator:
         return self._add(msg_types=frozenset(msg_types))
 
-    def event(self, *events: str, keys: tuple[str, ...] = ()) -> Decorator:
-        return self._add(events=frozenset(e.lower() for e in events), event_keys=frozenset(keys))
+    def event(self, *events: str, keys: tuple[str, ...] = (), reads: tuple[str, ...] = ()) -> Decorator:
+        return self._add(events=frozenset(e.lower() for e in events), event_keys=frozenset(keys), reads=reads)
 
     def internal(self, event: str) -> Decorator:
         """An event healthbot makes itself (a face-check result): a push from /wechat never matches it."""
         return self._add(events=frozenset((event,)), internal=True)
 
-    def click(self, *keys: str) -> Decorator:
+    def click(self, *keys: str, reads: tuple[str, ...] = ()) -> Decorator:
         """A menu button of type click, by its key."""
-        return self.event("click", keys=keys)
+        return self.event("click", keys=keys, reads=reads)
 
-    def scene(self, prefix: str) -> Decorator:
+    def scene(self, prefix: str, reads: tuple[str, ...] = ()) -> Decorator:
         """A parametric QR code (带参数二维码) whose scene starts with `prefix`, scanned by a follower (SCAN)
         or by someone who follows by scanning it (subscribe with qrscene_)."""
-        return self._add(events=frozenset(("scan", "subscribe")), scene_prefix=prefix)
+        return self._add(events=frozenset(("scan", "subscribe")), scene_prefix=prefix, reads=reads)
 
     def dialog(self, dialog: Dialog) -> Dialog:
         self.dialogs.append(dialog)
@@ -102,7 +104,11 @@ def scene_of(message: Inbound) -> str:
 
 
 class RouteTable:
-    """All routers' routes, compiled: keywords and menu keys by dict lookup, the rest in order."""
+    """All routers' routes, compiled: keywords and menu keys by dict lookup, the rest in order.
+
+    `prefetch` is every hash the routes declare they read. The turn script reads all of them for a claimed user,
+    whatever the message: one fixed script costs Redis less than naming each route's reads per call, and the
+    reads are what a claimed user's commonest messages (the code, a 场所码 scan) need."""
 
     def __init__(self, routers: list[Router]) -> None:
         self.by_keyword: dict[str, Route] = {}
@@ -110,12 +116,14 @@ class RouteTable:
         self.ordered: list[Route] = []
         self.dialogs: dict[str, Dialog] = {}
         self._candidates: dict[tuple[str, str], list[Route]] = {}  # WeChat's known kinds only: bounded
+        self._prefetch: set[str] = set()
         for router in routers:
             for dialog in router.dialogs:
                 if dialog.name in self.dialogs:
                     raise ValueError(f"dialog {dialog.name} is registered twice")
                 self.dialogs[dialog.name] = dialog
             for route in router.routes:
+                self._prefetch.update(route.reads)
                 if route.keywords:
                     for word in route.keywords:
                         self._unique(self.by_keyword, word, route, "keyword")
@@ -124,6 +132,10 @@ class RouteTable:
                         self._unique(self.by_click, key, route, "menu key")
                 else:
                     self.ordered.append(route)
+
+    @property
+    def prefetch(self) -> tuple[str, ...]:
+        return tuple(sorted(self._prefetch))
 
     @staticmethod
     def _unique(index: dict[str, Route], key: str, route: Route, what: str) -> None:
