@@ -109,7 +109,7 @@ async def complete_claim(ctx: Context, data: dict[str, Any]) -> Reply:
                     data.get("nationality", ""))
     dialog = hmt_claim if person.doc_type != RESIDENT_ID else claim
     try:
-        verdict = await ctx.services.identity.verify(person)
+        verdict = await ctx.services.codes.identity.verify(person)
     except ProviderUnavailable:
         dialog.resume(ctx, data, "confirm")
         return ctx.text("claim/identity_unavailable.txt")
@@ -117,7 +117,7 @@ async def complete_claim(ctx: Context, data: dict[str, Any]) -> Reply:
         kept = {k: v for k, v in data.items() if k in ("consent", "doc_type", "entry")}
         dialog.resume(ctx, kept, "name" if person.doc_type == RESIDENT_ID else "doc_number")
         return ctx.text("claim/identity_failed.txt", reason=verdict.reason)
-    profile = await ctx.services.profiles.save(ctx.openid, person, ctx.services.clock.time())
+    profile = await ctx.services.codes.profiles.save(ctx.openid, person, ctx.services.clock.time())
     if (venue := await last_venue(ctx, "pending")) is not None:  # the claim began with a 场所码 scan
         return await check_in(ctx, profile, venue)
     return await code_reply(ctx, profile, fresh=True)
@@ -161,8 +161,8 @@ async def complete_deregister(ctx: Context, data: dict[str, Any]) -> Reply:
     services = ctx.services
     subjects = [r.index[:24] for r in await services.relatives.list(ctx.openid)]
     await services.relatives.forget_user(ctx.openid, services.clock.time())
-    await services.profiles.delete(ctx.openid)
-    await services.profiles.forget_everything(ctx.openid, subjects)
+    await services.codes.profiles.delete(ctx.openid)
+    await services.codes.profiles.forget_everything(ctx.openid, subjects)
     return ctx.text("claim/deregistered.txt")
 
 

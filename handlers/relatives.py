@@ -166,7 +166,7 @@ async def complete_unbinding(ctx: Context, data: dict[str, Any]) -> Reply:
         return ctx.text("relatives/unbind_early.txt", name=data["masked_name"], **time_left(ctx, outcome.bound_at))
     if outcome.result == "missing":
         return ctx.text("relatives/already_unbound.txt", name=data["masked_name"])
-    await services.profiles.forget_code(ctx.openid, data["index"])
+    await services.codes.profiles.forget_code(ctx.openid, data["index"])
     return ctx.text("relatives/unbound.txt", name=data["masked_name"])
 
 

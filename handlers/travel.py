@@ -48,7 +48,7 @@ async def send_code(ctx: Context) -> None:
     services.metrics.inc("healthbot_sms_total", outcome=outcome.result)
     if outcome.result == "sent":
         try:
-            await services.sms_sender.send(phone, ctx.render("travel/sms.txt", code=outcome.code))
+            await services.sms.send(phone, ctx.render("travel/sms.txt", code=outcome.code))
         except ProviderUnavailable:
             data["sms"] = "unavailable"
             services.metrics.inc("healthbot_sms_total", outcome="unavailable")
@@ -88,8 +88,8 @@ async def complete_travel(ctx: Context, data: dict[str, Any]) -> Reply:
     if card is None:
         return ctx.text("travel/no_data.txt")
     if phone == await claimed_phone(ctx):  # only the claimed phone's card is ever shown beside the code
-        ctx.wrote(services.travel_registry.verified_key(ctx.openid))
-        await services.travel_registry.mark_verified(ctx.openid, phone, services.clock.time())
+        ctx.wrote(services.travel.registry.verified_key(ctx.openid))
+        await services.travel.registry.mark_verified(ctx.openid, phone, services.clock.time())
     if data.get("combined"):
         profile = await ctx.profile()
         if profile is not None:

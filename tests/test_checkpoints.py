@@ -55,7 +55,7 @@ def headline(page: str) -> str:
 
 
 async def set_colour(bot: Bot, doc_index: str, colour: str) -> None:
-    await bot.services.status_registry.set(doc_index, colour, "测试", bot.services.clock.time())
+    await bot.services.status.registry.set(doc_index, colour, "测试", bot.services.clock.time())
 
 
 async def test_a_claimed_code_scans_to_its_colour_now(bot: Bot) -> None:
@@ -66,7 +66,7 @@ async def test_a_claimed_code_scans_to_its_colour_now(bot: Bot) -> None:
     for secret in (ID, PHONE, "张小三"):
         assert secret not in page and secret not in path
 
-    await set_colour(bot, bot.services.profiles.doc_index("resident_id", ID), "red")
+    await set_colour(bot, bot.services.codes.profiles.doc_index("resident_id", ID), "red")
     status, page = await scan(bot, path)  # the same image, scanned again
     assert status == 200 and headline(page) == "红码" and "禁止通行" in page
     above = page[:page.index('id="colour"')]
@@ -74,7 +74,7 @@ async def test_a_claimed_code_scans_to_its_colour_now(bot: Bot) -> None:
 
 
 async def test_a_yellow_code_tells_the_guard_what_to_do(bot: Bot) -> None:
-    await set_colour(bot, bot.services.profiles.doc_index("resident_id", ID), "yellow")
+    await set_colour(bot, bot.services.codes.profiles.doc_index("resident_id", ID), "yellow")
     status, page = await scan(bot, scan_path(bot, await full_claim(bot, "oGuard_0002")))
     assert status == 200 and headline(page) == "黄码" and "暂缓通行" in page and "核酸检测" in page
 
@@ -120,9 +120,9 @@ async def test_the_combined_code_shows_the_travel_card_of_the_claimed_phone(bot:
     phone_index = services.vault.index("phone", PHONE)
     async with services.redis.pipeline(transaction=False) as pipe:
         visit = Visit("浙江省杭州市", services.clock.time() - 86400, False)
-        services.travel_registry.queue_visit(pipe, phone_index, visit)
+        services.travel.registry.queue_visit(pipe, phone_index, visit)
         await pipe.execute()
-    await services.travel_registry.set_risk_cities(["浙江省杭州市"])
+    await services.travel.registry.set_risk_cities(["浙江省杭州市"])
     await full_claim(bot, user)
     await claim_until(bot, user, ["核验行程卡", "1", "同意并授权"])
     combined = await bot.push(bot.sim.text(user, last_code(bot, PHONE)))
@@ -168,7 +168,7 @@ async def test_in_chromium_the_guard_sees_green_then_red_and_an_expired_code_say
     assert int(dom.split('data-ticks="')[1].split('"')[0]) >= 3  # the scan time ticks: a screenshot does not
     if SHOTS:
         await screenshot(url, tmp_path, Path(SHOTS) / "guard-green.png")
-    await set_colour(bot, bot.services.profiles.doc_index("resident_id", ID), "red")
+    await set_colour(bot, bot.services.codes.profiles.doc_index("resident_id", ID), "red")
     dom = await headless(url, tmp_path, budget_ms=500)
     assert 'id="colour">红码' in dom and 'class="verdict bg-red"' in dom and "通过" not in dom
     if SHOTS:

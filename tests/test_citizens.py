@@ -48,7 +48,7 @@ async def bind_child(bot: Bot, user: str, n: int, name: str) -> None:
 async def visit(bot: Bot, phone: str, city: str) -> None:
     services = bot.services
     async with services.redis.pipeline(transaction=False) as pipe:
-        services.travel_registry.queue_visit(pipe, services.vault.index("phone", phone),
+        services.travel.registry.queue_visit(pipe, services.vault.index("phone", phone),
                                              Visit(city, services.clock.time() - 86400, False))
         await pipe.execute()
 
@@ -84,7 +84,7 @@ async def test_2_a_relatives_number_stays_put_after_an_unbind(bot: Bot, clock: S
     second = services.relatives.index(child(2))
     async with services.redis.pipeline(transaction=False) as pipe:
         result = TestResult("阴性", clock.time() - 3600, clock.time(), "妇幼保健院")
-        services.result_registry.queue_add(pipe, second, result)
+        services.results.registry.queue_add(pipe, second, result)
         await pipe.execute()
     await notify_results(services, {second})
     notice = sent_to(bot, user)[-1]
@@ -275,12 +275,12 @@ async def test_11_a_positive_result_comes_with_guidance_and_the_policy_sets_the_
     assert done.returncode == 0 and "set 0" not in done.stdout
     shown = await bot.say(user, "核酸")
     assert "1. 阳性" in shown and "【重要提示】检测结果为阳性" in shown
-    index = bot.services.profiles.doc_index("resident_id", ID)
-    assert (await bot.services.status_registry.get(index)).colour == "green"  # off by default
+    index = bot.services.codes.profiles.doc_index("resident_id", ID)
+    assert (await bot.services.status.registry.get(index)).colour == "green"  # off by default
     config.write_text(config.read_text("utf-8") + "\n[results]\npositive_sets_colour = \"red\"\n", "utf-8")
     done = await healthbot("admin", "results", "import", "--config", str(config), str(csv_file))
     assert "set 1 codes red for positive results" in done.stdout
-    assert (await bot.services.status_registry.get(index)).colour == "red"
+    assert (await bot.services.status.registry.get(index)).colour == "red"
     audit = await healthbot("admin", "audit", "--config", str(config))
     assert "colour" in audit.stdout and "reason: red: 阳性 in results.csv" in audit.stdout
 

@@ -157,7 +157,7 @@ async def test_a_scan_through_the_webhook_records_the_entry_on_one_node_and_on_t
     assert reply["MsgType"] == "image"
     entries = await venues.entries("venue:clustertest2", now - 60, now + 60, now)
     assert [e.record["o"] for e in entries] == [user]
-    profile = await bot.services.profiles.load(user)
+    profile = await bot.services.codes.profiles.load(user)
     assert profile is not None
     visits = await venues.visits(profile.doc_index, now - 60, now + 60)
     assert [scene for scene, _ in visits] == ["venue:clustertest2"]

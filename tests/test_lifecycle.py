@@ -42,7 +42,7 @@ async def test_deregistering_leaves_only_pseudonyms_and_expiring_keys(bot: Bot) 
     await bind(bot, user, AGE_6, "李小宝")
     async with redis.pipeline() as pipe:
         visit = Visit("北京市", bot.services.clock.time() - 3600, overseas=False)
-        bot.services.travel_registry.queue_visit(pipe, bot.services.vault.index("phone", PHONE), visit)
+        bot.services.travel.registry.queue_visit(pipe, bot.services.vault.index("phone", PHONE), visit)
         await pipe.execute()
     await claim_until(bot, user, ["核验行程卡", "1", "同意并授权"])
     await bot.say(user, last_code(bot, PHONE))
@@ -54,8 +54,8 @@ async def test_deregistering_leaves_only_pseudonyms_and_expiring_keys(bot: Bot) 
                 or ":tokens:" in key), key
         assert await redis.ttl(key) > 0, key
     assert await bot.services.relatives.guardians(AGE_6) == 0
-    index = bot.services.profiles.doc_index("resident_id", ID)
-    assert await bot.services.profiles.holders(index) == []
+    index = bot.services.codes.profiles.doc_index("resident_id", ID)
+    assert await bot.services.codes.profiles.holders(index) == []
     entries = await redis.xrange(keys.audit())
     assert [e[1][b"action"] for e in entries] == [b"bind", b"unbind"]
     for _, fields in entries:  # the audit trail outlives the data only as keyed pseudonyms

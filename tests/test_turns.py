@@ -144,12 +144,12 @@ async def test_the_turn_script_hands_over_the_code_views_reads_once(bot: Bot) ->
     unclaimed = await services.turns.begin(user, "m-reads-0", "token-0")
     assert unclaimed.read_with_turn == {}  # no code to show yet: nothing read for it
     await services.turns.release(user, "token-0")
-    await services.profiles.save(user, Person("张三", "resident_id", "11010519491231002X", "13812341234"), 0)
+    await services.codes.profiles.save(user, Person("张三", "resident_id", "11010519491231002X", "13812341234"), 0)
     begun = await services.turns.begin(user, "m-reads-1", "token-1")
     expected: dict[str, dict[bytes, bytes]] = {travel: {}, image: {b"shown": b"green", b"media_id": b"m1"},
                                                services.keys.relatives(user): {}}
     if services.turns.one_node:  # and the colour of the user's document (another slot on a cluster)
-        expected[services.keys.status(services.profiles.doc_index("resident_id", "11010519491231002X"))] = {}
+        expected[services.keys.status(services.codes.profiles.doc_index("resident_id", "11010519491231002X"))] = {}
     assert begun.read_with_turn == expected
 
     ctx = Context(parse_inbound(bot.sim.text(user, "防疫健康信息码").encode()), services, DialogState(),
@@ -314,7 +314,7 @@ async def test_the_hashes_a_route_declares_come_with_the_turn(make_bot: BotFacto
     undeclared = Router("undeclared")
     undeclared.keywords("看码")(health_code.show_or_claim)
     plain = await make_bot(routers=[undeclared, basics.router])
-    await plain.services.profiles.save("oPrefetch_2", Person(NAME, "resident_id", ID, PHONE), time.time())
+    await plain.services.codes.profiles.save("oPrefetch_2", Person(NAME, "resident_id", ID, PHONE), time.time())
     counter = ReadCounter(plain)
     assert (await plain.push(plain.sim.text("oPrefetch_2", "看码")))["MsgType"] == "image"
     assert [key for key in counter.keys if ":{oPrefetch_2}:" in key], "undeclared: the handler reads them itself"

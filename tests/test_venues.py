@@ -180,7 +180,7 @@ async def test_an_entry_stays_traceable_after_its_holder_deregisters(bot: Bot, t
     await full_claim(bot, user)
     await bot.push(bot.sim.event(user, "SCAN", scene))
     await claim_until(bot, user, ["注销健康码", "确认注销"])
-    assert await bot.services.profiles.load(user) is None
+    assert await bot.services.codes.profiles.load(user) is None
     listed = await trace(bot, tmp_path, "venue", scene, *window())
     assert "1 entries at 国贸商城" in listed and "张*三  110***********002X  本人" in listed
     out = tmp_path / "export.csv"
@@ -200,7 +200,7 @@ async def test_entries_expire_after_the_retention(bot: Bot, tmp_path: Path) -> N
     day_keys = [k async for k in services.redis.scan_iter(match=f"{services.keys.prefix}:v:*:in:*")]
     assert len(day_keys) == 1
     assert retention < await services.redis.ttl(day_keys[0]) <= retention + 2 * 86400
-    visits = services.keys.visits(services.profiles.doc_index("resident_id", ID))
+    visits = services.keys.visits(services.codes.profiles.doc_index("resident_id", ID))
     assert 0 < await services.redis.ttl(visits) <= retention
 
 

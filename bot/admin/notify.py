@@ -17,7 +17,7 @@ async def notify_results(services: Services, doc_indexes: set[str]) -> int:
     sent = 0
     for index in doc_indexes:
         messages = [(openid, services.templates.render("results/ready_self.txt"))
-                    for openid in await services.profiles.holders(index)]
+                    for openid in await services.codes.profiles.holders(index)]
         for openid in await services.relatives.guardian_openids(index):
             relative = next((r for r in await services.relatives.list(openid) if r.index == index), None)
             if relative is not None:  # the notice names the relative; its number is fixed for the binding's life

@@ -16,6 +16,7 @@ from pathlib import Path
 from bot.domain.clock import to_second
 from bot.domain.masking import mask_id_document, mask_name
 from bot.engine.services import Services
+from bot.features.imports import document
 from bot.wechat.api import WeChatAPIError
 from storage import RedisError
 from storage.venues import Entry
@@ -83,3 +84,29 @@ async def notify(services: Services, entries: Iterable[Entry], text: str) -> Not
             else:
                 outcome.failed += 1
     return outcome
+
+
+async def person_visits(services: Services, doc_type: str, doc_no: str, days: int) -> list[tuple[str, str, str]]:
+    """(time, venue name, scene) of each venue a person entered in the last `days`; BadRow for a document that
+    is not valid."""
+    doc_type, number = document(doc_type, doc_no, services.clock.now().date())
+    now = services.clock.time()
+    index = services.codes.profiles.doc_index(doc_type, number)
+    visits = []
+    for scene, at in await services.venues.visits(index, now - days * 86400, now):
+        venue = await services.venues.get(scene)
+        visits.append((to_second(at), venue.name if venue else "(deleted venue)", scene))
+    return visits
+
+
+class NoSuchTemplate(LookupError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"no --text-template {name!r}; there are: {', '.join(known)}")
+
+
+def notice_template(services: Services, name: str) -> str:
+    """The template file of a trace notice by its short name; NoSuchTemplate lists the ones there are."""
+    known = services.templates.env.list_templates(filter_func=lambda path: path.startswith("trace/"))
+    if f"trace/{name}.txt" not in known:
+        raise NoSuchTemplate(name, [path.removeprefix("trace/").removesuffix(".txt") for path in known])
+    return f"trace/{name}.txt"

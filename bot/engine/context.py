@@ -48,8 +48,8 @@ class Context:
     async def profile(self) -> Profile | None:
         """The user's claimed profile: from the turn script's read when there is one, else from Redis."""
         if self.prefetched_profile is not None:
-            return self.services.profiles.decode(self.openid, self.prefetched_profile)
-        return await self.services.profiles.load(self.openid)
+            return self.services.codes.profiles.decode(self.openid, self.prefetched_profile)
+        return await self.services.codes.profiles.load(self.openid)
 
     async def read_hash(self, key: str) -> dict[bytes, bytes]:
         """A hash of this user's. The first read of one the turn script already read (TurnKeys.reads) takes

@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 DEV_TOKEN = "healthbot-dev"  # noqa: S105 - public on purpose: dev mode only
 DEV_APP_ID = "wxdev000000000000"
@@ -20,6 +20,9 @@ DEV_APP_SECRET = "healthbot-dev-secret"  # noqa: S105 - matches the dev stand-in
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
 STANDIN_PATH = "/_standin/wechat"
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+S = TypeVar("S")
 
 
 class ConfigError(Exception):
@@ -185,6 +188,21 @@ class Settings:
     dev_mode: bool = False
     dev_dir: str = ""
     source: str = "defaults"
+    # Sections of plugins (bot/features/plugins.py), as given: key -> (value, where it came from). Each is
+    # read and checked by `section` when the plugin is built.
+    other: dict[str, dict[str, tuple[Any, str]]] = field(default_factory=dict)
+    _built: dict[str, Any] = field(default_factory=dict)
+
+    def section(self, name: str, shape: type[S]) -> S:
+        """A plugin's section: its defaults, then the file's and the environment's values, checked as the
+        core sections are (ConfigError naming the key)."""
+        if name not in self._built:
+            block = shape()
+            for key, (raw, origin) in self.other.get(name, {}).items():
+                _set(block, name, key, raw, origin)
+            _check_ranges(name, block)
+            self._built[name] = block
+        return self._built[name]  # type: ignore[no-any-return]
 
     @property
     def public_url(self) -> str:
@@ -233,11 +251,23 @@ def _coerce(section: str, key: str, raw: Any, current: Any) -> Any:
 
 def _apply(settings: Settings, section: str, values: Mapping[str, Any], origin: str) -> None:
     block = getattr(settings, section)
-    names = {f.name for f in dataclasses.fields(block)}
     for key, raw in values.items():
-        if key not in names:
-            raise ConfigError(f"{section}.{key} is not a known setting ({origin})")
-        setattr(block, key, _coerce(section, key, raw, getattr(block, key)))
+        _set(block, section, key, raw, origin)
+
+
+def _set(block: Any, section: str, key: str, raw: Any, origin: str) -> None:
+    if key not in {f.name for f in dataclasses.fields(block)}:
+        raise ConfigError(f"{section}.{key} is not a known setting ({origin})")
+    setattr(block, key, _coerce(section, key, raw, getattr(block, key)))
+
+
+def _check_ranges(section: str, block: Any) -> None:
+    for setting in dataclasses.fields(block):
+        if "range" in setting.metadata:
+            low, high = setting.metadata["range"]
+            value = getattr(block, setting.name)
+            if not low <= value <= high:  # written so that nan is refused too
+                raise ConfigError(f"{section}.{setting.name} must be between {low} and {high}, got {value!r}")
 
 
 def load_settings(
@@ -256,9 +286,11 @@ def load_settings(
             raise ConfigError(f"config file {path} does not exist") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-        for section in SECTIONS:
-            if section in data:
-                _apply(settings, section, data[section], str(path))
+        for section, values in data.items():
+            if section in SECTIONS:
+                _apply(settings, section, values, str(path))
+            elif section != "menu" and isinstance(values, dict):
+                settings.other.setdefault(section, {}).update((k, (v, str(path))) for k, v in values.items())
         settings.menu = data.get("menu", {})
         settings.source = str(path)
     for name, raw in env.items():
@@ -267,6 +299,8 @@ def load_settings(
         section, _, key = name[len("HEALTHBOT_"):].lower().partition("_")
         if section in SECTIONS and key:
             _apply(settings, section, {key: raw}, name)
+        elif key:
+            settings.other.setdefault(section, {})[key] = (raw, name)
     for section, values in (overrides or {}).items():
         _apply(settings, section, {k: v for k, v in values.items() if v is not None}, "command line")
     if not path and not settings.wechat.token:
@@ -356,13 +390,7 @@ def validate(settings: Settings) -> None:
     if settings.server.metrics_address and not re.fullmatch(r"[\w.:\[\]-]+:\d{1,5}", settings.server.metrics_address):
         raise ConfigError(f"server.metrics_address must be host:port, got {settings.server.metrics_address!r}")
     for section in SECTIONS:
-        block = getattr(settings, section)
-        for setting in dataclasses.fields(block):
-            if "range" in setting.metadata:
-                low, high = setting.metadata["range"]
-                value = getattr(block, setting.name)
-                if not low <= value <= high:  # written so that nan is refused too
-                    raise ConfigError(f"{section}.{setting.name} must be between {low} and {high}, got {value!r}")
+        _check_ranges(section, getattr(settings, section))
     if settings.render.image_cache_seconds > settings.render.qr_token_ttl:
         raise ConfigError("render.image_cache_seconds must not exceed render.qr_token_ttl: "
                           "a code image re-sent after its QR expired would not resolve at the door")

@@ -52,10 +52,10 @@ async def code_image(ctx: Context, person: PersonOf, doc_index: str, *, subject:
     shown = "|".join([status.colour, notice, stamp, travel.colour if travel else "",
                       *(travel.cities if travel else ())])
     cache_subject = f"{subject}:combined" if travel is not None else subject
-    cache_key = services.images.key(ctx.openid, cache_subject)
+    cache_key = services.codes.images.key(ctx.openid, cache_subject)
     now, keep_for = services.clock.time(), services.settings.render.image_cache_seconds
     if not fresh:
-        cached = services.images.decode(await ctx.read_hash(cache_key))
+        cached = services.codes.images.decode(await ctx.read_hash(cache_key))
         # Judged by the service clock too: an image is re-sent only while its QR still resolves.
         if cached is not None and cached.shown == shown and now - cached.at < keep_for:
             return Image(media_id=cached.media_id)
@@ -67,7 +67,7 @@ async def code_image(ctx: Context, person: PersonOf, doc_index: str, *, subject:
                                                         name=card.name, whose=whose))
     if isinstance(reply, Image):
         ctx.wrote(cache_key)
-        await services.images.keep(ctx.openid, cache_subject, CachedImage(shown, reply.media_id, now), keep_for)
+        await services.codes.images.keep(ctx.openid, cache_subject, CachedImage(shown, reply.media_id, now), keep_for)
     return reply
 
 
@@ -92,7 +92,7 @@ async def build_card(services: Services, openid: str, person: Person, doc_index:
 async def scan_url(services: Services, openid: str, doc_index: str, kind: str = CODE) -> str:
     """What the QR holds: the guard's page for a fresh random token, which only the server maps to the holder
     (docs/domain.md §5.4). Every image gets its own; each resolves for `[render] qr_token_ttl`."""
-    token = await services.qr_tokens.issue(openid, doc_index, kind, services.clock.time())
+    token = await services.codes.tokens.issue(openid, doc_index, kind, services.clock.time())
     return f"{services.settings.public_url}/c/{token}"
 
 
@@ -105,7 +105,7 @@ async def news_reply(ctx: Context, doc_index: str, title: str, colour: str) -> N
     services = ctx.services
     ttl = services.settings.render.view_link_minutes * 60
     nonce = secrets.token_urlsafe(12)
-    await services.view_links.create(nonce, ctx.openid, doc_index, title, ttl)
+    await services.codes.views.create(nonce, ctx.openid, doc_index, title, ttl)
     token = services.signer.sign(VIEW, {"n": nonce, "exp": int(services.clock.time()) + ttl})
     base = services.settings.public_url
     return News(title=ctx.render("cards/news_title.txt", title=title, colour=colour),

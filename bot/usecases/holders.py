@@ -11,7 +11,6 @@ from bot.domain.offline import Verdict
 from bot.domain.offline import verify as verify_offline
 from bot.engine.services import Services
 from bot.upstreams.http import ProviderUnavailable
-from bot.upstreams.status import LocalStatus
 from storage import RedisError
 from storage.profiles import Person, Profile
 from storage.relatives import Relative
@@ -32,7 +31,7 @@ def relative_person(relative: Relative) -> Person:
 
 async def find_holder(services: Services, openid: str, doc_index: str) -> Holder | None:
     """The holder of `doc_index` as seen from account `openid`, or None when that code is no longer theirs."""
-    profile = await services.profiles.load(openid)
+    profile = await services.codes.profiles.load(openid)
     if profile is None:
         return None
     if doc_index == profile.doc_index:
@@ -45,7 +44,7 @@ async def find_holder(services: Services, openid: str, doc_index: str) -> Holder
 
 async def holder_of_document(services: Services, doc_index: str) -> Holder | None:
     """Any current holder of a document: a citizen who claimed it, or a guardian who bound it."""
-    for openid in [*await services.profiles.holders(doc_index),
+    for openid in [*await services.codes.profiles.holders(doc_index),
                    *await services.relatives.guardian_openids(doc_index)]:
         if (holder := await find_holder(services, openid, doc_index)) is not None:
             return holder
@@ -59,8 +58,8 @@ async def colour_now(services: Services, doc_index: str, holder: Holder | None) 
     try:
         if holder is not None:
             return (await services.status.status(lambda: holder.person, doc_index)).colour
-        if isinstance(services.status, LocalStatus):
-            return (await services.status_registry.get(doc_index)).colour
+        if services.status.local:
+            return (await services.status.registry.get(doc_index)).colour
     except (ProviderUnavailable, RedisError):
         pass
     return ""
@@ -97,7 +96,7 @@ async def check_offline(services: Services, token: str) -> OfflineCheck:
         holder = await holder_of_document(services, verdict.subject)
     except RedisError:
         return OfflineCheck(verdict, "", "unavailable")
-    if holder is None and not isinstance(services.status, LocalStatus):
+    if holder is None and not services.status.local:
         return OfflineCheck(verdict, "", "unknown")  # nobody holds it now, and only the registry could tell
     current = await colour_now(services, verdict.subject, holder)
     return OfflineCheck(verdict, current, current or "unavailable")

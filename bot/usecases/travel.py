@@ -40,7 +40,7 @@ async def combined_travel(ctx: Context) -> TravelImage | Text | None:
     """Within the window after 核验行程卡: the travel card to show beside the health code, without a new SMS.
     After it: the words asking to verify again (shown on the health code). Never verified: None."""
     services = ctx.services
-    registry = services.travel_registry
+    registry = services.travel.registry
     verified = registry.verified(ctx.openid, await ctx.read_hash(registry.verified_key(ctx.openid)))
     if verified is None:
         return None

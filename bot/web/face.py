@@ -45,7 +45,7 @@ class FacePages:
             raise web.HTTPBadRequest(text="t must be a string and result pass or fail")
         now = self.services.clock.time()
         try:
-            openid, nonce = await self.services.face_links.redeem(token, now)
+            openid, nonce = await self.services.face.links.redeem(token, now)
         except TokenInvalid:
             return web.json_response({"ok": False, "error": "forged"}, status=403)
         except TokenExpired:
@@ -59,7 +59,7 @@ class FacePages:
             # The turn did not run (the user's other message held the lock, or Redis failed): give the
             # nonce back, so the same link can report the result again.
             with contextlib.suppress(RedisError):
-                await self.services.face_links.give_back(nonce, openid)
+                await self.services.face.links.give_back(nonce, openid)
             return web.json_response({"ok": False, "error": "busy"}, status=503)
         return web.json_response({"ok": True})
 

@@ -40,7 +40,7 @@ class LivePages:
                 and await within_limit(services, request, f"link:{nonce}", limits.live_per_link_per_minute)):
             return too_many(services)
         try:
-            stored = await services.view_links.get(nonce)
+            stored = await services.codes.views.get(nonce)
             openid, doc_index, title = stored or ("", "", "")
             holder = await find_holder(services, openid, doc_index) if stored else None
         except RedisError:

@@ -34,7 +34,7 @@ class ScanPage:
         if not await within_limit(services, request, "scan", services.settings.limits.scans_per_minute):
             return too_many(services)
         try:
-            issued = await services.qr_tokens.resolve(request.match_info["token"])
+            issued = await services.codes.tokens.resolve(request.match_info["token"])
             holder = await find_holder(services, issued.openid, issued.doc_index) if issued else None
         except RedisError:
             return page(services, "pages/busy.html", status=503)

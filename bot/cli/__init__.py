@@ -1,0 +1,22 @@
+"""The `healthbot` command: each group of subcommands lives in its own module here and only parses and
+prints; what the commands do lives in the services (bot/engine, bot/admin, bot/usecases)."""
+
+from __future__ import annotations
+
+import argparse
+
+from bot.cli import admin, devtools, serve, verify
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="healthbot", description="The `healthbot` command.")
+    root.add_argument("--config", help="TOML config file (default: $HEALTHBOT_CONFIG, else dev mode)")
+    sub = root.add_subparsers(dest="command", required=True)
+    for group in (serve, devtools, verify, admin):
+        group.add_commands(sub)
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    args.func(args)

@@ -1,0 +1,252 @@
+"""`healthbot admin …`: the operator's commands. Each parses, runs one operation of bot/admin on the services
+the server uses (in dev mode, the running dev server's store), and prints what came of it."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.cli.common import command, fail, moment, whole, with_services
+from bot.domain.colours import HEALTH_COLOURS
+from bot.features.imports import DOC_TYPES
+
+if TYPE_CHECKING:
+    from bot.engine.services import Services
+    from bot.features.imports import CsvImport, Imported
+
+DOC_TYPE_HELP = f"one of {', '.join(DOC_TYPES)}"
+
+
+async def _import(what: str, csv_import: CsvImport[Any], services: Services, file: str) -> Imported[Any] | None:
+    """The import run and its count printed; None (after one line) when the file cannot be read."""
+    from bot.features.imports import BadFile
+
+    try:
+        imported = await csv_import.run(services.redis, Path(file), services.clock.time())
+    except BadFile as exc:
+        fail(str(exc))
+        return None
+    skipped = f", {imported.skipped} older than 14 days skipped" if imported.skipped else ""
+    print(f"imported {len(imported.stored)} {what}, {imported.bad} bad rows reported above{skipped}")
+    return imported
+
+
+def cmd_status(args: argparse.Namespace) -> None:
+    async def work(services: Services) -> int:
+        from bot.admin.imports import Admin, parse_status_row
+        from bot.features.imports import BadRow
+
+        admin = Admin(services)
+        if args.action == "import":
+            return 0 if await _import("rows", admin.status_import(), services, args.file) else 2
+        try:
+            row = parse_status_row(args.doc_type, args.doc_no, args.colour, args.reason or "", admin.today())
+        except BadRow as exc:
+            return fail(str(exc))
+        await admin.set_status(row)
+        print(f"set {args.doc_type} {args.colour}")
+        return 0
+
+    with_services(args, work)
+
+
+def cmd_travel(args: argparse.Namespace) -> None:
+    async def work(services: Services) -> int:
+        from bot.admin.imports import Admin
+
+        return 0 if await _import("travel records", Admin(services).travel_import(), services, args.file) else 2
+
+    with_services(args, work)
+
+
+def cmd_risk_cities(args: argparse.Namespace) -> None:
+    async def work(services: Services) -> int:
+        registry = services.travel.registry
+        if args.action == "set":
+            await registry.set_risk_cities([c.strip() for c in args.cities if c.strip()])
+        cities = sorted(await registry.risk_cities())
+        print(f"{len(cities)} cities with medium- or high-risk areas: {'、'.join(cities) or '(none)'}")
+        return 0
+
+    with_services(args, work)
+
+
+def cmd_results(args: argparse.Namespace) -> None:
+    async def work(services: Services) -> int:
+        from bot.admin.imports import Admin
+
+        admin = Admin(services)
+        imported = await _import("results", admin.results_import(), services, args.file)
+        if imported is None:
+            return 2
+        for line in await admin.after_results(imported, Path(args.file).name):
+            print(line)
+        return 0
+
+    with_services(args, work)
+
+
+def cmd_plugin_import(args: argparse.Namespace) -> None:
+    """`healthbot admin NAME import FILE` for a plugin's import (bot/features/plugins.py)."""
+    async def work(services: Services) -> int:
+        service = services.plugin(args.plugin_class)
+        return 0 if await _import("rows", args.make_import(service), services, args.file) else 2
+
+    with_services(args, work)
+
+
+def cmd_audit(args: argparse.Namespace) -> None:
+    async def work(services: Services) -> int:
+        from bot.domain.clock import to_second
+
+        for f in await services.audit.latest(args.count):
+            reason = f"  reason: {f['reason']}" if f.get("reason") else ""
+            print(f"{to_second(float(f['at']))}  {f['action']:<8} user {f['who'][:16]}  on {f['relative'][:24]}"
+                  f"  ({f['stream_id']}){reason}")
+        return 0
+
+    with_services(args, work)
+
+
+def cmd_venue(args: argparse.Namespace) -> None:
+    async def work(services: Services) -> int:
+        from bot.admin.venues import add_venue
+        from bot.wechat.api import WeChatAPIError
+
+        if args.action == "add":
+            try:
+                venue, poster = await add_venue(services, args.name.strip(), args.address.strip(), Path(args.out))
+            except WeChatAPIError as exc:
+                return fail(f"WeChat refused the venue's QR code: {exc}", 1)
+            print(f"venue {venue.scene}  {venue.name}\nposter: {poster}")
+            return 0
+        if args.action == "disable":
+            if not await services.venues.disable(args.scene):
+                return fail(f"no venue {args.scene}", 1)
+            print(f"disabled {args.scene}: its scans now get 「该场所码已停用」")
+            return 0
+        for venue in await services.venues.all():
+            print(f"{venue.scene}  {'active  ' if venue.active else 'disabled'}  {venue.name}  {venue.address}")
+        return 0
+
+    with_services(args, work)
+
+
+def cmd_trace(args: argparse.Namespace) -> None:
+    async def work(services: Services) -> int:
+        from bot.admin.trace import NoSuchTemplate, export, notice_template, notify, person_visits, shown
+        from bot.features.imports import BadRow
+
+        if args.action == "person":
+            try:
+                visits = await person_visits(services, args.doc_type, args.doc_no, args.days)
+            except BadRow as exc:
+                return fail(str(exc))
+            for at, name, scene in visits:
+                print(f"{at}  {name}  {scene}")
+            return 0
+        venue = await services.venues.get(args.venue)
+        if venue is None:
+            return fail(f"no venue {args.venue}", 1)
+        start, end = moment(args.start, "--from"), moment(args.to, "--to")
+        if start > end:
+            return fail(f"--from {args.start} is after --to {args.to}")
+        template = ""
+        if args.action == "notify":
+            try:
+                template = notice_template(services, args.text_template)
+            except NoSuchTemplate as exc:
+                return fail(str(exc))
+        entries = await services.venues.entries(venue.scene, start, end, services.clock.time())
+        if args.action == "notify":
+            done = await notify(services, entries, services.templates.render(template, venue=venue.name))
+            print(f"notified {done.sent} followers; {done.outside_window} not reachable (no message from them in "
+                  f"48 h: reach them another way); {done.failed} failed")
+            if done.stopped:
+                return fail(f"stopped early, {done.untold} not told: Redis failed ({done.stopped}); running "
+                            "notify again tells the first ones twice", 1)
+            return 0
+        for row in map(shown, entries):
+            print(f"{row.at}  {row.name}  {row.document}  {row.whose}")
+        print(f"{len(entries)} entries at {venue.name} ({venue.scene})")
+        if args.export:
+            if not args.reason.strip():
+                return fail("--export needs --reason (it is written to the audit stream)")
+            try:
+                await export(services, venue.scene, entries, Path(args.export), args.reason.strip())
+            except OSError as exc:
+                return fail(f"cannot write {args.export}: {exc.strerror}; nothing exported", 1)
+            print(f"exported {len(entries)} full records to {args.export}; audited")
+        return 0
+
+    with_services(args, work)
+
+
+def add_commands(sub: Any) -> None:
+    admin = sub.add_parser("admin", help="operator commands (CLI only)").add_subparsers(dest="area", required=True)
+    status = admin.add_parser("status", help="set or import health-code colours").add_subparsers(
+        dest="action", required=True)
+    status_set = command(status, "set", cmd_status, "set one person's colour")
+    status_set.add_argument("--doc-type", required=True, help=DOC_TYPE_HELP)
+    status_set.add_argument("--doc-no", required=True)
+    status_set.add_argument("colour", choices=HEALTH_COLOURS)
+    status_set.add_argument("--reason", default="")
+    command(status, "import", cmd_status, "import colours from CSV: doc_type,doc_no,colour,reason"
+            ).add_argument("file")
+    travel = admin.add_parser("travel", help="travel-card records").add_subparsers(dest="action", required=True)
+    command(travel, "import", cmd_travel, "import from CSV: phone,city,date,overseas,colour").add_argument("file")
+    risk = admin.add_parser("risk-cities", help="cities that now have medium- or high-risk areas (starred)"
+                            ).add_subparsers(dest="action", required=True)
+    command(risk, "set", cmd_risk_cities, "replace the list").add_argument("cities", nargs="*")
+    command(risk, "show", cmd_risk_cities, "print the list")
+    results = admin.add_parser("results", help="nucleic-acid test results").add_subparsers(
+        dest="action", required=True)
+    command(results, "import", cmd_results,
+            "import from CSV: doc_type,doc_no,result,sampled_at,reported_at,institution").add_argument("file")
+    audit = command(admin, "audit", cmd_audit, "show the audit stream: binds, unbinds, offline codes")
+    audit.add_argument("--count", type=whole(1, 10_000), default=50)
+    _venue_commands(admin)
+    _trace_commands(admin)
+    _plugin_commands(admin)
+
+
+def _venue_commands(admin: Any) -> None:
+    venue = admin.add_parser("venue", help="场所码: venues and their posters").add_subparsers(dest="action",
+                                                                                          required=True)
+    venue_add = command(venue, "add", cmd_venue, "create a venue's QR with WeChat and an A4 poster")
+    venue_add.add_argument("name")
+    venue_add.add_argument("--address", default="")
+    venue_add.add_argument("--out", default="posters", help="folder for the poster PNG")
+    command(venue, "list", cmd_venue, "list venues")
+    command(venue, "disable", cmd_venue, "stop a venue's QR from registering").add_argument("scene")
+
+
+def _trace_commands(admin: Any) -> None:
+    trace = admin.add_parser("trace", help="流调: entries at venues").add_subparsers(dest="action", required=True)
+    trace_venue = command(trace, "venue", cmd_trace, "who entered a venue in a window (masked)")
+    trace_notify = command(trace, "notify", cmd_trace, "send a notice to everyone who entered")
+    for each in (trace_venue, trace_notify):
+        each.add_argument("venue", help="the venue's scene, as `admin venue list` shows it")
+        each.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD[ HH:MM[:SS]]")
+        each.add_argument("--to", required=True, help="YYYY-MM-DD[ HH:MM[:SS]]")
+    trace_venue.add_argument("--export", help="write the full records to this CSV file (needs --reason)")
+    trace_venue.add_argument("--reason", default="", help="why the records are exported (audited)")
+    trace_notify.add_argument("--text-template", required=True, help="a template in templates/trace/, e.g. exposure")
+    person = command(trace, "person", cmd_trace, "the venues a person entered")
+    person.add_argument("--doc-type", required=True, help=DOC_TYPE_HELP)
+    person.add_argument("--doc-no", required=True)
+    person.add_argument("--days", type=whole(1, 3650), default=14)
+
+
+def _plugin_commands(admin: Any) -> None:
+    """`admin NAME import FILE` for each plugin's imports, run on the plugin's service."""
+    from bot.features.installed import PLUGINS
+
+    for plugin in PLUGINS:
+        for name, make_import in plugin.imports.items():
+            group = admin.add_parser(name, help=f"{plugin.name}: CSV import").add_subparsers(dest="action",
+                                                                                           required=True)
+            each = command(group, "import", cmd_plugin_import, f"import {name} from CSV")
+            each.add_argument("file")
+            each.set_defaults(plugin_class=plugin.service, make_import=make_import)

@@ -1,0 +1,18 @@
+"""核酸检测结果: the local registry operators import into, and the provider that answers for a person."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.upstreams.results import ResultProvider
+from storage.profiles import Person
+from storage.results import ResultRegistry, TestResult
+
+
+@dataclass
+class Results:
+    registry: ResultRegistry
+    provider: ResultProvider
+
+    async def results(self, person: Person, doc_index: str) -> list[TestResult]:
+        return await self.provider.results(person, doc_index)
