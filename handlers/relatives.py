@@ -24,7 +24,7 @@ from bot.upstreams.http import ProviderUnavailable
 from bot.usecases.answers import expect_word, person_name
 from bot.usecases.cards import current_status, proxy_line
 from bot.usecases.holders import relative_person
-from bot.usecases.relatives import FACE_EVENT, claimed_profile, for_relative, relative_code
+from bot.usecases.relatives import ABOUT_A_RELATIVE, FACE_EVENT, for_relative, relative_code
 from bot.wechat.replies import Image, Reply, Text
 from storage.profiles import Profile
 from storage.relatives import Relative
@@ -183,14 +183,11 @@ unbinding = router.dialog(Dialog(
 
 
 
-@router.keywords("亲属码", "帮他人领取", "家人", "帮他人领取防疫健康信息码", "我的亲属")
-@router.click("RELATIVES")
+@router.keywords("亲属码", "帮他人领取", "家人", "帮他人领取防疫健康信息码", "我的亲属", when=ABOUT_A_RELATIVE)
+@router.click("RELATIVES", when=ABOUT_A_RELATIVE)
 async def relatives_page(ctx: Context) -> Reply:
-    profile = await claimed_profile(ctx)
-    if isinstance(profile, Text):
-        return profile
     rows = []
-    for relative in await ctx.services.relatives.list(ctx.openid):
+    for relative in ctx.relatives:
         status = await current_status(ctx, partial(relative_person, relative), relative.index)
         rows.append({"n": relative.number, "name": mask_name(relative.name), "relationship": relative.relationship,
                      "colour": status.colour if not isinstance(status, Text) else "",
@@ -198,13 +195,10 @@ async def relatives_page(ctx: Context) -> Reply:
     return ctx.text("relatives/page.txt", rows=rows, limit=ctx.services.relatives.max_per_user)
 
 
-@router.keywords("添加亲属", "绑定亲属", "添加家人", "绑定家人")
+@router.keywords("添加亲属", "绑定亲属", "添加家人", "绑定家人", when=ABOUT_A_RELATIVE)
 async def start_binding(ctx: Context) -> Reply:
-    profile = await claimed_profile(ctx)
-    if isinstance(profile, Text):
-        return profile
     store = ctx.services.relatives
-    if len(await store.list(ctx.openid)) >= store.max_per_user:
+    if len(ctx.relatives) >= store.max_per_user:
         return ctx.text("relatives/refused_user_full.txt", max_per_user=store.max_per_user)
     return await binding.start(ctx)
 
@@ -215,14 +209,14 @@ async def start_binding(ctx: Context) -> Reply:
 
 
 
-@router.regex(r"(查看亲属码|查看亲属)\s*(?P<n>\d{1,2})?")
-@router.regex(r"亲属码\s*(?P<n>\d{1,2})")
+@router.regex(r"(查看亲属码|查看亲属)\s*(?P<n>\d{1,2})?", when=ABOUT_A_RELATIVE)
+@router.regex(r"亲属码\s*(?P<n>\d{1,2})", when=ABOUT_A_RELATIVE)
 @for_relative("查看亲属码")
 async def view_relative(ctx: Context, profile: Profile, relative: Relative) -> Reply:
     return await relative_code(ctx, profile, relative)
 
 
-@router.regex(r"(解绑|解除绑定)\s*(?P<n>\d{1,2})?")
+@router.regex(r"(解绑|解除绑定)\s*(?P<n>\d{1,2})?", when=ABOUT_A_RELATIVE)
 @for_relative("解绑")
 async def start_unbinding(ctx: Context, profile: Profile, relative: Relative) -> Reply:
     wait = ctx.services.relatives.unbind_after - (ctx.services.clock.time() - relative.bound_at)
@@ -232,8 +226,8 @@ async def start_unbinding(ctx: Context, profile: Profile, relative: Relative) ->
     return await unbinding.start(ctx, {"index": relative.index, "masked_name": mask_name(relative.name)})
 
 
-@router.regex(r"(下载离线码|离线码)\s*(?P<n>\d{1,2})?")
-@router.click("OFFLINE_CODE")
+@router.regex(r"(下载离线码|离线码)\s*(?P<n>\d{1,2})?", when=ABOUT_A_RELATIVE)
+@router.click("OFFLINE_CODE", when=ABOUT_A_RELATIVE)
 @for_relative("下载离线码")
 async def offline_code(ctx: Context, profile: Profile, relative: Relative) -> Reply:
     services = ctx.services

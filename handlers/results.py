@@ -5,11 +5,12 @@ from __future__ import annotations
 from bot.domain.clock import local, to_minute
 from bot.domain.masking import mask_name
 from bot.engine.context import Context
+from bot.engine.filters import Claimed
 from bot.engine.router import Router
 from bot.upstreams.http import ProviderUnavailable
 from bot.usecases.cards import code_reply
 from bot.usecases.holders import relative_person
-from bot.usecases.relatives import claimed_profile, for_relative, numbered, relative_code
+from bot.usecases.relatives import ABOUT_A_RELATIVE, for_relative, numbered, relative_code
 from bot.wechat.replies import Reply, Text
 from storage.keys import UserHash
 from storage.profiles import Person, Profile
@@ -35,12 +36,10 @@ async def results_text(ctx: Context, person: Person, doc_index: str, whose: str)
     return ctx.text("results/list.txt", whose=whose, rows=rows)
 
 
-@router.keywords("核酸", "核酸检测结果", "核酸结果", "核酸检测")
-@router.click("TEST_RESULTS")
+@router.keywords("核酸", "核酸检测结果", "核酸结果", "核酸检测", when=Claimed("results"))
+@router.click("TEST_RESULTS", when=Claimed("results"))
 async def own_results(ctx: Context) -> Reply:
-    profile = await claimed_profile(ctx)
-    if isinstance(profile, Text):
-        return ctx.text("results/claim_first.txt")
+    profile = ctx.claimed
     reply = await results_text(ctx, profile.person, profile.doc_index, "")
     relatives = await ctx.services.relatives.list(ctx.openid)
     if relatives and isinstance(reply, Text):  # 「核酸」 alone is one's own; each relative's is a reply away
@@ -48,22 +47,19 @@ async def own_results(ctx: Context) -> Reply:
     return reply
 
 
-@router.regex(r"(核酸|核酸结果|核酸检测结果)\s*(?P<n>\d{1,2})")
+@router.regex(r"(核酸|核酸结果|核酸检测结果)\s*(?P<n>\d{1,2})", when=ABOUT_A_RELATIVE)
 @for_relative("核酸")
 async def relative_results(ctx: Context, profile: Profile, relative: Relative) -> Reply:
     return await results_text(ctx, relative_person(relative), relative.index, mask_name(relative.name))
 
 
-@router.keywords("核酸登记", reads=(UserHash.TRAVEL_VERIFIED, UserHash.OWN_IMAGE))
+@router.keywords("核酸登记", reads=(UserHash.TRAVEL_VERIFIED, UserHash.OWN_IMAGE), when=Claimed("relatives"))
 async def register_self(ctx: Context) -> Reply:
     """At the testing site the code is shown for registration (「在做核酸检测时，可展示亲属码」)."""
-    profile = await claimed_profile(ctx)
-    if isinstance(profile, Text):
-        return profile
-    return await code_reply(ctx, profile)
+    return await code_reply(ctx, ctx.claimed)
 
 
-@router.regex(r"核酸登记\s*(?P<n>\d{1,2})")
+@router.regex(r"核酸登记\s*(?P<n>\d{1,2})", when=ABOUT_A_RELATIVE)
 @for_relative("核酸登记")
 async def register_relative(ctx: Context, profile: Profile, relative: Relative) -> Reply:
     return await relative_code(ctx, profile, relative)

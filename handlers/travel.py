@@ -11,6 +11,7 @@ from bot.domain.masking import mask_phone
 from bot.domain.numerals import is_number
 from bot.engine.context import Context
 from bot.engine.dialogs import Dialog, Invalid, Step
+from bot.engine.filters import Claimed
 from bot.engine.router import Router
 from bot.upstreams.http import ProviderUnavailable
 from bot.usecases.answers import expect_word
@@ -120,10 +121,8 @@ async def start_travel(ctx: Context) -> Reply:
     return await travel.start(ctx, {"own_phone": await claimed_phone(ctx)})
 
 
-@router.keywords("核验行程卡", "二码合一", "双码")
+@router.keywords("核验行程卡", "二码合一", "双码", when=Claimed("combined"))
 async def verify_for_combined(ctx: Context) -> Reply:
-    if await ctx.profile() is None:
-        return ctx.text("travel/claim_first.txt")
     return await travel.start(ctx, {"own_phone": await claimed_phone(ctx), "combined": True})
 
 

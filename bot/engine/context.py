@@ -15,6 +15,7 @@ from storage.writes import Write
 if TYPE_CHECKING:
     from bot.engine.services import Services
     from storage.profiles import Profile
+    from storage.relatives import Relative
 
 @dataclass
 class DialogState:
@@ -44,6 +45,20 @@ class Context:
     writes: list[Write] = field(default_factory=list)  # what the turn's end writes (write_with_turn)
     # Set by the dispatcher inside a dialog: the service this text names, if it is one (a keyword or command).
     service_named: Callable[[], Awaitable[Reply] | None] = lambda: None
+    # Put here by the route's filters (bot/engine/filters.py).
+    _claimed: Profile | None = None
+    relatives: list[Relative] = field(default_factory=list)
+
+    @property
+    def claimed(self) -> Profile:
+        """The user's own profile, for a route with the Claimed filter."""
+        if self._claimed is None:
+            raise LookupError("the route has no Claimed filter")
+        return self._claimed
+
+    @claimed.setter
+    def claimed(self, profile: Profile) -> None:
+        self._claimed = profile
 
     async def profile(self) -> Profile | None:
         """The user's claimed profile: from the turn script's read when there is one, else from Redis."""

@@ -63,12 +63,9 @@ class Dispatcher:
             if claimed.outcome != "ok":
                 claimed = await self._claim(message, dedup_id, deadline, token, claimed)
         except RedisError as exc:
-            log.warning("redis unavailable at turn start user=%s: %s", hash_openid(message.openid), exc)
-            self.metrics.inc("healthbot_redis_errors_total")
             # A BEGIN that timed out may still run when Redis comes back (a pause, not a crash) and take the
-            # lock: give it back as soon as Redis answers, so the user's next message is not kept waiting.
-            self.spawn(self._release_when_back(message.openid, token))
-            return self._render(message, self._text("busy.txt"))
+            # lock: it is given back as soon as Redis answers, so the user's next message is not kept waiting.
+            return self._busy(message, f"redis unavailable at turn start: {exc}", release=token)
         if isinstance(claimed, str):
             return claimed
         begun, held_since = claimed, loop.time()
@@ -91,21 +88,24 @@ class Dispatcher:
                 self._dialog_write(ctx, before), ctx.writes, held_for=now - held_since
             )
         except RedisError as exc:
-            log.warning("redis unavailable at turn end user=%s: %s", hash_openid(message.openid), exc)
-            self.metrics.inc("healthbot_redis_errors_total")
-            self.spawn(self._release_when_back(message.openid, token))
-            return self._render(message, self._text("busy.txt"))
-        if not finished:
-            log.warning("turn end ran too late or without its lock; nothing written user=%s",
-                        hash_openid(message.openid))
-            self.metrics.inc("healthbot_redis_errors_total")
-            return self._render(message, self._text("busy.txt"))
+            return self._busy(message, f"redis unavailable at turn end: {exc}", release=token)
+        if not finished:  # FINISH let its lock go itself, if it still held it
+            return self._busy(message, "turn end ran too late or without its lock; nothing written")
         if via_api and reply is not None:
             self.spawn(self.send_all(message.openid, [reply, *ctx.later]))
             return SUCCESS
         if ctx.later:
             self.spawn(self.send_all(message.openid, ctx.later))
         return body
+
+    def _busy(self, message: Inbound, why: str, release: str = "") -> str:
+        """「服务繁忙」 when Redis failed a turn's start or end: logged and counted; with `release`, the lock that
+        token may hold is given back once Redis answers."""
+        log.warning("%s user=%s", why, hash_openid(message.openid))
+        self.metrics.inc("healthbot_redis_errors_total")
+        if release:
+            self.spawn(self._release_when_back(message.openid, release))
+        return self._render(message, self._text("busy.txt"))
 
     async def _claim(self, message: Inbound, dedup_id: str, deadline: float, token: str,
                      begun: Begun) -> str | Begun:
@@ -176,7 +176,7 @@ class Dispatcher:
             return await self.fallback(ctx)
         route, ctx.match = found
         ctx.route = route.handler.__name__
-        return await route.handler(ctx)
+        return await (route.run(ctx) if route.filters else route.handler(ctx))
 
     def _service_named(self, ctx: Context) -> Awaitable[Reply] | None:
         """The service a text typed inside a dialog names (a keyword, a numbered command), ready to run."""
@@ -185,7 +185,7 @@ class Dispatcher:
             return None
         route, ctx.match = found
         ctx.route = route.handler.__name__
-        return route.handler(ctx)
+        return route.run(ctx) if route.filters else route.handler(ctx)
 
     async def _materialize(self, reply: Reply) -> Reply:
         """Upload an image before it is replied, or fall back to its text."""

@@ -13,6 +13,7 @@ from bot.wechat.replies import Reply
 if TYPE_CHECKING:
     from bot.engine.context import Context
     from bot.engine.dialogs import Dialog
+    from bot.engine.filters import Filter
 
 Handler = Callable[["Context"], Awaitable[Reply]]
 Decorator = Callable[[Handler], Handler]
@@ -30,6 +31,14 @@ class Route:
     interrupts: bool = True  # typed inside a dialog where it is no answer, it leaves the dialog for this route
     internal: bool = False  # an event healthbot makes itself: only an internal message matches
     reads: tuple[str, ...] = ()  # the user's hashes (storage.keys.UserHash) the handler reads: see RouteTable
+    filters: tuple[Filter, ...] = ()  # each must pass before the handler runs (bot/engine/filters.py)
+
+    async def run(self, ctx: Context) -> Reply:
+        for check in self.filters:
+            refused = await check(ctx)
+            if refused is not None:
+                return refused
+        return await self.handler(ctx)
 
     def match(self, message: Inbound) -> re.Match[str] | bool:
         if message.internal != self.internal or not self.could_match(message.msg_type, message.event):
@@ -58,40 +67,44 @@ class Router:
     dialogs: list[Dialog] = field(default_factory=list)
     interrupts: bool = True  # False: its keywords (help, greetings) never take a citizen out of a dialog
 
-    def _add(self, **spec: object) -> Decorator:
+    def _add(self, when: Filter | None = None, **spec: object) -> Decorator:
         def register(handler: Handler) -> Handler:
-            self.routes.append(Route(handler=handler, interrupts=self.interrupts, **spec))  # type: ignore[arg-type]
+            self.routes.append(Route(handler=handler, interrupts=self.interrupts, filters=(when,) if when else (),
+                                     **spec))  # type: ignore[arg-type]
             return handler
 
         return register
 
-    def keywords(self, *words: str, reads: tuple[str, ...] = ()) -> Decorator:
+    def keywords(self, *words: str, reads: tuple[str, ...] = (), when: Filter | None = None) -> Decorator:
         """Exact keywords, matched after trimming, full-width folding and case folding. `reads`: the user's
-        hashes (storage.keys.UserHash) the handler reads, which the turn then reads with it."""
-        return self._add(keywords=frozenset(normalize_text(w) for w in words), reads=reads)
+        hashes (storage.keys.UserHash) the handler reads, which the turn then reads with it. `when`: a filter
+        that must pass first (bot/engine/filters.py); every decorator takes these two."""
+        return self._add(keywords=frozenset(normalize_text(w) for w in words), reads=reads, when=when)
 
-    def regex(self, pattern: str, reads: tuple[str, ...] = ()) -> Decorator:
+    def regex(self, pattern: str, reads: tuple[str, ...] = (), when: Filter | None = None) -> Decorator:
         """A full match on the normalised text; the match is in ctx.match."""
-        return self._add(pattern=re.compile(pattern), reads=reads)
+        return self._add(pattern=re.compile(pattern), reads=reads, when=when)
 
     def message(self, *msg_types: str) -> Decorator:
         return self._add(msg_types=frozenset(msg_types))
 
-    def event(self, *events: str, keys: tuple[str, ...] = (), reads: tuple[str, ...] = ()) -> Decorator:
-        return self._add(events=frozenset(e.lower() for e in events), event_keys=frozenset(keys), reads=reads)
+    def event(self, *events: str, keys: tuple[str, ...] = (), reads: tuple[str, ...] = (),
+              when: Filter | None = None) -> Decorator:
+        return self._add(events=frozenset(e.lower() for e in events), event_keys=frozenset(keys), reads=reads,
+                         when=when)
 
     def internal(self, event: str) -> Decorator:
         """An event healthbot makes itself (a face-check result): a push from /wechat never matches it."""
         return self._add(events=frozenset((event,)), internal=True)
 
-    def click(self, *keys: str, reads: tuple[str, ...] = ()) -> Decorator:
+    def click(self, *keys: str, reads: tuple[str, ...] = (), when: Filter | None = None) -> Decorator:
         """A menu button of type click, by its key."""
-        return self.event("click", keys=keys, reads=reads)
+        return self.event("click", keys=keys, reads=reads, when=when)
 
-    def scene(self, prefix: str, reads: tuple[str, ...] = ()) -> Decorator:
+    def scene(self, prefix: str, reads: tuple[str, ...] = (), when: Filter | None = None) -> Decorator:
         """A parametric QR code (带参数二维码) whose scene starts with `prefix`, scanned by a follower (SCAN)
         or by someone who follows by scanning it (subscribe with qrscene_)."""
-        return self._add(events=frozenset(("scan", "subscribe")), scene_prefix=prefix, reads=reads)
+        return self._add(events=frozenset(("scan", "subscribe")), scene_prefix=prefix, reads=reads, when=when)
 
     def dialog(self, dialog: Dialog) -> Dialog:
         self.dialogs.append(dialog)

@@ -7,6 +7,7 @@ from functools import partial
 
 from bot.domain.masking import mask_name
 from bot.engine.context import Context
+from bot.engine.filters import Claimed
 from bot.engine.router import Handler
 from bot.usecases.cards import code_image, proxy_line
 from bot.usecases.holders import relative_person
@@ -21,27 +22,23 @@ RelativeHandler = Callable[[Context, Profile, Relative], Awaitable[Reply]]
 FACE_EVENT = "healthbot_face"
 
 
-async def claimed_profile(ctx: Context) -> Profile | Text:
-    profile = await ctx.profile()
-    return profile if profile is not None else ctx.text("relatives/claim_first.txt")
+# The filter of every route about one relative: the user's own code claimed, their relatives listed.
+ABOUT_A_RELATIVE = Claimed("relatives", relatives=True)
 
 
-async def pick(ctx: Context, command: str) -> tuple[Profile, Relative] | Text:
-    """The user's profile and the relative a command is about: number N (`… N`), or, with no number, the only
-    relative; with several, the text asking which (each named, with the command to reply)."""
-    profile = await claimed_profile(ctx)
-    if isinstance(profile, Text):
-        return profile
-    relatives = await ctx.services.relatives.list(ctx.openid)
+def pick(ctx: Context, command: str) -> Relative | Text:
+    """The relative a command is about: number N (`… N`), or, with no number, the only relative; with several,
+    the text asking which (each named, with the command to reply). The route's filter is ABOUT_A_RELATIVE."""
+    relatives = ctx.relatives
     picked = ctx.match.group("n") if ctx.match else None
     if picked is None and len(relatives) == 1:
-        return profile, relatives[0]
+        return relatives[0]
     if picked is None:
         return ctx.text("relatives/which.txt", command=command, relatives=numbered(relatives))
     found = next((r for r in relatives if r.number == int(picked)), None)
     if found is None:
         return ctx.text("relatives/no_such_relative.txt", command=command, relatives=numbered(relatives))
-    return profile, found
+    return found
 
 
 def numbered(relatives: list[Relative]) -> list[dict[str, object]]:
@@ -50,12 +47,12 @@ def numbered(relatives: list[Relative]) -> list[dict[str, object]]:
 
 
 def for_relative(command: str) -> Callable[[RelativeHandler], Handler]:
-    """A route about one relative (`command N`, or `command` alone): the handler gets the user's profile and
-    that relative, or the user is told why there is none or asked which."""
+    """A route about one relative (`command N`, or `command` alone), whose filter is ABOUT_A_RELATIVE: the
+    handler gets the user's profile and that relative, or the user is told why there is none or asked which."""
     def decorate(handler: RelativeHandler) -> Handler:
         async def picked(ctx: Context) -> Reply:
-            found = await pick(ctx, command)
-            return found if isinstance(found, Text) else await handler(ctx, *found)
+            found = pick(ctx, command)
+            return found if isinstance(found, Text) else await handler(ctx, ctx.claimed, found)
 
         picked.__name__ = handler.__name__
         return picked

@@ -1,12 +1,16 @@
-"""What every page shares: rendering a template with no-store, and a per-address rate limit."""
+"""What every page shares: rendering a template with no-store, and a per-address rate limit that a middleware
+applies to every page marked `limited`."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from bot.engine.services import Services
+from bot.ops.config import LimitSettings
 from storage import RedisError
 
 HTML = "text/html"
@@ -40,3 +44,37 @@ def client_address(services: Services, request: web.Request) -> str:
 
 def too_many(services: Services) -> web.Response:
     return page(services, "pages/too_many.html", status=429)
+
+
+PageHandler = TypeVar("PageHandler", bound=Callable[..., Awaitable[web.StreamResponse]])
+_LIMIT = "healthbot_page_limit"
+
+
+def limited(purpose: str, per_minute: Callable[[LimitSettings], int]) -> Callable[[PageHandler], PageHandler]:
+    """Marks a page: each client address may request it `per_minute` times a minute (`[limits]`), counted
+    under `purpose`. The pages' middleware (`page_limits`) enforces it before the page runs."""
+    def mark(handler: PageHandler) -> PageHandler:
+        setattr(handler, _LIMIT, (purpose, per_minute))
+        return handler
+
+    return mark
+
+
+def page_limits(services: Services) -> Any:
+    """The middleware: a marked page over its limit answers 429 (in JSON when JSON was asked for), unmarked
+    routes (the webhook) pass straight through."""
+    @web.middleware
+    async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                         ) -> web.StreamResponse:
+        limit = getattr(handler, _LIMIT, None)
+        if limit is None or await within_limit(services, request, limit[0], limit[1](services.settings.limits)):
+            return await handler(request)
+        if wants_json(request):
+            return web.json_response({"state": "too_many_requests"}, status=429)
+        return too_many(services)
+
+    return middleware
+
+
+def wants_json(request: web.Request) -> bool:
+    return "application/json" in request.headers.get("Accept", "") or request.query.get("format") == "json"

@@ -15,7 +15,7 @@ from bot.domain.tokens import TokenExpired, TokenInvalid
 from bot.engine.services import Services
 from bot.usecases.cards import VIEW, build_card, proxy_line
 from bot.usecases.holders import Holder, colour_now, find_holder
-from bot.web.common import page, too_many, within_limit
+from bot.web.common import limited, page, too_many, within_limit
 from storage import RedisError
 
 PICTURES = 1024  # rendered pictures kept, ~20 KB each
@@ -36,8 +36,7 @@ class LivePages:
         except (TokenInvalid, TokenExpired):
             return page(services, "pages/code_expired.html", status=403)
         nonce = str(payload.get("n", ""))
-        if not (await within_limit(services, request, "live", limits.live_per_minute)
-                and await within_limit(services, request, f"link:{nonce}", limits.live_per_link_per_minute)):
+        if not await within_limit(services, request, f"link:{nonce}", limits.live_per_link_per_minute):
             return too_many(services)
         try:
             stored = await services.codes.views.get(nonce)
@@ -49,6 +48,7 @@ class LivePages:
             return page(services, "pages/code_expired.html", status=410 if stored else 403)
         return nonce, title, holder, await colour_now(services, doc_index, holder)
 
+    @limited("live", lambda limits: limits.live_per_minute)
     async def live_code(self, request: web.Request) -> web.Response:
         viewed = await self._viewed(request)
         if isinstance(viewed, web.Response):
@@ -58,6 +58,7 @@ class LivePages:
                     name=mask_name(holder.person.name), colour=colour, token=request.query["t"],
                     checked=to_second(self.services.clock.time()))
 
+    @limited("live", lambda limits: limits.live_per_minute)
     async def live_image(self, request: web.Request) -> web.Response:
         viewed = await self._viewed(request)
         if isinstance(viewed, web.Response):

@@ -18,7 +18,7 @@ from bot.ops.logs import hash_openid
 from bot.upstreams.http import ProviderUnavailable
 from bot.usecases.cards import proxy_line
 from bot.usecases.holders import Holder, colour_now, find_holder
-from bot.web.common import page, too_many, within_limit
+from bot.web.common import limited, page
 from storage import RedisError
 from storage.codes import COMBINED
 
@@ -29,10 +29,9 @@ class ScanPage:
     def __init__(self, services: Services) -> None:
         self.services = services
 
+    @limited("scan", lambda limits: limits.scans_per_minute)
     async def show(self, request: web.Request) -> web.Response:
         services = self.services
-        if not await within_limit(services, request, "scan", services.settings.limits.scans_per_minute):
-            return too_many(services)
         try:
             issued = await services.codes.tokens.resolve(request.match_info["token"])
             holder = await find_holder(services, issued.openid, issued.doc_index) if issued else None

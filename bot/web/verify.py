@@ -10,19 +10,16 @@ from aiohttp import web
 
 from bot.engine.services import Services
 from bot.usecases.holders import check_offline
-from bot.web.common import page, too_many, within_limit
+from bot.web.common import limited, page, wants_json
 
 
 class VerifyPage:
     def __init__(self, services: Services) -> None:
         self.services = services
 
+    @limited("verify", lambda limits: limits.verify_per_minute)
     async def show(self, request: web.Request) -> web.Response:
         services = self.services
-        if not await within_limit(services, request, "verify", services.settings.limits.verify_per_minute):
-            if wants_json(request):
-                return web.json_response({"state": "too_many_requests"}, status=429)
-            return too_many(services)
         check = await check_offline(services, request.query.get("t", ""))
         data = check.report()
         status = {"valid": 200, "expired": 410}.get(check.verdict.state, 403)
@@ -33,6 +30,3 @@ class VerifyPage:
     def install(self, app: web.Application) -> None:
         app.router.add_get("/verify", self.show)
 
-
-def wants_json(request: web.Request) -> bool:
-    return "application/json" in request.headers.get("Accept", "") or request.query.get("format") == "json"
