@@ -151,6 +151,15 @@ class Keys:
     def travel_verified(self, openid: str) -> str:
         return self._user(openid, _TRAVEL_VERIFIED)
 
+    def of_document(self, doc_index: str, leaf: str) -> str:
+        """A key of one document's (its HMAC index), on the document's slot: for a store added as a plugin,
+        which names its own leaf rather than a method here."""
+        return f"{self.prefix}:d:{{{doc_index}}}:{leaf}"
+
+    def of_user(self, openid: str, leaf: str) -> str:
+        """A key of one user's, on the user's slot (see of_document)."""
+        return self._user(openid, leaf)
+
     def results(self, doc_index: str) -> str:
         return f"{self.prefix}:d:{{{doc_index}}}:results"
 
