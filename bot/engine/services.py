@@ -162,7 +162,7 @@ def build_services(settings: Settings, clock: Clock | None = None, prefetch: tup
         http=upstreams.http,
     )
     services.upstreams = {name: getattr(settings, name) for name in CORE_UPSTREAMS}
-    kit = Kit(settings, redis, keys, vault, clock, upstreams.http, metrics)
+    kit = Kit(settings, redis, keys, vault, clock, upstreams.http, metrics, services.codes.profiles)
     for plugin in PLUGINS if plugins is None else plugins:
         section = settings.section(plugin.name, plugin.section)
         if isinstance(section, UpstreamSettings):

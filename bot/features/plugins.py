@@ -14,6 +14,7 @@ from bot.ops.metrics import Metrics
 from bot.upstreams.http import SharedSession
 from storage.connection import RedisClient
 from storage.keys import Keys
+from storage.profiles import ProfileStore
 from storage.vault import Vault
 
 
@@ -28,6 +29,7 @@ class Kit:
     clock: Clock
     http: SharedSession  # for an upstream of its own (bot.upstreams.http.JsonUpstream)
     metrics: Metrics
+    profiles: ProfileStore  # doc_index(doc_type, number): the key every per-person record is stored under
 
 
 @dataclass(frozen=True)
