@@ -121,7 +121,7 @@ async def start_travel(ctx: Context) -> Reply:
     return await travel.start(ctx, {"own_phone": await claimed_phone(ctx)})
 
 
-@router.keywords("核验行程卡", "二码合一", "双码", when=Claimed("combined"))
+@router.keywords("核验行程卡", "二码合一", "双码", when=Claimed("travel"))
 async def verify_for_combined(ctx: Context) -> Reply:
     return await travel.start(ctx, {"own_phone": await claimed_phone(ctx), "combined": True})
 

@@ -22,9 +22,10 @@ class Filter(Protocol):
 @dataclass(frozen=True, slots=True)
 class Claimed:
     """The user has claimed their own code (ctx.claimed), and with `relatives`, their relatives are listed
-    (ctx.relatives). Otherwise the answer is claim_first.txt for this `purpose`, which says what needs it."""
+    (ctx.relatives). Otherwise the answer is claim_first.txt for this `purpose`: the service's template folder,
+    whose needs_claim.txt names what needs the claim ("relatives" has a text of its own)."""
 
-    purpose: str  # "relatives", "results" or "combined" (claim_first.txt)
+    purpose: str
     relatives: bool = False
 
     async def __call__(self, ctx: Context) -> Text | None:
