@@ -128,3 +128,20 @@ def test_a_command_line_number_out_of_range_is_one_line_and_status_2(argv: list[
     done = subprocess.run([sys.executable, "-m", "bot.cli", *argv], capture_output=True, text=True, timeout=30,
                           check=False)
     assert done.returncode == 2 and says in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_plugins_section_is_read_and_checked_when_the_plugin_asks_for_it(tmp_path: Path) -> None:
+    """A section no core setting knows ([vaccination]) is kept as given, from the file and the environment,
+    and checked like the core ones when its plugin reads it."""
+    from bot.ops.config import UpstreamSettings
+
+    base = '[wechat]\ntoken = "t"\n' + KEYS
+    path = write(tmp_path, base + '\n[vaccination]\nurl = "http://127.0.0.1:9/v"\ntimeout = 1.5\n')
+    section = load_settings(path, env={"HEALTHBOT_VACCINATION_TOKEN": "t0k"}).section("vaccination", UpstreamSettings)
+    assert (section.url, section.timeout, section.token) == ("http://127.0.0.1:9/v", 1.5, "t0k")
+    write(tmp_path, base + "\n[vaccination]\ntimeout = 0\n")
+    with pytest.raises(ConfigError, match=r"vaccination.timeout must be between 0.05 and 60"):
+        load_settings(path, env={}).section("vaccination", UpstreamSettings)
+    write(tmp_path, base + "\n[vaccination]\nurll = 1\n")
+    with pytest.raises(ConfigError, match=r"vaccination.urll is not a known setting"):
+        load_settings(path, env={}).section("vaccination", UpstreamSettings)

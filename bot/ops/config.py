@@ -302,7 +302,11 @@ def load_settings(
         elif key:
             settings.other.setdefault(section, {})[key] = (raw, name)
     for section, values in (overrides or {}).items():
-        _apply(settings, section, {k: v for k, v in values.items() if v is not None}, "command line")
+        given = {k: v for k, v in values.items() if v is not None}
+        if section in SECTIONS:
+            _apply(settings, section, given, "command line")
+        else:
+            settings.other.setdefault(section, {}).update((k, (v, "command line")) for k, v in given.items())
     if not path and not settings.wechat.token:
         _enter_dev_mode(settings, dev_dir(env))
     validate(settings)
