@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.features import vaccination
 from bot.features.plugins import Plugin
 
-PLUGINS: list[Plugin] = []
+PLUGINS: list[Plugin] = [vaccination.PLUGIN]

@@ -1,0 +1,36 @@
+"""The local vaccination registry (疫苗接种记录): each document's doses, sealed, keyed by the document's HMAC
+index. Operators load it with `healthbot admin vaccinations import FILE.csv`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from storage.connection import Pipeline, RedisClient
+from storage.keys import Keys
+from storage.vault import Vault
+
+LEAF = "vaccinations"
+
+
+@dataclass(frozen=True, slots=True)
+class Dose:
+    dose: int  # 1 for the first dose, and so on
+    vaccine: str
+    date: str  # YYYY-MM-DD, the day it was given
+    institution: str
+
+
+class VaccinationRegistry:
+    def __init__(self, redis: RedisClient, keys: Keys, vault: Vault) -> None:
+        self.redis, self.keys, self.vault = redis, keys, vault
+
+    def queue_add(self, pipe: Pipeline, doc_index: str, dose: Dose) -> None:
+        """One dose, written with an import's batch; importing the same dose again replaces it."""
+        key = self.keys.of_document(doc_index, LEAF)
+        pipe.hset(key, str(dose.dose), self.vault.seal_json(asdict(dose), context=doc_index))
+
+    async def doses(self, doc_index: str) -> list[Dose]:
+        """Every dose recorded, in order."""
+        stored = await self.redis.hgetall(self.keys.of_document(doc_index, LEAF))
+        doses = [Dose(**self.vault.open_json(blob, context=doc_index)) for blob in stored.values()]
+        return sorted(doses, key=lambda d: d.dose)
