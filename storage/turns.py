@@ -26,7 +26,7 @@ DONE = b"D"  # answered, and the reply no longer kept: a replay inside the repla
 # dies lets a retry take over), "D" once answered, for the whole replay window; one SET NX GET both claims it
 # and tells a retry what became of it. The reply itself is kept apart (TurnKeys.seen) for WeChat's retries only.
 # The settings a turn script uses are written into its text (`_settings`), not sent with every call: each
-# argument cost hiredis ~1.3 k instructions to pack a turn (callgrind). A change of settings is a new script.
+# argument costs hiredis a packing on every turn. A change of settings is a new script.
 BEGIN = TAKE + """
 if ARGV[3] ~= '' then
   local first = redis.call('SET', K[7], ARGV[3], 'NX', 'GET', 'EX', FIRST_BODY_TTL)
@@ -129,8 +129,8 @@ def _named(keys: Keys, reads: tuple[str, ...]) -> tuple[str, str]:
     """Lua that names a user's turn keys itself, from the user's prefix and the push's dedup id: BEGIN's (ARGV[4],
     ARGV[5]; the replay check's key, if any, in KEYS[1]) and FINISH's (the last two ARGV; the writes' keys in
     KEYS). On one Redis node a script may name keys it was not given (BEGIN's status read always did), and each
-    name sent costs hiredis ~1.2 k instructions to pack: eleven fewer a turn. Each name built costs Redis a Lua
-    string (~650 instructions, bench/redis_instructions.sh): the reads are built only for a claimed user. A
+    name sent costs hiredis a packing: eleven fewer a turn. Each name built costs Redis a Lua string
+    (bench/redis_instructions.sh): the reads are built only for a claimed user. A
     cluster sends every key. The lists come from `_begin_keys`, TurnKeys.reads and `_finish_keys`, so the two
     modes name the same keys in the same order."""
     sample = keys.turn("-", reads)
@@ -239,7 +239,7 @@ class TurnStore:
         millis = str(int(now * 1000)) if now is not None and self.burst > 0 else ""  # "": no rate limit
         user = self._user_keys(openid)
         extra = user.reads
-        # The time in integer milliseconds: repr() of the float cost 8 k instructions (callgrind), this 2 k.
+        # The time in integer milliseconds: repr() of a float costs several times more.
         args: list[str | int] = [lock_token, millis, first_body.digest if first_body else ""]
         if self.one_node:  # the script names the user's keys (`_named`)
             args += (user.prefix, dedup_id)

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 VERSION = b"\x01"
 # Sealed values are our own JSON, trees of plain values: written compact with no cycle check, read straight
 # (json.loads of bytes detects the encoding and strips whitespace first). JSONEncoder.encode builds its C
-# encoder anew on every call, ~0.6 µs of a 1.5 µs 场所码 record: the C encoder is made once, with the same
+# encoder anew on every call, most of the cost of a small record: the C encoder is made once, with the same
 # settings (json.dumps(ensure_ascii=False, separators=(",", ":"))), where the interpreter has one.
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 _c_encoder = json.encoder.c_make_encoder and json.encoder.c_make_encoder(

@@ -98,7 +98,7 @@ class Dialog:
             return await self._back(ctx, step)
         try:
             value = step.validate(ctx.message.content.strip(), ctx)
-            if inspect.iscoroutine(value):  # an async validator (isawaitable's ABC check cost 3 k instructions)
+            if inspect.iscoroutine(value):  # an async validator (isawaitable's ABC check costs more)
                 value = await value
         except Invalid as refusal:
             if (service := ctx.service_named()) is not None:  # not an answer here, but a service's keyword:
@@ -140,7 +140,7 @@ class Dialog:
         return await self._arrive(ctx, self.steps[self._index[previous]])
 
     def _next_from(self, index: int, ctx: Context) -> Step | None:
-        # A loop, not next() over a generator: one left unfinished is closed when freed, ~14 k instructions.
+        # A loop, not next() over a generator: one left unfinished is closed when freed, which costs.
         for step in self.steps[index:]:
             if step.applies(ctx):
                 return step

@@ -67,7 +67,7 @@ async def _carry_on(coro: Coroutine[Any, Any, T], waiting_for: Any) -> T:
 
 async def finished_by(work: asyncio.Future[Any], deadline: float) -> bool:
     """Whether `work` finishes by the loop time `deadline`; it goes on either way. One timer and one future:
-    wait_for(shield(…)) cost ~27 µs a turn, a tenth of what a turn costs beyond the floor.
+    wait_for(shield(…)) costs several times as much on every turn.
 
     A cancellation of the caller while it waits is passed on to `work`: a timeout the coroutine entered
     before its first wait cancels the caller's task, which was running it then. Once `work` has settled, the

@@ -44,8 +44,7 @@ def _head(openid: str, account: str, now: int, msg_type: str) -> str:
 
 def render_reply(reply: Reply, openid: str, account: str, now: int) -> str:
     """The passive reply body (WeChat's documented layout), or `success` when there is nothing to say.
-    f-strings, every value through `cdata`: a fifth of the cost of wechatpy's reply classes, and under
-    callgrind a third of str.format's with a long text."""
+    f-strings, every value through `cdata`: far cheaper than wechatpy's reply classes or str.format."""
     if isinstance(reply, Text):
         return f"{_head(openid, account, now, 'text')}<Content><![CDATA[{cdata(reply.content)}]]></Content></xml>"
     if isinstance(reply, Image) and reply.media_id:
