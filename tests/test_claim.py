@@ -133,6 +133,7 @@ async def test_no_plain_id_phone_or_name_at_rest_or_in_logs(bot: Bot, prefix: st
     await claim_until(bot, user, [PHONE, "确认"])
     await assert_nothing_plain(redis, prefix, [ID, PHONE, NAME])
     assert await redis.exists(bot.services.keys.profile(user))
+    assert caplog.records
     for record in caplog.records:
         for secret in (ID, PHONE, NAME):
             assert secret not in record.getMessage()

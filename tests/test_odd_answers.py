@@ -84,7 +84,7 @@ async def test_any_answer_at_any_step_gets_a_clear_reply(bot: Bot, step: str,
     @given(answer=answers)
     def run(answer: str) -> None:
         # A service's own keyword is no odd answer: typed where it is not an answer, it leaves the dialog for
-        # that service (tests/test_citizens.py, item 5). Hypothesis also tries the code's own strings.
+        # that service (tests/test_citizen_journeys.py, "Dialogs"). Hypothesis also tries the code's own strings.
         assume(not names_a_service(bot, answer))
         asyncio.run_coroutine_threadsafe(once(answer), loop).result(30)
 

@@ -53,7 +53,9 @@ def test_a_newcomer_following_the_readme_gets_what_it_says(tmp_path: Path) -> No
         chat = subprocess.run(".venv/bin/healthbot chat", shell=True, cwd=tmp_path, env=env,  # noqa: S602
                               input="\n".join([*said, "/quit"]) + "\n", capture_output=True, text=True, timeout=60,
                               check=False)
-        for promise in expected_bot_texts(chat_block):
+        promises = expected_bot_texts(chat_block)
+        assert len(promises) > 10
+        for promise in promises:
             if promise.startswith("[image] chat-images/"):
                 promise = "[image] chat-images/"
             assert promise in chat.stdout, f"the README promises {promise!r}; chat printed:\n{chat.stdout}"
@@ -61,6 +63,7 @@ def test_a_newcomer_following_the_readme_gets_what_it_says(tmp_path: Path) -> No
         assert len(images) == 3, chat.stdout
         offline = images[-1]  # 下载离线码 1
 
+        assert operator
         for line in operator:
             command, _, comment = line.partition("  #")
             command = command.strip().replace("chat-images/….png", offline)

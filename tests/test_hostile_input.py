@@ -1,4 +1,4 @@
-"""The attacks a hostile test of the running servers found to work, each reproduced; every one must hold now."""
+"""Attacks a hostile test of the running servers found to work, each reproduced and grouped by what it protects."""
 
 from __future__ import annotations
 
@@ -35,18 +35,18 @@ def no_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
     assert not leaked, [f"{r.name}: {r.getMessage()[:80]}" for r in leaked]
 
 
-# 1 -------------------------------------------------------------------------------------------------------
-async def test_1_an_unsigned_push_with_a_huge_timestamp_is_403_without_a_traceback(
+# Huge numbers and odd shapes get 400 or their step's reply, never a traceback --------------------------------------
+
+async def test_an_unsigned_push_with_a_huge_timestamp_is_403_without_a_traceback(
         bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
     response = await bot.client.post(f"/wechat?timestamp={HUGE}&nonce=1&signature=x", data=b"<xml/>")
     assert response.status == 403
     no_tracebacks(caplog)
 
 
-# 2 -------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("aes", [False, True])
 @pytest.mark.parametrize("field", ["MsgId", "CreateTime"])
-async def test_2_a_signed_push_with_a_huge_number_is_400(make_bot: BotFactory, aes: bool, field: str,
+async def test_a_signed_push_with_a_huge_number_is_400(make_bot: BotFactory, aes: bool, field: str,
                                                           caplog: pytest.LogCaptureFixture) -> None:
     bot = await make_bot(aes=aes)
     xml = re.sub(rf"<{field}>\d+</{field}>", f"<{field}>{HUGE}</{field}>", bot.sim.text("oHuge_0001", "帮助"))
@@ -56,8 +56,7 @@ async def test_2_a_signed_push_with_a_huge_number_is_400(make_bot: BotFactory, a
     no_tracebacks(caplog)
 
 
-# 3 -------------------------------------------------------------------------------------------------------
-async def test_3_huge_numbers_at_numbered_steps_get_that_steps_reply(bot: Bot,
+async def test_huge_numbers_at_numbered_steps_get_that_steps_reply(bot: Bot,
                                                                      caplog: pytest.LogCaptureFixture) -> None:
     assert "请回复证件类型的序号" in (await claim_until(bot, "oHuge_0002", ["港澳台", "同意", HUGE]))[-1]
     await guardian(bot, "oHuge_0003")
@@ -66,17 +65,56 @@ async def test_3_huge_numbers_at_numbered_steps_get_that_steps_reply(bot: Bot,
     no_tracebacks(caplog)
 
 
-# 4 -------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("body", ["[1]", '"x"', "1", "null", '{"t": 1, "result": "pass"}'])
-async def test_4_a_face_callback_that_is_not_an_object_is_400(bot: Bot, body: str,
+async def test_a_face_callback_that_is_not_an_object_is_400(bot: Bot, body: str,
                                                               caplog: pytest.LogCaptureFixture) -> None:
     response = await bot.client.post("/face/callback", data=body, headers={"Content-Type": "application/json"})
     assert response.status == 400
     no_tracebacks(caplog)
 
 
-# 5 -------------------------------------------------------------------------------------------------------
-async def test_5_going_back_and_forth_at_the_face_step_issues_no_links_past_the_limit(make_bot: BotFactory) -> None:
+async def test_a_huge_query_string_is_400_without_a_traceback(bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
+    server = bot.client.server
+    assert isinstance(server, TestServer)
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    writer.write(b"POST /wechat?timestamp=" + b"1" * 20_000 + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+    answer = await reader.read(100)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.") and b" 400 " in answer
+    await asyncio.sleep(0.1)
+    no_tracebacks(caplog)
+
+
+# Replays and internal events ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("aes", [False, True])
+async def test_a_push_replayed_after_its_reply_expired_is_not_run_again(make_bot: BotFactory, aes: bool) -> None:
+    bot = await make_bot(aes=aes, server={"dedup_ttl": 1, "replay_window": 300})
+    user = "oReplay_0006"
+    await claim_until(bot, user, ["行程码", "13912345600"])
+    push = bot.sim.sign(bot.sim.text(user, "同意并授权"))  # sends an SMS
+    first = await bot.client.post("/wechat", params=push.params, data=push.body)
+    assert first.status == 200 and len(bot.standin.sms) == 1
+    await asyncio.sleep(1.5)  # the kept reply has expired; the push is still inside the replay window
+    again = await bot.client.post("/wechat", params=push.params, data=push.body)
+    assert again.status == 200 and await again.text() == "success"
+    assert len(bot.standin.sms) == 1  # the handler did not run a second time
+
+
+async def test_an_internal_event_cannot_arrive_through_the_webhook(bot: Bot) -> None:
+    user = "oHostile_0011"
+    await guardian(bot, user)
+    await up_to_agreement(bot, user, ELDER)
+    token = parse_qs(urlsplit(link_in(await bot.say(user, "同意协议并认证"))).query)["t"][0]
+    nonce = json.loads(base64.urlsafe_b64decode(token.split(".")[2] + "=="))["n"]  # readable by the holder
+    await bot.push(bot.sim.event(user, "healthbot_face", f"pass:{nonce}"))
+    assert await bot.services.relatives.list(user) == []
+    assert "正在等待人脸识别认证结果" in await bot.say(user, "好了吗")  # still at the face step
+
+
+# Limits: face links, news pictures, metrics ------------------------------------------------------------------------
+
+async def test_going_back_and_forth_at_the_face_step_issues_no_links_past_the_limit(make_bot: BotFactory) -> None:
     bot = await make_bot(limits={"face_links_per_hour": 3, "messages_burst": 500})
     user = "oHostile_0005"
     await guardian(bot, user)
@@ -92,23 +130,52 @@ async def test_5_going_back_and_forth_at_the_face_step_issues_no_links_past_the_
     assert len(nonces) == 3  # each link is a provider call and a nonce: no more than the limit
 
 
-# 6 -------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("aes", [False, True])
-async def test_6_a_push_replayed_after_its_reply_expired_is_not_run_again(make_bot: BotFactory, aes: bool) -> None:
-    bot = await make_bot(aes=aes, server={"dedup_ttl": 1, "replay_window": 300})
-    user = "oReplay_0006"
-    await claim_until(bot, user, ["行程码", "13912345600"])
-    push = bot.sim.sign(bot.sim.text(user, "同意并授权"))  # sends an SMS
-    first = await bot.client.post("/wechat", params=push.params, data=push.body)
-    assert first.status == 200 and len(bot.standin.sms) == 1
-    await asyncio.sleep(1.5)  # the kept reply has expired; the push is still inside the replay window
-    again = await bot.client.post("/wechat", params=push.params, data=push.body)
-    assert again.status == 200 and await again.text() == "success"
-    assert len(bot.standin.sms) == 1  # the handler did not run a second time
+async def test_a_news_links_picture_is_rendered_once_and_limited(make_bot: BotFactory) -> None:
+    bot = await make_bot(render={"reply_as": "news"}, limits={"live_per_link_per_minute": 20})
+    article = (await full_claim(bot, "oHostile_0012"))["Articles"]["item"]
+    parts = urlsplit(article["PicUrl"])
+    path = f"{parts.path}?{parts.query}"
+    bodies, statuses = set(), []
+    for _ in range(25):
+        response = await bot.client.get(path)
+        statuses.append(response.status)
+        if response.status == 200:
+            bodies.add(await response.read())
+    assert statuses[:20] == [200] * 20 and set(statuses[20:]) == {429}
+    assert len(bodies) == 1  # one picture: a fresh render would carry a fresh QR token
 
 
-# 7 -------------------------------------------------------------------------------------------------------
-async def test_7_the_status_cache_is_bounded_and_runs_on_the_injected_clock(upstream: tuple[Upstream, str]) -> None:
+async def test_metrics_need_the_token_or_live_on_their_own_address(make_bot: BotFactory) -> None:
+    bot = await make_bot(server={"metrics_token": "s3cret-metrics"})
+    assert (await bot.client.get("/metrics")).status == 401
+    ok = await bot.client.get("/metrics", headers={"Authorization": "Bearer s3cret-metrics"})
+    assert ok.status == 200 and "healthbot_" in await ok.text()
+    port = free_port()
+    local = await make_bot(server={"metrics_address": f"127.0.0.1:{port}"})
+    assert (await local.client.get("/metrics")).status == 404
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /metrics HTTP/1.0\r\n\r\n")
+    answer = await reader.read()
+    writer.close()
+    assert answer.split(b"\r\n", 1)[0].endswith(b" 200 OK") and b"healthbot_" in answer
+
+
+async def test_unknown_types_and_events_do_not_grow_the_metrics(bot: Bot) -> None:
+    async def series() -> int:
+        text = await (await bot.client.get("/metrics")).text()
+        return len([line for line in text.splitlines() if line.startswith("healthbot_requests_total{")])
+
+    await bot.say("oMetric_0010", "帮助")
+    before = await series()
+    for n in range(60):
+        await bot.push(bot.sim.event("oMetric_0010", f"made_up_{n}", create_time=1795400000 + n))
+        await bot.push(bot.sim.xml("oMetric_0010", f"kind{n}", {"MsgId": bot.sim.next_msg_id()}))
+    assert await series() <= before + 2  # "other" for events and messages, whatever their names
+
+
+# Bounded caches and the keys 注销 touches ----------------------------------------------------------------------------
+
+async def test_the_status_cache_is_bounded_and_runs_on_the_injected_clock(upstream: tuple[Upstream, str]) -> None:
     state, url = upstream
     state.answer = {"colour": "green"}
     clock, http = SettableClock(datetime(2026, 1, 1, tzinfo=SHANGHAI)), SharedSession()
@@ -127,8 +194,7 @@ async def test_7_the_status_cache_is_bounded_and_runs_on_the_injected_clock(upst
         await http.close()
 
 
-# 8 -------------------------------------------------------------------------------------------------------
-async def test_8_deregistering_touches_only_the_users_keys_whatever_else_is_in_redis(bot: Bot) -> None:
+async def test_deregistering_touches_only_the_users_keys_whatever_else_is_in_redis(bot: Bot) -> None:
     redis, user = bot.services.redis, "oHostile_0008"
     junk = f"hbjunk-{os.getpid()}"
     fill = "for i = 1, tonumber(ARGV[2]) do redis.call('SET', ARGV[1] .. i, 'x', 'EX', 120) end return 1"
@@ -148,8 +214,9 @@ async def test_8_deregistering_touches_only_the_users_keys_whatever_else_is_in_r
     print(f"\n注销 with {await redis.dbsize():,} keys in Redis: {took * 1000:.0f} ms")
 
 
-# 9 -------------------------------------------------------------------------------------------------------
-async def test_9_after_a_paused_redis_resumes_the_next_message_is_handled_at_once(
+# Redis paused: the next message at once, and a late turn end writes nothing ----------------------------------------
+
+async def test_after_a_paused_redis_resumes_the_next_message_is_handled_at_once(
         make_bot: BotFactory, own_redis: tuple[str, Path, int]) -> None:
     url, data, port = own_redis
     process = start_redis(data, port)
@@ -170,79 +237,7 @@ async def test_9_after_a_paused_redis_resumes_the_next_message_is_handled_at_onc
     process.wait(10)
 
 
-# 10 ------------------------------------------------------------------------------------------------------
-async def test_10_unknown_types_and_events_do_not_grow_the_metrics(bot: Bot) -> None:
-    async def series() -> int:
-        text = await (await bot.client.get("/metrics")).text()
-        return len([line for line in text.splitlines() if line.startswith("healthbot_requests_total{")])
-
-    await bot.say("oMetric_0010", "帮助")
-    before = await series()
-    for n in range(60):
-        await bot.push(bot.sim.event("oMetric_0010", f"made_up_{n}", create_time=1795400000 + n))
-        await bot.push(bot.sim.xml("oMetric_0010", f"kind{n}", {"MsgId": bot.sim.next_msg_id()}))
-    assert await series() <= before + 2  # "other" for events and messages, whatever their names
-
-
-# 11 ------------------------------------------------------------------------------------------------------
-async def test_11_an_internal_event_cannot_arrive_through_the_webhook(bot: Bot) -> None:
-    user = "oHostile_0011"
-    await guardian(bot, user)
-    await up_to_agreement(bot, user, ELDER)
-    token = parse_qs(urlsplit(link_in(await bot.say(user, "同意协议并认证"))).query)["t"][0]
-    nonce = json.loads(base64.urlsafe_b64decode(token.split(".")[2] + "=="))["n"]  # readable by the holder
-    await bot.push(bot.sim.event(user, "healthbot_face", f"pass:{nonce}"))
-    assert await bot.services.relatives.list(user) == []
-    assert "正在等待人脸识别认证结果" in await bot.say(user, "好了吗")  # still at the face step
-
-
-# 12 ------------------------------------------------------------------------------------------------------
-async def test_12_a_news_links_picture_is_rendered_once_and_limited(make_bot: BotFactory) -> None:
-    bot = await make_bot(render={"reply_as": "news"}, limits={"live_per_link_per_minute": 20})
-    article = (await full_claim(bot, "oHostile_0012"))["Articles"]["item"]
-    parts = urlsplit(article["PicUrl"])
-    path = f"{parts.path}?{parts.query}"
-    bodies, statuses = set(), []
-    for _ in range(25):
-        response = await bot.client.get(path)
-        statuses.append(response.status)
-        if response.status == 200:
-            bodies.add(await response.read())
-    assert statuses[:20] == [200] * 20 and set(statuses[20:]) == {429}
-    assert len(bodies) == 1  # one picture: a fresh render would carry a fresh QR token
-
-
-# 13 ------------------------------------------------------------------------------------------------------
-async def test_13_metrics_need_the_token_or_live_on_their_own_address(make_bot: BotFactory) -> None:
-    bot = await make_bot(server={"metrics_token": "s3cret-metrics"})
-    assert (await bot.client.get("/metrics")).status == 401
-    ok = await bot.client.get("/metrics", headers={"Authorization": "Bearer s3cret-metrics"})
-    assert ok.status == 200 and "healthbot_" in await ok.text()
-    port = free_port()
-    local = await make_bot(server={"metrics_address": f"127.0.0.1:{port}"})
-    assert (await local.client.get("/metrics")).status == 404
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(b"GET /metrics HTTP/1.0\r\n\r\n")
-    answer = await reader.read()
-    writer.close()
-    assert answer.split(b"\r\n", 1)[0].endswith(b" 200 OK") and b"healthbot_" in answer
-
-
-# 14 ------------------------------------------------------------------------------------------------------
-async def test_14_a_huge_query_string_is_400_without_a_traceback(bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
-    server = bot.client.server
-    assert isinstance(server, TestServer)
-    reader, writer = await asyncio.open_connection(server.host, server.port)
-    writer.write(b"POST /wechat?timestamp=" + b"1" * 20_000 + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
-    answer = await reader.read(100)
-    writer.close()
-    assert answer.startswith(b"HTTP/1.") and b" 400 " in answer
-    await asyncio.sleep(0.1)
-    no_tracebacks(caplog)
-
-
-# 15 ------------------------------------------------------------------------------------------------------
-async def test_15_a_dialog_step_told_busy_has_not_moved_when_its_write_reaches_redis_late(
+async def test_a_dialog_step_told_busy_has_not_moved_when_its_write_reaches_redis_late(
         make_bot: BotFactory) -> None:
     async with RedisHolder(b"\r\nstep\r\n", seconds=2.5) as paused:  # the first step's turn end, held
         bot = await make_bot(redis={"url": paused.url})
@@ -256,7 +251,7 @@ async def test_15_a_dialog_step_told_busy_has_not_moved_when_its_write_reaches_r
         assert await bot.say(user, "同意") == asks_name  # still at the consent step, and not kept waiting
 
 
-async def test_15_a_claim_told_busy_at_its_end_is_confirmed_again_and_kept_once(make_bot: BotFactory) -> None:
+async def test_a_claim_told_busy_at_its_end_is_confirmed_again_and_kept_once(make_bot: BotFactory) -> None:
     async with RedisHolder(b"\r\nclear\r\n", seconds=2.5) as paused:  # the claim's turn end, held
         bot = await make_bot(redis={"url": paused.url})
         user = "oLate_0015c"
