@@ -10,6 +10,7 @@ from storage.keys import Keys
 from storage.vault import Vault
 
 LEAF = "vaccinations"
+KEEP_DAYS = 3 * 365  # a person's doses expire this long after the last import that wrote one (docs/vaccination.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ class VaccinationRegistry:
         """One dose, written with an import's batch; importing the same dose again replaces it."""
         key = self.keys.of_document(doc_index, LEAF)
         pipe.hset(key, str(dose.dose), self.vault.seal_json(asdict(dose), context=doc_index))
+        pipe.expire(key, KEEP_DAYS * 86400)
 
     async def doses(self, doc_index: str) -> list[Dose]:
         """Every dose recorded, in order."""

@@ -58,6 +58,9 @@ async def test_doses_for_oneself_and_a_relative(bot: Bot, tmp_path: Path) -> Non
     assert missing.startswith("没有这个编号的亲属") and "请回复「接种记录 编号」" in missing
     await assert_nothing_plain(bot.services.redis, bot.services.settings.redis.prefix,
                                ["朝阳区社区卫生服务中心", "妇幼保健院", ID, AGE_6])
+    index = bot.services.codes.profiles.doc_index("resident_id", ID)
+    kept = await bot.services.redis.ttl(bot.services.keys.of_document(index, "vaccinations"))
+    assert 3 * 365 * 86400 - 60 < kept <= 3 * 365 * 86400  # the retention docs/operations.md states
 
 
 async def test_the_records_need_ones_own_code_first(bot: Bot) -> None:
