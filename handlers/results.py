@@ -10,8 +10,8 @@ from bot.engine.router import Router
 from bot.upstreams.http import ProviderUnavailable
 from bot.usecases.cards import code_reply
 from bot.usecases.holders import relative_person
-from bot.usecases.relatives import ABOUT_A_RELATIVE, for_relative, numbered, relative_code
-from bot.wechat.replies import Reply, Text
+from bot.usecases.relatives import ABOUT_A_RELATIVE, for_relative, relative_code, then_each_relative
+from bot.wechat.replies import Reply
 from storage.keys import UserHash
 from storage.profiles import Person, Profile
 from storage.relatives import Relative
@@ -40,11 +40,8 @@ async def results_text(ctx: Context, person: Person, doc_index: str, whose: str)
 @router.click("TEST_RESULTS", when=Claimed("results"))
 async def own_results(ctx: Context) -> Reply:
     profile = ctx.claimed
-    reply = await results_text(ctx, profile.person, profile.doc_index, "")
-    relatives = await ctx.services.relatives.list(ctx.openid)
-    if relatives and isinstance(reply, Text):  # 「核酸」 alone is one's own; each relative's is a reply away
-        return Text(reply.content + "\n" + ctx.render("results/relatives_hint.txt", relatives=numbered(relatives)))
-    return reply
+    return await then_each_relative(ctx, await results_text(ctx, profile.person, profile.doc_index, ""),
+                                    "results/relatives_hint.txt")
 
 
 @router.regex(r"(核酸|核酸结果|核酸检测结果)\s*(?P<n>\d{1,2})", when=ABOUT_A_RELATIVE)

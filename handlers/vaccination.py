@@ -9,7 +9,7 @@ from bot.engine.router import Router
 from bot.features.vaccination import VaccinationService, state_of
 from bot.upstreams.http import ProviderUnavailable
 from bot.usecases.holders import relative_person
-from bot.usecases.relatives import ABOUT_A_RELATIVE, for_relative, numbered
+from bot.usecases.relatives import ABOUT_A_RELATIVE, for_relative, then_each_relative
 from bot.wechat.replies import Reply, Text
 from storage.profiles import Person, Profile
 from storage.relatives import Relative
@@ -28,11 +28,8 @@ async def doses_text(ctx: Context, person: Person, doc_index: str, whose: str) -
 @router.keywords("疫苗接种", "接种记录", "疫苗接种记录", "新冠疫苗", when=Claimed("vaccination"))
 async def own_doses(ctx: Context) -> Reply:
     profile = ctx.claimed
-    reply = await doses_text(ctx, profile.person, profile.doc_index, "")
-    relatives = await ctx.services.relatives.list(ctx.openid)
-    if relatives:  # one's own first; each relative's is a reply away
-        return Text(reply.content + "\n" + ctx.render("vaccination/relatives_hint.txt", relatives=numbered(relatives)))
-    return reply
+    return await then_each_relative(ctx, await doses_text(ctx, profile.person, profile.doc_index, ""),
+                                    "vaccination/relatives_hint.txt")
 
 
 @router.regex(r"(接种记录|疫苗接种)\s*(?P<n>\d{1,2})", when=ABOUT_A_RELATIVE)

@@ -41,6 +41,14 @@ def pick(ctx: Context, command: str) -> Relative | Text:
     return found
 
 
+async def then_each_relative(ctx: Context, reply: Reply, hint: str) -> Reply:
+    """One's own answer (「核酸」, 「接种记录」), then how to ask for each relative's (the `hint` template)."""
+    relatives = await ctx.services.relatives.list(ctx.openid)
+    if relatives and isinstance(reply, Text):
+        return Text(reply.content + "\n" + ctx.render(hint, relatives=numbered(relatives)))
+    return reply
+
+
 def numbered(relatives: list[Relative]) -> list[dict[str, object]]:
     """What a list of relatives shows: each one's fixed number, masked name and relationship."""
     return [{"n": r.number, "name": mask_name(r.name), "relationship": r.relationship} for r in relatives]
