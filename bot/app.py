@@ -18,7 +18,7 @@ from bot.domain.clock import Clock
 from bot.engine.dispatcher import Dispatcher
 from bot.engine.router import Handler, Router, RouteTable
 from bot.engine.services import Services, build_services
-from bot.ops.config import STANDIN_PATH, Settings
+from bot.ops.config import STANDIN_PATH, Settings, standins
 from bot.ops.logs import quiet_client_errors
 from bot.webhook import BODY_LIMIT, Webhook
 from storage import reachable
@@ -60,6 +60,10 @@ def build_app(settings: Settings, *, clock: Clock | None = None, routers: list[R
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     services, dispatcher = app[SERVICES], app[DISPATCHER]
+    if not services.settings.dev_mode:
+        for name in standins(services.settings):  # serve refused any the operator did not name
+            log.warning("%s runs as its stand-in ([upstreams] allow_standins): not for real citizens", name)
+            services.metrics.set("healthbot_standin_upstream", 1, name=name)
     dispatcher.loop = asyncio.get_running_loop()
     yield
     dispatcher.loop = None
@@ -104,7 +108,8 @@ async def readyz(request: web.Request) -> web.Response:
         if section.url:
             checks[name] = await _answers(services, section.url)
     ready = all(checks.values())
-    return web.json_response({"ready": ready, **checks}, status=200 if ready else 503,
+    running = [] if services.settings.dev_mode else standins(services.settings)
+    return web.json_response({"ready": ready, **checks, "standins": running}, status=200 if ready else 503,
                              headers={"Cache-Control": "no-store"})
 
 

@@ -32,6 +32,7 @@ def write_config(tmp_path: Path, prefix: str, api_base: str, redis_url: str = RE
              f'[redis]\nurl = "{redis_url}"\nprefix = "{prefix}"',
              f'[security]\nindex_key = "{new_key()}"\ndata_key = "{new_key()}"\nsigning_keys = "k1:{new_key()}"\n'
              'active_key_id = "k1"',
+             '[upstreams]\nallow_standins = ["identity", "face", "sms"]',
              "[server]\n" + "\n".join(f"{k} = {v}" for k, v in server.items())]
     path = tmp_path / f"{prefix}-{len(list(tmp_path.iterdir()))}.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

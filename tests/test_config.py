@@ -11,7 +11,8 @@ import pytest
 from bot.ops.config import ConfigError, load_settings, new_key
 
 KEYS = (f'[security]\nindex_key = "{new_key()}"\ndata_key = "{new_key()}"\n'
-        f'signing_keys = "k1:{new_key()}"\nactive_key_id = "k1"\n')
+        f'signing_keys = "k1:{new_key()}"\nactive_key_id = "k1"\n'
+        '[upstreams]\nallow_standins = ["identity", "face", "sms"]\n')
 
 
 def write(tmp_path: Path, text: str) -> Path:

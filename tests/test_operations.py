@@ -40,7 +40,8 @@ async def test_every_dashboard_and_alert_query_names_an_exported_metric(bot: Bot
 async def test_readyz_says_what_is_not_ready(make_bot: BotFactory, upstream: tuple[Upstream, str]) -> None:
     bot = await make_bot()
     ready = await bot.client.get("/readyz")
-    assert ready.status == 200 and (await ready.json()) == {"ready": True, "redis": True, "font": True}
+    assert ready.status == 200 and (await ready.json()) == {"ready": True, "redis": True, "font": True,
+                                                            "standins": ["identity", "face", "sms"]}
     _, url = upstream
     with_status = await make_bot(status={"url": url})
     assert (await (await with_status.client.get("/readyz")).json())["status"] is True

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from bot.cli.common import check_redis, command, settings_of, setup_logging, whole
-from bot.ops.config import Settings
+from bot.ops.config import Settings, unnamed_standins
 
 log = logging.getLogger("healthbot")
 
@@ -48,6 +48,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from bot.app import build_app
 
     settings = settings_of(args, host=args.host, port=args.port)
+    if refused := unnamed_standins(settings):
+        for line in refused:
+            print(f"healthbot: config error: {line}", file=sys.stderr)
+        raise SystemExit(2)
     check_redis(settings)
     if args.workers > 1:
         if settings.dev_mode or settings.redis.url.startswith("memory://"):

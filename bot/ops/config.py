@@ -141,6 +141,15 @@ class ResultsSettings(UpstreamSettings):
     positive_sets_colour: str = ""  # "" (off) or a code colour that an imported 阳性 sets, audited
 
 
+STANDIN_UPSTREAMS = ("identity", "face", "sms")  # the upstreams whose empty url means a stand-in
+
+
+@dataclass
+class UpstreamsSettings:
+    # Stand-ins production may run, by name (STANDIN_UPSTREAMS); any other empty url stops `serve`.
+    allow_standins: list[str] = field(default_factory=list)
+
+
 @dataclass
 class RelativesSettings:
     max_per_user: int = within(8, 1, 1000)
@@ -182,6 +191,7 @@ class Settings:
     travel: TravelSettings = field(default_factory=TravelSettings)
     results: ResultsSettings = field(default_factory=ResultsSettings)
     relatives: RelativesSettings = field(default_factory=RelativesSettings)
+    upstreams: UpstreamsSettings = field(default_factory=UpstreamsSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     venues: VenueSettings = field(default_factory=VenueSettings)
     menu: dict[str, Any] = field(default_factory=dict)
@@ -210,7 +220,7 @@ class Settings:
 
 
 SECTIONS = ("wechat", "redis", "server", "dialog", "security", "paths", "render", "identity", "status", "face",
-            "sms", "travel", "results", "relatives", "limits", "venues")
+            "sms", "travel", "results", "relatives", "upstreams", "limits", "venues")
 
 
 def _decode_key(name: str, value: str) -> bytes:
@@ -240,6 +250,11 @@ def _coerce(section: str, key: str, raw: Any, current: Any) -> Any:
         if isinstance(raw, bool) or (target is int and isinstance(raw, float)) or \
                 (target is str and not isinstance(raw, str)):
             raise TypeError  # true for a count, 8.7 for a count, 5 for a host name: a slip, not a value
+        if target is list:  # a TOML list of strings, or "a,b" from the environment
+            items = raw.split(",") if isinstance(raw, str) else raw
+            if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+                raise TypeError
+            return [item.strip() for item in items if item.strip()]
         if target is int:
             return int(raw)
         if target is float:
@@ -311,6 +326,20 @@ def load_settings(
         _enter_dev_mode(settings, dev_dir(env))
     validate(settings)
     return settings
+
+
+def standins(settings: Settings) -> list[str]:
+    """The upstreams that run as their stand-in: an empty url (STANDIN_UPSTREAMS)."""
+    return [name for name in STANDIN_UPSTREAMS if not getattr(settings, name).url]
+
+
+def unnamed_standins(settings: Settings) -> list[str]:
+    """Outside dev mode, one line for each stand-in the operator did not name in [upstreams] allow_standins."""
+    if settings.dev_mode:
+        return []
+    return [f"{name}.url is empty, so its stand-in would run (it checks nobody, or sends nothing): set {name}.url, "
+            f'or name it in [upstreams] allow_standins = ["{name}"]'
+            for name in standins(settings) if name not in settings.upstreams.allow_standins]
 
 
 def dev_dir(env: Mapping[str, str]) -> Path:
@@ -404,6 +433,9 @@ def validate(settings: Settings) -> None:
     if settings.results.positive_sets_colour not in ("", "yellow", "red"):
         raise ConfigError("results.positive_sets_colour must be empty (off), yellow or red, "
                           f"got {settings.results.positive_sets_colour!r}")
+    if unknown := [name for name in settings.upstreams.allow_standins if name not in STANDIN_UPSTREAMS]:
+        raise ConfigError(f"upstreams.allow_standins: {', '.join(unknown)} has no stand-in; the names are "
+                          f"{', '.join(STANDIN_UPSTREAMS)}")
     if settings.render.reply_as not in ("image", "news"):
         raise ConfigError(f"render.reply_as must be image or news, got {settings.render.reply_as!r}")
     if not Path(settings.paths.templates).is_dir():

@@ -14,7 +14,7 @@ import os
 from bisect import bisect_left
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
 MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
@@ -42,6 +42,8 @@ DECLARED: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "healthbot_scans_total": ("counter", "Guards' scans of a code, by the colour shown.", ("colour",)),
     "healthbot_venue_entries_total": ("counter", "场所码 entries recorded, by whose.", ("whose",)),
     "healthbot_worker_replacements_total": ("counter", "Workers that died and were started again.", ()),
+    "healthbot_standin_upstream": ("gauge", "1 for an upstream that runs as its stand-in in production, named in "
+                                            "[upstreams] allow_standins.", ("name",)),
 }
 
 
@@ -49,9 +51,12 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._metrics: dict[str, Counter | Histogram] = {}
+        self._gauges: dict[str, Gauge] = {}
         self._recorders: dict[tuple[object, ...], Callable[[float], None]] = {}
         for name, (kind, help_text, labels) in DECLARED.items():
-            if kind == "counter":
+            if kind == "gauge":  # in multiprocess mode the scrape shows the largest of the workers' values
+                self._gauges[name] = Gauge(name, help_text, labels, registry=self.registry, multiprocess_mode="max")
+            elif kind == "counter":
                 self._metrics[name] = Counter(name.removesuffix("_total"), help_text, labels, registry=self.registry)
             else:
                 self._metrics[name] = Histogram(name, help_text, labels, buckets=REPLY_BUCKETS, registry=self.registry)
@@ -77,6 +82,11 @@ class Metrics:
 
     def observe(self, seconds: float, name: str, **labels: object) -> None:
         self._recorder(name, labels)(seconds)
+
+    def set(self, metric: str, value: float, /, **labels: object) -> None:
+        """A gauge's value (not on any push's path)."""
+        gauge = self._gauges[metric]
+        (gauge.labels(**labels) if labels else gauge).set(value)
 
     def value(self, name: str, **labels: object) -> float:
         """This process's count (the sum over the label sets matching `labels`); tests read it."""
