@@ -52,7 +52,7 @@ class Keys:
         """`reads`: UserHash leaves the turn script reads for a claimed user."""
         user = self._user(openid, "")
         return TurnKeys(user, user + _LOCK, user + _STATE, user + _DIALOG_WAS, user + _BUCKET + "messages",
-                        user + _PROFILE, tuple(user + leaf for leaf in reads))
+                        user + _PROFILE, tuple(map(user.__add__, reads)))
 
     def seen(self, openid: str, dedup_id: str) -> str:
         return self._user(openid, _SEEN + dedup_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -47,7 +47,7 @@ class Context:
     service_named: Callable[[], Awaitable[Reply] | None] = lambda: None
     # Put here by the route's filters (bot/engine/filters.py).
     _claimed: Profile | None = None
-    relatives: list[Relative] = field(default_factory=list)
+    relatives: Sequence[Relative] = ()
 
     @property
     def claimed(self) -> Profile:

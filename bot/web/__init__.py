@@ -7,7 +7,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.engine.dispatcher import Dispatcher
-from bot.web.common import page_limits
+from bot.web.common import PageRoutes
 from bot.web.face import FacePages
 from bot.web.live import LivePages
 from bot.web.scan import ScanPage
@@ -16,6 +16,6 @@ from bot.web.verify import VerifyPage
 
 def install(app: web.Application, dispatcher: Dispatcher) -> None:
     services = dispatcher.services
-    app.middlewares.append(page_limits(services))
+    routes = PageRoutes(app, services)
     for pages in (ScanPage(services), VerifyPage(services), LivePages(services), FacePages(dispatcher)):
-        pages.install(app)
+        pages.install(routes)

@@ -60,12 +60,15 @@ def limited(purpose: str, per_minute: Callable[[LimitSettings], int]) -> Callabl
     return mark
 
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
 def page_limits(services: Services) -> Any:
-    """The middleware: a marked page over its limit answers 429 (in JSON when JSON was asked for), unmarked
-    routes (the webhook) pass straight through."""
+    """The pages' middleware (aiohttp's shape): a page marked `limited` that is over its limit answers 429, in
+    JSON when JSON was asked for. It wraps the pages' routes only (`PageRoutes`), not the whole app: an
+    app-wide middleware puts a cache lookup and a coroutine on every push to /wechat (docs/performance.md)."""
     @web.middleware
-    async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                         ) -> web.StreamResponse:
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         limit = getattr(handler, _LIMIT, None)
         if limit is None or await within_limit(services, request, limit[0], limit[1](services.settings.limits)):
             return await handler(request)
@@ -74,6 +77,27 @@ def page_limits(services: Services) -> Any:
         return too_many(services)
 
     return middleware
+
+
+class PageRoutes:
+    """Adds a page's routes with the pages' middleware around each."""
+
+    def __init__(self, app: web.Application, services: Services) -> None:
+        self.router, self.middleware = app.router, page_limits(services)
+
+    def _wrapped(self, handler: Handler) -> Handler:
+        middleware = self.middleware
+
+        async def page(request: web.Request) -> web.StreamResponse:
+            return await middleware(request, handler)
+
+        return page
+
+    def get(self, path: str, handler: Handler) -> None:
+        self.router.add_get(path, self._wrapped(handler))
+
+    def post(self, path: str, handler: Handler) -> None:
+        self.router.add_post(path, self._wrapped(handler))
 
 
 def wants_json(request: web.Request) -> bool:

@@ -12,7 +12,7 @@ from bot.engine.dispatcher import Dispatcher
 from bot.ops.logs import hash_openid
 from bot.upstreams.face import PURPOSE as FACE
 from bot.usecases.relatives import face_event
-from bot.web.common import page
+from bot.web.common import PageRoutes, page
 from bot.wechat.replies import SUCCESS
 from storage import RedisError
 
@@ -63,6 +63,6 @@ class FacePages:
             return web.json_response({"ok": False, "error": "busy"}, status=503)
         return web.json_response({"ok": True})
 
-    def install(self, app: web.Application) -> None:
-        app.router.add_get("/face", self.face_page)
-        app.router.add_post("/face/callback", self.face_callback)
+    def install(self, routes: PageRoutes) -> None:
+        routes.get("/face", self.face_page)
+        routes.post("/face/callback", self.face_callback)

@@ -15,7 +15,7 @@ from bot.domain.tokens import TokenExpired, TokenInvalid
 from bot.engine.services import Services
 from bot.usecases.cards import VIEW, build_card, proxy_line
 from bot.usecases.holders import Holder, colour_now, find_holder
-from bot.web.common import limited, page, too_many, within_limit
+from bot.web.common import PageRoutes, limited, page, too_many, within_limit
 from storage import RedisError
 
 PICTURES = 1024  # rendered pictures kept, ~20 KB each
@@ -77,6 +77,6 @@ class LivePages:
     def _subtitle(self, holder: Holder) -> str:
         return proxy_line(self.services, holder.profile, holder.relative) if holder.relative else ""
 
-    def install(self, app: web.Application) -> None:
-        app.router.add_get("/code", self.live_code)
-        app.router.add_get("/img", self.live_image)
+    def install(self, routes: PageRoutes) -> None:
+        routes.get("/code", self.live_code)
+        routes.get("/img", self.live_image)

@@ -18,7 +18,7 @@ from bot.ops.logs import hash_openid
 from bot.upstreams.http import ProviderUnavailable
 from bot.usecases.cards import proxy_line
 from bot.usecases.holders import Holder, colour_now, find_holder
-from bot.web.common import limited, page
+from bot.web.common import PageRoutes, limited, page
 from storage import RedisError
 from storage.codes import COMBINED
 
@@ -61,5 +61,5 @@ class ScanPage:
         return {"available": True, "colour": card.colour, "starred": any(risky for _, risky in card.cities),
                 "updated": travel_stamp(card.updated_at)}
 
-    def install(self, app: web.Application) -> None:
-        app.router.add_get("/c/{token}", self.show)
+    def install(self, routes: PageRoutes) -> None:
+        routes.get("/c/{token}", self.show)

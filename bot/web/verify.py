@@ -10,7 +10,7 @@ from aiohttp import web
 
 from bot.engine.services import Services
 from bot.usecases.holders import check_offline
-from bot.web.common import limited, page, wants_json
+from bot.web.common import PageRoutes, limited, page, wants_json
 
 
 class VerifyPage:
@@ -27,6 +27,6 @@ class VerifyPage:
             return web.json_response(data, status=status)
         return page(services, "pages/verify.html", status=status, **data)
 
-    def install(self, app: web.Application) -> None:
-        app.router.add_get("/verify", self.show)
+    def install(self, routes: PageRoutes) -> None:
+        routes.get("/verify", self.show)
 
