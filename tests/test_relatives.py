@@ -228,6 +228,7 @@ async def test_offline_code_verifies_expires_and_survives_key_rotation(make_bot:
 
     async def check(app: Bot, t: str) -> tuple[int, dict[str, str]]:
         response = await app.client.get("/verify", params={"t": t, "format": "json"})
+        assert response.headers["Cache-Control"] == "no-store"  # it carries a colour, as the page does
         return response.status, await response.json()
 
     status, verdict = await check(bot, token)

@@ -24,7 +24,7 @@ class VerifyPage:
         data = check.report()
         status = {"valid": 200, "expired": 410}.get(check.verdict.state, 403)
         if wants_json(request):
-            return web.json_response(data, status=status)
+            return web.json_response(data, status=status, headers={"Cache-Control": "no-store"})
         return page(services, "pages/verify.html", status=status, **data)
 
     def install(self, routes: PageRoutes) -> None:
