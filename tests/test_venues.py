@@ -163,6 +163,7 @@ async def test_export_writes_full_records_and_an_audit_entry(bot: Bot, tmp_path:
     refused = await healthbot("admin", "trace", "venue", scene, *window(), "--export", str(out), "--config",
                               str(config_for(bot, tmp_path)))
     assert refused.returncode == 2 and "--reason" in refused.stderr and not out.exists()
+    assert refused.stdout == ""  # refused before anything was read or listed
     await trace(bot, tmp_path, "venue", scene, *window(), "--export", str(out), "--reason", "疾控流调 2026-118号")
     rows = list(csv.DictReader(out.read_text(encoding="utf-8-sig").splitlines()))
     assert [(r["name"], r["doc_no"], r["contact_phone"]) for r in rows] == [(NAME, ID, PHONE)]
@@ -250,8 +251,28 @@ async def test_an_epidemiologists_slips_get_one_line_and_send_or_write_nothing(b
     assert done.returncode == 1 and "cannot write" in done.stderr and "Traceback" not in done.stderr
     audit = await healthbot("admin", "audit", "--config", config)
     assert "export" not in audit.stdout  # nothing left, so nothing audited
-    kept = tmp_path / "kept.csv"
+    kept = tmp_path / "kept.csv"  # someone else's file, or a link to one: the records never land there
     kept.write_text("old", encoding="utf-8")
-    kept.chmod(0o644)
-    await trace(bot, tmp_path, "venue", scene, *window(), "--export", str(kept), "--reason", "流调")
-    assert kept.stat().st_mode & 0o777 == 0o600 and ID in kept.read_text(encoding="utf-8-sig")
+    link = tmp_path / "link.csv"
+    link.symlink_to(kept)
+    for target in (kept, link):
+        done = await healthbot("admin", "trace", "venue", scene, *window(), "--export", str(target), "--reason",
+                               "流调", "--config", config)
+        assert done.returncode == 1 and "cannot write" in done.stderr and "nothing exported" in done.stderr
+        assert kept.read_text(encoding="utf-8") == "old"
+    fresh = tmp_path / "fresh.csv"
+    await trace(bot, tmp_path, "venue", scene, *window(), "--export", str(fresh), "--reason", "流调")
+    assert fresh.stat().st_mode & 0o777 == 0o600 and ID in fresh.read_text(encoding="utf-8-sig")
+
+
+async def test_a_venue_name_that_cannot_be_one_is_refused_before_anything_is_stored(bot: Bot,
+                                                                                   tmp_path: Path) -> None:
+    """A name with a line break (or too long) is one line and status 2, and no venue nor permanent QR code
+    (WeChat allows 100,000 an account) is used up."""
+    config = str(config_for(bot, tmp_path))
+    for name in ("国贸\n商城", "国" * 41, "国贸\x07商城"):
+        done = await healthbot("admin", "venue", "add", name, "--config", config)
+        assert done.returncode == 2 and "nothing was stored" in done.stderr and "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+    assert bot.standin.qrcodes == {}
+    assert await bot.services.venues.all() == []

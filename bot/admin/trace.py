@@ -40,9 +40,10 @@ def shown(entry: Entry) -> Shown:
 
 async def export(services: Services, scene: str, entries: list[Entry], path: Path, reason: str) -> None:
     """The full records, for the health authority; the only place plain data leaves the system. The file is
-    its owner's alone from its first byte, and it is removed again if it cannot be finished or audited."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(descriptor, 0o600)  # a file that was there keeps its mode otherwise
+    its owner's alone from its first byte, and it is removed again if it cannot be finished or audited. It is
+    always a new file: an existing path, or a link, is refused (FileExistsError, or OSError for a link), so
+    the records can never land in a file someone else prepared."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         with open(descriptor, "w", encoding="utf-8-sig", newline="") as handle:
             writer = csv.writer(handle)

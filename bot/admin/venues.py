@@ -9,7 +9,27 @@ from bot.engine.services import Services
 from storage.venues import Venue, new_scene
 
 
+NAME_LIMIT, ADDRESS_LIMIT = 40, 80
+
+
+class BadVenue(ValueError):
+    """A name or address that cannot be a venue's; nothing was stored and no QR code was used."""
+
+
+def check_venue(name: str, address: str) -> None:
+    """What a poster and a trace can show: printable text of sensible length, on one line."""
+    for what, text, limit in (("name", name, NAME_LIMIT), ("address", address, ADDRESS_LIMIT)):
+        if what == "name" and not text:
+            raise BadVenue("the venue's name is empty")
+        if len(text) > limit:
+            raise BadVenue(f"the venue's {what} is {len(text)} characters; at most {limit}")
+        if not text.isprintable():
+            raise BadVenue(f"the venue's {what} holds a line break or another control character")
+
+
 async def add_venue(services: Services, name: str, address: str, folder: Path) -> tuple[Venue, Path]:
+    """BadVenue before anything is stored or a permanent QR code (of WeChat's 100,000) is used."""
+    check_venue(name, address)
     scene = new_scene()
     ticket, url = await services.api.create_venue_qrcode(scene)
     qr_png = await services.api.qrcode_image(ticket)

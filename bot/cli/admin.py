@@ -111,12 +111,14 @@ def cmd_audit(args: argparse.Namespace) -> None:
 
 def cmd_venue(args: argparse.Namespace) -> None:
     async def work(services: Services) -> int:
-        from bot.admin.venues import add_venue
+        from bot.admin.venues import BadVenue, add_venue
         from bot.wechat.api import WeChatAPIError
 
         if args.action == "add":
             try:
                 venue, poster = await add_venue(services, args.name.strip(), args.address.strip(), Path(args.out))
+            except BadVenue as exc:
+                return fail(f"{exc}; nothing was stored")
             except WeChatAPIError as exc:
                 return fail(f"WeChat refused the venue's QR code: {exc}", 1)
             print(f"venue {venue.scene}  {venue.name}\nposter: {poster}")
@@ -152,6 +154,8 @@ def cmd_trace(args: argparse.Namespace) -> None:
         start, end = moment(args.start, "--from"), moment(args.to, "--to")
         if start > end:
             return fail(f"--from {args.start} is after --to {args.to}")
+        if getattr(args, "export", None) and not args.reason.strip():
+            return fail("--export needs --reason (it is written to the audit stream)")
         template = ""
         if args.action == "notify":
             try:
@@ -171,8 +175,6 @@ def cmd_trace(args: argparse.Namespace) -> None:
             print(f"{row.at}  {row.name}  {row.document}  {row.whose}")
         print(f"{len(entries)} entries at {venue.name} ({venue.scene})")
         if args.export:
-            if not args.reason.strip():
-                return fail("--export needs --reason (it is written to the audit stream)")
             try:
                 await export(services, venue.scene, entries, Path(args.export), args.reason.strip())
             except OSError as exc:
