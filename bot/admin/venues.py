@@ -8,7 +8,6 @@ from bot.domain.render import Poster, render_poster
 from bot.engine.services import Services
 from storage.venues import Venue, new_scene
 
-
 NAME_LIMIT, ADDRESS_LIMIT = 40, 80
 
 
