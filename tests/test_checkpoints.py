@@ -200,3 +200,52 @@ async def test_an_offline_code_issued_green_then_set_red_reads_red_and_a_tampere
     assert red.returncode == 11 and red.stdout.splitlines()[0].startswith("RED 红码")
     forged = await healthbot("verify", "--config", config, token[:-4] + "AAAA")
     assert forged.returncode == 13 and forged.stdout.splitlines()[0].startswith("FORGED")
+
+
+def tiny_png_header(width: int, height: int) -> bytes:
+    """A PNG that claims `width`×`height` pixels in a few bytes: a decompression bomb, as its header shows it."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00"))
+            + chunk(b"IEND", b""))
+
+
+async def test_verify_says_what_it_was_given_and_never_calls_a_genuine_code_forged(
+        make_bot: BotFactory, tmp_path: Path) -> None:
+    """`healthbot verify` as a checkpoint uses it: a photo of a citizen's online code reads its colour now (not
+    FORGED); a long tampered token is checked as a token (13, not a file-name error); what is not a code, not an
+    image, or too large an image is one line and 2; Redis down is 15, as docs/operations.md says."""
+    bot = await make_bot(clock=SettableClock(datetime.now(SHANGHAI)))
+    user = "oGuard_0300"
+    reply = await full_claim(bot, user)
+    config = str(config_for(bot, tmp_path))
+    online = tmp_path / "online.png"
+    online.write_bytes(bot.standin.media[reply["Image"]["MediaId"]])  # type: ignore[index]
+    green = await healthbot("verify", "--config", config, str(online))
+    assert green.returncode == 0 and green.stdout.splitlines()[0].startswith("GREEN 绿码"), green.stdout + green.stderr
+    assert "online code" in green.stdout and "张*三" in green.stdout
+    await set_colour(bot, bot.services.codes.profiles.doc_index("resident_id", ID), "red")
+    red = await healthbot("verify", "--config", config, str(online))
+    assert red.returncode == 11 and red.stdout.splitlines()[0].startswith("RED 红码")
+
+    long_token = "v1.k1." + "A" * 300 + ".AAAA"
+    forged = await healthbot("verify", "--config", config, long_token)
+    assert forged.returncode == 13 and forged.stdout.splitlines()[0].startswith("FORGED"), forged.stderr
+
+    text_file, bomb = tmp_path / "notes.txt", tmp_path / "huge.png"
+    text_file.write_text("not an image", encoding="utf-8")
+    bomb.write_bytes(tiny_png_header(20000, 20000))
+    for given, said in ((str(text_file), "is not an image"), (str(bomb), "larger than a photo"),
+                        (str(tmp_path / "missing.png"), "neither a file nor a code")):
+        done = await healthbot("verify", "--config", config, given)
+        assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and "FORGED" not in done.stdout
+
+    down = config_for(bot, tmp_path, redis_url="redis://127.0.0.1:1/0")
+    unavailable = await healthbot("verify", "--config", str(down), str(online))
+    assert unavailable.returncode == 15 and "cannot be confirmed" in unavailable.stderr

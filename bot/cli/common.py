@@ -30,9 +30,10 @@ def settings_of(args: argparse.Namespace, **server: Any) -> Settings:
         raise SystemExit(2) from None
 
 
-def check_redis(settings: Settings) -> None:
+def redis_problem(settings: Settings) -> str:
+    """Why Redis cannot be reached, or "" when it answers."""
     if settings.redis.url.startswith("memory://"):
-        return
+        return ""
     from storage import connect
 
     async def ping() -> None:
@@ -45,8 +46,14 @@ def check_redis(settings: Settings) -> None:
     try:
         asyncio.run(ping())
     except Exception as exc:
-        print(f"healthbot: config error: redis.url: cannot reach {settings.redis.url} ({exc})", file=sys.stderr)
-        raise SystemExit(2) from None
+        return f"redis.url: cannot reach {settings.redis.url} ({exc})"
+    return ""
+
+
+def check_redis(settings: Settings) -> None:
+    if problem := redis_problem(settings):
+        print(f"healthbot: config error: {problem}", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def setup_logging(settings: Settings) -> None:
@@ -61,8 +68,9 @@ def setup_logging(settings: Settings) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
-def operator_settings(args: argparse.Namespace) -> Settings:
-    """The settings of an operator command; in dev mode, those of the running dev server's store."""
+def operator_settings(args: argparse.Namespace, check: bool = True) -> Settings:
+    """The settings of an operator command; in dev mode, those of the running dev server's store. With
+    `check`, Redis must answer (else one line and status 2)."""
     settings = settings_of(args)
     if settings.dev_mode:
         from bot.devkit.devstore import attach_dev_store
@@ -72,7 +80,8 @@ def operator_settings(args: argparse.Namespace) -> Settings:
         except ConfigError as exc:
             print(f"healthbot: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
-    check_redis(settings)
+    if check:
+        check_redis(settings)
     return settings
 
 

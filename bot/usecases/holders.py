@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.domain.clock import to_second
 from bot.domain.documents import RESIDENT_ID
+from bot.domain.masking import mask_name
 from bot.domain.offline import Verdict
 from bot.domain.offline import verify as verify_offline
 from bot.engine.services import Services
@@ -100,3 +102,36 @@ async def check_offline(services: Services, token: str) -> OfflineCheck:
         return OfflineCheck(verdict, "", "unknown")  # nobody holds it now, and only the registry could tell
     current = await colour_now(services, verdict.subject, holder)
     return OfflineCheck(verdict, current, current or "unavailable")
+
+
+@dataclass(frozen=True, slots=True)
+class OnlineCheck:
+    """A citizen's online code, read from its QR as the guard's page reads it."""
+
+    outcome: str  # a key of OUTCOMES; "expired": the QR's token no longer resolves
+    name: str = ""  # masked
+    current: str = ""
+    issued: str = ""
+
+    @property
+    def exit_status(self) -> int:
+        return OUTCOMES[self.outcome]
+
+    def report(self) -> dict[str, object]:
+        return {"outcome": self.outcome, "exit_status": self.exit_status, "name": self.name,
+                "current_colour": self.current, "issued": self.issued}
+
+
+async def check_online(services: Services, qr_token: str) -> OnlineCheck:
+    """The holder's colour now behind an online code's QR token, as `/c/<token>` shows it."""
+    try:
+        issued = await services.codes.tokens.resolve(qr_token)
+        if issued is None or services.clock.time() - issued.at > services.settings.render.qr_token_ttl:
+            return OnlineCheck("expired")
+        holder = await find_holder(services, issued.openid, issued.doc_index)
+    except RedisError:
+        return OnlineCheck("unavailable")
+    if holder is None:
+        return OnlineCheck("unknown")
+    current = await colour_now(services, issued.doc_index, holder)
+    return OnlineCheck(current or "unavailable", mask_name(holder.person.name), current, to_second(issued.at))
