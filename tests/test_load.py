@@ -23,6 +23,7 @@ async def test_two_hundred_citizens_at_once_lose_nothing(tmp_path: Path, prefix:
         f'[redis]\nurl = "{REDIS_URL}"\nprefix = "{prefix}"\n'
         f'[security]\nindex_key = "{new_key()}"\ndata_key = "{new_key()}"\nsigning_keys = "k1:{new_key()}"\n'
         'active_key_id = "k1"\n'
+        '[upstreams]\nallow_standins = ["identity", "face", "sms"]\n'
         "[limits]\nmessages_burst = 100\n", encoding="utf-8")  # simulated citizens type in milliseconds
     worker = Worker(config, tmp_path / "server.log")
     try:
