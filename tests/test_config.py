@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from bot.ops.config import ConfigError, load_settings, new_key
+from bot.ops.config import ConfigError, load_settings, new_key, redacted
 
 KEYS = (f'[security]\nindex_key = "{new_key()}"\ndata_key = "{new_key()}"\n'
         f'signing_keys = "k1:{new_key()}"\nactive_key_id = "k1"\n'
@@ -146,3 +147,21 @@ def test_a_plugins_section_is_read_and_checked_when_the_plugin_asks_for_it(tmp_p
     write(tmp_path, base + "\n[vaccination]\nurll = 1\n")
     with pytest.raises(ConfigError, match=r"vaccination.urll is not a known setting"):
         load_settings(path, env={}).section("vaccination", UpstreamSettings)
+
+
+def test_the_redis_password_is_never_printed(tmp_path: Path) -> None:
+    """The banner and every "cannot reach" line show the URL with its password as ***."""
+    from bot.cli.serve import banner
+
+    url = "redis://:s3cretPW@127.0.0.1:1/0"
+    env = {**os.environ, "HEALTHBOT_REDIS_URL": url}
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--config",
+                           str(write(tmp_path, '[wechat]\ntoken = "t"\n' + KEYS))],
+                          capture_output=True, text=True, timeout=30, check=False, env=env)
+    assert done.returncode == 2 and "cannot reach redis://:***@127.0.0.1:1/0" in done.stderr
+    assert "s3cretPW" not in done.stdout + done.stderr
+    settings = load_settings(write(tmp_path, '[wechat]\ntoken = "t"\n' + KEYS), env={"HEALTHBOT_REDIS_URL": url})
+    assert "s3cretPW" not in banner(settings) and "redis://:***@127.0.0.1:1/0" in banner(settings)
+    cluster = "redis+sentinel://user:pw2@h1:26379,h2:26379/mymaster/0"
+    assert redacted(cluster) == "redis+sentinel://user:***@h1:26379,h2:26379/mymaster/0"
+    assert redacted("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bot.ops.config import ConfigError, Settings, load_settings
+from bot.ops.config import ConfigError, Settings, load_settings, redact
 
 if TYPE_CHECKING:
     from bot.engine.services import Services
@@ -46,7 +46,7 @@ def redis_problem(settings: Settings) -> str:
     try:
         asyncio.run(ping())
     except Exception as exc:
-        return f"redis.url: cannot reach {settings.redis.url} ({exc})"
+        return redact(f"redis.url: cannot reach {settings.redis.url} ({exc})", settings.redis.url)
     return ""
 
 

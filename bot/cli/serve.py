@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from bot.cli.common import check_redis, command, settings_of, setup_logging, whole
-from bot.ops.config import Settings, unnamed_standins
+from bot.ops.config import Settings, redacted, unnamed_standins
 
 log = logging.getLogger("healthbot")
 
@@ -31,7 +31,8 @@ def banner(settings: Settings) -> str:
     url = settings.public_url
     lines = [f"healthbot listening on {url}/wechat  (config: {settings.source})"]
     mode = "safe mode (AES)" if settings.wechat.encrypted else "plaintext mode"
-    lines.append(f"  message mode: {mode}; store: {settings.redis.url}; WeChat API: {settings.wechat.api_base}")
+    store = redacted(settings.redis.url)
+    lines.append(f"  message mode: {mode}; store: {store}; WeChat API: {settings.wechat.api_base}")
     if settings.dev_mode:
         lines += [
             "  DEV MODE: no config was given, so this runs with an in-memory store, the dev token",

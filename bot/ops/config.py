@@ -328,6 +328,24 @@ def load_settings(
     return settings
 
 
+def redacted(url: str) -> str:
+    """A URL as it may be printed or logged: its password (redis://:PW@host, user:PW@host) as ***."""
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    credentials, at, hosts = netloc.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{hosts}{slash}{path}"
+
+
+def redact(text: str, url: str) -> str:
+    """`text` with the password of `url` blanked wherever it stands (an error message may quote it)."""
+    netloc = url.partition("://")[2].partition("/")[0]
+    credentials = netloc.rpartition("@")[0]
+    password = credentials.split(":", 1)[1] if ":" in credentials else ""
+    return text.replace(url, redacted(url)).replace(password, "***") if password else text
+
+
 def standins(settings: Settings) -> list[str]:
     """The upstreams that run as their stand-in: an empty url (STANDIN_UPSTREAMS)."""
     return [name for name in STANDIN_UPSTREAMS if not getattr(settings, name).url]
