@@ -30,7 +30,7 @@ from storage.connection import RedisClient
 from storage.keys import Keys
 from storage.vault import Vault
 
-FAR_FUTURE = 1e12  # "now" for removals that ignore the 24 h rule (deregistration)
+ANY_AGE = -1e12  # an unbind_after every binding meets: removals that ignore the 24 h rule (deregistration)
 LEASE = 30  # seconds a reservation holds a relative's place
 MARGIN = 10  # a commit needs this much lease left: covers clock skew between cluster nodes
 
@@ -305,7 +305,7 @@ class RelativeStore:
         is not a way around the rule that 解绑 would apply."""
         await self.publish_audit(openid)
         for relative in await self.list(openid):
-            outcome = await self.remove(openid, relative.index, FAR_FUTURE, unbind_after=0)
+            outcome = await self.remove(openid, relative.index, now, unbind_after=ANY_AGE)
             if outcome.result != "ok":
                 continue
             left = relative.bound_at + self.unbind_after - now

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from storage.travel import Visit
 from tests.conftest import Bot, BotFactory
+from tests.helpers import config_for, healthbot
 from tests.journeys import (
     AGE_6,
     ID,
@@ -63,3 +66,22 @@ async def test_deregistering_leaves_only_pseudonyms_and_expiring_keys(bot: Bot) 
         blob = b"".join(fields.values()).decode()
         for plain in (user, ID, NAME, AGE_6, "李小宝", PHONE):
             assert plain not in blob
+
+
+async def test_the_audit_after_a_guardian_deregisters_shows_when_and_survives_any_entry(bot: Bot,
+                                                                                       tmp_path: Path) -> None:
+    """注销 writes its unbinds with the time they happened (not a far-future stand-in that `admin audit` could
+    not print), and an entry the command cannot show is one line, never the end of the listing."""
+    user = "oLife_0003"
+    await full_claim(bot, user)
+    await bind(bot, user, AGE_6, "李小宝")
+    await claim_until(bot, user, ["注销健康码", "确认注销"])
+    entries = await bot.services.audit.latest(10)
+    assert [e["action"] for e in entries] == ["bind", "unbind"]
+    assert all(abs(float(e["at"]) - bot.services.clock.time()) < 3600 for e in entries)
+    await bot.services.redis.xadd(bot.services.keys.audit(), {"action": "unbind", "at": "1000000000000.0"})
+    done = await healthbot("admin", "audit", "--config", str(config_for(bot, tmp_path)))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 3 and lines[-1].startswith("(entry ") and "cannot be shown" in lines[-1]
+    assert " bind " in lines[0] and " unbind " in lines[1]

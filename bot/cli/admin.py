@@ -101,9 +101,12 @@ def cmd_audit(args: argparse.Namespace) -> None:
         from bot.domain.clock import to_second
 
         for f in await services.audit.latest(args.count):
-            reason = f"  reason: {f['reason']}" if f.get("reason") else ""
-            print(f"{to_second(float(f['at']))}  {f['action']:<8} user {f['who'][:16]}  on {f['relative'][:24]}"
-                  f"  ({f['stream_id']}){reason}")
+            try:
+                reason = f"  reason: {f['reason']}" if f.get("reason") else ""
+                print(f"{to_second(float(f['at']))}  {f['action']:<8} user {f['who'][:16]}  on {f['relative'][:24]}"
+                      f"  ({f['stream_id']}){reason}")
+            except (KeyError, ValueError, OverflowError, OSError):  # written by a bug or another release
+                print(f"(entry {f.get('stream_id', '?')} cannot be shown: its fields are not an audit entry's)")
         return 0
 
     with_services(args, work)
