@@ -49,8 +49,10 @@ def build_app(settings: Settings, *, clock: Clock | None = None, routers: list[R
     app.router.add_get("/readyz", readyz)
     if settings.server.metrics_address:
         app.on_startup.append(_metrics_site)
-    else:
+    elif settings.server.metrics_token or settings.dev_mode:
         app.router.add_get("/metrics", metrics_page)
+    # else no /metrics on the webhook's port: behind a reverse proxy every request looks local, so an open
+    # page there is open to the world (the start banner says so)
     web_pages.install(app, dispatcher)
     if settings.dev_mode:
         app.add_subapp(STANDIN_PATH, create_standin(settings.wechat.app_id, settings.wechat.app_secret))

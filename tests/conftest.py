@@ -29,6 +29,8 @@ from tests.local_redis import LocalCluster, free_port
 
 REDIS_URL = os.environ.get("HEALTHBOT_TEST_REDIS", "redis://127.0.0.1:6379/0")
 TOKEN = "healthbot-test-token"
+METRICS_TOKEN = "healthbot-test-metrics"
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 APP_ID = "wx2c2769f8efd9abc2"
 APP_SECRET = "test-app-secret"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -94,6 +96,7 @@ def make_settings(prefix: str, api_base: str, redis_url: str = REDIS_URL, **sect
         "security": {"index_key": new_key(), "data_key": new_key(), "signing_keys": f"k1:{new_key()}",
                      "active_key_id": "k1"},
     }
+    overrides["server"] = {"metrics_token": METRICS_TOKEN}  # with no token the webhook's port serves no /metrics
     for name, values in sections.items():
         overrides.setdefault(name, {}).update(values)
     return load_settings(env={}, overrides=overrides)
@@ -128,6 +131,12 @@ class Bot:
         reply = parse_reply(self.sim.open_reply(body))
         self.replies.append(reply)
         return reply
+
+    async def scrape(self) -> str:
+        """/metrics as Prometheus scrapes it, with the bearer token."""
+        response = await self.client.get("/metrics", headers=METRICS_AUTH)
+        assert response.status == 200
+        return await response.text()
 
     async def say(self, openid: str, content: str) -> str:
         """Send text; return the text reply ('' for success, '[image]' for an image)."""

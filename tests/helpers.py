@@ -17,7 +17,7 @@ from PIL import Image
 
 from bot.devkit.simulator import Simulator, parse_reply
 from bot.ops.config import new_key
-from tests.conftest import APP_ID, APP_SECRET, REDIS_URL, TOKEN, Bot
+from tests.conftest import APP_ID, APP_SECRET, METRICS_TOKEN, REDIS_URL, TOKEN, Bot
 from tests.local_redis import free_port
 
 
@@ -28,6 +28,7 @@ def tiny_png() -> bytes:
 
 
 def write_config(tmp_path: Path, prefix: str, api_base: str, redis_url: str = REDIS_URL, **server: object) -> Path:
+    server.setdefault("metrics_token", f'"{METRICS_TOKEN}"')
     lines = [f'[wechat]\ntoken = "{TOKEN}"\napp_id = "{APP_ID}"\napp_secret = "{APP_SECRET}"\napi_base = "{api_base}"',
              f'[redis]\nurl = "{redis_url}"\nprefix = "{prefix}"',
              f'[security]\nindex_key = "{new_key()}"\ndata_key = "{new_key()}"\nsigning_keys = "k1:{new_key()}"\n'

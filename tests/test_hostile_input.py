@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from aiohttp.test_utils import TestServer
 
+from bot.cli.serve import banner
 from bot.domain.clock import SHANGHAI, SettableClock
 from bot.upstreams.http import SharedSession
 from bot.upstreams.status import HttpStatus
@@ -151,18 +152,21 @@ async def test_metrics_need_the_token_or_live_on_their_own_address(make_bot: Bot
     ok = await bot.client.get("/metrics", headers={"Authorization": "Bearer s3cret-metrics"})
     assert ok.status == 200 and "healthbot_" in await ok.text()
     port = free_port()
-    local = await make_bot(server={"metrics_address": f"127.0.0.1:{port}"})
+    local = await make_bot(server={"metrics_address": f"127.0.0.1:{port}", "metrics_token": ""})
     assert (await local.client.get("/metrics")).status == 404
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(b"GET /metrics HTTP/1.0\r\n\r\n")
     answer = await reader.read()
     writer.close()
     assert answer.split(b"\r\n", 1)[0].endswith(b" 200 OK") and b"healthbot_" in answer
+    bare = await make_bot(server={"metrics_token": ""})  # neither a token nor an address: not on this port at all
+    assert (await bare.client.get("/metrics")).status == 404  # the test client is loopback, as a proxy would be
+    assert "metrics: not served; set [server] metrics_token or metrics_address" in banner(bare.services.settings)
 
 
 async def test_unknown_types_and_events_do_not_grow_the_metrics(bot: Bot) -> None:
     async def series() -> int:
-        text = await (await bot.client.get("/metrics")).text()
+        text = await bot.scrape()
         return len([line for line in text.splitlines() if line.startswith("healthbot_requests_total{")])
 
     await bot.say("oMetric_0010", "帮助")

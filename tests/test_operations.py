@@ -25,7 +25,7 @@ def named_in(expr: str) -> set[str]:
 
 
 async def test_every_dashboard_and_alert_query_names_an_exported_metric(bot: Bot) -> None:
-    page = await (await bot.client.get("/metrics")).text()
+    page = await bot.scrape()
     names = exported(page)
     dashboard = json.loads((DEPLOY / "grafana-dashboard.json").read_text(encoding="utf-8"))
     queries = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]

@@ -12,6 +12,7 @@ import pytest
 
 from bot.upstreams.http import ProviderUnavailable, SharedSession
 from bot.upstreams.sms import StandInSms
+from tests.conftest import METRICS_AUTH
 from tests.helpers import wait_until_up, write_config
 from tests.local_redis import free_port
 
@@ -48,7 +49,7 @@ async def test_a_named_sms_stand_in_starts_with_one_warning_and_readyz_lists_it(
         async with aiohttp.ClientSession() as http:
             async with http.get(f"http://127.0.0.1:{port}/readyz") as response:
                 ready = await response.json()
-            async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+            async with http.get(f"http://127.0.0.1:{port}/metrics", headers=METRICS_AUTH) as response:
                 metrics = await response.text()
         assert ready["standins"] == ["sms"]
         assert 'healthbot_standin_upstream{name="sms"} 1.0' in metrics

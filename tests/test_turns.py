@@ -126,7 +126,7 @@ async def test_metrics_count_what_operators_watch(make_bot: BotFactory) -> None:
     await asyncio.gather(*(bot.push(push) for _ in range(3)))
     await bot.say("oMetrics_0002", "防疫健康信息码")
     await bot.say("oMetrics_0002", "取消")
-    page = await (await bot.client.get("/metrics")).text()
+    page = await bot.scrape()
     assert "healthbot_handler_runs_total 3" in page
     assert "healthbot_dedup_hits_total 2" in page
     assert 'healthbot_dialogs_total{dialog="claim",event="started"} 1' in page

@@ -16,7 +16,7 @@ import aiohttp
 
 from bot.devkit.simulator import Simulator, parse_reply
 from bot.devkit.standin import StandInState
-from tests.conftest import APP_ID, TOKEN
+from tests.conftest import APP_ID, METRICS_AUTH, TOKEN
 from tests.helpers import free_port, write_config
 
 
@@ -72,7 +72,7 @@ async def test_a_killed_worker_is_replaced_and_metrics_sum_over_workers(
         async with aiohttp.ClientSession() as http:
             sums = []
             for _ in range(5):  # each scrape may reach either worker: the sum must be the same
-                async with http.get(url + "/metrics") as response:
+                async with http.get(url + "/metrics", headers=METRICS_AUTH) as response:
                     sums.append(requests_total(await response.text()))
         assert sums == [400.0] * 5
     finally:

@@ -27,12 +27,24 @@ def use_uvloop() -> bool:
     return True
 
 
+def metrics_where(settings: Settings) -> str:
+    """Where this server's metrics are, for the start banner."""
+    if settings.server.metrics_address:
+        return f"metrics: http://{settings.server.metrics_address}/metrics"
+    if settings.server.metrics_token:
+        return "metrics: /metrics with Authorization: Bearer <[server] metrics_token>"
+    if settings.dev_mode:
+        return "metrics: /metrics (dev mode)"
+    return "metrics: not served; set [server] metrics_token or metrics_address"
+
+
 def banner(settings: Settings) -> str:
     url = settings.public_url
     lines = [f"healthbot listening on {url}/wechat  (config: {settings.source})"]
     mode = "safe mode (AES)" if settings.wechat.encrypted else "plaintext mode"
     store = redacted(settings.redis.url)
     lines.append(f"  message mode: {mode}; store: {store}; WeChat API: {settings.wechat.api_base}")
+    lines.append(f"  {metrics_where(settings)}")
     if settings.dev_mode:
         lines += [
             "  DEV MODE: no config was given, so this runs with an in-memory store, the dev token",
