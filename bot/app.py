@@ -7,6 +7,7 @@ import hmac
 import logging
 import os
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -20,6 +21,7 @@ from bot.engine.router import Handler, Router, RouteTable
 from bot.engine.services import Services, build_services
 from bot.ops.config import STANDIN_PATH, Settings, standins
 from bot.ops.logs import quiet_client_errors
+from bot.ops.probes import CachedProbes
 from bot.webhook import BODY_LIMIT, Webhook
 from storage import reachable
 
@@ -27,6 +29,7 @@ log = logging.getLogger("healthbot")
 
 SERVICES = web.AppKey("services", Services)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+PROBES = web.AppKey("probes", CachedProbes)
 
 
 def build_app(settings: Settings, *, clock: Clock | None = None, routers: list[Router] | None = None,
@@ -43,6 +46,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None, routers: list[R
     app = web.Application(client_max_size=BODY_LIMIT)
     app[SERVICES] = services
     app[DISPATCHER] = dispatcher
+    app[PROBES] = CachedProbes()
     app.router.add_get("/wechat", webhook.verify_url)
     app.router.add_post("/wechat", webhook.receive)
     app.router.add_get("/healthz", healthz)
@@ -70,6 +74,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     yield
     dispatcher.loop = None
     await dispatcher.drain()
+    await app[PROBES].close()
     await services.close()
 
 
@@ -103,12 +108,17 @@ async def metrics_page(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     """For a load balancer: whether this worker can serve now. Redis answers, the font is there, and every
-    configured HTTP upstream answers something (any status: it is up; its contract is tested elsewhere)."""
-    services = request.app[SERVICES]
-    checks = {"redis": await redis_reachable(services), "font": Path(services.renderer.font_path).is_file()}
-    for name, section in services.upstreams.items():
-        if section.url:
-            checks[name] = await _answers(services, section.url)
+    configured HTTP upstream answers something (any status: it is up; its contract is tested elsewhere).
+    Each probe runs at most once an interval (bot/ops/probes.py), all at once: however often /readyz is
+    called, the upstreams see one request each an interval, and a hanging one costs a call at most its
+    timeout, once."""
+    services, probes = request.app[SERVICES], request.app[PROBES]
+    names = ["redis", *(name for name, section in services.upstreams.items() if section.url)]
+    answers = await asyncio.gather(
+        probes.check("redis", lambda: redis_reachable(services)),
+        *(probes.check(name, partial(_answers, services, services.upstreams[name].url)) for name in names[1:]))
+    checks = {"redis": answers[0], "font": Path(services.renderer.font_path).is_file(),
+              **dict(zip(names[1:], answers[1:], strict=True))}
     ready = all(checks.values())
     running = [] if services.settings.dev_mode else standins(services.settings)
     return web.json_response({"ready": ready, **checks, "standins": running}, status=200 if ready else 503,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import time
 from pathlib import Path
 
 import yaml
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from bot.ops.metrics import REPLY_BUCKETS, Metrics
@@ -79,3 +83,31 @@ def test_metrics_count_as_prometheus_client_counts() -> None:
     assert len(wanted) > 10  # the buckets, sum and count of the histogram, and the counter
     for line in wanted:
         assert line in page.splitlines(), line
+
+
+async def test_readyz_probes_each_upstream_once_an_interval_whatever_the_call_rate(make_bot: BotFactory) -> None:
+    """300 calls at once reach a configured upstream once, and one that hangs costs the first call its
+    timeout, not every call three times over."""
+    seen: list[str] = []
+    hang = asyncio.Event()
+
+    async def answer(request: web.Request) -> web.Response:
+        seen.append(request.path)
+        if request.path == "/hang":
+            await hang.wait()
+        return web.Response(text="up")
+
+    upstream = web.Application()
+    upstream.router.add_route("*", "/{name}", answer)
+    async with TestServer(upstream) as server:
+        bot = await make_bot(status={"url": str(server.make_url("/status"))},
+                             results={"url": str(server.make_url("/hang"))})
+        started = time.monotonic()
+        answers = await asyncio.gather(*(bot.client.get("/readyz") for _ in range(300)))
+        took = time.monotonic() - started
+        bodies = [await a.json() for a in answers]
+        hang.set()
+    assert bodies and all(b["status"] is True and b["results"] is False for b in bodies)
+    assert {a.status for a in answers} == {503}
+    assert sorted(seen) == ["/hang", "/status"]  # one probe each for all 300 calls
+    assert took < 5, took  # each call waited for the one probe (1 s timeout), not a probe of its own
