@@ -110,3 +110,23 @@ def test_menu_limits_are_checked_before_sending() -> None:
     assert validate_menu(long_name).startswith("40018")
     assert validate_menu(long_key).startswith("40019")
     assert validate_menu(six_subs).startswith("40023")
+
+
+async def test_an_import_is_read_in_bounded_pieces_and_quotes_no_personal_data(bot: Bot, tmp_path: Path) -> None:
+    """A field past the csv module's limit, a line of 30 MB, or /dev/zero is one line and status 2 with nothing
+    stored, never a traceback or memory without end; a row with its columns swapped is refused without
+    printing the ID number it holds."""
+    config = str(config_for(bot, tmp_path))
+    huge_field, huge_line = tmp_path / "field.csv", tmp_path / "line.csv"
+    huge_field.write_text(f"doc_type,doc_no,colour,reason\nresident_id,{ID},red,{'x' * 200_000}\n", "utf-8")
+    huge_line.write_text("doc_type,doc_no,colour,reason\n" + "y" * 30_000_000, "utf-8")
+    for file, says in ((huge_field, "line 2 of"), (huge_line, "line 2 of"), (Path("/dev/zero"), "not a regular file")):
+        done = await healthbot("admin", "status", "import", "--config", config, str(file))
+        assert done.returncode == 2 and says in done.stderr and "nothing was imported" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    swapped = tmp_path / "swapped.csv"
+    swapped.write_text(f"doc_type,doc_no,colour,reason\n{ID},resident_id,red,\nresident_id,red,{ID},\n", "utf-8")
+    done = await healthbot("admin", "status", "import", "--config", config, str(swapped))
+    assert done.returncode == 0 and "imported 0 rows, 2 bad rows" in done.stdout
+    assert "line 2: doc_type '11'…'2X' (18 characters)" in done.stderr and ID not in done.stderr
+    assert title_bar(bot, await full_claim(bot, "oOperator_0004")) == (26, 173, 25)  # nothing was set

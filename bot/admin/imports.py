@@ -13,7 +13,7 @@ from bot.admin.notify import notify_results
 from bot.domain.colours import HEALTH_COLOURS, TRAVEL_COLOURS
 from bot.domain.documents import PHONE_RE, normalize_number
 from bot.engine.services import Services
-from bot.features.imports import BadRow, CsvImport, Imported, SkipRow, document, moment
+from bot.features.imports import BadRow, CsvImport, Imported, SkipRow, document, moment, quoted
 from storage import Pipeline
 from storage.results import TestResult
 from storage.travel import WINDOW, Visit
@@ -31,7 +31,7 @@ def parse_status_row(doc_type: str, doc_number: str, colour: str, reason: str, t
     doc_type, number = document(doc_type, doc_number, today)
     colour = colour.strip().lower()
     if colour not in HEALTH_COLOURS:
-        raise BadRow(f"colour {colour!r} is not one of {', '.join(HEALTH_COLOURS)}")
+        raise BadRow(f"colour {quoted(colour)} is not one of {', '.join(HEALTH_COLOURS)}")
     return StatusRow(doc_type, number, colour, reason.strip()[:100])
 
 
@@ -90,7 +90,7 @@ class Admin:
             overseas = row[3].strip().lower() in ("1", "true", "yes", "是")
             colour = row[4].strip().lower()
             if colour and colour not in TRAVEL_COLOURS:
-                raise BadRow(f"colour {colour!r} is not one of {', '.join(TRAVEL_COLOURS)}")
+                raise BadRow(f"colour {quoted(colour)} is not one of {', '.join(TRAVEL_COLOURS)}")
             return phone, Visit(city, at, overseas), colour
 
         def queue(pipe: Pipeline, row: tuple[str, Visit, str]) -> None:
