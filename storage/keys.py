@@ -177,9 +177,10 @@ class Keys:
         """One venue's entries of one day (YYYYMMDD, Shanghai)."""
         return f"{self.prefix}:v:{{{scene}}}:in:{day}"
 
-    def visits(self, doc_index: str) -> str:
-        """The venues a document was registered at (scene|time|id), for a person trace."""
-        return f"{self.prefix}:d:{{{doc_index}}}:visits"
+    def visits(self, doc_index: str, day: str) -> str:
+        """The venues a document was registered at on one day (YYYYMMDD, Shanghai), as scene|id scored by the
+        time, for a person trace."""
+        return f"{self.prefix}:d:{{{doc_index}}}:visits:{day}"
 
     def last_venue(self, openid: str) -> str:
         """The venue a user scanned last, for a while: 「为亲属登记」 registers relatives there."""

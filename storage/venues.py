@@ -7,16 +7,18 @@ Keys, each under one hash tag so every write is slot-local on a cluster:
   reads only this venue's days, never the keyspace. A holder's own entry is `HOLDER openid|id|` and their
   person as their profile holds it, sealed under the openid (`holder_entry`); a relative's is a record sealed
   for the venue (`sealed_entry`). Either way, names and documents are ciphertext;
-- `{p}:d:{doc_index}:visits`: a document's entries as `scene|id` (no personal data), for a person trace.
+- `{p}:d:{doc_index}:visits:YYYYMMDD`: a document's entries of one day as `scene|id` (no personal data), for
+  a person trace.
 
 Both sorted sets are scored by the whole second, as a trace shows the time. A person's visits stay a listpack
 (up to 128 members), which Redis walks on every insert, and an integer score there is read without parsing
 a float's text at each step; a float's repr is costly on our side too. Entries of one second are ordered by
 member, not by arrival.
 
-An entry is five writes (ZADD and EXPIREAT; ZADD, ZREMRANGEBYSCORE and EXPIRE). On one node the scan's turn
-writes them in the script that ends it; on a cluster, one script per slot, sent together. Both keys expire
-`retention` after their last entry, and the person index is pruned to the retention on every write.
+An entry is four writes (ZADD and EXPIREAT on each day's key). On one node the scan's turn writes them in the
+script that ends it; on a cluster, one script per slot, sent together. Each day's keys expire `retention`
+after that day ends, so nothing outlives the retention by more than a day; reads never list what is older
+than the retention.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import functools
 import secrets
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -39,6 +42,7 @@ from storage.writes import Write, Writer
 
 SCENE_PREFIX = "venue:"
 DAY = 86400
+SHANGHAI_OFFSET = 8 * 3600
 # A venue is read on every scan at its door and changes almost never: each worker keeps what it read this long.
 # So a venue disabled by `admin venue disable` is refused by every worker within these seconds.
 VENUE_CACHE_SECONDS = 10
@@ -71,6 +75,11 @@ def new_scene() -> str:
 
 def _day(ts: float) -> str:
     return _day_of_hour(int(ts // 3600))
+
+
+def _day_end(second: int) -> int:
+    """The end of a moment's Shanghai day, as a timestamp (the zone has kept UTC+8 without summer time)."""
+    return ((second + SHANGHAI_OFFSET) // DAY + 1) * DAY - SHANGHAI_OFFSET
 
 
 @functools.lru_cache(maxsize=64)
@@ -139,15 +148,16 @@ class VenueRegistry:
         return self.vault.seal_json(record, context=f"entry:{scene}")
 
     def entry_writes(self, scene: str, doc_index: str, entry: bytes, at: float) -> list[Write]:
-        """An entry as writes (storage.writes), for the turn's end to carry: the entry in the venue's day, kept
-        `retention` after the day's last entry; the visit in the document's index, pruned to it."""
-        second = int(at)
-        entries, visits = self.keys.venue_entries(scene, _day(second)), self.keys.visits(doc_index)
+        """An entry as writes (storage.writes), for the turn's end to carry: the entry in the venue's day and
+        the visit in the document's day, each day's key expiring `retention` after that day ends, so nothing
+        is kept more than a day past the retention."""
+        second, day = int(at), _day(int(at))
+        entries, visits = self.keys.venue_entries(scene, day), self.keys.visits(doc_index, day)
+        gone = _day_end(second) + self.retention
         return [Write("ZADD", entries, (second, entry)),
-                Write("EXPIREAT", entries, (second + self.retention + DAY,)),
+                Write("EXPIREAT", entries, (gone,)),
                 Write("ZADD", visits, (second, f"{scene}|{unique_token()}")),
-                Write("ZREMRANGEBYSCORE", visits, ("-inf", second - self.retention)),
-                Write("EXPIRE", visits, (self.retention,))]
+                Write("EXPIREAT", visits, (gone,))]
 
     def last_venue_write(self, openid: str, state: str, scene: str, seconds: int) -> Write:
         """That `openid` scanned `scene` last, in `state` ("pending": their claim is under way; "in": checked
@@ -169,15 +179,21 @@ class VenueRegistry:
     async def entries(self, scene: str, start: float, end: float, now: float) -> list[Entry]:
         """The venue's entries from `start` to `end`, oldest first: one sorted-set range per day. Only the days
         that can still hold entries at `now` are read, so a window of centuries is a month's reads."""
-        start, end = max(start, now - self.retention - DAY), min(end, now + DAY)
         found: list[Entry] = []
+        for key, low, high in self._days(lambda day: self.keys.venue_entries(scene, day), start, end, now):
+            for member, at in await self.redis.zrangebyscore(key, low, high, withscores=True):
+                found.append(Entry(scene, at, self._record(scene, member)))
+        return found
+
+    def _days(self, key: Callable[[str], str], start: float, end: float, now: float
+              ) -> Iterator[tuple[str, float, float]]:
+        """(day's key, start, end) for each day of the window that the retention still covers at `now`: nothing
+        older than the retention is read, whatever its key still holds until it expires."""
+        start, end = max(start, now - self.retention), min(end, now + DAY)
         day = datetime.fromtimestamp(start, _SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
         while day.timestamp() <= end:
-            key = self.keys.venue_entries(scene, day.strftime("%Y%m%d"))
-            for member, at in await self.redis.zrangebyscore(key, start, end, withscores=True):
-                found.append(Entry(scene, at, self._record(scene, member)))
+            yield key(day.strftime("%Y%m%d")), start, end
             day += timedelta(days=1)
-        return found
 
     def _record(self, scene: str, entry: bytes) -> dict[str, str]:
         if entry[:1] != HOLDER:
@@ -188,7 +204,10 @@ class VenueRegistry:
         return {"o": openid, "n": person.name, "t": person.doc_type, "d": person.doc_number, "p": person.phone,
                 "r": ""}
 
-    async def visits(self, doc_index: str, start: float, end: float) -> list[tuple[str, float]]:
-        """(scene, time) of a document's entries in the window, oldest first."""
-        members = await self.redis.zrangebyscore(self.keys.visits(doc_index), start, end, withscores=True)
-        return [(member.decode().split("|", 1)[0], at) for member, at in members]
+    async def visits(self, doc_index: str, start: float, end: float, now: float) -> list[tuple[str, float]]:
+        """(scene, time) of a document's entries in the window and the retention, oldest first."""
+        found: list[tuple[str, float]] = []
+        for key, low, high in self._days(lambda day: self.keys.visits(doc_index, day), start, end, now):
+            members = await self.redis.zrangebyscore(key, low, high, withscores=True)
+            found += [(member.decode().split("|", 1)[0], at) for member, at in members]
+        return found

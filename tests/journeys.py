@@ -37,6 +37,12 @@ AGE_6, AGE_7 = "110101201806160512", "110101201806150621"
 LEAP_DAY = "110101201202290172"
 
 
+def adult(n: int) -> str:
+    """A checksum-valid ID of an adult born 1980-01-01, the n-th of them."""
+    first17 = f"11010519800101{n:03d}"
+    return first17 + check_char(first17)
+
+
 def elder(n: int) -> str:
     """A distinct, checksum-valid ID of a 75-year-old for each n."""
     first17 = f"11010119500101{n:03d}"

@@ -18,7 +18,7 @@ from storage.results import TestResult
 from storage.travel import Visit
 from tests.conftest import Bot, BotFactory, Upstream
 from tests.helpers import config_for, healthbot
-from tests.journeys import ID, NAME, PHONE, claim_until, full_claim, last_code, sent_to
+from tests.journeys import ID, NAME, PHONE, adult, claim_until, full_claim, last_code, sent_to
 
 OTHER_PHONE = "13712342222"
 
@@ -232,11 +232,6 @@ async def test_deregistering_does_not_reset_the_sms_history(bot: Bot) -> None:
     await claim_until(bot, user, ["取消", "注销健康码", "确认注销"])
     await full_claim(bot, user)  # another phone now: only this account's own history can refuse it
     assert "验证码发送过于频繁" in (await claim_until(bot, user, ["行程码", "13912340001", "同意并授权"]))[-1]
-
-
-def adult(n: int) -> str:
-    first17 = f"11010519800101{n:03d}"
-    return first17 + check_char(first17)
 
 
 # Dialogs, voice and the FAQ ----------------------------------------------------------------------------------------

@@ -11,13 +11,13 @@ import time
 import pytest
 
 from bot.domain.clock import SettableClock
-from bot.domain.documents import check_char
 from storage.connection import RedisClient
 from storage.relatives import Place, RelativeStore
 from tests.conftest import Bot, BotFactory
 from tests.journeys import (
     AGE_6,
     TODAY,
+    adult,
     full_claim,
     guardian,
     up_to_agreement,
@@ -30,11 +30,6 @@ LEASE, MARGIN = 2, 1
 @pytest.fixture
 async def bot(make_bot: BotFactory) -> Bot:
     return await make_bot(clock=SettableClock(TODAY))  # the day AGE_6 is six: no face check
-
-
-def adult(n: int) -> str:
-    first17 = f"11010519800101{n:03d}"
-    return first17 + check_char(first17)
 
 
 async def test_a_cluster_url_spreads_citizens_over_every_master(bot: Bot, local_cluster: LocalCluster,
@@ -142,7 +137,7 @@ async def test_a_venue_entry_lands_in_the_venues_day_and_the_persons_visits(bot:
     await venues.record("venue:clustertest1", "doc-index-1", entry, now)
     entries = await venues.entries("venue:clustertest1", now - 60, now + 60, now)
     assert [(e.record["o"], e.record["n"]) for e in entries] == [("oVenueCluster_1", "张三")]
-    assert [scene for scene, _ in await venues.visits("doc-index-1", now - 60, now + 60)] == ["venue:clustertest1"]
+    assert [scene for scene, _ in await venues.visits("doc-index-1", now - 60, now + 60, now)] == ["venue:clustertest1"]
 
 
 async def test_a_scan_through_the_webhook_records_the_entry_on_one_node_and_on_the_cluster(
@@ -159,5 +154,5 @@ async def test_a_scan_through_the_webhook_records_the_entry_on_one_node_and_on_t
     assert [e.record["o"] for e in entries] == [user]
     profile = await bot.services.codes.profiles.load(user)
     assert profile is not None
-    visits = await venues.visits(profile.doc_index, now - 60, now + 60)
+    visits = await venues.visits(profile.doc_index, now - 60, now + 60, now)
     assert [scene for scene, _ in visits] == ["venue:clustertest2"]

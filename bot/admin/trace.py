@@ -94,7 +94,7 @@ async def person_visits(services: Services, doc_type: str, doc_no: str, days: in
     now = services.clock.time()
     index = services.codes.profiles.doc_index(doc_type, number)
     visits = []
-    for scene, at in await services.venues.visits(index, now - days * 86400, now):
+    for scene, at in await services.venues.visits(index, now - days * 86400, now, now):
         venue = await services.venues.get(scene)
         visits.append((to_second(at), venue.name if venue else "(deleted venue)", scene))
     return visits
