@@ -60,7 +60,7 @@ async def measure(url: str, users: int) -> None:
                 entry = venues.holder_entry(openid, sealed)
                 await venues.record(scenes[(n + visit) % 20], index, entry, now + n + visit * 600)
         entry_bytes = 0
-        for pattern in (f"{prefix}:v:*:in:*", f"{prefix}:d:*:visits"):
+        for pattern in (f"{prefix}:v:*:in:*", f"{prefix}:d:*:visits:*"):
             async for key in redis.scan_iter(match=pattern, count=1000):
                 entry_bytes += int(await redis.memory_usage(key, samples=0) or 0)
         print(f"bytes per venue entry={entry_bytes / (5 * users):,.0f} ({5 * users} entries at 20 venues)")
