@@ -98,9 +98,14 @@ async def _metrics_site(app: web.Application) -> None:
     app.on_cleanup.append(stop)
 
 
-async def metrics_page(request: web.Request) -> web.Response:
+def operator_asks(request: web.Request) -> bool:
+    """Whether the request carries the operators' bearer token ([server] metrics_token)."""
     token = request.app[SERVICES].settings.server.metrics_token
-    if token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
+    return bool(token) and hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}")
+
+
+async def metrics_page(request: web.Request) -> web.Response:
+    if request.app[SERVICES].settings.server.metrics_token and not operator_asks(request):
         raise web.HTTPUnauthorized(text="metrics need a token", headers={"WWW-Authenticate": "Bearer"})
     return web.Response(body=request.app[SERVICES].metrics.render(), content_type="text/plain", charset="utf-8",
                         headers={"Cache-Control": "no-store"})
@@ -134,5 +139,10 @@ async def _answers(services: Services, url: str) -> bool:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """The process answers, and whether Redis does. Which worker answered is for operators only (the metrics
+    token): process details are nobody else's business."""
     ok = await redis_reachable(request.app[SERVICES])
-    return web.json_response({"status": "ok" if ok else "degraded", "redis": ok, "worker": os.getpid()})
+    body: dict[str, object] = {"status": "ok" if ok else "degraded", "redis": ok}
+    if operator_asks(request):
+        body["worker"] = os.getpid()
+    return web.json_response(body)

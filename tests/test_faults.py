@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 
 from bot.devkit.simulator import Simulator, parse_reply
 from bot.devkit.standin import Fault, StandInState
-from tests.conftest import APP_ID, REDIS_URL, TOKEN, BotFactory, describe
+from tests.conftest import APP_ID, METRICS_AUTH, REDIS_URL, TOKEN, BotFactory, describe
 from tests.helpers import Worker, free_port, write_config
 from tests.journeys import (
     ID,
@@ -164,7 +164,8 @@ async def test_workers_share_one_port_and_one_users_dialog(tmp_path: Path, prefi
         deadline = time.monotonic() + 30
         while len(pids) < 2 and time.monotonic() < deadline:
             try:
-                async with aiohttp.ClientSession() as http, http.get(url + "/healthz") as response:
+                async with aiohttp.ClientSession() as http, \
+                        http.get(url + "/healthz", headers=METRICS_AUTH) as response:
                     pids.add((await response.json())["worker"])  # a new connection each time
             except aiohttp.ClientError:
                 pass

@@ -9,7 +9,7 @@ import xmltodict
 
 from bot.devkit.simulator import parse_reply
 from bot.wechat.signing import wechat_signature
-from tests.conftest import AES_KEY, APP_ID, TOKEN, Bot, BotFactory
+from tests.conftest import AES_KEY, APP_ID, METRICS_AUTH, TOKEN, Bot, BotFactory
 from tests.vectors import A_ENCRYPT
 
 USER = "oUser_webhook_0001"
@@ -149,7 +149,8 @@ async def test_cdata_injection_in_echoed_text_cannot_change_the_reply(bot: Bot) 
     assert set(reply) == {"ToUserName", "FromUserName", "CreateTime", "MsgType", "Content"}
 
 
-async def test_healthz_reports_redis(bot: Bot) -> None:
+async def test_healthz_reports_redis_and_the_worker_to_operators_only(bot: Bot) -> None:
     response = await bot.client.get("/healthz")
-    assert response.status == 200 and await response.json() == {"status": "ok", "redis": True,
-                                                                 "worker": os.getpid()}
+    assert response.status == 200 and await response.json() == {"status": "ok", "redis": True}
+    operator = await bot.client.get("/healthz", headers=METRICS_AUTH)
+    assert await operator.json() == {"status": "ok", "redis": True, "worker": os.getpid()}

@@ -26,7 +26,8 @@ async def worker_pids(url: str, want: int, seconds: float = 30) -> set[int]:
     deadline = time.monotonic() + seconds
     while len(pids) < want and time.monotonic() < deadline:
         try:
-            async with aiohttp.ClientSession() as http, http.get(url + "/healthz") as response:
+            async with aiohttp.ClientSession() as http, \
+                    http.get(url + "/healthz", headers=METRICS_AUTH) as response:
                 pids.add((await response.json())["worker"])
         except aiohttp.ClientError:
             pass
