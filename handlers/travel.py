@@ -43,7 +43,8 @@ async def send_code(ctx: Context) -> None:
     """Ask for a code within the limits; what happened is kept for the prompt to tell."""
     services, data = ctx.services, ctx.state.data
     phone = data["phone"]
-    outcome = await services.sms.issue(phone_index(ctx, phone), ctx.openid, services.clock.time())
+    owner = phone == await claimed_phone(ctx)  # the number's owner keeps an allowance strangers cannot use up
+    outcome = await services.sms.issue(phone_index(ctx, phone), ctx.openid, services.clock.time(), owner)
     data["sms"], data["retry_at"] = outcome.result, time_of_day(outcome.retry_at) if outcome.retry_at else ""
     data["live"] = outcome.live
     services.metrics.inc("healthbot_sms_total", outcome=outcome.result)

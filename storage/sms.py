@@ -34,7 +34,9 @@ local function refusal(key, now, resend, per_hour, per_day)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - 86400)
   local reason, earliest = '', 0
   local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-  if last[2] and now - tonumber(last[2]) < resend then reason = 'resend'; earliest = tonumber(last[2]) + resend end
+  if resend > 0 and last[2] and now - tonumber(last[2]) < resend then
+    reason = 'resend'; earliest = tonumber(last[2]) + resend
+  end
   local hour = redis.call('ZRANGEBYSCORE', key, now - 3600, '+inf', 'WITHSCORES')
   if #hour / 2 >= per_hour then reason = 'hour'; earliest = math.max(earliest, tonumber(hour[2]) + 3600) end
   local day = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
@@ -58,9 +60,17 @@ count(KEYS[1], now, ARGV[2])
 return {'ok'}
 """
 
+# The phone's owner (the account that claimed its code with this phone, ARGV[9] = '1') is held to its own
+# account's limits only: its sends count against the phone's cap, which strangers then share what is left of.
+# One script decides each send, so concurrent requests for one phone each get the true answer.
 SEND_TO_PHONE = WINDOW + """
 local now = tonumber(ARGV[1])
-local reason, earliest = refusal(KEYS[2], now, tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
+local reason, earliest = '', 0
+if ARGV[9] ~= '1' then
+  reason, earliest = refusal(KEYS[2], now, tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
+else
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 86400)
+end
 if reason ~= '' or ARGV[3] == '' then
   local live = redis.call('HGET', KEYS[1], 'expires')
   return {reason, tostring(earliest), (live and tonumber(live) > now) and '1' or ''}
@@ -111,29 +121,32 @@ class SmsCodes:
     def _mac(self, phone_index: str, openid: str, code: str) -> str:
         return hmac.new(self._key, f"sms\x00{phone_index}\x00{openid}\x00{code}".encode(), hashlib.sha256).hexdigest()
 
-    async def issue(self, phone_index: str, openid: str, now: float) -> SendOutcome:
+    async def issue(self, phone_index: str, openid: str, now: float, owner: bool = False) -> SendOutcome:
+        """A code for this account and phone, within the limits. `owner`: the account claimed its code with
+        this phone, and keeps its own allowance however many strangers ask for the number."""
         code = f"{secrets.randbelow(10**6):06d}"
         send_id, limits = secrets.token_hex(6), [RESEND_AFTER, PER_HOUR, PER_DAY]
         user_window = self.keys.sms_sent_user(openid)
         user = await self._take_user_place(keys=[user_window], args=[repr(now), send_id, *limits])
         if user[0] != b"ok":  # say the later of the two times when the phone is refused too
-            phone = await self._phone(phone_index, now, send_id, "", openid)
+            phone = await self._phone(phone_index, now, send_id, "", openid, owner)
             return SendOutcome(user[0].decode(), retry_at=max(float(user[1]), float(phone[1] or 0)),
                                live=phone[2] == b"1")
-        phone = await self._phone(phone_index, now, send_id, self._mac(phone_index, openid, code), openid)
+        phone = await self._phone(phone_index, now, send_id, self._mac(phone_index, openid, code), openid, owner)
         if phone[0] != b"sent":  # the phone's own cap, across every account that asked for it
             await self.redis.zrem(user_window, send_id)
             return SendOutcome(f"phone_{phone[0].decode()}", retry_at=float(phone[1]), live=phone[2] == b"1")
         return SendOutcome("sent", code=code)
 
-    async def _phone(self, phone_index: str, now: float, send_id: str, mac: str, openid: str) -> list[bytes]:
+    async def _phone(self, phone_index: str, now: float, send_id: str, mac: str, openid: str,
+                     owner: bool) -> list[bytes]:
         """Send on the phone's window; with no mac, only ask when the phone could next be sent to and whether
         this account's code for it is still live. The code is this account's alone: another account asking
         for the same phone neither replaces nor voids it."""
         k = self.keys
         return await self._send_to_phone(
             keys=[k.sms_code(phone_index, openid), k.sms_sent_phone(phone_index)],
-            args=[repr(now), send_id, mac, openid, 0, PHONE_PER_HOUR, PHONE_PER_DAY, VALID_FOR])
+            args=[repr(now), send_id, mac, openid, 0, PHONE_PER_HOUR, PHONE_PER_DAY, VALID_FOR, "1" if owner else ""])
 
     async def check(self, phone_index: str, openid: str, code: str, now: float) -> CheckOutcome:
         result = await self._check(keys=[self.keys.sms_code(phone_index, openid)],

@@ -126,6 +126,29 @@ async def test_bombing_a_phone_is_capped_across_accounts(bot: Bot) -> None:
     assert len([m for m in bot.standin.sms if m["phone"] == OTHER_PHONE]) == 10
 
 
+async def test_strangers_cannot_use_up_the_owners_allowance(bot: Bot) -> None:
+    """Ten strangers asking for a number fill its hour's cap; the account that claimed its code with that number
+    still gets a code, on its own account's limits."""
+    for n in range(30, 40):
+        assert "验证码已发送" in (await claim_until(bot, f"oCitizen_04{n:02d}", ["行程码", PHONE, "同意并授权"]))[-1]
+    assert "已达上限" in (await claim_until(bot, "oCitizen_0440", ["行程码", PHONE, "同意并授权"]))[-1]
+    owner = "oCitizen_0441"
+    await full_claim(bot, owner)  # claimed with PHONE
+    assert "验证码已发送" in (await claim_until(bot, owner, ["行程码", "1", "同意并授权"]))[-1]
+    assert len([m for m in bot.standin.sms if m["phone"] == PHONE]) == 11
+
+
+async def test_concurrent_requests_for_one_phone_each_get_the_true_answer(bot: Bot) -> None:
+    """Twenty accounts at once: each is sent a code or told which limit and when to retry; none is told that
+    the SMS service is down, and the phone's cap holds."""
+    users = [f"oCitizen_05{n:02d}" for n in range(20)]
+    await asyncio.gather(*(claim_until(bot, user, ["行程码", OTHER_PHONE]) for user in users))
+    replies = await asyncio.gather(*(bot.say(user, "同意并授权") for user in users))
+    assert replies and not [r for r in replies if "短信服务暂时不可用" in r]
+    assert all("验证码已发送" in r or ("已达上限" in r and "后回复「重新发送」" in r) for r in replies), replies
+    assert len([m for m in bot.standin.sms if m["phone"] == OTHER_PHONE]) == 10
+
+
 # Relatives: numbers, bare commands, names in texts -----------------------------------------------------------------
 
 async def test_a_relatives_number_stays_put_after_an_unbind(bot: Bot, clock: SettableClock) -> None:

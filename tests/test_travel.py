@@ -186,3 +186,12 @@ async def test_the_sms_gateway_down_is_said_and_resend_works_later(bot: Bot) -> 
     bot.standin.faults["sms"].append(Fault(status=503, times=3))
     user = "oTravel_0010"
     assert "短信服务暂时不可用" in await to_code_step(bot, user, OTHER_PHONE)
+
+
+async def test_a_send_decided_after_a_later_one_gets_the_true_answer(bot: Bot) -> None:
+    """Two accounts ask for one phone at once: the second to reach Redis may carry the earlier clock reading.
+    It is sent, or told a real limit; never a refusal no template knows (which read 「短信服务暂时不可用」)."""
+    sms, index = bot.services.sms, bot.services.vault.index("phone", OTHER_PHONE)
+    later = await sms.issue(index, "oTravelRace_1", 1_000_000.6)
+    earlier = await sms.issue(index, "oTravelRace_2", 1_000_000.5)
+    assert (later.result, earlier.result) == ("sent", "sent")

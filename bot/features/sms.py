@@ -13,8 +13,8 @@ class Sms:
     codes: SmsCodes
     sender: SmsSender
 
-    async def issue(self, phone_index: str, openid: str, now: float) -> SendOutcome:
-        return await self.codes.issue(phone_index, openid, now)
+    async def issue(self, phone_index: str, openid: str, now: float, owner: bool = False) -> SendOutcome:
+        return await self.codes.issue(phone_index, openid, now, owner)
 
     async def check(self, phone_index: str, openid: str, code: str, now: float) -> CheckOutcome:
         return await self.codes.check(phone_index, openid, code, now)
