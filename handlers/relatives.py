@@ -60,7 +60,7 @@ async def relative_id(text: str, ctx: Context) -> str:
         raise Invalid("relatives/not_yourself.txt")
     if any(r.index == store.index(number) for r in await store.list(ctx.openid)):
         raise Invalid("relatives/duplicate.txt")
-    if await store.guardians(number) >= store.max_guardians:
+    if await store.places_taken(number) >= store.max_guardians:
         raise Invalid("relatives/relative_full.txt", limit=store.max_guardians)
     return number
 

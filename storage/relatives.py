@@ -23,6 +23,7 @@ The audit entry is queued in the user's slot by the same COMMIT and then moved t
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass, replace
 
 from storage.audit import AuditLog
@@ -40,6 +41,8 @@ local function expired(state)
   local deadline = string.match(state, '^p:(%d+):')
   return deadline and tonumber(deadline) < now, deadline ~= nil
 end
+local held = 'held:' .. ARGV[5]
+redis.call('HDEL', KEYS[1], held)  -- a place held after this user's 注销: theirs again
 local mine = redis.call('HGET', KEYS[1], ARGV[1])
 if mine then
   local lapsed, pending = expired(mine)
@@ -49,7 +52,9 @@ end
 local others, suspects = 0, {}
 local entries = redis.call('HGETALL', KEYS[1])
 for i = 1, #entries, 2 do
-  if entries[i] ~= ARGV[1] then
+  if string.sub(entries[i], 1, 5) == 'held:' then
+    if expired(entries[i + 1]) then redis.call('HDEL', KEYS[1], entries[i]) else others = others + 1 end
+  elseif entries[i] ~= ARGV[1] then
     others = others + 1
     local lapsed, pending = expired(entries[i + 1])
     if lapsed or not pending then
@@ -85,11 +90,14 @@ redis.call('RPUSH', KEYS[3], ARGV[4])
 return {'ok', at}
 """
 
-# After 注销 inside the 24 h window: the place stays taken, as a lease that lapses when the window ends, and is
-# then reconciled away like any lapsed reservation (compare-and-set on the bound state).
+# After 注销 inside the 24 h window: the place stays taken, as a lease that lapses when the window ends, under
+# the user's pseudonym (`held:` + RelativeStore.who), never their openid. The next reservation of the relative
+# deletes it once lapsed, and the same user binding again takes it back (RESERVE).
 HOLD = """
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], 'p:' .. (tonumber(redis.call('TIME')[1]) + tonumber(ARGV[3])) .. ':held')
+redis.call('HDEL', KEYS[1], ARGV[1])
+local deadline = tonumber(redis.call('TIME')[1]) + tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], 'held:' .. ARGV[4], 'p:' .. deadline .. ':held')
 return 1
 """
 
@@ -179,7 +187,7 @@ class RelativeStore:
         key = self.keys.guardians(index)
         for _ in range(2):
             result = await self._reserve(keys=[key], args=[openid, secrets.token_hex(8), self.max_guardians,
-                                                           self.lease])
+                                                           self.lease, self.who(openid)])
             verdict = result[0].decode()
             if verdict == "ok":
                 return Place(openid, index, result[1].decode())
@@ -290,7 +298,17 @@ class RelativeStore:
         return [who.decode() for who, state in entries.items() if state.startswith(b"b:")]
 
     async def guardians(self, doc_number: str) -> int:
+        """The relative's bindings."""
         return len(await self.guardian_openids(self.index(doc_number)))
+
+    async def places_taken(self, doc_number: str) -> int:
+        """The relative's places taken: bindings, and places held after a guardian's 注销 that have not lapsed."""
+        now = time.time()
+        taken = 0
+        for who, state in (await self.redis.hgetall(self.keys.guardians(self.index(doc_number)))).items():
+            if state.startswith(b"b:") or (who.startswith(b"held:") and float(state.split(b":")[1]) > now):
+                taken += 1
+        return taken
 
     async def audit(self, openid: str, action: str, index: str, now: float) -> None:
         await self._append_audit(action, self.who(openid), index, repr(now), secrets.token_hex(8))
@@ -311,7 +329,7 @@ class RelativeStore:
             left = relative.bound_at + self.unbind_after - now
             if left > 0:
                 await self._hold(keys=[self.keys.guardians(relative.index)],
-                                 args=[openid, _bound(repr(outcome.bound_at)), int(left) + 1])
+                                 args=[openid, _bound(repr(outcome.bound_at)), int(left) + 1, self.who(openid)])
             else:
                 await self.give_back_place(openid, relative.index, outcome.bound_at)
         await self.publish_audit(openid)

@@ -231,12 +231,15 @@ async def test_deregistering_keeps_a_young_bindings_place_taken_until_24_hours(b
     clock.advance(24 * 3600 - 1)  # the bindings are a second short of 24 hours
     assert "将同时解除您绑定的 1 位亲属" in await bot.say(guardians[2], "注销健康码")
     await bot.say(guardians[2], "确认注销")
-    steps = ["添加亲属", "王小宝", child(31), "7", "确认绑定", "同意协议并认证", "确认承诺"]
-    refused = (await claim_until(bot, guardians[3], steps))[-1]
-    assert "这位亲属已被 3 位用户绑定" in refused
+    key = bot.services.keys.guardians(bot.services.relatives.index(child(31)))
+    fields = [f.decode() for f in await bot.services.redis.hkeys(key)]
+    assert guardians[2] not in fields and len([f for f in fields if f.startswith("held:")]) == 1  # no openid kept
+    refused = (await claim_until(bot, guardians[3], ["添加亲属", "王小宝", child(31)]))[-1]
+    assert "已被 3 位用户绑定" in refused and "请输入亲属的 18 位居民身份证号码" not in refused  # at the ID step
     await bot.say(guardians[3], "取消")
-    await asyncio.sleep(4)  # held on Redis's clock (whole seconds) until the 24 hours are up, then reconciled
+    await asyncio.sleep(4)  # held on Redis's clock (whole seconds) until the 24 hours are up, then deleted
     await bind_child(bot, guardians[3], 31, "王小宝")
+    assert not [f for f in await bot.services.redis.hkeys(key) if f.startswith(b"held:")]
 
 
 async def test_deregistering_does_not_reset_the_message_limit(make_bot: BotFactory, clock: SettableClock) -> None:
