@@ -44,11 +44,12 @@ async def send_code(ctx: Context) -> None:
     services, data = ctx.services, ctx.state.data
     phone = data["phone"]
     owner = phone == await claimed_phone(ctx)  # the number's owner keeps an allowance strangers cannot use up
-    outcome = await services.sms.issue(phone_index(ctx, phone), ctx.openid, services.clock.time(), owner)
+    outcome = await services.sms.issue(phone_index(ctx, phone), ctx.openid, services.clock.time(), owner,
+                                       send_id=ctx.message.dedup_id())
     data["sms"], data["retry_at"] = outcome.result, time_of_day(outcome.retry_at) if outcome.retry_at else ""
     data["live"] = outcome.live
     services.metrics.inc("healthbot_sms_total", outcome=outcome.result)
-    if outcome.result == "sent":
+    if outcome.result == "sent" and outcome.code:  # no code: this push's first attempt sent it
         try:
             await services.sms.send(phone, ctx.render("travel/sms.txt", code=outcome.code))
         except ProviderUnavailable:

@@ -53,6 +53,7 @@ end
 # takes the user's place first and gives it back if the phone refuses. A process dying in between leaves one
 # send counted that was never made: the limits can only be stricter for it, never looser.
 TAKE_USER_PLACE = WINDOW + """
+if redis.call('ZSCORE', KEYS[1], ARGV[2]) then return {'again'} end  -- this push's send, begun before
 local now = tonumber(ARGV[1])
 local reason, earliest = refusal(KEYS[1], now, tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
 if reason ~= '' then return {reason, tostring(earliest)} end
@@ -121,13 +122,18 @@ class SmsCodes:
     def _mac(self, phone_index: str, openid: str, code: str) -> str:
         return hmac.new(self._key, f"sms\x00{phone_index}\x00{openid}\x00{code}".encode(), hashlib.sha256).hexdigest()
 
-    async def issue(self, phone_index: str, openid: str, now: float, owner: bool = False) -> SendOutcome:
+    async def issue(self, phone_index: str, openid: str, now: float, owner: bool = False,
+                    send_id: str = "") -> SendOutcome:
         """A code for this account and phone, within the limits. `owner`: the account claimed its code with
-        this phone, and keeps its own allowance however many strangers ask for the number."""
+        this phone, and keeps its own allowance however many strangers ask for the number. `send_id`: the
+        push that asks; the same push asking again (WeChat's retry after a worker died mid-turn) is told
+        "sent" with no code, as its first attempt was, and nothing is sent or counted twice."""
         code = f"{secrets.randbelow(10**6):06d}"
-        send_id, limits = secrets.token_hex(6), [RESEND_AFTER, PER_HOUR, PER_DAY]
+        send_id, limits = send_id or secrets.token_hex(6), [RESEND_AFTER, PER_HOUR, PER_DAY]
         user_window = self.keys.sms_sent_user(openid)
         user = await self._take_user_place(keys=[user_window], args=[repr(now), send_id, *limits])
+        if user[0] == b"again":
+            return SendOutcome("sent")
         if user[0] != b"ok":  # say the later of the two times when the phone is refused too
             phone = await self._phone(phone_index, now, send_id, "", openid, owner)
             return SendOutcome(user[0].decode(), retry_at=max(float(user[1]), float(phone[1] or 0)),

@@ -11,6 +11,7 @@ import zxingcpp
 from PIL import Image
 
 from bot.domain.clock import SHANGHAI, SettableClock
+from bot.wechat.inbound import parse_inbound
 from tests.conftest import Bot, BotFactory
 from tests.helpers import config_for, healthbot
 from tests.journeys import (
@@ -195,3 +196,18 @@ async def test_a_send_decided_after_a_later_one_gets_the_true_answer(bot: Bot) -
     later = await sms.issue(index, "oTravelRace_1", 1_000_000.6)
     earlier = await sms.issue(index, "oTravelRace_2", 1_000_000.5)
     assert (later.result, earlier.result) == ("sent", "sent")
+
+
+async def test_a_retried_push_whose_first_attempt_sent_the_code_is_told_sent_not_too_frequent(bot: Bot) -> None:
+    """A worker killed mid-turn: WeChat's retry runs the step again once the lease has passed. The first attempt
+    had sent the code; the retry is told so, as the first would have been, and nothing is sent twice."""
+    user = "oTravelRetry_1"
+    await claim_until(bot, user, ["行程码", OTHER_PHONE])
+    push = bot.sim.text(user, "同意并授权")
+    index = bot.services.vault.index("phone", OTHER_PHONE)
+    parsed = parse_inbound(push.encode())
+    first = await bot.services.sms.issue(index, user, bot.services.clock.time(), send_id=parsed.dedup_id())
+    assert first.result == "sent"  # the first attempt's send, as it stood when the worker died
+    reply = await bot.say_xml(push)
+    assert "验证码已发送" in reply and "过于频繁" not in reply
+    assert [m for m in bot.standin.sms if m["phone"] == OTHER_PHONE] == []  # the retry sends none of its own

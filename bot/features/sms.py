@@ -13,8 +13,9 @@ class Sms:
     codes: SmsCodes
     sender: SmsSender
 
-    async def issue(self, phone_index: str, openid: str, now: float, owner: bool = False) -> SendOutcome:
-        return await self.codes.issue(phone_index, openid, now, owner)
+    async def issue(self, phone_index: str, openid: str, now: float, owner: bool = False,
+                    send_id: str = "") -> SendOutcome:
+        return await self.codes.issue(phone_index, openid, now, owner, send_id)
 
     async def check(self, phone_index: str, openid: str, code: str, now: float) -> CheckOutcome:
         return await self.codes.check(phone_index, openid, code, now)
