@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.domain.clock import time_of_day
 from bot.domain.documents import PHONE_RE, normalize_number
 from bot.domain.masking import mask_phone
-from bot.domain.numerals import is_number
 from bot.engine.context import Context
 from bot.engine.dialogs import Dialog, Invalid, Step
 from bot.engine.filters import Claimed
@@ -16,6 +14,7 @@ from bot.engine.router import Router
 from bot.upstreams.http import ProviderUnavailable
 from bot.usecases.answers import expect_word
 from bot.usecases.cards import code_image
+from bot.usecases.sms import code_step, sms_view
 from bot.usecases.travel import claimed_phone, phone_index, travel_image
 from bot.wechat.replies import Image, Reply
 
@@ -39,46 +38,8 @@ async def travel_phone(text: str, ctx: Context) -> str:
     return answer
 
 
-async def send_code(ctx: Context) -> None:
-    """Ask for a code within the limits; what happened is kept for the prompt to tell."""
-    services, data = ctx.services, ctx.state.data
-    phone = data["phone"]
-    owner = phone == await claimed_phone(ctx)  # the number's owner keeps an allowance strangers cannot use up
-    outcome = await services.sms.issue(phone_index(ctx, phone), ctx.openid, services.clock.time(), owner,
-                                       send_id=ctx.message.dedup_id())
-    data["sms"], data["retry_at"] = outcome.result, time_of_day(outcome.retry_at) if outcome.retry_at else ""
-    data["live"] = outcome.live
-    services.metrics.inc("healthbot_sms_total", outcome=outcome.result)
-    if outcome.result == "sent" and outcome.code:  # no code: this push's first attempt sent it
-        try:
-            await services.sms.send(phone, ctx.render("travel/sms.txt", code=outcome.code))
-        except ProviderUnavailable:
-            data["sms"] = "unavailable"
-            services.metrics.inc("healthbot_sms_total", outcome="unavailable")
-
-
-# What SmsCodes.check answers, when it is not "ok", and what the citizen is told.
-CODE_REFUSED = {"wrong": "travel/code_wrong.txt", "void": "travel/code_void.txt", "expired": "travel/code_expired.txt"}
-
-
-async def sms_code(text: str, ctx: Context) -> bool:
-    answer = normalize_number(text)
-    if text.strip() == "重新发送":
-        await send_code(ctx)
-        raise Invalid("travel/code_sent.txt", **travel_view(ctx, ctx.state.data))
-    if not (len(answer) == 6 and is_number(answer)):
-        raise Invalid("travel/bad_code.txt")
-    services = ctx.services
-    outcome = await services.sms.check(phone_index(ctx, ctx.state.data["phone"]), ctx.openid, answer,
-                                       services.clock.time())
-    if outcome.result != "ok":
-        raise Invalid(CODE_REFUSED[outcome.result], left=outcome.tries_left)
-    return True
-
-
 def travel_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
-    return {"phone": mask_phone(data.get("phone", "")), "sms": data.get("sms", ""), "live": data.get("live", False),
-            "retry_at": data.get("retry_at", ""), "own_phone": mask_phone(data.get("own_phone", "")),
+    return {**sms_view(data), "own_phone": mask_phone(data.get("own_phone", "")),
             "combined": bool(data.get("combined"))}
 
 
@@ -110,7 +71,7 @@ travel = router.dialog(Dialog(
     steps=(
         Step("phone", "travel/ask_phone.txt", travel_phone),
         Step("consent", "travel/consent.txt", expect_word("同意并授权", "travel/need_consent.txt")),
-        Step("code", "travel/ask_code.txt", sms_code, enter=send_code),
+        code_step(travel_view, "travel/sms.txt"),
     ),
     on_complete=complete_travel,
     view=travel_view,
