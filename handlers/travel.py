@@ -17,6 +17,7 @@ from bot.usecases.cards import code_image
 from bot.usecases.sms import code_step, sms_view
 from bot.usecases.travel import claimed_phone, phone_index, travel_image
 from bot.wechat.replies import Image, Reply
+from storage.profiles import Profile
 
 router = Router("travel")
 
@@ -65,13 +66,18 @@ async def complete_travel(ctx: Context, data: dict[str, Any]) -> Reply:
 
 
 
+def needs_code(ctx: Context, data: Mapping[str, Any]) -> bool:
+    """No code for the claimed phone while the claim's own code proves it (proven_lately)."""
+    return not (data.get("proven") and data.get("phone") == data.get("own_phone"))
+
+
 travel = router.dialog(Dialog(
     name="travel_card",
     restart_keyword="行程码",
     steps=(
         Step("phone", "travel/ask_phone.txt", travel_phone),
         Step("consent", "travel/consent.txt", expect_word("同意并授权", "travel/need_consent.txt")),
-        code_step(travel_view, "travel/sms.txt"),
+        code_step(travel_view, "travel/sms.txt", when=needs_code),
     ),
     on_complete=complete_travel,
     view=travel_view,
@@ -81,11 +87,22 @@ travel = router.dialog(Dialog(
 @router.keywords("行程码", "行程卡", "通信大数据行程卡", "通信行程卡")
 @router.click("TRAVEL_CARD")
 async def start_travel(ctx: Context) -> Reply:
-    return await travel.start(ctx, {"own_phone": await claimed_phone(ctx)})
+    return await travel.start(ctx, {"own_phone": await claimed_phone(ctx),
+                                    "proven": proven_lately(ctx, await ctx.profile())})
 
 
 @router.keywords("核验行程卡", "二码合一", "双码", when=Claimed("travel"))
 async def verify_for_combined(ctx: Context) -> Reply:
-    return await travel.start(ctx, {"own_phone": await claimed_phone(ctx), "combined": True})
+    return await travel.start(ctx, {"own_phone": await claimed_phone(ctx), "combined": True,
+                                    "proven": proven_lately(ctx, ctx.claimed)})
+
+
+def proven_lately(ctx: Context, profile: Profile | None) -> bool:
+    """「减少了用户多次接收行程卡验证码的麻烦」: the claim proved its phone with a code within the 二码合一 window, so
+    that phone's travel card needs no second code."""
+    proven = profile.phone_proven_at if profile else 0
+    window = ctx.services.travel.combined_window_hours * 3600
+    return bool(proven) and ctx.services.clock.time() - proven <= window
+
 
 

@@ -58,6 +58,7 @@ def code_checker(view: Callable[[Context, Mapping[str, Any]], Mapping[str, Any]]
                                            services.clock.time())
         if outcome.result != "ok":
             raise Invalid(CODE_REFUSED[outcome.result], left=outcome.tries_left)
+        ctx.state.data["proven_phone"] = ctx.state.data["phone"]
         return True
 
     return sms_code
@@ -65,8 +66,12 @@ def code_checker(view: Callable[[Context, Mapping[str, Any]], Mapping[str, Any]]
 
 def code_step(view: Callable[[Context, Mapping[str, Any]], Mapping[str, Any]], body: str,
               when: Callable[[Context, Mapping[str, Any]], bool] | None = None) -> Step:
-    """The step itself: `body` is the SMS's template, `view` the dialog's (it must give sms_view's values)."""
-    return Step("code", "sms/ask_code.txt", code_checker(view, body), when=when, enter=sender(body))
+    """The step itself: `body` is the SMS's template, `view` the dialog's (it must give sms_view's values).
+    A phone proved once in the dialog is not asked for again: 「返回」 from a later step passes over it."""
+    def applies(ctx: Context, data: Mapping[str, Any]) -> bool:
+        return data.get("proven_phone") != data.get("phone") and (when is None or when(ctx, data))
+
+    return Step("code", "sms/ask_code.txt", code_checker(view, body), when=applies, enter=sender(body))
 
 
 def sms_view(data: Mapping[str, Any]) -> dict[str, Any]:
