@@ -116,7 +116,7 @@ async def complete_claim(ctx: Context, data: dict[str, Any]) -> Reply:
         dialog.resume(ctx, data, "confirm")
         return ctx.text("claim/identity_unavailable.txt")
     if not verdict.ok:
-        kept = {k: v for k, v in data.items() if k in ("consent", "doc_type", "entry")}
+        kept = {k: v for k, v in data.items() if k in ("consent", "doc_type", "entry", "proven_phone")}
         dialog.resume(ctx, kept, "name" if person.doc_type == RESIDENT_ID else "doc_number")
         return ctx.text("claim/identity_failed.txt", reason=verdict.reason)
     now = ctx.services.clock.time()
