@@ -18,6 +18,7 @@ source bench/common.sh
 need valgrind
 config plain 8381 8380; config aes 8382 8380 "$AES"; config plain-cg 8385 8380; config aes-cg 8385 8380 "$AES"
 $HB standin --config "$work/plain.toml" --port 8380 >"$work/standin.log" 2>&1 & pids+=($!)
+export HB_STANDIN=http://127.0.0.1:8380  # where bench.signed_requests reads the claims' SMS codes
 $HB serve --config "$work/plain.toml" >"$work/plain.log" 2>&1 & pids+=($!)
 $HB serve --config "$work/aes.toml" >"$work/aes.log" 2>&1 & pids+=($!)
 up http://127.0.0.1:8380/; up http://127.0.0.1:8381/healthz; up http://127.0.0.1:8382/healthz

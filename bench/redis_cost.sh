@@ -10,6 +10,7 @@ source bench/common.sh
 need wrk
 config plain 8371 8370
 $HB standin --config "$work/plain.toml" --port 8370 >"$work/standin.log" 2>&1 & pids+=($!)
+export HB_STANDIN=http://127.0.0.1:8370  # where bench.signed_requests reads the claims' SMS codes
 $HB serve --config "$work/plain.toml" >"$work/plain.log" 2>&1 & pids+=($!)
 server=$!
 up http://127.0.0.1:8371/healthz

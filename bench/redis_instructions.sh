@@ -19,6 +19,7 @@ valgrind --tool=callgrind --callgrind-out-file="$work/redis.%p" redis-server --p
 vg=$!; pids+=($vg)
 for _ in $(seq 1 300); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 $HB standin --config "$work/plain.toml" --port 8387 >"$work/standin.log" 2>&1 & pids+=($!)
+export HB_STANDIN=http://127.0.0.1:8387  # where bench.signed_requests reads the claims' SMS codes
 $HB serve --config "$work/plain.toml" >"$work/plain.log" 2>&1 & pids+=($!)
 up http://127.0.0.1:8387/; up http://127.0.0.1:8386/healthz
 SCENE=$(venue "$work/plain.toml")

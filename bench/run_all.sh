@@ -18,6 +18,7 @@ need wrk
 config plain 8391 8390
 config aes 8392 8390 "$AES"
 $HB standin --config "$work/plain.toml" --port 8390 >"$work/standin.log" 2>&1 & pids+=($!)
+export HB_STANDIN=http://127.0.0.1:8390  # where bench.signed_requests reads the claims' SMS codes
 declare -A pid_of  # port -> the process answering on it
 $HB serve --config "$work/plain.toml" >"$work/plain.log" 2>&1 & pids+=($!); pid_of[8391]=$!
 $HB serve --config "$work/aes.toml" >"$work/aes.log" 2>&1 & pids+=($!); pid_of[8392]=$!

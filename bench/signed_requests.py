@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import re
 from urllib.parse import urlencode, urlsplit
 
 import aiohttp
@@ -21,11 +23,19 @@ from bot.devkit.simulator import Simulator
 
 
 async def prepare(sim: Simulator, url: str, users: list[str], steps: list[str], scene: str = "") -> None:
-    """Each user says `steps` in turn; with a scene, scans it once at the end (the image is then cached)."""
+    """Each user says `steps` in turn; with a scene, scans it once at the end (the image is then cached).
+    {CODE} is the SMS code the stand-in WeChat API ($HB_STANDIN) received for the user's phone."""
+    standin = os.environ.get("HB_STANDIN", "http://127.0.0.1:8380")
     async with aiohttp.ClientSession() as http:
+        async def code(phone: str) -> str:
+            async with http.get(f"{standin}/_standin/sms") as response:
+                texts = [m["text"] for m in (await response.json())["sms"] if m["phone"] == phone]
+            return re.findall(r"\d{6}", texts[-1])[0] if texts else "000000"
+
         async def one(n: int, openid: str) -> None:
             for text in [*steps, *(["{SCAN}"] if scene else [])]:
                 text = text.replace("{ID}", fixture_id("11010119800101", n)).replace("{PHONE}", f"138{n:08d}")
+                text = await code(f"138{n:08d}") if text == "{CODE}" else text
                 xml = sim.event(openid, "SCAN", scene, create_time=1) if text == "{SCAN}" else sim.text(openid, text)
                 push = sim.sign(xml)
                 async with http.post(url, params=push.params, data=push.body) as response:
@@ -53,13 +63,13 @@ def main() -> None:
     tag = args.tag or args.path
     pool = [f"oB{tag}_{n:05d}" for n in range(args.users)]
     if args.path == "cached":
-        asyncio.run(prepare(sim, args.url, pool, ["防疫健康信息码", "同意", "张小三", "{ID}", "{PHONE}", "确认",
-                                                  "防疫健康信息码"]))
+        asyncio.run(prepare(sim, args.url, pool, ["防疫健康信息码", "同意", "张小三", "{ID}", "{PHONE}", "{CODE}",
+                                                  "确认", "防疫健康信息码"]))
     elif args.path == "venue":
         if not args.scene:
             raise SystemExit("--path venue needs --scene")
-        asyncio.run(prepare(sim, args.url, pool, ["防疫健康信息码", "同意", "张小三", "{ID}", "{PHONE}", "确认"],
-                            args.scene))
+        asyncio.run(prepare(sim, args.url, pool, ["防疫健康信息码", "同意", "张小三", "{ID}", "{PHONE}", "{CODE}",
+                                                  "确认"], args.scene))
     elif args.path == "dialog":
         asyncio.run(prepare(sim, args.url, pool, ["防疫健康信息码", "同意", "张小三"]))
     with open(args.out, "w", encoding="utf-8") as out:

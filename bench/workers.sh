@@ -15,6 +15,7 @@ source bench/common.sh
 need wrk
 config one 8481 8480; config two 8482 8480
 $HB standin --config "$work/one.toml" --port 8480 >"$work/standin.log" 2>&1 & pids+=($!)
+export HB_STANDIN=http://127.0.0.1:8480  # where bench.signed_requests reads the claims' SMS codes
 $HB serve --config "$work/one.toml" >"$work/one.log" 2>&1 & pids+=($!); one=$!
 $HB serve --config "$work/two.toml" --workers 2 >"$work/two.log" 2>&1 & pids+=($!); two=$!
 for port in 8481 8482; do up "http://127.0.0.1:$port/healthz"; done

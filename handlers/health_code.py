@@ -27,6 +27,7 @@ from bot.upstreams.http import ProviderUnavailable
 from bot.usecases.answers import expect_word, person_name
 from bot.usecases.cards import code_reply
 from bot.usecases.checkin import check_in, last_venue
+from bot.usecases.sms import code_step, sms_view
 from bot.wechat.replies import Reply
 from storage.keys import UserHash
 from storage.profiles import Person
@@ -101,6 +102,7 @@ def summary_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
         "nationality": data.get("nationality", ""),
         "types": DOCUMENT_CODES,
         "hmt": data.get("entry") == "hmt",
+        **{k: v for k, v in sms_view(data).items() if k != "phone"},
     }
 
 
@@ -114,10 +116,11 @@ async def complete_claim(ctx: Context, data: dict[str, Any]) -> Reply:
         dialog.resume(ctx, data, "confirm")
         return ctx.text("claim/identity_unavailable.txt")
     if not verdict.ok:
-        kept = {k: v for k, v in data.items() if k in ("consent", "doc_type", "entry")}
+        kept = {k: v for k, v in data.items() if k in ("consent", "doc_type", "entry", "proven_phone")}
         dialog.resume(ctx, kept, "name" if person.doc_type == RESIDENT_ID else "doc_number")
         return ctx.text("claim/identity_failed.txt", reason=verdict.reason)
-    profile = await ctx.services.codes.profiles.save(ctx.openid, person, ctx.services.clock.time())
+    now = ctx.services.clock.time()
+    profile = await ctx.services.codes.profiles.save(ctx.openid, person, now, phone_proven_at=now)
     if (venue := await last_venue(ctx, "pending")) is not None:  # the claim began with a 场所码 scan
         return await check_in(ctx, profile, venue)
     return await code_reply(ctx, profile, fresh=True)
@@ -128,6 +131,7 @@ def claim_steps(*middle: Step) -> tuple[Step, ...]:
         Step("consent", "claim/consent.txt", expect_word("同意", "claim/need_consent.txt")),
         *middle,
         Step("phone", "claim/ask_phone.txt", phone),
+        code_step(summary_view, "claim/sms.txt"),  # the phone is the claimant's: it receives a code
         Step("confirm", "claim/summary.txt", expect_word("确认", "claim/need_confirm.txt")),
     )
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.domain.clock import time_of_day
 from bot.domain.documents import PHONE_RE, normalize_number
 from bot.domain.masking import mask_phone
-from bot.domain.numerals import is_number
 from bot.engine.context import Context
 from bot.engine.dialogs import Dialog, Invalid, Step
 from bot.engine.filters import Claimed
@@ -16,8 +14,10 @@ from bot.engine.router import Router
 from bot.upstreams.http import ProviderUnavailable
 from bot.usecases.answers import expect_word
 from bot.usecases.cards import code_image
+from bot.usecases.sms import code_step, sms_view
 from bot.usecases.travel import claimed_phone, phone_index, travel_image
 from bot.wechat.replies import Image, Reply
+from storage.profiles import Profile
 
 router = Router("travel")
 
@@ -39,46 +39,8 @@ async def travel_phone(text: str, ctx: Context) -> str:
     return answer
 
 
-async def send_code(ctx: Context) -> None:
-    """Ask for a code within the limits; what happened is kept for the prompt to tell."""
-    services, data = ctx.services, ctx.state.data
-    phone = data["phone"]
-    owner = phone == await claimed_phone(ctx)  # the number's owner keeps an allowance strangers cannot use up
-    outcome = await services.sms.issue(phone_index(ctx, phone), ctx.openid, services.clock.time(), owner,
-                                       send_id=ctx.message.dedup_id())
-    data["sms"], data["retry_at"] = outcome.result, time_of_day(outcome.retry_at) if outcome.retry_at else ""
-    data["live"] = outcome.live
-    services.metrics.inc("healthbot_sms_total", outcome=outcome.result)
-    if outcome.result == "sent" and outcome.code:  # no code: this push's first attempt sent it
-        try:
-            await services.sms.send(phone, ctx.render("travel/sms.txt", code=outcome.code))
-        except ProviderUnavailable:
-            data["sms"] = "unavailable"
-            services.metrics.inc("healthbot_sms_total", outcome="unavailable")
-
-
-# What SmsCodes.check answers, when it is not "ok", and what the citizen is told.
-CODE_REFUSED = {"wrong": "travel/code_wrong.txt", "void": "travel/code_void.txt", "expired": "travel/code_expired.txt"}
-
-
-async def sms_code(text: str, ctx: Context) -> bool:
-    answer = normalize_number(text)
-    if text.strip() == "重新发送":
-        await send_code(ctx)
-        raise Invalid("travel/code_sent.txt", **travel_view(ctx, ctx.state.data))
-    if not (len(answer) == 6 and is_number(answer)):
-        raise Invalid("travel/bad_code.txt")
-    services = ctx.services
-    outcome = await services.sms.check(phone_index(ctx, ctx.state.data["phone"]), ctx.openid, answer,
-                                       services.clock.time())
-    if outcome.result != "ok":
-        raise Invalid(CODE_REFUSED[outcome.result], left=outcome.tries_left)
-    return True
-
-
 def travel_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
-    return {"phone": mask_phone(data.get("phone", "")), "sms": data.get("sms", ""), "live": data.get("live", False),
-            "retry_at": data.get("retry_at", ""), "own_phone": mask_phone(data.get("own_phone", "")),
+    return {**sms_view(data), "own_phone": mask_phone(data.get("own_phone", "")),
             "combined": bool(data.get("combined"))}
 
 
@@ -104,13 +66,18 @@ async def complete_travel(ctx: Context, data: dict[str, Any]) -> Reply:
 
 
 
+def needs_code(ctx: Context, data: Mapping[str, Any]) -> bool:
+    """No code for the claimed phone while the claim's own code proves it (proven_lately)."""
+    return not (data.get("proven") and data.get("phone") == data.get("own_phone"))
+
+
 travel = router.dialog(Dialog(
     name="travel_card",
     restart_keyword="行程码",
     steps=(
         Step("phone", "travel/ask_phone.txt", travel_phone),
         Step("consent", "travel/consent.txt", expect_word("同意并授权", "travel/need_consent.txt")),
-        Step("code", "travel/ask_code.txt", sms_code, enter=send_code),
+        code_step(travel_view, "travel/sms.txt", when=needs_code),
     ),
     on_complete=complete_travel,
     view=travel_view,
@@ -120,11 +87,22 @@ travel = router.dialog(Dialog(
 @router.keywords("行程码", "行程卡", "通信大数据行程卡", "通信行程卡")
 @router.click("TRAVEL_CARD")
 async def start_travel(ctx: Context) -> Reply:
-    return await travel.start(ctx, {"own_phone": await claimed_phone(ctx)})
+    return await travel.start(ctx, {"own_phone": await claimed_phone(ctx),
+                                    "proven": proven_lately(ctx, await ctx.profile())})
 
 
 @router.keywords("核验行程卡", "二码合一", "双码", when=Claimed("travel"))
 async def verify_for_combined(ctx: Context) -> Reply:
-    return await travel.start(ctx, {"own_phone": await claimed_phone(ctx), "combined": True})
+    return await travel.start(ctx, {"own_phone": await claimed_phone(ctx), "combined": True,
+                                    "proven": proven_lately(ctx, ctx.claimed)})
+
+
+def proven_lately(ctx: Context, profile: Profile | None) -> bool:
+    """「减少了用户多次接收行程卡验证码的麻烦」: the claim proved its phone with a code within the 二码合一 window, so
+    that phone's travel card needs no second code."""
+    proven = profile.phone_proven_at if profile else 0
+    window = ctx.services.travel.combined_window_hours * 3600
+    return bool(proven) and ctx.services.clock.time() - proven <= window
+
 
 

@@ -29,13 +29,15 @@ class Profile:
     needs only the document's index, and skipping the cipher and the JSON there was ~2 % of such a push.
     `sealed` is the person as stored: a 场所码 entry carries it as it is (storage.venues)."""
 
-    __slots__ = ("_open", "_person", "claimed_at", "doc_index", "sealed")
+    __slots__ = ("_open", "_person", "claimed_at", "doc_index", "phone_proven_at", "sealed")
 
-    def __init__(self, person: Person | PersonOf, doc_index: str, claimed_at: float, sealed: bytes) -> None:
+    def __init__(self, person: Person | PersonOf, doc_index: str, claimed_at: float, sealed: bytes,
+                 phone_proven_at: float = 0.0) -> None:
         self._person, self._open = (person, None) if isinstance(person, Person) else (None, person)
         self.doc_index = doc_index
         self.claimed_at = claimed_at
         self.sealed = sealed
+        self.phone_proven_at = phone_proven_at  # when the phone took an SMS code typed back (0: never)
 
     @property
     def person(self) -> Person:
@@ -72,17 +74,19 @@ class ProfileStore:
     def doc_index(self, doc_type: str, doc_number: str) -> str:
         return self.vault.index("doc", f"{doc_type}:{doc_number}")
 
-    async def save(self, openid: str, person: Person, claimed_at: float) -> Profile:
+    async def save(self, openid: str, person: Person, claimed_at: float, phone_proven_at: float = 0.0) -> Profile:
         index = self.doc_index(person.doc_type, person.doc_number)
         sealed = seal_person(self.vault, openid, person)
         fields = {"doc_index": index, "doc_type": person.doc_type, "sealed": sealed, "claimed_at": str(claimed_at)}
         if person.phone:
             fields["phone_index"] = self.vault.index("phone", person.phone)
+        if phone_proven_at:
+            fields["phone_proven_at"] = str(phone_proven_at)
         # Two slots on a cluster, so two writes: a claim that dies between them is retried by WeChat and
         # its retry writes both again; until then the holder only misses result notices.
         await self.redis.hset(self.keys.profile(openid), mapping=fields)
         await self.redis.sadd(self.keys.holders(index), openid)
-        return Profile(person, index, claimed_at, sealed)
+        return Profile(person, index, claimed_at, sealed, phone_proven_at)
 
     async def load(self, openid: str) -> Profile | None:
         return self.decode(openid, await self.redis.hgetall(self.keys.profile(openid)))
@@ -93,7 +97,7 @@ class ProfileStore:
             return None
         sealed = stored[b"sealed"]
         return Profile(lambda: open_person(self.vault, openid, sealed), stored[b"doc_index"].decode(),
-                       float(stored[b"claimed_at"]), sealed)
+                       float(stored[b"claimed_at"]), sealed, float(stored.get(b"phone_proven_at", 0)))
 
     async def delete(self, openid: str) -> None:
         """注销: the profile and its cached image go together."""

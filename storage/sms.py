@@ -1,4 +1,4 @@
-"""SMS verification codes for the travel card, with the limits of docs/domain.md §4.4 enforced in Lua.
+"""SMS verification codes (a claim's phone, the travel card), with the limits of docs/domain.md §4.4 in Lua.
 
 - 6 random digits, stored only as an HMAC bound to the phone and the requesting openid;
 - valid 5 minutes, single use, void after 5 wrong tries;

@@ -18,7 +18,7 @@ from storage.results import TestResult
 from storage.travel import Visit
 from tests.conftest import Bot, BotFactory, Upstream
 from tests.helpers import config_for, healthbot
-from tests.journeys import ID, NAME, PHONE, adult, claim_until, full_claim, last_code, sent_to
+from tests.journeys import ID, NAME, PHONE, adult, claim_until, full_claim, last_code, prove_phone, sent_to
 
 OTHER_PHONE = "13712342222"
 
@@ -63,7 +63,10 @@ async def test_hong_kong_macao_and_taiwan_phones_are_accepted_in_the_hmt_entry(b
     user = "oCitizen_0601"
     prompts = await claim_until(bot, user, ["港澳台", "同意", "1", "H1234567800", "陈大文"])
     assert "+852" in prompts[-1] and "行程卡只能查询中国大陆手机号" in prompts[-1]
-    summary = await bot.say(user, "+852 9123 4567")
+    sent = await bot.say(user, "+852 9123 4567")
+    assert "验证码已发送至 +852 *****567" in sent and "91234567" not in sent
+    assert bot.standin.sms[-1]["phone"] == "+85291234567"  # the code goes to the Hong Kong number
+    summary = await prove_phone(bot, user, "")
     assert "+852 *****567" in summary and "91234567" not in summary
     assert (await bot.push(bot.sim.text(user, "确认")))["MsgType"] == "image"
     assert "只能查询中国大陆手机号" in (await claim_until(bot, user, ["行程码", "1"]))[-1]
@@ -75,7 +78,8 @@ async def test_hong_kong_macao_and_taiwan_phones_are_accepted_in_the_hmt_entry(b
 
 async def test_latin_names_are_masked_word_by_word(bot: Bot) -> None:
     user = "oCitizen_1201"
-    summary = (await claim_until(bot, user, ["港澳台", "同意", "5", "E12345678", "英国", "John Smith", PHONE]))[-1]
+    await claim_until(bot, user, ["港澳台", "同意", "5", "E12345678", "英国", "John Smith", PHONE])
+    summary = await prove_phone(bot, user)
     assert "J**n S***h" in summary and "John" not in summary and "Smith" not in summary
 
 
@@ -93,13 +97,14 @@ def test_lines_break_by_the_chinese_rules(bot: Bot) -> None:
 
 # The travel card and its SMS codes ---------------------------------------------------------------------------------
 
-async def test_the_combined_view_shows_only_the_claimed_phones_card(bot: Bot) -> None:
+async def test_the_combined_view_shows_only_the_claimed_phones_card(bot: Bot, clock: SettableClock) -> None:
     user = "oCitizen_0101"
     await visit(bot, OTHER_PHONE, "北京市")
     plain = height(bot, await full_claim(bot, user))
     refused = (await claim_until(bot, user, ["核验行程卡", OTHER_PHONE]))[-1]
     assert "二码合一只能核验您申领健康码时登记的手机号 138****1234" in refused
     await bot.say(user, "取消")
+    clock.advance(61)  # a minute after the claim's own code
     await claim_until(bot, user, ["行程码", OTHER_PHONE, "同意并授权"])
     card = await bot.push(bot.sim.text(user, last_code(bot, OTHER_PHONE)))
     assert card["MsgType"] == "image"  # another phone's card is still shown, alone
@@ -126,16 +131,17 @@ async def test_bombing_a_phone_is_capped_across_accounts(bot: Bot) -> None:
     assert len([m for m in bot.standin.sms if m["phone"] == OTHER_PHONE]) == 10
 
 
-async def test_strangers_cannot_use_up_the_owners_allowance(bot: Bot) -> None:
+async def test_strangers_cannot_use_up_the_owners_allowance(bot: Bot, clock: SettableClock) -> None:
     """Ten strangers asking for a number fill its hour's cap; the account that claimed its code with that number
     still gets a code, on its own account's limits."""
+    owner = "oCitizen_0441"
+    await full_claim(bot, owner)  # claimed with PHONE
+    clock.advance(25 * 3600)  # the claim's proof has aged: the travel card asks for a code again
     for n in range(30, 40):
         assert "验证码已发送" in (await claim_until(bot, f"oCitizen_04{n:02d}", ["行程码", PHONE, "同意并授权"]))[-1]
     assert "已达上限" in (await claim_until(bot, "oCitizen_0440", ["行程码", PHONE, "同意并授权"]))[-1]
-    owner = "oCitizen_0441"
-    await full_claim(bot, owner)  # claimed with PHONE
     assert "验证码已发送" in (await claim_until(bot, owner, ["行程码", "1", "同意并授权"]))[-1]
-    assert len([m for m in bot.standin.sms if m["phone"] == PHONE]) == 11
+    assert len([m for m in bot.standin.sms if m["phone"] == PHONE]) == 12
 
 
 async def test_concurrent_requests_for_one_phone_each_get_the_true_answer(bot: Bot) -> None:
@@ -251,13 +257,15 @@ async def test_deregistering_does_not_reset_the_message_limit(make_bot: BotFacto
     assert replies[:8] != ["您发送得太快了，请稍等片刻再发。"] * 8 and replies[-1] == "您发送得太快了，请稍等片刻再发。"
 
 
-async def test_deregistering_does_not_reset_the_sms_history(bot: Bot) -> None:
+async def test_deregistering_does_not_reset_the_sms_history(bot: Bot, clock: SettableClock) -> None:
     user = "oCitizen_0311"
     await full_claim(bot, user)
+    clock.advance(61)
     assert "验证码已发送" in (await claim_until(bot, user, ["行程码", OTHER_PHONE, "同意并授权"]))[-1]
     await claim_until(bot, user, ["取消", "注销健康码", "确认注销"])
-    await full_claim(bot, user)  # another phone now: only this account's own history can refuse it
-    assert "验证码发送过于频繁" in (await claim_until(bot, user, ["行程码", "13912340001", "同意并授权"]))[-1]
+    # Claiming again, with another phone: only this account's own history can refuse the code.
+    again = await claim_until(bot, user, ["防疫健康信息码", "同意", NAME, ID, "13912340001"])
+    assert "验证码发送过于频繁" in again[-1]
 
 
 # Dialogs, voice and the FAQ ----------------------------------------------------------------------------------------

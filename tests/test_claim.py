@@ -18,6 +18,7 @@ from tests.journeys import (
     assert_nothing_plain,
     claim_until,
     full_claim,
+    prove_phone,
 )
 
 
@@ -32,8 +33,12 @@ async def test_claim_dialog_ends_with_the_code_image(bot: Bot) -> None:
     assert prompts[1].startswith("请输入您的真实姓名")
     assert "身份证号码" in prompts[2]
     assert "手机号码" in prompts[3]
-    assert "张*三" in prompts[4] and "110***********002X" in prompts[4] and "138****1234" in prompts[4]
-    assert ID not in prompts[4] and PHONE not in prompts[4]
+    assert prompts[4].startswith("验证码已发送至 138****1234")  # the phone is proved: a code goes to it
+    assert [m["phone"] for m in bot.standin.sms] == [PHONE]
+    assert "确认" not in await bot.say(user, "确认")  # no code, no claim: the step asks for the code again
+    summary = await prove_phone(bot, user)
+    assert "张*三" in summary and "110***********002X" in summary and "138****1234" in summary
+    assert ID not in summary and PHONE not in summary
     reply = await bot.push(bot.sim.text(user, "确认"))
     assert reply["MsgType"] == "image"
     png = bot.standin.media[reply["Image"]["MediaId"]]
@@ -68,7 +73,8 @@ async def test_digits_of_other_scripts_get_the_seed_errors_not_a_crash(bot: Bot)
     user = "oClaim_0031"
     await claim_until(bot, user, ["健康码", "同意", NAME, ID])
     assert "1 开头的 11 位数字" in await bot.say(user, "13٨٠٠٠٠١٢٣٤")
-    assert "张*三" in await bot.say(user, PHONE)
+    assert "验证码已发送" in await bot.say(user, PHONE)
+    assert "张*三" in await prove_phone(bot, user)
     hmt = "oClaim_0032"
     await claim_until(bot, hmt, ["港澳台", "同意"])
     assert "序号" in await bot.say(hmt, "፩")
@@ -97,9 +103,10 @@ async def test_back_and_cancel_at_any_step(bot: Bot) -> None:
     await claim_until(bot, user, ["健康码", "同意", NAME])
     assert await bot.say(user, "返回") == "请输入您的真实姓名（与证件一致）："
     assert "身份证" in await bot.say(user, "李四")
-    summary = (await claim_until(bot, user, [ID, PHONE]))[-1]
+    await claim_until(bot, user, [ID, PHONE])
+    summary = await prove_phone(bot, user)
     assert "李*" in summary
-    assert "手机号码" in await bot.say(user, "返回")
+    assert "手机号码" in await bot.say(user, "返回")  # the proved phone's code step is passed over
     assert "已取消" in await bot.say(user, "取消")
     assert not await bot.services.redis.exists(bot.services.keys.dialog(user))
     assert "抱歉，暂时无法识别" in await bot.say(user, ID)  # out of the dialog, the number is just text
@@ -130,7 +137,9 @@ async def test_no_plain_id_phone_or_name_at_rest_or_in_logs(bot: Bot, prefix: st
     await claim_until(bot, user, ["健康码", "同意", NAME, ID])  # mid-dialog: state holds the ID
     redis = bot.services.redis
     await assert_nothing_plain(redis, prefix, [ID, NAME])
-    await claim_until(bot, user, [PHONE, "确认"])
+    await bot.say(user, PHONE)
+    await prove_phone(bot, user)
+    await bot.say(user, "确认")
     await assert_nothing_plain(redis, prefix, [ID, PHONE, NAME])
     assert await redis.exists(bot.services.keys.profile(user))
     assert caplog.records
@@ -159,7 +168,8 @@ async def test_hmt_entry_passport_with_nationality(bot: Bot) -> None:
     assert "请输入正确的护照号码" in await bot.say(user, "AB")
     assert "国籍" in await bot.say(user, "E12345678")
     assert "真实姓名" in await bot.say(user, "新加坡")
-    summary = (await claim_until(bot, user, ["Tan Ah Kow", PHONE]))[-1]
+    await claim_until(bot, user, ["Tan Ah Kow", PHONE])
+    summary = await prove_phone(bot, user)
     assert "护照：E1*****78" in summary and "国籍：新加坡" in summary
     assert (await bot.push(bot.sim.text(user, "确认")))["MsgType"] == "image"
 
@@ -203,8 +213,9 @@ async def test_two_workers_share_one_users_dialog_and_retries(make_bot: BotFacto
     workers = [bot, other]
     for i, text in enumerate(["防疫健康信息码", "同意", NAME, ID, PHONE]):
         await workers[i % 2].say(user, text)
+    await prove_phone(other, user)
     push = bot.sim.text(user, "确认")
     replies = await asyncio.gather(bot.push(push), other.push(push), bot.push(push))
     assert {r["Image"]["MediaId"] for r in replies} == {replies[0]["Image"]["MediaId"]}
     runs = [w.services.metrics.value("healthbot_handler_runs_total") for w in workers]
-    assert sum(runs) == 6
+    assert sum(runs) == 7

@@ -25,7 +25,18 @@ from handlers.relatives import RELATIONSHIPS
 from storage.profiles import Person
 from tests.conftest import Bot, BotFactory, Upstream
 from tests.helpers import RedisHolder, free_port
-from tests.journeys import ELDER, ID, NAME, PHONE, claim_until, full_claim, guardian, link_in, up_to_agreement
+from tests.journeys import (
+    ELDER,
+    ID,
+    NAME,
+    PHONE,
+    claim_until,
+    full_claim,
+    guardian,
+    link_in,
+    prove_phone,
+    up_to_agreement,
+)
 from tests.local_redis import start_redis
 
 HUGE = "1" * 5000
@@ -260,6 +271,7 @@ async def test_a_claim_told_busy_at_its_end_is_confirmed_again_and_kept_once(mak
         bot = await make_bot(redis={"url": paused.url})
         user = "oLate_0015c"
         await claim_until(bot, user, ["防疫健康信息码", "同意", NAME, ID, PHONE])
+        await prove_phone(bot, user)
         assert "服务繁忙" in await bot.say(user, "确认")
         await asyncio.sleep(2.0)
         again = await bot.push(bot.sim.text(user, "确认"))

@@ -47,8 +47,7 @@ async def test_deregistering_leaves_only_pseudonyms_and_expiring_keys(bot: Bot) 
         visit = Visit("北京市", bot.services.clock.time() - 3600, overseas=False)
         bot.services.travel.registry.queue_visit(pipe, bot.services.vault.index("phone", PHONE), visit)
         await pipe.execute()
-    await claim_until(bot, user, ["核验行程卡", "1", "同意并授权"])
-    await bot.say(user, last_code(bot, PHONE))
+    await claim_until(bot, user, ["核验行程卡", "1", "同意并授权"])  # the claim proved the phone: no code
     assert await redis.exists(keys.travel_verified(user))
     await claim_until(bot, user, ["注销健康码", "确认注销"])
     left = [k.decode() async for k in redis.scan_iter(match=keys.user_glob(user))]
@@ -56,7 +55,7 @@ async def test_deregistering_leaves_only_pseudonyms_and_expiring_keys(bot: Bot) 
     for key in left:  # counters and limits outlive 注销 (issue: it must not reset them), each expiring
         assert (":seen:" in key or ":done:" in key or key.endswith((":lock", ":dialog-was", ":sms-sent"))
                 or ":tokens:" in key), key
-        assert await redis.ttl(key) > 0, key
+        assert await redis.ttl(key) in range(1, 10**9) or not await redis.exists(key), key  # expiring, or gone
     assert await bot.services.relatives.guardians(AGE_6) == 0
     index = bot.services.codes.profiles.doc_index("resident_id", ID)
     assert await bot.services.codes.profiles.holders(index) == []

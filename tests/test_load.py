@@ -7,7 +7,7 @@ from pathlib import Path
 from bench.load import Citizen, Load, check, handler_runs, secrets_of, summary
 from bot.devkit.standin import StandInState
 from bot.ops.config import load_settings, new_key
-from tests.conftest import AES_KEY, APP_ID, APP_SECRET, REDIS_URL, TOKEN
+from tests.conftest import AES_KEY, APP_ID, APP_SECRET, METRICS_TOKEN, REDIS_URL, TOKEN
 from tests.helpers import Worker
 
 USERS = 200
@@ -24,6 +24,7 @@ async def test_two_hundred_citizens_at_once_lose_nothing(tmp_path: Path, prefix:
         f'[security]\nindex_key = "{new_key()}"\ndata_key = "{new_key()}"\nsigning_keys = "k1:{new_key()}"\n'
         'active_key_id = "k1"\n'
         '[upstreams]\nallow_standins = ["identity", "face", "sms"]\n'
+        f'[server]\nmetrics_token = "{METRICS_TOKEN}"\n'
         "[limits]\nmessages_burst = 100\n", encoding="utf-8")  # simulated citizens type in milliseconds
     worker = Worker(config, tmp_path / "server.log")
     try:
@@ -36,7 +37,7 @@ async def test_two_hundred_citizens_at_once_lose_nothing(tmp_path: Path, prefix:
         started = time.perf_counter()
         report = await load.run(citizens, concurrency=50)
         elapsed = time.perf_counter() - started
-        runs = await handler_runs(worker.url)
+        runs = await handler_runs(worker.url, METRICS_TOKEN)
         codes = [code for m in state.sms for code in __import__("re").findall(r"\d{6}", m["text"])]
         worker.stop()
         log = (tmp_path / "server.log").read_text(encoding="utf-8")

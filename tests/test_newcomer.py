@@ -27,7 +27,7 @@ def test_dev_mode_serve_and_chat_show_the_code_image(tmp_path: Path) -> None:
                 break
         assert "DEV MODE" in banner and "healthbot chat" in banner and "in-memory store" in banner
         wait_until_up(f"http://127.0.0.1:{port}/healthz")
-        script = ("/subscribe\n防疫健康信息码\n同意\n张小三\n11010519491231002X\n13800001234\n确认\n"
+        script = ("/subscribe\n防疫健康信息码\n同意\n张小三\n11010519491231002X\n13800001234\n/code\n确认\n"
                   "行程码\n1\n同意并授权\n/wait 2.5\n/quit\n")
         chat = subprocess.run(
             [sys.executable, "-m", "bot.cli", "chat", "--url", f"http://127.0.0.1:{port}/wechat",
@@ -37,7 +37,9 @@ def test_dev_mode_serve_and_chat_show_the_code_image(tmp_path: Path) -> None:
         images = list((tmp_path / "images").glob("*.png"))
         assert len(images) == 1 and f"[image] {images[0]}" in chat.stdout
         assert "/c/" in zxingcpp.read_barcodes(Image.open(images[0]))[0].text
-        assert "[短信 to 138****1234] 【行程卡】您的验证码为" in chat.stdout
+        assert "暂无行程数据" in chat.stdout  # the travel card, asked for right after the claim
+        assert "[短信 to 138****1234] 【防疫健康信息码】您的验证码为" in chat.stdout  # the claim proves the phone
+        assert "【行程卡】" not in chat.stdout  # and the claimed phone's card then needs no second code
     finally:
         server.terminate()
         log, _ = server.communicate(timeout=15)

@@ -12,7 +12,7 @@ from tests.journeys import (
     PHONE,
     claim_until,
     full_claim,
-    last_code,
+    prove_phone,
 )
 
 
@@ -23,6 +23,7 @@ async def test_identity_mismatch_says_why_and_lets_the_user_retry(make_bot: BotF
     user = "oIdentity_0001"
     state.answer = {"match": False, "reason": "姓名与证件号码不匹配"}
     await claim_until(bot, user, ["防疫健康信息码", "同意", NAME, ID, PHONE])
+    await prove_phone(bot, user)
     reply = await bot.say(user, "确认")
     assert "实名核验未通过：姓名与证件号码不匹配" in reply
     assert state.requests[0]["body"]["doc_number"] == ID and state.requests[0]["auth"] == "Bearer s3cret"
@@ -38,6 +39,7 @@ async def test_identity_service_down_keeps_the_answers_for_a_retry(make_bot: Bot
     bot = await make_bot(identity={"url": url, "timeout": 0.3})
     user = "oIdentity_0002"
     await claim_until(bot, user, ["防疫健康信息码", "同意", NAME, ID, PHONE])
+    await prove_phone(bot, user)
     state.status = 503
     assert "暂时无法连接" in await bot.say(user, "确认")
     assert not await bot.services.redis.exists(bot.services.keys.profile(user))
@@ -75,8 +77,8 @@ async def test_http_travel_and_results_providers(make_bot: BotFactory, upstream:
     assert "第三方检测机构" in await bot.say(user, "核酸")
     assert state.requests[-1]["body"]["doc_number"] == ID
     state.answer = {"colour": "orange", "cities": [{"name": "广州市", "risk": True}], "updated_at": 1795400000}
-    await claim_until(bot, user, ["行程码", "1", "同意并授权"])
-    reply = await bot.push(bot.sim.text(user, last_code(bot, PHONE)))
+    await claim_until(bot, user, ["行程码", "1"])
+    reply = await bot.push(bot.sim.text(user, "同意并授权"))  # the claim proved the phone: no second code
     assert reply["MsgType"] == "image" and state.requests[-1]["body"] == {"phone": PHONE}
     state.answer = {"cities": "nonsense"}
     assert "暂时无法连接" in await bot.say(user, "核酸")

@@ -14,6 +14,7 @@ from tests.journeys import (
     NAME,
     PHONE,
     claim_until,
+    last_code,
 )
 from tests.local_redis import LocalSentinel
 
@@ -51,7 +52,8 @@ async def test_the_master_dying_mid_dialog_keeps_the_dialog_and_the_claim(bot: B
     new_master = local_sentinel.kill_master()
     assert new_master != first_master
     assert "手机号" in await say_through(bot, user, ID)  # the dialog state came across with the replica
-    assert "请核对您的信息" in await say_through(bot, user, PHONE)
+    assert "验证码已发送" in await say_through(bot, user, PHONE)
+    assert "请核对您的信息" in await say_through(bot, user, last_code(bot, PHONE))
     assert await say_through(bot, user, "确认") == "[image]"
     assert await redis.exists(bot.services.keys.profile(user))
     assert local_sentinel.current_master() == new_master

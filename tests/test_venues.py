@@ -22,7 +22,18 @@ from bot.domain.render import STAMP_FILL
 from storage.venues import SCENE_PREFIX
 from tests.conftest import Bot, BotFactory
 from tests.helpers import RedisCutter, config_for, healthbot
-from tests.journeys import AGE_6, ID, NAME, PHONE, adult, assert_nothing_plain, bind, claim_until, full_claim
+from tests.journeys import (
+    AGE_6,
+    ID,
+    NAME,
+    PHONE,
+    adult,
+    assert_nothing_plain,
+    bind,
+    claim_until,
+    full_claim,
+    prove_phone,
+)
 
 SHOTS = os.environ.get("HEALTHBOT_SCREENSHOTS")  # a folder: also write the README's picture of a poster
 
@@ -95,6 +106,7 @@ async def test_a_new_follower_claims_first_and_the_entry_is_recorded_then(bot: B
     assert "您正在「人民医院」扫码登记" in first and "请先申领防疫健康信息码" in first and "回复「同意」" in first
     assert "0 entries" in await trace(bot, tmp_path, "venue", scene, *window())
     await claim_until(bot, user, ["同意", NAME, ID, PHONE])
+    await prove_phone(bot, user)
     reply = await bot.push(bot.sim.text(user, "确认"))
     assert reply["MsgType"] == "image" and stamped(bot, reply)
     assert "1 entries at 人民医院" in await trace(bot, tmp_path, "venue", scene, *window())

@@ -23,6 +23,7 @@ from tests.journeys import (
     PHONE,
     claim_until,
     full_claim,
+    prove_phone,
 )
 
 VAULT = Vault(b"i" * 32, b"d" * 32)
@@ -109,6 +110,7 @@ async def test_a_slow_upload_answers_at_once_and_the_image_follows(make_bot: Bot
     bot = await make_bot(server={"reply_deadline": 0.5})
     user = "oSlowUpload_0001"
     await claim_until(bot, user, ["防疫健康信息码", "同意", NAME, ID, PHONE])
+    await prove_phone(bot, user)
     bot.standin.faults["media/upload"].append(Fault(delay=1.2))
     push = bot.sim.text(user, "确认")
     assert await bot.say_xml(push) == "正在生成，请稍候……"

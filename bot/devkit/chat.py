@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import shlex
 from pathlib import Path
 
@@ -19,6 +20,7 @@ HELP = """Type a message and press Enter. Commands:
   /click KEY           click a menu button, e.g. /click HEALTH_CODE
   /scan SCENE          scan a parameter QR code while following
   /location LAT LNG    send a location
+  /code                type the code of the last SMS the stand-in gateway received (a claim, the travel card)
   /wait SECONDS        pause (scripted sessions), while later messages and SMS keep arriving
   /quit                leave"""
 
@@ -86,6 +88,15 @@ class ChatSession:
         path.write_bytes(content)
         return str(path)
 
+    async def last_code(self, http: aiohttp.ClientSession) -> str:
+        """The six digits of the last SMS the stand-in gateway received, or "" when there is none."""
+        with contextlib.suppress(aiohttp.ClientError, ValueError):
+            async with http.get(f"{self.api_base}/_standin/sms") as response:
+                texts = [m["text"] for m in (await response.json())["sms"]] if response.status == 200 else []
+                found = re.findall(r"\d{6}", texts[-1]) if texts else []
+                return found[0] if found else ""
+        return ""
+
     async def poll_later_messages(self, http: aiohttp.ClientSession) -> None:
         """Customer-service messages (replies that came after the 5 s window) from the stand-in."""
         while True:
@@ -134,6 +145,12 @@ async def run_chat(settings: Settings, url: str, openid: str, images: Path) -> N
                 if line.startswith("/wait"):
                     await asyncio.sleep(float([*line.split(), "1"][1]))
                     continue
+                if line == "/code":
+                    line = await session.last_code(http)
+                    if not line:
+                        print("no SMS has reached the stand-in gateway yet")
+                        continue
+                    print(f"(the code from the SMS: {line})")
                 if not line:
                     continue
                 xml = session.build(line)

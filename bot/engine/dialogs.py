@@ -133,11 +133,13 @@ class Dialog:
         return self.prompt(ctx, step)
 
     async def _back(self, ctx: Context, step: Step) -> Reply:
-        if not ctx.state.history:
-            return Text(ctx.render("dialog/first_step.txt") + "\n\n" + self.prompt(ctx, step).content)
-        previous = ctx.state.history.pop()
-        ctx.state.data.pop(previous, None)
-        return await self._arrive(ctx, self.steps[self._index[previous]])
+        """To the last answered step that still applies (a phone proved once is not proved again)."""
+        while ctx.state.history:
+            previous = ctx.state.history.pop()
+            ctx.state.data.pop(previous, None)
+            if self.steps[self._index[previous]].applies(ctx):
+                return await self._arrive(ctx, self.steps[self._index[previous]])
+        return Text(ctx.render("dialog/first_step.txt") + "\n\n" + self.prompt(ctx, step).content)
 
     def _next_from(self, index: int, ctx: Context) -> Step | None:
         # A loop, not next() over a generator: one left unfinished is closed when freed, which costs.
