@@ -328,22 +328,22 @@ def load_settings(
     return settings
 
 
+def _password(url: str) -> str:
+    """The password in a URL's credentials (redis://:PW@host, user:PW@host), or ""."""
+    credentials = url.partition("://")[2].partition("/")[0].rpartition("@")[0]
+    return credentials.partition(":")[2]
+
+
 def redacted(url: str) -> str:
-    """A URL as it may be printed or logged: its password (redis://:PW@host, user:PW@host) as ***."""
-    scheme, sep, rest = url.partition("://")
-    netloc, slash, path = rest.partition("/")
-    credentials, at, hosts = netloc.rpartition("@")
-    if not sep or not at or ":" not in credentials:
-        return url
-    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{hosts}{slash}{path}"
+    """A URL as it may be printed or logged: its password as ***."""
+    password = _password(url)
+    return url.replace(f":{password}@", ":***@", 1) if password else url
 
 
 def redact(text: str, url: str) -> str:
     """`text` with the password of `url` blanked wherever it stands (an error message may quote it)."""
-    netloc = url.partition("://")[2].partition("/")[0]
-    credentials = netloc.rpartition("@")[0]
-    password = credentials.split(":", 1)[1] if ":" in credentials else ""
-    return text.replace(url, redacted(url)).replace(password, "***") if password else text
+    password = _password(url)
+    return text.replace(password, "***") if password else text
 
 
 def standins(settings: Settings) -> list[str]:
