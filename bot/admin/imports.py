@@ -40,7 +40,6 @@ class Admin:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.redis = services.redis
         self.vault = services.vault
         self.profiles = services.codes.profiles
         self.status = services.status.registry
