@@ -41,11 +41,9 @@ def sender(body: str) -> Callable[[Context], Awaitable[None]]:
     return send_code
 
 
-def code_checker(view: Callable[[Context, Mapping[str, Any]], Mapping[str, Any]], body: str
-                 ) -> Callable[[str, Context], Awaitable[bool]]:
-    """The step's validator: the code typed back, or 「重新发送」 (answered with the dialog's `view`)."""
-    send = sender(body)
-
+def code_checker(view: Callable[[Context, Mapping[str, Any]], Mapping[str, Any]],
+                 send: Callable[[Context], Awaitable[None]]) -> Callable[[str, Context], Awaitable[bool]]:
+    """The step's validator: the code typed back, or 「重新发送」 (`send` again, answered with the dialog's `view`)."""
     async def sms_code(text: str, ctx: Context) -> bool:
         answer = normalize_number(text)
         if text.strip() == "重新发送":
@@ -71,7 +69,8 @@ def code_step(view: Callable[[Context, Mapping[str, Any]], Mapping[str, Any]], b
     def applies(ctx: Context, data: Mapping[str, Any]) -> bool:
         return data.get("proven_phone") != data.get("phone") and (when is None or when(ctx, data))
 
-    return Step("code", "sms/ask_code.txt", code_checker(view, body), when=applies, enter=sender(body))
+    send = sender(body)
+    return Step("code", "sms/ask_code.txt", code_checker(view, send), when=applies, enter=send)
 
 
 def sms_view(data: Mapping[str, Any]) -> dict[str, Any]:
