@@ -118,12 +118,11 @@ async def readyz(request: web.Request) -> web.Response:
     called, the upstreams see one request each an interval, and a hanging one costs a call at most its
     timeout, once."""
     services, probes = request.app[SERVICES], request.app[PROBES]
-    names = ["redis", *(name for name, section in services.upstreams.items() if section.url)]
-    answers = await asyncio.gather(
-        probes.check("redis", lambda: redis_reachable(services)),
-        *(probes.check(name, partial(_answers, services, services.upstreams[name].url)) for name in names[1:]))
-    checks = {"redis": answers[0], "font": Path(services.renderer.font_path).is_file(),
-              **dict(zip(names[1:], answers[1:], strict=True))}
+    checked = {"redis": partial(redis_reachable, services),
+               **{name: partial(_answers, services, section.url)
+                  for name, section in services.upstreams.items() if section.url}}
+    answers = await asyncio.gather(*(probes.check(name, probe) for name, probe in checked.items()))
+    checks = {**dict(zip(checked, answers, strict=True)), "font": Path(services.renderer.font_path).is_file()}
     ready = all(checks.values())
     running = [] if services.settings.dev_mode else standins(services.settings)
     return web.json_response({"ready": ready, **checks, "standins": running}, status=200 if ready else 503,
