@@ -14,6 +14,7 @@ from bot.domain.offline import verify as verify_offline
 from bot.engine.services import Services
 from bot.upstreams.http import ProviderUnavailable
 from storage import RedisError
+from storage.codes import Issued
 from storage.profiles import Person, Profile
 from storage.relatives import Relative
 
@@ -122,15 +123,25 @@ class OnlineCheck:
                 "current_colour": self.current, "issued": self.issued}
 
 
+async def scanned(services: Services, qr_token: str) -> tuple[Issued, Holder | None] | None:
+    """An online code's QR token as a scan reads it: its record while it resolves (`[render] qr_token_ttl`)
+    and its holder now (None when the code is no longer theirs); None for an unknown or expired token.
+    Raises RedisError."""
+    issued = await services.codes.tokens.resolve(qr_token)
+    if issued is None or services.clock.time() - issued.at > services.settings.render.qr_token_ttl:
+        return None
+    return issued, await find_holder(services, issued.openid, issued.doc_index)
+
+
 async def check_online(services: Services, qr_token: str) -> OnlineCheck:
     """The holder's colour now behind an online code's QR token, as `/c/<token>` shows it."""
     try:
-        issued = await services.codes.tokens.resolve(qr_token)
-        if issued is None or services.clock.time() - issued.at > services.settings.render.qr_token_ttl:
-            return OnlineCheck("expired")
-        holder = await find_holder(services, issued.openid, issued.doc_index)
+        found = await scanned(services, qr_token)
     except RedisError:
         return OnlineCheck("unavailable")
+    if found is None:
+        return OnlineCheck("expired")
+    issued, holder = found
     if holder is None:
         return OnlineCheck("unknown")
     current = await colour_now(services, issued.doc_index, holder)

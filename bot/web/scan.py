@@ -17,7 +17,7 @@ from bot.engine.services import Services
 from bot.ops.logs import hash_openid
 from bot.upstreams.http import ProviderUnavailable
 from bot.usecases.cards import proxy_line
-from bot.usecases.holders import Holder, colour_now, find_holder
+from bot.usecases.holders import Holder, colour_now, scanned
 from bot.web.common import PageRoutes, limited, page
 from storage import RedisError
 from storage.codes import COMBINED
@@ -33,13 +33,13 @@ class ScanPage:
     async def show(self, request: web.Request) -> web.Response:
         services = self.services
         try:
-            issued = await services.codes.tokens.resolve(request.match_info["token"])
-            holder = await find_holder(services, issued.openid, issued.doc_index) if issued else None
+            found = await scanned(services, request.match_info["token"])
         except RedisError:
             return page(services, "pages/busy.html", status=503)
-        now = services.clock.time()
-        if issued is None or holder is None or now - issued.at > services.settings.render.qr_token_ttl:
+        if found is None or found[1] is None:
             return page(services, "pages/scan_expired.html", status=410)
+        issued, holder = found[0], found[1]
+        now = services.clock.time()
         colour = await colour_now(services, issued.doc_index, holder)
         log.info("code scanned holder=%s colour=%s", hash_openid(holder.openid), colour or "unconfirmed")
         services.metrics.inc("healthbot_scans_total", colour=colour or "unconfirmed")
