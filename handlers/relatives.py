@@ -20,11 +20,11 @@ from bot.domain.render import OfflineCard
 from bot.engine.context import Context
 from bot.engine.dialogs import Dialog, Invalid, Step
 from bot.engine.router import Router
-from bot.upstreams.http import ProviderUnavailable
 from bot.usecases.answers import expect_word, person_name
 from bot.usecases.cards import current_status, proxy_line
+from bot.usecases.face import face_step, face_view
 from bot.usecases.holders import relative_person
-from bot.usecases.relatives import ABOUT_A_RELATIVE, FACE_EVENT, for_relative, relative_code
+from bot.usecases.relatives import ABOUT_A_RELATIVE, for_relative, relative_code
 from bot.wechat.replies import Image, Reply, Text
 from storage.profiles import Profile
 from storage.relatives import Relative
@@ -78,33 +78,6 @@ def needs_face_check(ctx: Context, data: Mapping[str, Any]) -> bool:
     return age_of(data["doc_number"], ctx) >= YOUNGEST_WITH_FACE_CHECK
 
 
-async def new_face_link(ctx: Context) -> None:
-    """The face step's link. Every link, on every path to the step (arriving, 返回 and back, 重新认证, a
-    failed check), is within the per-user limit that protects the provider; past it, no link is minted and
-    the one already given (if any) stays."""
-    await another_face_link(ctx)
-
-
-async def another_face_link(ctx: Context) -> bool:
-    services, per_hour = ctx.services, ctx.services.settings.limits.face_links_per_hour
-    if not await services.limiter.allow(services.keys.bucket(ctx.openid, "face"), per_hour, per_hour / 3600,
-                                        services.clock.time()):
-        ctx.state.data["face_limited"] = True
-        return False
-    nonce, link = await services.face.link(ctx.openid)
-    ctx.state.data.update(face_nonce=nonce, face_link=link, face_limited=False)
-    return True
-
-
-async def face_pending(text: str, ctx: Context) -> bool:
-    """Text cannot pass the face check: it only asks for a fresh link, or reminds of the current one."""
-    if text.strip() == "重新认证":
-        if not await another_face_link(ctx):
-            raise Invalid("relatives/face_too_many.txt")
-        raise Invalid("relatives/face_link.txt", **binding_view(ctx, ctx.state.data))
-    raise Invalid("relatives/face_pending.txt", **binding_view(ctx, ctx.state.data))
-
-
 def binding_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
     number = data.get("doc_number", "")
     return {
@@ -113,8 +86,7 @@ def binding_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
         "relationship": data.get("relationship", ""),
         "relationships": RELATIONSHIPS,
         "skip_face": bool(number) and not needs_face_check(ctx, data),
-        "face_link": data.get("face_link", ""),
-        "face_limited": bool(data.get("face_limited")),
+        **face_view(data),
     }
 
 
@@ -151,7 +123,7 @@ binding = router.dialog(Dialog(
         Step("relationship", "relatives/ask_relationship.txt", relationship),
         Step("confirm", "relatives/summary.txt", expect_word("确认绑定", "relatives/need_confirm.txt")),
         Step("agreement", "relatives/agreement.txt", expect_word("同意协议并认证", "relatives/need_agreement.txt")),
-        Step("face", "relatives/face_link.txt", face_pending, when=needs_face_check, enter=new_face_link),
+        face_step(binding_view, needs_face_check),
         Step("commitment", "relatives/commitment.txt", expect_word("确认承诺", "relatives/need_commitment.txt")),
     ),
     on_complete=complete_binding,
@@ -182,7 +154,6 @@ unbinding = router.dialog(Dialog(
 # -- routes -----------------------------------------------------------------------------------------------
 
 
-
 @router.keywords("亲属码", "帮他人领取", "家人", "帮他人领取防疫健康信息码", "我的亲属", when=ABOUT_A_RELATIVE)
 @router.click("RELATIVES", when=ABOUT_A_RELATIVE)
 async def relatives_page(ctx: Context) -> Reply:
@@ -201,12 +172,6 @@ async def start_binding(ctx: Context) -> Reply:
     if len(ctx.relatives) >= store.max_per_user:
         return ctx.text("relatives/refused_user_full.txt", max_per_user=store.max_per_user)
     return await binding.start(ctx)
-
-
-
-
-
-
 
 
 @router.regex(r"(查看亲属码|查看亲属)\s*(?P<n>\d{1,2})?", when=ABOUT_A_RELATIVE)
@@ -253,27 +218,7 @@ async def offline_code(ctx: Context, profile: Profile, relative: Relative) -> Re
     return Image(png=png, fallback=ctx.render("relatives/offline_failed.txt"))
 
 
-@router.internal(FACE_EVENT)
-async def face_result(ctx: Context) -> Reply:
-    """The verifier's callback, turned into a turn of this user's: pass moves the dialog on."""
-    result, _, nonce = ctx.message.event_key.partition(":")
-    state = ctx.state
-    if state.dialog != binding.name or state.step != "face" or state.data.get("face_nonce") != nonce:
-        return ctx.text("relatives/face_stale.txt")
-    if result != "pass":
-        try:
-            if not await another_face_link(ctx):
-                return ctx.text("relatives/face_too_many.txt")
-        except ProviderUnavailable:
-            return ctx.text("relatives/face_unavailable.txt")
-        return ctx.text("relatives/face_failed.txt", **binding_view(ctx, state.data))
-    return await binding.accept(ctx, True)
-
-
-
-
 # -- helpers ----------------------------------------------------------------------------------------------
-
 
 
 def time_left(ctx: Context, bound_at: float) -> dict[str, int]:

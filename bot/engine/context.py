@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.wechat.inbound import Inbound
 from bot.wechat.replies import Reply, Text
@@ -16,6 +16,14 @@ if TYPE_CHECKING:
     from bot.engine.services import Services
     from storage.profiles import Profile
     from storage.relatives import Relative
+
+class OpenDialog(Protocol):
+    """What a handler may do with the dialog a user is in (bot.engine.dialogs.Dialog, which imports this)."""
+
+    def view(self, ctx: Context, data: Mapping[str, Any], /) -> Mapping[str, Any]: ...
+
+    async def accept(self, ctx: Context, value: Any) -> Reply: ...
+
 
 @dataclass
 class DialogState:
@@ -45,6 +53,7 @@ class Context:
     writes: list[Write] = field(default_factory=list)  # what the turn's end writes (write_with_turn)
     # Set by the dispatcher inside a dialog: the service this text names, if it is one (a keyword or command).
     service_named: Callable[[], Awaitable[Reply] | None] = lambda: None
+    dialogs: Mapping[str, OpenDialog] = field(default_factory=dict)  # every dialog by name (the dispatcher's)
     # Put here by the route's filters (bot/engine/filters.py).
     _claimed: Profile | None = None
     relatives: Sequence[Relative] = ()

@@ -75,6 +75,12 @@ class Dialog:
         ctx.state.start(self.name, step, dict(data))
         ctx.state.history = [s.name for s in self.steps[: self._index[step]] if s.name in data]
 
+    async def reenter(self, ctx: Context, data: Mapping[str, Any], step: str) -> Text:
+        """Put the user at `step` with `data`, as if arriving there (its `enter` runs): e.g. a step that has come
+        to apply since it was passed over."""
+        self.resume(ctx, data, step)
+        return await self._arrive(ctx, self.steps[self._index[step]])
+
     def prompt(self, ctx: Context, step: Step) -> Text:
         return ctx.text(step.prompt, **self.view(ctx, ctx.state.data))
 

@@ -71,7 +71,7 @@ class Dispatcher:
         begun, held_since = claimed, loop.time()
         state = self._load_state(message.openid, begun)
         ctx = Context(message, self.services, state, prefetched_profile=begun.profile,
-                      read_with_turn=begun.read_with_turn)
+                      read_with_turn=begun.read_with_turn, dialogs=self.table.dialogs)
         before = DialogState(state.dialog, expired=state.expired)  # what the write at the turn's end compares
         # A handler that fails leaves the state as it found it: read again (rare) rather than copied each turn.
         work = start_eagerly(self._produce(ctx, lambda: self._load_state(message.openid, begun)), loop)
@@ -158,6 +158,10 @@ class Dispatcher:
 
     async def _route(self, ctx: Context) -> Reply:
         message, state = ctx.message, ctx.state
+        for hook in self.table.befores:
+            if (first := hook(ctx)) is not None:
+                ctx.route = hook.__name__
+                return await first
         if state.dialog and not message.is_event:
             dialog = self.table.dialogs.get(state.dialog)
             if dialog is not None:

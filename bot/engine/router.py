@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 Handler = Callable[["Context"], Awaitable[Reply]]
 Decorator = Callable[[Handler], Handler]
+# Runs before any route or dialog, for every message a user sends: the answer to run instead, or None (a plain
+# function, so that the common case costs no coroutine).
+Before = Callable[["Context"], Awaitable[Reply] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,7 @@ class Router:
     routes: list[Route] = field(default_factory=list)
     dialogs: list[Dialog] = field(default_factory=list)
     interrupts: bool = True  # False: its keywords (help, greetings) never take a citizen out of a dialog
+    befores: list[Before] = field(default_factory=list)
 
     def _add(self, when: Filter | None = None, **spec: object) -> Decorator:
         def register(handler: Handler) -> Handler:
@@ -106,6 +110,11 @@ class Router:
         or by someone who follows by scanning it (subscribe with qrscene_)."""
         return self._add(events=frozenset(("scan", "subscribe")), scene_prefix=prefix, reads=reads, when=when)
 
+    def before(self, hook: Before) -> Before:
+        """An outer check, as aiogram's outer middleware: e.g. a notice held for the user's next message."""
+        self.befores.append(hook)
+        return hook
+
     def dialog(self, dialog: Dialog) -> Dialog:
         self.dialogs.append(dialog)
         return dialog
@@ -130,6 +139,7 @@ class RouteTable:
         self.dialogs: dict[str, Dialog] = {}
         self._candidates: dict[tuple[str, str], list[Route]] = {}  # WeChat's known kinds only: bounded
         self._prefetch: set[str] = set()
+        self.befores: tuple[Before, ...] = tuple(hook for router in routers for hook in router.befores)
         for router in routers:
             for dialog in router.dialogs:
                 if dialog.name in self.dialogs:

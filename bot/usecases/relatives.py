@@ -11,15 +11,11 @@ from bot.engine.filters import Claimed
 from bot.engine.router import Handler
 from bot.usecases.cards import code_image, proxy_line
 from bot.usecases.holders import relative_person
-from bot.wechat.inbound import Inbound
 from bot.wechat.replies import Reply, Text
 from storage.profiles import Profile
 from storage.relatives import Relative
 
 RelativeHandler = Callable[[Context, Profile, Relative], Awaitable[Reply]]
-
-
-FACE_EVENT = "healthbot_face"
 
 
 # The filter of every route about one relative: the user's own code claimed, their relatives listed.
@@ -66,11 +62,6 @@ def for_relative(command: str) -> Callable[[RelativeHandler], Handler]:
         return picked
 
     return decorate
-
-
-def face_event(openid: str, nonce: str, result: str, now: int) -> Inbound:
-    return Inbound(openid=openid, account="", create_time=now, msg_type="event", event=FACE_EVENT,
-                   event_key=f"{result}:{nonce}", internal=True)
 
 
 async def relative_code(ctx: Context, profile: Profile | None, relative: Relative, stamp: str = "") -> Reply:

@@ -11,7 +11,7 @@ from bot.domain.tokens import TokenExpired, TokenInvalid
 from bot.engine.dispatcher import Dispatcher
 from bot.ops.logs import hash_openid
 from bot.upstreams.face import PURPOSE as FACE
-from bot.usecases.relatives import face_event
+from bot.usecases.face import face_event
 from bot.web.common import PageRoutes, page
 from bot.wechat.replies import SUCCESS
 from storage import RedisError
