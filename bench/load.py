@@ -4,13 +4,17 @@
         [--concurrency 100] [--retry-ratio 0.1] [--log server.log]
 
 Each user: subscribe, claim a code, view it, bind a child (four users share each child, so the 3-guardian
-limit is exercised), query the travel card with the SMS code, and ask for test results. A share of the
-pushes is sent twice, concurrently or after the answer, as WeChat retries. The server's [wechat] api_base
-must be a stand-in API (`healthbot standin`), which holds the SMS codes. Signed (and encrypted) like WeChat.
+limit is exercised), query the travel card with the SMS code, and ask for test results. With --takeovers, a
+second account then claims the same document with another phone, passes face verification (the callback
+posted as a provider would) and takes the code over; the first account's next code request must say where it
+went. A share of the pushes is sent twice, concurrently or after the answer, as WeChat retries. The server's
+[wechat] api_base must be a stand-in API (`healthbot standin`), which holds the SMS codes. Signed (and
+encrypted) like WeChat.
 
 Checked at the end, from Redis and /metrics: every completed claim and binding stored once; no user over 8
 relatives and no relative over 3 guardians; handler runs equal distinct pushes (no push ran twice); no 5xx;
-every answer within 5 s; and no plain ID number, name, phone, SMS code or secret in Redis or the log.
+every answer within 5 s; no document held by two accounts; and no plain ID number, name, phone, SMS code or
+secret in Redis or the log.
 """
 
 from __future__ import annotations
@@ -64,6 +68,15 @@ class Citizen:
         return f"138{self.n:08d}"
 
     @property
+    def taker(self) -> str:
+        """The second account that takes this citizen's code over (--takeovers)."""
+        return f"oTake{self.run}_{self.n:05d}"
+
+    @property
+    def taker_phone(self) -> str:
+        return f"139{self.n:08d}"
+
+    @property
     def child(self) -> tuple[str, str]:
         """Four users bind each child: the fourth must be refused."""
         k = self.n // 4
@@ -82,16 +95,20 @@ class Report:
     refused_full: int = 0
     travel_cards: int = 0
     results_answers: int = 0
+    taken_over: dict[str, str] = field(default_factory=dict)  # the taker's openid -> the first account's
+    moved_told: int = 0
     failures: list[str] = field(default_factory=list)
 
 
 class Load:
-    def __init__(self, settings: Settings, url: str, retry_ratio: float, seed: int = 7) -> None:
+    def __init__(self, settings: Settings, url: str, retry_ratio: float, seed: int = 7,
+                 takeovers: bool = False) -> None:
         wechat = settings.wechat
         self.sim = Simulator(wechat.token, wechat.encoding_aes_key, wechat.app_id)
         self.url = url
         self.api_base = wechat.api_base.rstrip("/")
         self.retry_ratio = retry_ratio
+        self.takeovers = takeovers
         self.random = random.Random(seed)
         self.report = Report()
         self.http: aiohttp.ClientSession
@@ -170,6 +187,32 @@ class Load:
         r.travel_cards += card == "[image]" or "暂无行程数据" in card
         if "核酸" in await self.say(o, "核酸"):
             r.results_answers += 1
+        if self.takeovers:
+            await self.take_over(c)
+
+    async def take_over(self, c: Citizen) -> None:
+        """A second account claims c's document: face verification, then the code is its; c is told."""
+        r, t = self.report, c.taker
+        for text in ("防疫健康信息码", "同意", c.name, c.id_number, c.taker_phone):
+            await self.say(t, text)
+        await self.say(t, await self.sms_code(c.taker_phone))
+        prompt = await self.say(t, "确认")
+        found = re.search(r"/face\?t=(\S+)", prompt)
+        if "已在其他微信号申领" not in prompt or not found:
+            r.failures.append(f"{t}: the takeover was not sent to face verification: {prompt[:40]!r}")
+            return
+        r.pushes.add(f"face:{found.group(1)}")  # the callback runs a turn of its own
+        async with self.http.post(self.url.rsplit("/", 1)[0] + "/face/callback",
+                                  json={"t": found.group(1), "result": "pass"}) as response:
+            r.statuses[response.status] += 1
+            if response.status != 200:
+                r.failures.append(f"{t}: face callback answered {response.status}")
+                return
+        r.taken_over[t] = c.openid
+        if "您的健康码已在其他微信号申领" in await self.say(c.openid, "防疫健康信息码"):
+            r.moved_told += 1
+        else:
+            r.failures.append(f"{c.openid}: a code request after the takeover did not say where the code went")
 
     async def run(self, citizens: list[Citizen], concurrency: int) -> Report:
         gate = asyncio.Semaphore(concurrency)
@@ -218,6 +261,19 @@ async def check(settings: Settings, report: Report, citizens: list[Citizen], run
                 problems.append(f"{c.openid} has {count} relatives")
             if count != report.bound[c.openid]:
                 problems.append(f"{c.openid}: {count} stored relatives, {report.bound[c.openid]} acknowledged")
+        held_by: Counter[bytes] = Counter()
+        for key in profiles:
+            if (index := await redis.hget(key, "doc_index")) is not None:
+                held_by[index] += 1
+        problems += [f"document {i.decode()[:12]}… is held by {n} accounts" for i, n in held_by.items() if n > 1]
+        async for key in redis.scan_iter(match=f"{prefix}:d:*:holders", count=1000):
+            if await redis.scard(key) > 1:
+                problems.append(f"{key.decode()} names more than one holder")
+        for taker, first in report.taken_over.items():
+            if await redis.hget(f"{prefix}:u:{{{first}}}:profile", "doc_index") is not None:
+                problems.append(f"{first} still holds the code {taker} took over")
+            if await redis.hget(f"{prefix}:u:{{{taker}}}:profile", "doc_index") is None:
+                problems.append(f"{taker} took the code over but holds none")
         async for key in redis.scan_iter(match=f"{prefix}:r:*:guardians", count=1000):
             if await redis.hlen(key) > 3:
                 problems.append(f"{key.decode()} has more than 3 guardians")
@@ -266,7 +322,7 @@ def leak_finder(secrets: list[str]) -> Callable[[str], set[str]]:
 
 
 def secrets_of(settings: Settings, citizens: list[Citizen], sms_codes: list[str]) -> list[str]:
-    plain = [s for c in citizens for s in (c.id_number, c.name, c.phone, *c.child)]
+    plain = [s for c in citizens for s in (c.id_number, c.name, c.phone, c.taker_phone, *c.child)]
     keys = [settings.wechat.app_secret, settings.wechat.encoding_aes_key]
     return [s for s in [*plain, *keys, *sms_codes] if s]
 
@@ -279,7 +335,8 @@ def summary(report: Report, elapsed: float, users: int) -> str:
             f"statuses={dict(report.statuses)}\n"
             f"latency p50={q[49]:.1f}ms p99={q[98]:.1f}ms max={ms[-1]:.1f}ms  claimed={len(report.claimed)} "
             f"bound={sum(report.bound.values())} refused_as_full={report.refused_full} "
-            f"travel_answers={report.travel_cards}")
+            f"travel_answers={report.travel_cards} taken_over={len(report.taken_over)} "
+            f"old_accounts_told={report.moved_told}")
 
 
 async def main_async(args: argparse.Namespace) -> int:
@@ -287,7 +344,7 @@ async def main_async(args: argparse.Namespace) -> int:
     run = f"{int(time.time()) % 100000:05d}"
     citizens = [Citizen(n, run) for n in range(args.users)]
     before = await handler_runs(args.url, settings.server.metrics_token)
-    load = Load(settings, args.url, args.retry_ratio)
+    load = Load(settings, args.url, args.retry_ratio, takeovers=args.takeovers)
     started = time.perf_counter()
     report = await load.run(citizens, args.concurrency)
     elapsed = time.perf_counter() - started
@@ -308,6 +365,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--retry-ratio", type=float, default=0.1)
+    parser.add_argument("--takeovers", action="store_true", help="each code is then taken over by a second account")
     parser.add_argument("--log", default="", help="the server's log file, scanned for leaks")
     raise SystemExit(asyncio.run(main_async(parser.parse_args())))
 

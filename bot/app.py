@@ -22,6 +22,7 @@ from bot.engine.services import Services, build_services
 from bot.ops.config import STANDIN_PATH, Settings, standins
 from bot.ops.logs import quiet_client_errors
 from bot.ops.probes import CachedProbes
+from bot.usecases.notices import NoticeSender
 from bot.webhook import BODY_LIMIT, Webhook
 from storage import reachable
 
@@ -30,6 +31,7 @@ log = logging.getLogger("healthbot")
 SERVICES = web.AppKey("services", Services)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 PROBES = web.AppKey("probes", CachedProbes)
+NOTICES = web.AppKey("notices", NoticeSender)
 
 
 def build_app(settings: Settings, *, clock: Clock | None = None, routers: list[Router] | None = None,
@@ -71,7 +73,10 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             log.warning("%s runs as its stand-in ([upstreams] allow_standins): not for real citizens", name)
             services.metrics.set("healthbot_standin_upstream", 1, name=name)
     dispatcher.loop = asyncio.get_running_loop()
+    notices = app[NOTICES] = NoticeSender(services)
+    notices.start()
     yield
+    await notices.stop()
     dispatcher.loop = None
     await dispatcher.drain()
     await app[PROBES].close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
 from typing import Any
 
@@ -27,12 +27,17 @@ from bot.upstreams.http import ProviderUnavailable
 from bot.usecases.answers import expect_word, person_name
 from bot.usecases.cards import code_reply
 from bot.usecases.checkin import check_in, last_venue
+from bot.usecases.face import face_step, face_view
+from bot.usecases.holders import settle_takeover, take_document
+from bot.usecases.notices import show_held_notice
 from bot.usecases.sms import code_step, sms_view
 from bot.wechat.replies import Reply
+from storage.audit import pseudonym
 from storage.keys import UserHash
-from storage.profiles import Person
+from storage.profiles import Person, moved_of
 
 router = Router("health_code")
+router.before(show_held_notice)  # a takeover's notice that could not be sent: the old account's next message
 
 
 # -- validators: each returns the clean value or raises Invalid with the template to answer --------------
@@ -88,6 +93,37 @@ def is_passport(ctx: Context, data: Mapping[str, Any]) -> bool:
     return data.get("doc_type") == "passport"
 
 
+def held_elsewhere(validate: Callable[[str, Context], str]) -> Callable[[str, Context], Awaitable[str]]:
+    """A document step whose number another account holds as its code: with `[identity] takeover = "face"`
+    the claim goes on and passes face verification before the code moves; with "refuse" it stops here."""
+    async def check(text: str, ctx: Context) -> str:
+        number = validate(text, ctx)
+        services, data = ctx.services, ctx.state.data
+        index = services.codes.profiles.doc_index(data.get("doc_type", RESIDENT_ID), number)
+        others, _ = await services.codes.profiles.others_holding(index, ctx.openid)
+        data.pop("takeover", None)
+        if others and services.settings.identity.takeover == "refuse":
+            await audit_refused(ctx, index, others)
+            raise Invalid("claim/held_elsewhere.txt")
+        if others:
+            data["takeover"] = True
+        return number
+
+    return check
+
+
+async def audit_refused(ctx: Context, index: str, others: list[str]) -> None:
+    services = ctx.services
+    await services.audit.append("refused", pseudonym(services.vault, ctx.openid), index,
+                                repr(services.clock.time()), other=pseudonym(services.vault, others[0]))
+
+
+def needs_face(ctx: Context, data: Mapping[str, Any]) -> bool:
+    """A takeover, or every self-claim where the deployment asks for it (no exemption by age: the claimant
+    is the person)."""
+    return bool(data.get("takeover")) or ctx.services.settings.identity.face_on_claim
+
+
 # -- the two claim dialogs --------------------------------------------------------------------------------
 
 def summary_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -103,6 +139,7 @@ def summary_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
         "types": DOCUMENT_CODES,
         "hmt": data.get("entry") == "hmt",
         **{k: v for k, v in sms_view(data).items() if k != "phone"},
+        **face_view(data),
     }
 
 
@@ -119,8 +156,17 @@ async def complete_claim(ctx: Context, data: dict[str, Any]) -> Reply:
         kept = {k: v for k, v in data.items() if k in ("consent", "doc_type", "entry", "proven_phone")}
         dialog.resume(ctx, kept, "name" if person.doc_type == RESIDENT_ID else "doc_number")
         return ctx.text("claim/identity_failed.txt", reason=verdict.reason)
-    now = ctx.services.clock.time()
-    profile = await ctx.services.codes.profiles.save(ctx.openid, person, now, phone_proven_at=now)
+    services = ctx.services
+    index = services.codes.profiles.doc_index(person.doc_type, person.doc_number)
+    if not await take_document(services, ctx.openid, index, face_passed=data.get("face") is True):
+        # another account claimed it since the document step: as there, face verification or a refusal
+        if services.settings.identity.takeover == "refuse":
+            await audit_refused(ctx, index, await services.codes.profiles.holders(index))
+            return ctx.text("claim/held_elsewhere.txt")
+        return await dialog.reenter(ctx, {**data, "takeover": True}, "face")
+    now = services.clock.time()
+    profile = await services.codes.profiles.save(ctx.openid, person, now, phone_proven_at=now)
+    await settle_takeover(services, index, ctx.openid, now)
     if (venue := await last_venue(ctx, "pending")) is not None:  # the claim began with a 场所码 scan
         return await check_in(ctx, profile, venue)
     return await code_reply(ctx, profile, fresh=True)
@@ -133,6 +179,7 @@ def claim_steps(*middle: Step) -> tuple[Step, ...]:
         Step("phone", "claim/ask_phone.txt", phone),
         code_step(summary_view, "claim/sms.txt"),  # the phone is the claimant's: it receives a code
         Step("confirm", "claim/summary.txt", expect_word("确认", "claim/need_confirm.txt")),
+        face_step(summary_view, needs_face),
     )
 
 
@@ -141,7 +188,7 @@ claim = router.dialog(Dialog(
     restart_keyword="防疫健康信息码",
     steps=claim_steps(
         Step("name", "claim/ask_name.txt", person_name),
-        Step("doc_number", "claim/ask_resident_id.txt", resident_id),
+        Step("doc_number", "claim/ask_resident_id.txt", held_elsewhere(resident_id)),
     ),
     on_complete=complete_claim,
     view=summary_view,
@@ -152,7 +199,7 @@ hmt_claim = router.dialog(Dialog(
     restart_keyword="港澳台",
     steps=claim_steps(
         Step("doc_type", "claim/ask_doc_type.txt", document_type),
-        Step("doc_number", "claim/ask_document.txt", document_number),
+        Step("doc_number", "claim/ask_document.txt", held_elsewhere(document_number)),
         Step("nationality", "claim/ask_nationality.txt", nationality, when=is_passport),
         Step("name", "claim/ask_name.txt", person_name),
     ),
@@ -186,9 +233,30 @@ deregister = router.dialog(Dialog(
 @router.click("HEALTH_CODE", reads=(UserHash.TRAVEL_VERIFIED, UserHash.OWN_IMAGE))
 async def show_or_claim(ctx: Context) -> Reply:
     profile = await ctx.profile()
+    if profile is None and moved_of(ctx.prefetched_profile):
+        return ctx.text("claim/moved.txt")
     if profile is None:
         return await claim.start(ctx)
     return await code_reply(ctx, profile)
+
+
+@router.keywords("重新申领")
+async def claim_again(ctx: Context) -> Reply:
+    """After the code moved to another account: claim it back here (face verification, as any takeover)."""
+    if await ctx.profile() is not None:
+        return ctx.text("claim/already_claimed.txt")
+    return await claim.start(ctx)
+
+
+@router.keywords("申诉")
+async def appeal(ctx: Context) -> Reply:
+    moved = moved_of(ctx.prefetched_profile)
+    if moved is None:
+        return ctx.text("claim/appeal_nothing.txt")
+    services = ctx.services
+    await services.audit.append("appeal", pseudonym(services.vault, ctx.openid), moved.doc_index,
+                                repr(services.clock.time()))
+    return ctx.text("claim/appeal_takeover.txt")
 
 
 @router.keywords("港澳台", "境外人员", "港澳台入境人员申领入口", "外籍人员", "外国人")

@@ -164,8 +164,16 @@ class Keys:
         return f"{self.prefix}:d:{{{doc_index}}}:results"
 
     def holders(self, doc_index: str) -> str:
-        """Openids that claimed this document as their own (for result notifications)."""
+        """The account that claimed this document as its own: one member (storage.profiles.take)."""
         return f"{self.prefix}:d:{{{doc_index}}}:holders"
+
+    def displaced(self, doc_index: str) -> str:
+        """Accounts whose code of this document moved to another account, until each has been told."""
+        return f"{self.prefix}:d:{{{doc_index}}}:displaced"
+
+    def notices(self) -> str:
+        """The stream of customer-service notices to send (storage.notices)."""
+        return f"{self.prefix}:notices"
 
     def venue(self, scene: str) -> str:
         return f"{self.prefix}:v:{{{scene}}}:info"

@@ -65,11 +65,74 @@ def open_person(vault: Vault, openid: str, sealed: bytes) -> Person:
                   plain.get("nationality", ""))
 
 
+# A notice for the account, in its profile hash: "<state>|<template>". queued: in the notice stream, not yet
+# sent; sending: a sender took it; held: it could not be sent (outside the 48 h window): the account's next
+# message shows it. Sent or shown, the field is gone.
+NOTICE = "notice"
+
+_SAVE = """
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV))
+"""
+
+# A document has one holder account: the set is the holder (a set, as it was when several could claim one).
+# Members named in ARGV[3..] no longer hold it (their profile says another document) and are dropped. Others
+# refuse the claim unless ARGV[2] is 1: then they are moved to the displaced set, for `move_out`.
+_TAKE = """
+local me, allow = ARGV[1], ARGV[2]
+for i = 3, #ARGV do redis.call('SREM', KEYS[1], ARGV[i]) end
+local others = {}
+for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if member ~= me then others[#others + 1] = member end
+end
+if #others > 0 then
+  if allow ~= '1' then return others end
+  redis.call('SADD', KEYS[2], unpack(others))
+  redis.call('DEL', KEYS[1])
+end
+redis.call('SADD', KEYS[1], me)
+return {}
+"""
+
+# The old account of a document that moved: its profile becomes the note of where its code went.
+_MOVE_OUT = """
+if redis.call('HGET', KEYS[1], 'doc_index') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('HSET', KEYS[1], 'moved_at', ARGV[2], 'moved_doc', ARGV[1], 'notice', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """An account whose code another account took over: when, and which document (its HMAC index)."""
+
+    at: float
+    doc_index: str
+
+
+def moved_of(stored: dict[bytes, bytes] | None) -> Moved | None:
+    if not stored or b"moved_at" not in stored:
+        return None
+    return Moved(float(stored[b"moved_at"]), stored.get(b"moved_doc", b"").decode())
+
+
+def held_notice(stored: dict[bytes, bytes] | None) -> str:
+    """The template of a notice the account has not been sent yet (queued or held), else ""."""
+    value = stored.get(NOTICE.encode(), b"") if stored else b""
+    state, _, template = value.decode().partition("|")
+    return template if state in ("queued", "held") else ""
+
+
 class ProfileStore:
     def __init__(self, redis: RedisClient, keys: Keys, vault: Vault) -> None:
         self.redis = redis
         self.keys = keys
         self.vault = vault
+        self._save = redis.register_script(_SAVE)
+        self._take = redis.register_script(_TAKE)
+        self._move_out = redis.register_script(_MOVE_OUT)
 
     def doc_index(self, doc_type: str, doc_number: str) -> str:
         return self.vault.index("doc", f"{doc_type}:{doc_number}")
@@ -82,20 +145,51 @@ class ProfileStore:
             fields["phone_index"] = self.vault.index("phone", person.phone)
         if phone_proven_at:
             fields["phone_proven_at"] = str(phone_proven_at)
-        # Two slots on a cluster, so two writes: a claim that dies between them is retried by WeChat and
-        # its retry writes both again; until then the holder only misses result notices.
-        await self.redis.hset(self.keys.profile(openid), mapping=fields)
-        await self.redis.sadd(self.keys.holders(index), openid)
+        # The holder set was written first (`take`); a note that the code had moved away goes with the claim.
+        await self._save(keys=[self.keys.profile(openid)], args=[x for pair in fields.items() for x in pair])
         return Profile(person, index, claimed_at, sealed, phone_proven_at)
+
+    async def others_holding(self, index: str, openid: str) -> tuple[list[str], list[str]]:
+        """(accounts other than `openid` whose code this document is, members that no longer hold it)."""
+        others, stale = [], []
+        for member in await self.holders(index):
+            if member != openid:
+                held = await self.redis.hget(self.keys.profile(member), "doc_index")
+                (others if held is not None and held.decode() == index else stale).append(member)
+        return others, stale
+
+    async def take(self, index: str, openid: str, *, takeover: bool) -> list[str]:
+        """Make `openid` the document's one holder. Without `takeover`, another holder refuses it: their
+        openids are returned and nothing changes. With it, they are moved to the displaced set, which
+        `displaced` lists until `move_out` has run for each (a claim retried after a crash finishes it)."""
+        _, stale = await self.others_holding(index, openid)
+        refused = await self._take(keys=[self.keys.holders(index), self.keys.displaced(index)],
+                                   args=[openid, "1" if takeover else "0", *stale])
+        return [member.decode() for member in refused]
+
+    async def displaced(self, index: str) -> list[str]:
+        return [o.decode() for o in await self.redis.smembers(self.keys.displaced(index))]
+
+    async def move_out(self, old: str, index: str, now: float, notice: str, keep_seconds: int) -> bool:
+        """The old holder's code is gone (profile and cached images); what stays, for `keep_seconds`, is when
+        and which document moved, and `notice` queued for it. False if it no longer held the document."""
+        k = self.keys
+        moved = await self._move_out(keys=[k.profile(old), k.image_cache(old, "self"),
+                                           k.image_cache(old, "self:combined")],
+                                     args=[index, repr(now), f"queued|{notice}", keep_seconds])
+        return bool(moved)
+
+    async def settled(self, old: str, index: str) -> None:
+        await self.redis.srem(self.keys.displaced(index), old)
 
     async def load(self, openid: str) -> Profile | None:
         return self.decode(openid, await self.redis.hgetall(self.keys.profile(openid)))
 
     def decode(self, openid: str, stored: dict[bytes, bytes]) -> Profile | None:
         """A profile from its stored hash (read by the turn script, or by load)."""
-        if not stored:
+        sealed = stored.get(b"sealed") if stored else None
+        if sealed is None:  # nothing claimed, or a note that the code moved to another account
             return None
-        sealed = stored[b"sealed"]
         return Profile(lambda: open_person(self.vault, openid, sealed), stored[b"doc_index"].decode(),
                        float(stored[b"claimed_at"]), sealed, float(stored.get(b"phone_proven_at", 0)))
 

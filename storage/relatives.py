@@ -26,7 +26,7 @@ import secrets
 import time
 from dataclasses import dataclass, replace
 
-from storage.audit import AuditLog
+from storage.audit import AuditLog, pseudonym
 from storage.connection import RedisClient
 from storage.keys import Keys
 from storage.vault import Vault
@@ -165,8 +165,7 @@ class RelativeStore:
         return self.keys.relatives(openid)
 
     def who(self, openid: str) -> str:
-        """Audit entries name the user by a keyed pseudonym, never by openid."""
-        return self.vault.index("openid", openid)[:32]
+        return pseudonym(self.vault, openid)
 
     async def bind(self, openid: str, name: str, doc_number: str, relationship: str, now: float,
                    number: int = 0) -> Outcome:

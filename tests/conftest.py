@@ -37,8 +37,8 @@ AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 
 # The storage and dialog suites run twice: on the one Redis, and on a local three-master Redis Cluster.
-CLUSTER_SUITES = {"test_turns", "test_claim", "test_relatives", "test_travel", "test_results", "test_lifecycle",
-                  "test_wechat_api", "test_cluster"}
+CLUSTER_SUITES = {"test_turns", "test_claim", "test_takeover", "test_relatives", "test_travel", "test_results",
+                  "test_lifecycle", "test_wechat_api", "test_cluster"}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

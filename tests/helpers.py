@@ -218,3 +218,54 @@ async def _chromium(tmp_path: Path, *args: str) -> bytes:
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
     out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
     return out
+
+
+async def click_in_chromium(url: str, tmp_path: Path, button: str, outcome: str) -> str:
+    """Open `url` in headless Chromium, click the `button` selector as a person would, and return the text that
+    appears in the `outcome` selector (driven over the DevTools protocol: --dump-dom cannot click)."""
+    assert CHROMIUM is not None
+    process = await asyncio.create_subprocess_exec(
+        CHROMIUM, *_FLAGS, f"--user-data-dir={tmp_path / 'chromium-cdp'}", "--remote-debugging-port=0", url,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    try:
+        assert process.stderr is not None
+        while b"DevTools listening on" not in (line := await asyncio.wait_for(process.stderr.readline(), 30)):
+            assert line, "chromium exited before it listened"
+        port = line.decode().split("ws://")[1].split("/")[0].rsplit(":", 1)[1]
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):
+                pages = [t for t in await (await http.get(f"http://127.0.0.1:{port}/json/list")).json()
+                         if t["type"] == "page" and t["url"].startswith(url.split("?")[0])]
+                if pages:
+                    break
+                await asyncio.sleep(0.1)
+            assert pages, "chromium opened no page"
+            async with http.ws_connect(pages[0]["webSocketDebuggerUrl"], max_msg_size=0) as ws:
+                calls = iter(range(1, 1_000_000))
+
+                async def evaluate(expression: str) -> object:
+                    call = next(calls)
+                    await ws.send_json({"id": call, "method": "Runtime.evaluate",
+                                        "params": {"expression": expression, "returnByValue": True}})
+                    while (answer := await ws.receive_json(timeout=30)).get("id") != call:
+                        pass
+                    if "result" not in answer:  # e.g. the page's context is not there yet
+                        return None
+                    return answer["result"]["result"].get("value")
+
+                for _ in range(100):  # the page has loaded when the button is there
+                    if await evaluate(f"!!document.querySelector({button!r})"):
+                        break
+                    await asyncio.sleep(0.1)
+                else:
+                    raise AssertionError(f"{url} has no {button}")
+                await evaluate(f"document.querySelector({button!r}).click()")
+                for _ in range(100):
+                    shown = await evaluate(f"document.querySelector({outcome!r}).textContent")
+                    if shown:
+                        return str(shown)
+                    await asyncio.sleep(0.1)
+        raise AssertionError(f"nothing appeared in {outcome} after clicking {button}")
+    finally:
+        process.kill()
+        await process.wait()

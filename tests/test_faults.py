@@ -19,20 +19,17 @@ from bot.devkit.simulator import Simulator, parse_reply
 from bot.devkit.standin import Fault, StandInState
 from tests.conftest import APP_ID, METRICS_AUTH, REDIS_URL, TOKEN, BotFactory, describe
 from tests.helpers import Worker, free_port, write_config
-from tests.journeys import (
-    ID,
-    NAME,
-    PHONE,
-)
+from tests.journeys import ID, NAME, PHONE, adult
 from tests.local_redis import start_redis
 
 CODE = "<the SMS code>"  # a claim's step that is answered with the code the stand-in gateway received
 CLAIM = ["防疫健康信息码", "同意", NAME, ID, PHONE, CODE]
 
 
-def claim(phone: str) -> list[str]:
-    """The claim's answers for a citizen with their own phone (the SMS limits are per number)."""
-    return [phone if text == PHONE else text for text in CLAIM]
+def claim(phone: str, id_number: str = ID) -> list[str]:
+    """The claim's answers for a citizen with their own phone (the SMS limits are per number) and document
+    (a document has one holder account: a second would be a takeover)."""
+    return [phone if text == PHONE else id_number if text == ID else text for text in CLAIM]
 
 
 def answer(text: str, state: StandInState, phone: str = PHONE) -> str:
@@ -57,8 +54,8 @@ async def test_sigterm_finishes_in_flight_requests_and_drains_late_sends(
     workers.append(worker)
     await worker.ready()
     async with aiohttp.ClientSession() as http:
-        for user in ("oTerm_0001", "oTerm_0002"):
-            for text in CLAIM:
+        for user, id_number in (("oTerm_0001", ID), ("oTerm_0002", adult(2))):
+            for text in claim(PHONE, id_number):
                 await worker.push(http, worker.sim.text(user, answer(text, state)))
         state.faults["media/upload"].append(Fault(delay=1.5))
         status, reply = await worker.push(http, worker.sim.text("oTerm_0001", "确认"))
@@ -121,8 +118,8 @@ async def test_redis_killed_and_restarted_under_load_loses_no_acknowledged_claim
 
     async def journey(user: str) -> None:
         nonlocal busy_seen, slowest
-        phone = f"138{int(user[-3:]):08d}"
-        steps = [*claim(phone), "确认"]
+        phone, id_number = f"138{int(user[-3:]):08d}", adult(int(user[-3:]))
+        steps = [*claim(phone, id_number), "确认"]
         while steps:
             started = time.monotonic()
             reply = await bot.say(user, answer(steps[0], bot.standin, phone))
@@ -132,7 +129,7 @@ async def test_redis_killed_and_restarted_under_load_loses_no_acknowledged_claim
                 await asyncio.sleep(0.2)  # the citizen tries again a moment later
                 continue
             if "已超时" in reply or ("回复「同意」" in reply and steps[0] != CLAIM[0]):
-                steps = [*claim(phone), "确认"]  # told to start again
+                steps = [*claim(phone, id_number), "确认"]  # told to start again
                 continue
             if reply == "[image]":
                 acknowledged.add(user)

@@ -1,4 +1,5 @@
-"""A CI-sized load run: 200 citizens through whole journeys at once, then every invariant checked."""
+"""A CI-sized load run: 200 citizens through whole journeys at once, each code then taken over by a second
+account, and every invariant checked."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ async def test_two_hundred_citizens_at_once_lose_nothing(tmp_path: Path, prefix:
         await worker.ready()
         settings = load_settings(config, env={})
         citizens = [Citizen(n, "ci") for n in range(USERS)]
-        load = Load(settings, worker.url, retry_ratio=0.1)
+        load = Load(settings, worker.url, retry_ratio=0.1, takeovers=True)
         import time
 
         started = time.perf_counter()
@@ -50,3 +51,4 @@ async def test_two_hundred_citizens_at_once_lose_nothing(tmp_path: Path, prefix:
     assert len(report.claimed) == USERS
     assert sum(report.bound.values()) == 150 and report.refused_full == 50  # 4 users per child, 3 may bind
     assert report.retries > 0
+    assert len(report.taken_over) == USERS and report.moved_told == USERS

@@ -221,8 +221,8 @@ async def test_entries_expire_after_the_retention(bot: Bot, tmp_path: Path) -> N
 
 async def test_notify_reaches_those_who_entered_and_counts_who_cannot_be_reached(bot: Bot, tmp_path: Path) -> None:
     scene = await add_venue(bot, tmp_path)
-    for user in ("oVenue_0010", "oVenue_0011"):
-        await full_claim(bot, user)
+    for n, user in enumerate(("oVenue_0010", "oVenue_0011")):
+        await full_claim(bot, user, adult(n))
         await bot.push(bot.sim.event(user, "SCAN", scene))
     bot.standin.faults["message/custom/send"].append(Fault(errcode=45015))
     out = await trace(bot, tmp_path, "notify", scene, *window(), "--text-template", "exposure")

@@ -103,8 +103,9 @@ def cmd_audit(args: argparse.Namespace) -> None:
         for f in await services.audit.latest(args.count):
             try:
                 reason = f"  reason: {f['reason']}" if f.get("reason") else ""
+                other = f"  from user {f['other'][:16]}" if f.get("other") else ""
                 print(f"{to_second(float(f['at']))}  {f['action']:<8} user {f['who'][:16]}  on {f['relative'][:24]}"
-                      f"  ({f['stream_id']}){reason}")
+                      f"{other}  ({f['stream_id']}){reason}")
             except (KeyError, ValueError, OverflowError, OSError):  # written by a bug or another release
                 print(f"(entry {f.get('stream_id', '?')} cannot be shown: its fields are not an audit entry's)")
         return 0

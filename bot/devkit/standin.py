@@ -42,6 +42,7 @@ class StandInState:
     sms: list[dict[str, Any]] = field(default_factory=list)
     qrcodes: dict[str, dict[str, str]] = field(default_factory=dict)  # ticket -> scene, url
     faults: dict[str, list[Fault]] = field(default_factory=lambda: defaultdict(list))
+    outside_window: set[str] = field(default_factory=set)  # openids silent > 48 h: customer service gets 45015
     calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def issue_token(self, force: bool = False) -> str:
@@ -123,6 +124,8 @@ def create_standin(app_id: str, app_secret: str) -> web.Application:
         if not token_ok(request):
             return _error(40001, "invalid credential, access_token is invalid or not latest")
         body = json.loads(await request.read())
+        if body.get("touser") in state.outside_window:
+            return _error(45015, "response out of time limit or subscription is canceled")
         if body.get("msgtype") == "image" and body.get("image", {}).get("media_id") not in state.media:
             return _error(40007, "invalid media_id")
         state.messages.append({**body, "at": time.time(), "seq": len(state.messages)})

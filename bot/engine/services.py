@@ -31,6 +31,7 @@ from storage.audit import AuditLog
 from storage.codes import ImageCache, QrTokens, ViewLinks
 from storage.connection import HotClient, RedisClient
 from storage.face import FaceNonces
+from storage.notices import NoticeQueue
 from storage.profiles import ProfileStore
 from storage.ratelimit import RateLimiter
 from storage.relatives import RelativeStore
@@ -61,6 +62,7 @@ class Services:
     signer: TokenSigner
     vault: Vault
     audit: AuditLog
+    notices: NoticeQueue  # customer-service notices to send (bot/usecases/notices.py sends them)
     limiter: RateLimiter
     turns: TurnStore
     writer: Writer  # writes of other slots than the user's, on a cluster (Context.write_with_turn)
@@ -142,6 +144,7 @@ def build_services(settings: Settings, clock: Clock | None = None, prefetch: tup
         signer=signer,
         vault=vault,
         audit=AuditLog(redis, keys),
+        notices=NoticeQueue(redis, keys),
         limiter=RateLimiter(redis),
         turns=turns,
         writer=writer,

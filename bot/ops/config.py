@@ -141,6 +141,15 @@ class ResultsSettings(UpstreamSettings):
     positive_sets_colour: str = ""  # "" (off) or a code colour that an imported 阳性 sets, audited
 
 
+@dataclass
+class IdentitySettings(UpstreamSettings):
+    # A claim of a document another account holds: "face" (the claimant passes face verification and the
+    # code moves, the old account told) or "refuse" (the claim is refused, pointing to 申诉).
+    takeover: str = "face"
+    face_on_claim: bool = False  # every self-claim passes face verification, whatever the claimant's age
+    moved_notice_days: int = within(30, 1, 365)  # how long a moved-away account is shown why
+
+
 STANDIN_UPSTREAMS = ("identity", "face", "sms")  # the upstreams whose empty url means a stand-in
 
 
@@ -184,7 +193,7 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     paths: PathSettings = field(default_factory=PathSettings)
     render: RenderSettings = field(default_factory=RenderSettings)
-    identity: UpstreamSettings = field(default_factory=UpstreamSettings)
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
     status: UpstreamSettings = field(default_factory=UpstreamSettings)
     face: UpstreamSettings = field(default_factory=UpstreamSettings)
     sms: UpstreamSettings = field(default_factory=UpstreamSettings)
@@ -454,6 +463,8 @@ def validate(settings: Settings) -> None:
     if unknown := [name for name in settings.upstreams.allow_standins if name not in STANDIN_UPSTREAMS]:
         raise ConfigError(f"upstreams.allow_standins: {', '.join(unknown)} has no stand-in; the names are "
                           f"{', '.join(STANDIN_UPSTREAMS)}")
+    if settings.identity.takeover not in ("face", "refuse"):
+        raise ConfigError(f"identity.takeover must be face or refuse, got {settings.identity.takeover!r}")
     if settings.render.reply_as not in ("image", "news"):
         raise ConfigError(f"render.reply_as must be image or news, got {settings.render.reply_as!r}")
     if not Path(settings.paths.templates).is_dir():

@@ -38,6 +38,9 @@ DECLARED: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "healthbot_dialogs_total": ("counter", "Dialogs, by name and event.", ("dialog", "event")),
     "healthbot_redis_errors_total": ("counter", "Turns that met an unreachable Redis.", ()),
     "healthbot_rate_limited_total": ("counter", "Messages refused by the per-user rate limit.", ()),
+    "healthbot_notices_total": ("counter", "Customer-service notices: sent, held for the next message, shown "
+                                "there.", ("outcome",)),
+    "healthbot_notice_backlog": ("gauge", "Notices waiting in the stream, as last seen by a sender.", ()),
     "healthbot_sms_total": ("counter", "SMS code requests, by outcome (sent, or why not).", ("outcome",)),
     "healthbot_scans_total": ("counter", "Guards' scans of a code, by the colour shown.", ("colour",)),
     "healthbot_venue_entries_total": ("counter", "场所码 entries recorded, by whose.", ("whose",)),

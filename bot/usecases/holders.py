@@ -4,6 +4,7 @@ stops resolving at once, and the colour is never the one the image was made with
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from bot.domain.clock import to_second
@@ -14,6 +15,7 @@ from bot.domain.offline import verify as verify_offline
 from bot.engine.services import Services
 from bot.upstreams.http import ProviderUnavailable
 from storage import RedisError
+from storage.audit import pseudonym
 from storage.codes import Issued
 from storage.profiles import Person, Profile
 from storage.relatives import Relative
@@ -26,6 +28,34 @@ class Holder:
     doc_index: str
     profile: Profile  # the account's own profile (the guardian's, for a relative)
     relative: Relative | None = None
+
+
+# What the old account of a code that moved is told, by customer-service message or at its next message.
+MOVED_NOTICE = "claim/moved.txt"
+
+
+async def take_document(services: Services, openid: str, doc_index: str, *, face_passed: bool) -> bool:
+    """Make `openid` the document's one holder account. False, with nothing changed, when another account
+    holds it and this claim may not take it over: no face verification passed, or `[identity] takeover` is
+    "refuse". The displaced account is then dealt with by `settle_takeover`, once the new profile is saved."""
+    takeover = face_passed and services.settings.identity.takeover == "face"
+    return not await services.codes.profiles.take(doc_index, openid, takeover=takeover)
+
+
+async def settle_takeover(services: Services, doc_index: str, new: str, now: float) -> int:
+    """Each account the document moved away from: audited (both pseudonymous), its code gone, the notice
+    queued. Safe to run again (a claim retried after a crash): the same audit id, no second move, and the
+    sender sends a notice once. Returns how many accounts it moved the code from."""
+    profiles, keep = services.codes.profiles, services.settings.identity.moved_notice_days * 86400
+    moved = 0
+    for old in await profiles.displaced(doc_index):
+        entry = hashlib.sha256(f"takeover:{doc_index}:{old}:{new}".encode()).hexdigest()[:16]
+        await services.audit.append("takeover", pseudonym(services.vault, new), doc_index, repr(now), entry_id=entry,
+                                    other=pseudonym(services.vault, old))
+        moved += await profiles.move_out(old, doc_index, now, MOVED_NOTICE, keep)
+        await services.notices.add(old, "moved")
+        await profiles.settled(old, doc_index)
+    return moved
 
 
 def relative_person(relative: Relative) -> Person:

@@ -1,0 +1,101 @@
+"""Customer-service notices to send: a Redis stream read by a consumer group, one entry per notice.
+
+An entry names the account; what to say is the `notice` field of the account's profile hash
+(storage.profiles.NOTICE), which also says how far it got. A sender moves it from queued to sending before it
+sends, so an entry delivered twice (a sender died, its entry was claimed by another) is never sent twice: a
+notice found already sending may or may not have gone out, and becomes held, which the account's next message
+shows. Sent, the field is dropped; outside the 48 h window it is held too.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from redis.exceptions import ResponseError
+
+from storage.connection import RedisClient
+from storage.keys import Keys
+from storage.profiles import NOTICE
+from storage.writes import Write
+
+GROUP = "senders"
+STREAM_LENGTH = 100_000  # trimmed approximately: entries are deleted once handled, this only bounds a backlog
+
+# ARGV[1]: the state it must be in; ARGV[2]: the state it becomes ("" drops it). Returns the template it held
+# when it was in that state; with ARGV[3] = "hold-sending", a notice found sending becomes held and nil returns.
+_MOVE = """
+local value = redis.call('HGET', KEYS[1], ARGV[4])
+if not value then return nil end
+local bar = string.find(value, '|', 1, true)
+if not bar then return nil end
+local state, template = string.sub(value, 1, bar - 1), string.sub(value, bar + 1)
+if state == ARGV[1] then
+  if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[4])
+  else redis.call('HSET', KEYS[1], ARGV[4], ARGV[2] .. '|' .. template) end
+  return template
+end
+if state == 'sending' and ARGV[3] == 'hold-sending' then
+  redis.call('HSET', KEYS[1], ARGV[4], 'held|' .. template)
+end
+return nil
+"""
+
+
+class NoticeQueue:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
+        self.redis, self.keys = redis, keys
+        self.consumer = f"{socket.gethostname()}-{os.getpid()}"
+        self._move = redis.register_script(_MOVE)
+
+    async def ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(self.keys.notices(), GROUP, id="0", mkstream=True)
+        except ResponseError as exc:  # BUSYGROUP: another worker made it
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def add(self, openid: str, kind: str) -> None:
+        await self.redis.xadd(self.keys.notices(), {"to": openid, "kind": kind}, maxlen=STREAM_LENGTH,
+                              approximate=True)
+
+    async def read(self, count: int, block_ms: int) -> list[tuple[str, dict[str, str]]]:
+        """New entries for this consumer."""
+        answer = await self.redis.xreadgroup(GROUP, self.consumer, {self.keys.notices(): ">"}, count=count,
+                                             block=block_ms)
+        return [(eid.decode(), {k.decode(): v.decode() for k, v in fields.items()})
+                for _, entries in answer or [] for eid, fields in entries]
+
+    async def reclaim(self, idle_ms: int, count: int) -> list[tuple[str, dict[str, str]]]:
+        """Entries another consumer took and did not finish within `idle_ms` (it died)."""
+        _, entries, *_ = await self.redis.xautoclaim(self.keys.notices(), GROUP, self.consumer, idle_ms,
+                                                     start_id="0", count=count)
+        return [(eid.decode(), {k.decode(): v.decode() for k, v in fields.items()})
+                for eid, fields in entries if fields]
+
+    async def done(self, entry_id: str) -> None:
+        await self.redis.xack(self.keys.notices(), GROUP, entry_id)
+        await self.redis.xdel(self.keys.notices(), entry_id)
+
+    async def begin(self, openid: str) -> str | None:
+        """The template of the account's queued notice, now marked sending; None when there is nothing to send
+        (sent, shown, or found sending: then it is held for the next message)."""
+        return await self._step(openid, "queued", "sending", "hold-sending")
+
+    async def sent(self, openid: str) -> None:
+        await self._step(openid, "sending", "")
+
+    async def hold(self, openid: str) -> None:
+        """Not delivered (outside the 48 h window, unfollowed): the account's next message shows it."""
+        await self._step(openid, "sending", "held")
+
+    def drop_write(self, openid: str) -> Write:
+        """The write that drops the account's notice once its next message has shown it (with the turn's end)."""
+        return Write("HDEL", self.keys.profile(openid), (NOTICE,))
+
+    async def backlog(self) -> int:
+        return int(await self.redis.xlen(self.keys.notices()))
+
+    async def _step(self, openid: str, state: str, then: str, also: str = "") -> str | None:
+        template = await self._move(keys=[self.keys.profile(openid)], args=[state, then, also, NOTICE])
+        return template.decode() if template is not None else None
