@@ -4,7 +4,8 @@ An entry names the account; what to say is the `notice` field of the account's p
 (storage.profiles.NOTICE), which also says how far it got. A sender moves it from queued to sending before it
 sends, so an entry delivered twice (a sender died, its entry was claimed by another) is never sent twice: a
 notice found already sending may or may not have gone out, and becomes held, which the account's next message
-shows. Sent, the field is dropped; outside the 48 h window it is held too.
+shows. Sent, the field is dropped; outside the 48 h window it is held too. The account's next message takes
+a queued or held notice as showing, so no sender sends what that message shows.
 """
 
 from __future__ import annotations
@@ -22,15 +23,16 @@ from storage.writes import Write
 GROUP = "senders"
 STREAM_LENGTH = 100_000  # trimmed approximately: entries are deleted once handled, this only bounds a backlog
 
-# ARGV[1]: the state it must be in; ARGV[2]: the state it becomes ("" drops it). Returns the template it held
-# when it was in that state; with ARGV[3] = "hold-sending", a notice found sending becomes held and nil returns.
+# ARGV[1]: the states it may be in, as ",a,b,"; ARGV[2]: the state it becomes ("" drops it). Returns the
+# template it held when it was in one of them; with ARGV[3] = "hold-sending", a notice found sending becomes
+# held and nil returns.
 _MOVE = """
 local value = redis.call('HGET', KEYS[1], ARGV[4])
 if not value then return nil end
 local bar = string.find(value, '|', 1, true)
 if not bar then return nil end
 local state, template = string.sub(value, 1, bar - 1), string.sub(value, bar + 1)
-if state == ARGV[1] then
+if string.find(ARGV[1], ',' .. state .. ',', 1, true) then
   if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[4])
   else redis.call('HSET', KEYS[1], ARGV[4], ARGV[2] .. '|' .. template) end
   return template
@@ -80,14 +82,20 @@ class NoticeQueue:
     async def begin(self, openid: str) -> str | None:
         """The template of the account's queued notice, now marked sending; None when there is nothing to send
         (sent, shown, or found sending: then it is held for the next message)."""
-        return await self._step(openid, "queued", "sending", "hold-sending")
+        return await self._step(openid, ("queued",), "sending", "hold-sending")
 
     async def sent(self, openid: str) -> None:
-        await self._step(openid, "sending", "")
+        await self._step(openid, ("sending",), "")
 
     async def hold(self, openid: str) -> None:
         """Not delivered (outside the 48 h window, unfollowed): the account's next message shows it."""
-        await self._step(openid, "sending", "held")
+        await self._step(openid, ("sending",), "held")
+
+    async def show(self, openid: str) -> str | None:
+        """The template of a notice the account's message is to show, now marked showing (no sender takes it
+        then); None when a sender has it. The turn's end drops it (`drop_write`); a turn that cannot finish
+        leaves it showing, for the next message."""
+        return await self._step(openid, ("queued", "held", "showing"), "showing")
 
     def drop_write(self, openid: str) -> Write:
         """The write that drops the account's notice once its next message has shown it (with the turn's end)."""
@@ -96,6 +104,7 @@ class NoticeQueue:
     async def backlog(self) -> int:
         return int(await self.redis.xlen(self.keys.notices()))
 
-    async def _step(self, openid: str, state: str, then: str, also: str = "") -> str | None:
-        template = await self._move(keys=[self.keys.profile(openid)], args=[state, then, also, NOTICE])
+    async def _step(self, openid: str, states: tuple[str, ...], then: str, also: str = "") -> str | None:
+        template = await self._move(keys=[self.keys.profile(openid)], args=[f",{','.join(states)},", then, also,
+                                                                             NOTICE])
         return template.decode() if template is not None else None

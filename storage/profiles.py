@@ -67,7 +67,7 @@ def open_person(vault: Vault, openid: str, sealed: bytes) -> Person:
 
 # A notice for the account, in its profile hash: "<state>|<template>". queued: in the notice stream, not yet
 # sent; sending: a sender took it; held: it could not be sent (outside the 48 h window): the account's next
-# message shows it. Sent or shown, the field is gone.
+# message shows it; showing: a message of the account's is showing it. Sent or shown, the field is gone.
 NOTICE = "notice"
 
 _SAVE = """
@@ -119,10 +119,11 @@ def moved_of(stored: dict[bytes, bytes] | None) -> Moved | None:
 
 
 def held_notice(stored: dict[bytes, bytes] | None) -> str:
-    """The template of a notice the account has not been sent yet (queued or held), else ""."""
+    """The template of a notice the account has not been sent (queued, held, or shown by a message whose turn
+    did not finish), else ""."""
     value = stored.get(NOTICE.encode(), b"") if stored else b""
     state, _, template = value.decode().partition("|")
-    return template if state in ("queued", "held") else ""
+    return template if state in ("queued", "held", "showing") else ""
 
 
 class ProfileStore:

@@ -220,3 +220,23 @@ async def test_appeal_is_audited_without_the_account(bot: Bot) -> None:
     [entry] = await audited(bot, "appeal")
     assert entry["who"] == pseudonym(bot.services.vault, FIRST)
     assert "没有可申诉" in await bot.say(SECOND, "申诉")
+
+
+async def test_a_notice_is_either_sent_or_shown_at_the_next_message_never_both(bot: Bot) -> None:
+    services = bot.services
+    await bot.app[NOTICES].stop()  # the test plays the sender
+    await full_claim(bot, FIRST)
+    index = services.codes.profiles.doc_index("resident_id", ID)
+    await services.codes.profiles.take(index, SECOND, takeover=True)
+    await services.codes.profiles.move_out(FIRST, index, services.clock.time(), "claim/moved.txt", 3600)
+    sender = NoticeSender(services)
+
+    assert MOVED in await bot.say(FIRST, "帮助")  # the message came before the sender: it shows the notice
+    assert not await sender.deliver(FIRST)  # and the sender then has nothing to send
+    assert not sent_to(bot, FIRST)
+
+    await services.codes.profiles.move_out(FIRST, index, services.clock.time(), "claim/moved.txt", 3600)
+    await services.redis.hset(services.keys.profile(FIRST), "notice", "queued|claim/moved.txt")
+    assert await services.notices.begin(FIRST) == "claim/moved.txt"  # a sender is sending it right now
+    help_text = await bot.say(FIRST, "帮助")
+    assert MOVED not in help_text and "防疫健康信息码" in help_text  # handled as usual, not shown a second time

@@ -159,9 +159,9 @@ class Dispatcher:
     async def _route(self, ctx: Context) -> Reply:
         message, state = ctx.message, ctx.state
         for hook in self.table.befores:
-            if (first := hook(ctx)) is not None:
+            if (first := hook(ctx)) is not None and (answer := await first) is not None:
                 ctx.route = hook.__name__
-                return await first
+                return answer
         if state.dialog and not message.is_event:
             dialog = self.table.dialogs.get(state.dialog)
             if dialog is not None:

@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 
 Handler = Callable[["Context"], Awaitable[Reply]]
 Decorator = Callable[[Handler], Handler]
-# Runs before any route or dialog, for every message a user sends: the answer to run instead, or None (a plain
-# function, so that the common case costs no coroutine).
-Before = Callable[["Context"], Awaitable[Reply] | None]
+# Runs before any route or dialog, for every message a user sends: None (a plain function, so that the common
+# case costs no coroutine), or an awaitable of the answer to give instead (None there: route as usual).
+Before = Callable[["Context"], Awaitable[Reply | None] | None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,16 +80,19 @@ class NoticeSender:
         return True
 
 
-def show_held_notice(ctx: Context) -> Awaitable[Reply] | None:
+def show_held_notice(ctx: Context) -> Awaitable[Reply | None] | None:
     """A notice the account has not been sent is the answer to its next message (which is not handled: the
-    text says to send it again). Only a message the user sent: not a callback's event, not unfollowing."""
-    template = held_notice(ctx.prefetched_profile)
-    if not template or ctx.message.internal or ctx.message.event == "unsubscribe":
+    text says to send it again), unless a sender took it first. Only a message the user sent: not a
+    callback's event, not unfollowing."""
+    if not held_notice(ctx.prefetched_profile) or ctx.message.internal or ctx.message.event == "unsubscribe":
         return None
-    return _shown(ctx, template)
+    return _shown(ctx)
 
 
-async def _shown(ctx: Context, template: str) -> Reply:
+async def _shown(ctx: Context) -> Reply | None:
+    template = await ctx.services.notices.show(ctx.openid)
+    if template is None:  # a sender is sending it
+        return None
     ctx.with_turn(ctx.services.notices.drop_write(ctx.openid))
     ctx.services.metrics.inc("healthbot_notices_total", outcome="shown")
     return ctx.text("notice_held.txt", notice=template)
