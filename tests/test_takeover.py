@@ -240,3 +240,18 @@ async def test_a_notice_is_either_sent_or_shown_at_the_next_message_never_both(b
     assert await services.notices.begin(FIRST) == "claim/moved.txt"  # a sender is sending it right now
     help_text = await bot.say(FIRST, "帮助")
     assert MOVED not in help_text and "防疫健康信息码" in help_text  # handled as usual, not shown a second time
+
+
+async def test_a_passport_held_by_another_account_is_taken_over_only_after_face_verification(bot: Bot) -> None:
+    passport = ["港澳台", "同意", "5", "E12345678", "英国", "John Smith"]
+    await claim_until(bot, FIRST, [*passport, PHONE])
+    await prove_phone(bot, FIRST)
+    assert await bot.say(FIRST, "确认") == "[image]"
+    await claim_until(bot, SECOND, [*passport, OTHER_PHONE])
+    await prove_phone(bot, SECOND, OTHER_PHONE)
+    prompt = await bot.say(SECOND, "确认")
+    assert "已在其他微信号申领" in prompt and "人脸识别" in prompt
+    assert await callback(bot, link_in(prompt), "pass") == 200
+    index = bot.services.codes.profiles.doc_index("passport", "E12345678")
+    assert await bot.services.codes.profiles.holders(index) == [SECOND]
+    await told(bot, FIRST, MOVED)
