@@ -132,8 +132,11 @@ def cmd_venue(args: argparse.Namespace) -> None:
                 return fail(f"no venue {args.scene}", 1)
             print(f"disabled {args.scene}: its scans now get 「该场所码已停用」")
             return 0
-        for venue in await services.venues.all():
+        venues = await services.venues.all()
+        for venue in venues:
             print(f"{venue.scene}  {'active  ' if venue.active else 'disabled'}  {venue.name}  {venue.address}")
+        if not venues:
+            print("no venues yet: add one with `healthbot admin venue add NAME ADDRESS`")
         return 0
 
     with_services(args, work)

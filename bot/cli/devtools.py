@@ -31,7 +31,14 @@ def cmd_chat(args: argparse.Namespace) -> None:
 
 def cmd_keygen(args: argparse.Namespace) -> None:
     kid = f"k{int(time.time())}"
-    print(f"index_key = \"{new_key()}\"\ndata_key = \"{new_key()}\"\n"
+    if args.signing_key:
+        print(f"# a new signing key: append it to [security] signing_keys (keep the old ones until the codes they\n"
+              f"# signed expire), then set active_key_id = \"{kid}\". Do not touch index_key or data_key.\n"
+              f"{kid}:{new_key()}")
+        return
+    print(f"# keys for a NEW deployment. Never paste index_key or data_key over a running one's: every stored\n"
+          f"# record becomes unreadable. To rotate the signing key: healthbot keygen --signing-key\n"
+          f"index_key = \"{new_key()}\"\ndata_key = \"{new_key()}\"\n"
           f"signing_keys = \"{kid}:{new_key()}\"\nactive_key_id = \"{kid}\"")
 
 
@@ -87,7 +94,9 @@ def add_commands(sub: Any) -> None:
     chat.add_argument("--url", help="webhook URL (default: from the config, http://127.0.0.1:8080/wechat)")
     chat.add_argument("--user", default="o_dev_citizen_0001", help="the OpenID to chat as")
     chat.add_argument("--images", default="chat-images", help="folder for received images")
-    command(sub, "keygen", cmd_keygen, "print fresh [security] keys", config=False)
+    keygen = command(sub, "keygen", cmd_keygen, "print fresh [security] keys for a new deployment", config=False)
+    keygen.add_argument("--signing-key", action="store_true",
+                        help="print only a new signing key, to rotate it (docs/operations.md)")
     menu = command(sub, "menu", cmd_menu, "show or push the menu from the config")
     menu.add_argument("action", choices=["show", "push"])
     standin = command(sub, "standin", cmd_standin, "run the stand-in WeChat API alone (staging, benchmarks)")

@@ -94,7 +94,8 @@ DOCUMENT_TYPES: tuple[DocumentType, ...] = (
     DocumentType("tw_permit", re.compile(r"^\d{8}(\d{2})?$", re.ASCII)),
     DocumentType("hmt_residence", re.compile(r"^8[123]0000\d{11}[\dX]$", re.ASCII)),
     DocumentType("foreigner_pr", re.compile(r"^([A-Z]{3}\d{12}|9\d{16}[\dX])$", re.ASCII)),
-    DocumentType("passport", re.compile(r"^[A-Z0-9]{5,9}$"), needs_nationality=True),
+    # letters and at least one digit: every passport number has one, and a name typed here has none
+    DocumentType("passport", re.compile(r"^(?=[A-Z]*\d)[A-Z0-9]{5,9}$"), needs_nationality=True),
 )
 DOCUMENT_BY_CODE = {d.code: d for d in DOCUMENT_TYPES}
 DOCUMENT_CODES = tuple(DOCUMENT_BY_CODE)
@@ -117,8 +118,14 @@ def visitor_phone(text: str) -> str:
     return number if VISITOR_PHONE_RE.match(number) else ""
 
 
+_BETWEEN_CJK = re.compile(f"(?<=[{_CJK}])\\s+(?=[{_CJK}])")
+
+
 def normalize_name(text: str) -> str:
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().replace("•", "·")
+    """One spelling: NFKC, runs of spaces as one, none between Chinese characters (「王 小明」 is 王小明,
+    「John Smith」 keeps its space), 「•」 as 「·」."""
+    name = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().replace("•", "·")
+    return _BETWEEN_CJK.sub("", name)
 
 
 def name_ok(name: str) -> bool:

@@ -99,7 +99,7 @@ class Dialog:
         if word in CANCEL_WORDS:
             ctx.services.metrics.inc("healthbot_dialogs_total", dialog=self.name, event="abandoned")
             ctx.state.clear()
-            return ctx.text("dialog/cancelled.txt")
+            return ctx.text("dialog/cancelled.txt", dialog=self.name)
         if word in BACK_WORDS:
             return await self._back(ctx, step)
         try:
@@ -119,8 +119,8 @@ class Dialog:
         reply = await service
         if isinstance(reply, Text):
             return Text(notice + "\n\n" + reply.content)
-        ctx.follow_up(Text(notice))  # an image is the passive reply; the notice follows it
-        return reply
+        ctx.follow_up(reply)  # one passive reply: the notice, so that it comes first; the image follows
+        return Text(notice)
 
     async def accept(self, ctx: Context, value: Any) -> Reply:
         """Record the current step's answer and move on; also used when the answer comes from elsewhere."""

@@ -9,10 +9,14 @@ from bot.engine.context import Context
 from bot.engine.dialogs import Invalid
 from bot.wechat.inbound import normalize_text
 
+# Words that answer a step, and so are never a name: each expect_word's, and the steps' own commands.
+STEP_WORDS = {normalize_text(w) for w in ("帮助", "重新发送", "重新认证", "重新申领", "申诉", "取消", "返回")}
+
 
 def expect_word(word: str, template: str) -> Callable[[str, Context], bool]:
     """The step passes only on this exact word (after normalising), like 「同意」 or 「确认绑定」."""
     expected = normalize_text(word)
+    STEP_WORDS.add(expected)
 
     def validate(text: str, ctx: Context) -> bool:
         if normalize_text(text) != expected:
@@ -23,7 +27,8 @@ def expect_word(word: str, template: str) -> Callable[[str, Context], bool]:
 
 
 def person_name(text: str, ctx: Context) -> str:
+    """A name; a step's word typed one step late (「确认」, 「同意协议并认证」) is not one."""
     name = normalize_name(text)
-    if not name_ok(name):
+    if not name_ok(name) or normalize_text(name) in STEP_WORDS:
         raise Invalid("claim/bad_name.txt")
     return name

@@ -1,0 +1,70 @@
+"""What people hit when they used it, each fixed through the real webhook or the real CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import Bot
+from tests.helpers import config_for, healthbot
+from tests.journeys import PHONE, claim_until, full_claim, prove_phone
+
+
+async def test_a_step_word_typed_at_the_name_step_is_not_taken_as_a_name(bot: Bot) -> None:
+    user = "oTrial_0001"
+    await claim_until(bot, user, ["防疫健康信息码", "同意"])
+    for word in ("确认", "同意协议并认证", "重新发送"):
+        assert "请输入正确的姓名" in await bot.say(user, word)
+    assert "身份证" in await bot.say(user, "王 小明")  # the name step passed
+
+
+async def test_a_chinese_name_with_a_space_is_one_name_and_masks_as_one(bot: Bot) -> None:
+    user = "oTrial_0002"
+    await claim_until(bot, user, ["防疫健康信息码", "同意", "王 小明", "11010519491231002X", PHONE])
+    summary = await prove_phone(bot, user)
+    assert "姓名：王*明" in summary and "王**明" not in summary
+
+
+async def test_a_name_is_not_a_passport_number(bot: Bot) -> None:
+    user = "oTrial_0003"
+    await claim_until(bot, user, ["港澳台", "同意", "5"])
+    assert "请输入正确的护照号码" in await bot.say(user, "John Smith")
+    assert "国籍" in await bot.say(user, "E12345678")
+
+
+async def test_cancelling_deregistration_says_nothing_was_changed(bot: Bot) -> None:
+    user = "oTrial_0004"
+    await full_claim(bot, user)
+    await bot.say(user, "注销健康码")
+    reply = await bot.say(user, "取消")
+    assert "未做任何更改" in reply and "删除" not in reply
+    assert await bot.say(user, "防疫健康信息码") == "[image]"
+
+
+async def test_leaving_a_dialog_for_a_code_puts_the_notice_first(bot: Bot) -> None:
+    user = "oTrial_0005"
+    await full_claim(bot, user)
+    await claim_until(bot, user, ["行程码"])
+    reply = await bot.say(user, "防疫健康信息码")
+    assert reply.startswith("（已退出「查询行程卡」")  # the passive reply: the notice
+    await bot.dispatcher.drain()
+    assert bot.standin.messages[-1]["touser"] == user and bot.standin.messages[-1]["msgtype"] == "image"
+
+
+async def test_keygen_for_rotation_prints_only_a_signing_key_and_the_full_one_warns() -> None:
+    rotation = await healthbot("keygen", "--signing-key")
+    lines = [line for line in rotation.stdout.splitlines() if not line.startswith("#")]
+    assert rotation.returncode == 0 and len(lines) == 1 and lines[0].startswith("k") and ":" in lines[0]
+    assert "index_key" not in "\n".join(lines)
+    full = await healthbot("keygen")
+    assert "Never paste index_key or data_key over a running one" in full.stdout
+
+
+async def test_venue_list_with_no_venues_says_so(bot: Bot, tmp_path: Path) -> None:
+    listed = await healthbot("admin", "venue", "list", "--config", str(config_for(bot, tmp_path)))
+    assert listed.returncode == 0 and "no venues yet" in listed.stdout
+
+
+async def test_doc_type_help_names_every_type() -> None:
+    shown = await healthbot("admin", "status", "set", "--help")
+    for code in ("resident_id", "hk_mo_permit", "tw_permit", "hmt_residence", "foreigner_pr", "passport"):
+        assert code in shown.stdout
