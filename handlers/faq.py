@@ -11,7 +11,7 @@ router = Router("faq")
 ANSWERS = {
     "faq/index.txt": ("常见问题", "问题", "faq"),
     "faq/codes_compared.txt": ("健康码和行程码的区别", "健康码与行程码的区别", "健康码和行程码有什么区别"),
-    "faq/offline.txt": ("离线码", "什么是离线码", "离线码怎么下载"),
+    "faq/offline.txt": ("什么是离线码", "离线码怎么下载"),  # 「离线码」 itself downloads one (the menu's key too)
     "faq/relatives_rules.txt": ("亲属码规则", "亲属码的规则", "亲属码问答"),
     "faq/privacy.txt": ("个人信息安全", "个人信息安全吗", "隐私"),
 }

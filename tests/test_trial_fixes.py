@@ -68,3 +68,12 @@ async def test_doc_type_help_names_every_type() -> None:
     shown = await healthbot("admin", "status", "set", "--help")
     for code in ("resident_id", "hk_mo_permit", "tw_permit", "hmt_residence", "foreigner_pr", "passport"):
         assert code in shown.stdout
+
+
+async def test_offline_code_typed_or_clicked_means_one_thing(bot: Bot) -> None:
+    user = "oTrial_0006"
+    await full_claim(bot, user)
+    typed, clicked = await bot.say(user, "离线码"), await bot.click(user, "OFFLINE_CODE")
+    assert typed == clicked
+    assert "您还没有绑定亲属" in typed and "7 天内有效" in typed  # what it is, and how to get one
+    assert "7 天内有效" in await bot.say(user, "什么是离线码")  # the FAQ keeps its question

@@ -27,6 +27,8 @@ def pick(ctx: Context, command: str) -> Relative | Text:
     the text asking which (each named, with the command to reply). The route's filter is ABOUT_A_RELATIVE."""
     relatives = ctx.relatives
     picked = ctx.match.group("n") if ctx.match else None
+    if not relatives:
+        return ctx.text("relatives/none_yet.txt", command=command)
     if picked is None and len(relatives) == 1:
         return relatives[0]
     if picked is None:
