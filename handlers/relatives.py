@@ -24,7 +24,7 @@ from bot.usecases.answers import expect_word, person_name
 from bot.usecases.cards import current_status, proxy_line
 from bot.usecases.face import face_step, face_view
 from bot.usecases.holders import relative_person
-from bot.usecases.relatives import ABOUT_A_RELATIVE, for_relative, relative_code
+from bot.usecases.relatives import ABOUT_A_RELATIVE, for_relative, numbered, relative_code
 from bot.wechat.replies import Image, Reply, Text
 from storage.profiles import Profile
 from storage.relatives import Relative
@@ -158,10 +158,9 @@ unbinding = router.dialog(Dialog(
 @router.click("RELATIVES", when=ABOUT_A_RELATIVE)
 async def relatives_page(ctx: Context) -> Reply:
     rows = []
-    for relative in ctx.relatives:
+    for relative, row in zip(ctx.relatives, numbered(ctx.relatives), strict=True):
         status = await current_status(ctx, partial(relative_person, relative), relative.index)
-        rows.append({"n": relative.number, "name": mask_name(relative.name), "relationship": relative.relationship,
-                     "colour": status.colour if not isinstance(status, Text) else "",
+        rows.append({**row, "colour": status.colour if not isinstance(status, Text) else "",
                      "bound": to_minute(relative.bound_at)})
     return ctx.text("relatives/page.txt", rows=rows, limit=ctx.services.relatives.max_per_user)
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import Bot
+from bot.domain.clock import SettableClock
+from bot.domain.documents import check_char
+from tests.conftest import Bot, BotFactory
 from tests.helpers import config_for, healthbot
-from tests.journeys import PHONE, claim_until, full_claim, prove_phone
+from tests.journeys import AGE_6, AGE_16, PHONE, TODAY, bind, claim_until, full_claim, guardian, prove_phone
 
 
 async def test_a_step_word_typed_at_the_name_step_is_not_taken_as_a_name(bot: Bot) -> None:
@@ -77,3 +79,19 @@ async def test_offline_code_typed_or_clicked_means_one_thing(bot: Bot) -> None:
     assert typed == clicked
     assert "您还没有绑定亲属" in typed and "7 天内有效" in typed  # what it is, and how to get one
     assert "7 天内有效" in await bot.say(user, "什么是离线码")  # the FAQ keeps its question
+
+
+async def test_two_relatives_whose_masked_names_match_are_told_apart(make_bot: BotFactory) -> None:
+    bot = await make_bot(clock=SettableClock(TODAY), limits={"messages_burst": 100})  # ages as of TODAY; quick typing
+    user = "oTrial_0007"
+    await guardian(bot, user)
+    same_year = "11010120180101003"
+    for name, number in (("张一", AGE_6), ("张二", same_year + check_char(same_year)), ("张三", AGE_16)):
+        assert await bind(bot, user, number, name) == "[image]"
+    page = await bot.say(user, "亲属码")
+    assert "张*（父亲，2008 年生）" in page  # the year alone tells this one apart
+    tails = {AGE_6[-2:], (same_year + check_char(same_year))[-2:]}
+    for tail in tails:
+        assert f"张*（父亲，2018 年生，证件尾号 {tail}）" in page
+    which = await bot.say(user, "查看亲属码")  # the picker shows the same labels
+    assert "2008 年生" in which and all(f"证件尾号 {tail}" in which for tail in tails)

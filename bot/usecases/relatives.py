@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 
+from bot.domain.documents import birth_date
 from bot.domain.masking import mask_name
 from bot.engine.context import Context
 from bot.engine.filters import Claimed
@@ -47,9 +49,18 @@ async def then_each_relative(ctx: Context, reply: Reply, hint: str) -> Reply:
     return reply
 
 
-def numbered(relatives: list[Relative]) -> list[dict[str, object]]:
-    """What a list of relatives shows: each one's fixed number, masked name and relationship."""
-    return [{"n": r.number, "name": mask_name(r.name), "relationship": r.relationship} for r in relatives]
+def numbered(relatives: Sequence[Relative]) -> list[dict[str, object]]:
+    """What a list of relatives shows: each one's fixed number, masked name, and the relationship with what
+    tells two alike apart without unmasking: the birth year (「张*（子女，2019 年生）」), and the ID's last two
+    characters where name, relationship and year are the same."""
+    def told_apart(r: Relative) -> str:
+        born = birth_date(r.doc_number)
+        return f"{r.relationship}，{born.year} 年生" if born else r.relationship
+
+    labels = [(mask_name(r.name), told_apart(r)) for r in relatives]
+    alike = Counter(labels)
+    return [{"n": r.number, "name": name, "relationship": label if alike[(name, label)] == 1
+             else f"{label}，证件尾号 {r.doc_number[-2:]}"} for r, (name, label) in zip(relatives, labels, strict=True)]
 
 
 def for_relative(command: str) -> Callable[[RelativeHandler], Handler]:
