@@ -78,7 +78,7 @@ async def test_binding_an_elderly_father_with_face_verification(bot: Bot) -> Non
     assert "信息认证承诺" in sent_to(bot, user)[-1]
     assert await bot.say(user, "确认承诺") == "[image]"
     page_text = await bot.say(user, "亲属码")
-    assert "1. 王*明（父亲）绿码 · 绑定于 2025-06-15 12:00" in page_text
+    assert "1. 王*明（父亲，1949 年生）绿码 · 绑定于 2025-06-15 12:00" in page_text
     for action in ("查看亲属码 N", "下载离线码 N", "核酸 N", "解绑 N", "添加亲属"):
         assert action in page_text
 

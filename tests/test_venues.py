@@ -122,7 +122,7 @@ async def test_one_tap_registers_a_relative_who_came_along(bot: Bot, tmp_path: P
     offer = [m["text"]["content"] for m in bot.standin.messages
              if m["touser"] == user and "为亲属登记" in m.get("text", {}).get("content", "")]
     assert len(offer) == 1 and 'href="weixin://bizmsgmenu?msgmenucontent=为亲属登记 1&msgmenuid=1"' in offer[0]
-    assert "李*宝（父亲）" in offer[0] and AGE_6 not in offer[0] and "李小宝" not in offer[0]
+    assert "李*宝（父亲，2018 年生）" in offer[0] and AGE_6 not in offer[0] and "李小宝" not in offer[0]
     reply = await bot.push(bot.sim.text(user, "为亲属登记 1"))
     assert reply["MsgType"] == "image" and stamped(bot, reply)
     listed = await trace(bot, tmp_path, "venue", scene, *window())
@@ -318,3 +318,14 @@ async def test_nothing_older_than_the_retention_is_listed_exported_or_notified(m
     assert {m["touser"] for m in bot.standin.messages[sent:]} == {"oVenue_0031"}
     old = await bot.services.codes.profiles.load("oVenue_0030")
     assert old is not None and await venues.visits(old.doc_index, now - 3 * 86400, now, now) == []
+
+
+async def test_a_date_only_window_means_whole_days_and_the_output_says_which(bot: Bot, tmp_path: Path) -> None:
+    scene = await add_venue(bot, tmp_path)
+    user = "oVenue_0030"
+    await full_claim(bot, user)
+    await bot.push(bot.sim.event(user, "SCAN", scene))
+    today = datetime.now(SHANGHAI).strftime("%Y-%m-%d")
+    out = await trace(bot, tmp_path, "venue", scene, "--from", today, "--to", today)
+    assert f"window: {today} 00:00:00 to {today} 23:59:59 (Shanghai time)" in out
+    assert "1 entries at 国贸商城" in out
