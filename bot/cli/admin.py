@@ -142,6 +142,15 @@ def cmd_venue(args: argparse.Namespace) -> None:
     with_services(args, work)
 
 
+def window_shown(at: float) -> str:
+    from bot.domain.clock import to_second
+
+    try:
+        return to_second(at)
+    except (ValueError, OverflowError, OSError):  # a year the clock cannot show (0001, 9999 + a day)
+        return "the retained days' edge"
+
+
 def cmd_trace(args: argparse.Namespace) -> None:
     async def work(services: Services) -> int:
         from bot.admin.trace import NoSuchTemplate, export, notice_template, notify, person_visits, shown
@@ -158,7 +167,7 @@ def cmd_trace(args: argparse.Namespace) -> None:
         venue = await services.venues.get(args.venue)
         if venue is None:
             return fail(f"no venue {args.venue}", 1)
-        start, end = moment(args.start, "--from"), moment(args.to, "--to")
+        start, end = moment(args.start, "--from"), moment(args.to, "--to", end=True)
         if start > end:
             return fail(f"--from {args.start} is after --to {args.to}")
         if getattr(args, "export", None) and not args.reason.strip():
@@ -169,6 +178,7 @@ def cmd_trace(args: argparse.Namespace) -> None:
                 template = notice_template(services, args.text_template)
             except NoSuchTemplate as exc:
                 return fail(str(exc))
+        print(f"window: {window_shown(start)} to {window_shown(end)} (Shanghai time)")
         entries = await services.venues.entries(venue.scene, start, end, services.clock.time())
         if args.action == "notify":
             done = await notify(services, entries, services.templates.render(template, venue=venue.name))
@@ -238,7 +248,7 @@ def _trace_commands(admin: Any) -> None:
     for each in (trace_venue, trace_notify):
         each.add_argument("venue", help="the venue's scene, as `admin venue list` shows it")
         each.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD[ HH:MM[:SS]]")
-        each.add_argument("--to", required=True, help="YYYY-MM-DD[ HH:MM[:SS]]")
+        each.add_argument("--to", required=True, help="YYYY-MM-DD[ HH:MM[:SS]]; a date alone: the end of that day")
     trace_venue.add_argument("--export", help="write the full records to this CSV file (needs --reason)")
     trace_venue.add_argument("--reason", default="", help="why the records are exported (audited)")
     trace_notify.add_argument("--text-template", required=True, help="a template in templates/trace/, e.g. exposure")

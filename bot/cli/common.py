@@ -147,11 +147,12 @@ def whole(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def moment(text: str, what: str) -> float:
+def moment(text: str, what: str, *, end: bool = False) -> float:
+    """`--from`/`--to` as a timestamp; with `end`, a date alone means the end of that day."""
     from bot.domain.clock import parse_local
 
     try:
-        return parse_local(text)
+        return parse_local(text, end=end)
     except ValueError:
         print(f"healthbot: {what} must be YYYY-MM-DD[ HH:MM[:SS]], got {text!r}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -57,13 +57,15 @@ def travel_stamp(ts: float) -> str:
     return local(ts).strftime("%Y.%m.%d %H:%M:%S")
 
 
-def parse_local(text: str) -> float:
-    """A timestamp from YYYY-MM-DD[ HH:MM[:SS]] in Shanghai time; ValueError otherwise."""
-    for layout in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+def parse_local(text: str, *, end: bool = False) -> float:
+    """A timestamp from YYYY-MM-DD[ HH:MM[:SS]] in Shanghai time; ValueError otherwise. With `end`, a date
+    alone is the last moment of that day (「--to 2026-12-05」 includes the 5th) and a minute its last second."""
+    for layout, last in (("%Y-%m-%d %H:%M:%S", 0.0), ("%Y-%m-%d %H:%M", 59.999), ("%Y-%m-%d", 86399.999)):
         try:
-            return datetime.strptime(text.strip(), layout).replace(tzinfo=SHANGHAI).timestamp()
+            moment = datetime.strptime(text.strip(), layout).replace(tzinfo=SHANGHAI).timestamp()
         except ValueError:
             continue
+        return moment + (last if end else 0.0)
     raise ValueError(f"{text!r} is not YYYY-MM-DD[ HH:MM[:SS]]")
 
 
