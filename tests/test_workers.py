@@ -76,6 +76,10 @@ async def test_a_killed_worker_is_replaced_and_metrics_sum_over_workers(
                 async with http.get(url + "/metrics", headers=METRICS_AUTH) as response:
                     sums.append(requests_total(await response.text()))
         assert sums == [400.0] * 5
+        async with aiohttp.ClientSession() as http, \
+                http.get(url + "/metrics", headers=METRICS_AUTH) as response:
+            page = await response.text()
+        assert re.search(r"^healthbot_worker_replacements_total 1\.0$", page, re.M), page  # the alert can fire
     finally:
         parent.send_signal(signal.SIGTERM)
         parent.wait(30)

@@ -39,8 +39,9 @@ def metrics_where(settings: Settings) -> str:
 
 
 def banner(settings: Settings) -> str:
-    url = settings.public_url
-    lines = [f"healthbot listening on {url}/wechat  (config: {settings.source})"]
+    server = settings.server
+    lines = [f"healthbot listening on {server.host}:{server.port}; WeChat pushes to {settings.public_url}/wechat"
+             f"  (config: {settings.source})"]
     mode = "safe mode (AES)" if settings.wechat.encrypted else "plaintext mode"
     store = redacted(settings.redis.url)
     lines.append(f"  message mode: {mode}; store: {store}; WeChat API: {settings.wechat.api_base}")
@@ -53,6 +54,16 @@ def banner(settings: Settings) -> str:
             "  run in this folder use them. Chat with the bot from another terminal:   healthbot chat",
         ]
     return "\n".join(lines)
+
+
+def announce(settings: Settings, text: str) -> None:
+    """The start banner: printed, or one log record a line under `log_format = "json"` (a log collector then
+    reads it as it reads everything else)."""
+    if settings.server.log_format == "json":
+        for line in text.splitlines():
+            log.info("%s", line.strip())
+    else:
+        print(text, flush=True)
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -71,8 +82,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
             print("healthbot: config error: --workers needs a shared Redis (redis.url = redis://…); the embedded "
                   "store is per process", file=sys.stderr)
             raise SystemExit(2)
-        print(banner(settings) + f"\n  {args.workers} worker processes on one port (SO_REUSEPORT)", flush=True)
         setup_logging(settings)
+        announce(settings, banner(settings) + f"\n  {args.workers} worker processes on one port (SO_REUSEPORT)")
         raise SystemExit(supervise(args.workers))
     setup_logging(settings)
     if settings.dev_mode:
@@ -80,7 +91,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
         serve_dev_store(settings)
     if not args.reuse_port:
-        print(banner(settings), flush=True)
+        announce(settings, banner(settings))
     use_uvloop()
     app = build_app(settings)
     app.on_startup.append(settle_heap)
@@ -112,8 +123,12 @@ def supervise(workers: int) -> int:
     from bot.ops.metrics import MULTIPROC
 
     shared = tempfile.mkdtemp(prefix="healthbot-metrics-")
-    os.environ[MULTIPROC] = shared  # before prometheus_client is imported, here and in every worker
-    from prometheus_client import multiprocess
+    os.environ[MULTIPROC] = shared  # inherited by every worker, which imports prometheus_client after it
+    from prometheus_client import multiprocess, values
+
+    # This process imported prometheus_client before (with bot.app), when its values were in-memory ones: the
+    # replacements it counts would reach no scrape. Values made from now on are files in the shared directory.
+    values.ValueClass = values.get_value_class()
 
     from bot.ops.metrics import Metrics
 
