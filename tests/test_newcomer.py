@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import zxingcpp
@@ -44,3 +45,26 @@ def test_dev_mode_serve_and_chat_show_the_code_image(tmp_path: Path) -> None:
         server.terminate()
         log, _ = server.communicate(timeout=15)
     assert "DEV MODE SMS to 138****1234" in log
+
+
+def test_chat_and_admin_find_a_dev_server_on_another_port_and_chat_sends_voice(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEALTHBOT_")}
+    server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/healthz")
+        for _ in range(50):  # the server writes where it listens once it is up
+            if (tmp_path / ".healthbot-dev" / "server.toml").exists():
+                break
+            time.sleep(0.1)
+        chat = subprocess.run([sys.executable, "-m", "bot.cli", "chat"], input="/voice 帮助\n/quit\n",
+                              capture_output=True, text=True, timeout=30, env=env, cwd=tmp_path, check=False)
+        assert "回复以下关键词" in chat.stdout, chat.stdout + chat.stderr  # no --url: the server's own port
+        venue = subprocess.run([sys.executable, "-m", "bot.cli", "admin", "venue", "add", "国贸商城", "--address",
+                                "建国门外大街1号", "--out", str(tmp_path / "posters")],
+                               capture_output=True, text=True, timeout=30, env=env, cwd=tmp_path, check=False)
+        assert venue.returncode == 0 and "poster:" in venue.stdout, venue.stdout + venue.stderr
+    finally:
+        server.terminate()
+        server.communicate(timeout=15)

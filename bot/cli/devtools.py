@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.cli.common import command, run_with_services, settings_of, whole
+from bot.cli.common import command, operator_settings, run_with_services, settings_of, whole
 from bot.ops.config import STANDIN_PATH, Settings, new_key
 
 if TYPE_CHECKING:
@@ -22,6 +22,8 @@ def cmd_chat(args: argparse.Namespace) -> None:
     from bot.devkit.chat import run_chat
 
     settings = settings_of(args)
+    if settings.dev_mode and not args.url:  # the running dev server says where it listens (another --port)
+        settings = operator_settings(args, check=False)
     url = args.url or settings.public_url + "/wechat"
     if settings.dev_mode:  # the dev server carries its stand-in WeChat API beside /wechat
         settings.wechat.api_base = url.rsplit("/", 1)[0] + STANDIN_PATH

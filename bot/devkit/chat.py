@@ -20,6 +20,7 @@ HELP = """Type a message and press Enter. Commands:
   /click KEY           click a menu button, e.g. /click HEALTH_CODE
   /scan SCENE          scan a parameter QR code while following
   /location LAT LNG    send a location
+  /voice TEXT          send a voice message that WeChat recognised as TEXT
   /code                type the code of the last SMS the stand-in gateway received (a claim, the travel card)
   /wait SECONDS        pause (scripted sessions), while later messages and SMS keep arriving
   /quit                leave"""
@@ -49,6 +50,8 @@ class ChatSession:
             return self.sim.event(self.openid, "CLICK", args[0])
         if command == "scan" and args:
             return self.sim.event(self.openid, "SCAN", args[0], Ticket="simulated")
+        if command == "voice" and args:
+            return self.sim.voice(self.openid, line.split(None, 1)[1])
         if command == "location" and len(args) == 2:
             return self.sim.location(self.openid, float(args[0]), float(args[1]))
         print(HELP)

@@ -11,7 +11,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from bot.ops.config import ConfigError, Settings
+from bot.ops.config import STANDIN_PATH, ConfigError, Settings
 from storage.connection import serve_embedded
 
 STATE = "server.toml"
@@ -43,3 +43,4 @@ def attach_dev_store(settings: Settings) -> None:
                           "first") from None
     settings.redis.url = str(found["redis_url"])
     settings.server.public_url = str(found["public_url"])
+    settings.wechat.api_base = settings.public_url + STANDIN_PATH  # the server's port, whatever --port said

@@ -69,6 +69,11 @@ class Simulator:
         fields.update(extra)
         return self.xml(openid, "event", fields, create_time)
 
+    def voice(self, openid: str, recognition: str) -> str:
+        """A voice message with 语音识别 on: WeChat's transcript in Recognition."""
+        return self.xml(openid, "voice", {"MediaId": "simulated-voice", "Format": "amr",
+                                          "Recognition": recognition, "MsgId": self.next_msg_id()})
+
     def location(self, openid: str, lat: float, lng: float) -> str:
         return self.xml(openid, "location", {
             "Location_X": str(lat), "Location_Y": str(lng), "Scale": "15", "Label": escape("位置"),
