@@ -76,11 +76,13 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     notices = app[NOTICES] = NoticeSender(services)
     notices.start()
     yield
+    log.info("stopping: finishing requests in flight and late customer-service sends")
     await notices.stop()
     dispatcher.loop = None
     await dispatcher.drain()
     await app[PROBES].close()
     await services.close()
+    log.info("stopped")
 
 
 async def redis_reachable(services: Services) -> bool:

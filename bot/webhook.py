@@ -21,6 +21,7 @@ from storage.turns import FirstBody, first_body_ttl
 log = logging.getLogger("healthbot.webhook")
 
 BODY_LIMIT = 64 * 1024
+WHY = "healthbot.refusal"  # the request's key for what a refusal's log line adds
 XML_TYPE = "application/xml"
 
 
@@ -49,6 +50,10 @@ class Webhook:
         started = time.perf_counter()
         try:
             return await self._receive(request)
+        except web.HTTPClientError as refused:  # 403, 400, 413: one line each, for the operator to count
+            log.info("refused push: %d %s%s", refused.status, refused.text,
+                     f" ({request[WHY]})" if WHY in request else "")
+            raise
         finally:
             self.observe_request(time.perf_counter() - started)
 
@@ -66,7 +71,7 @@ class Webhook:
         body = await request.read()
         first_body = None
         if self.cipher is not None:
-            xml = self._open_envelope(body, q.get("msg_signature"), timestamp, nonce)
+            xml = self._open_envelope(request, body, q.get("msg_signature"), timestamp, nonce)
         else:
             if not signature_ok(q.get("signature"), self.token, timestamp, nonce):
                 raise web.HTTPForbidden(text="bad signature")
@@ -84,7 +89,7 @@ class Webhook:
         try:
             message = parse_inbound(xml)
         except BadPush as exc:
-            log.info("bad push: %s", exc)
+            request[WHY] = str(exc)
             raise web.HTTPBadRequest(text="bad request") from None
         try:
             reply = await self.dispatcher.handle(message, first_body=first_body)
@@ -106,7 +111,8 @@ class Webhook:
             return True  # the turn itself will answer 「服务繁忙」
         return stored is None or stored.decode() == first.digest
 
-    def _open_envelope(self, body: bytes, msg_signature: str | None, timestamp: str, nonce: str) -> bytes:
+    def _open_envelope(self, request: web.Request, body: bytes, msg_signature: str | None, timestamp: str,
+                       nonce: str) -> bytes:
         assert self.cipher is not None  # noqa: S101 - only called in encrypted mode
         if not msg_signature:
             raise web.HTTPForbidden(text="bad signature")
@@ -119,5 +125,5 @@ class Webhook:
         try:
             return self.cipher.decrypt(encrypt)
         except EnvelopeError as exc:
-            log.info("bad envelope: %s", exc)
+            request[WHY] = f"envelope: {exc}"
             raise web.HTTPBadRequest(text="bad request") from None

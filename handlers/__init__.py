@@ -9,7 +9,7 @@ from handlers.basics import fallback
 
 def all_routers() -> list[Router]:
     return [health_code.router, relatives.router, face.router, travel.router, results.router, vaccination.router,
-            faq.router, venues.router, basics.router]
+            faq.router, venues.router, basics.router, faq.by_number]
 
 
 __all__ = ["all_routers", "fallback"]

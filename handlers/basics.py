@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.engine.context import Context
 from bot.engine.router import Router
 from bot.wechat.replies import Reply
+from handlers.faq import TOPICS, topic_of
 
 router = Router("basics", interrupts=False)  # help and greetings answer; they are not services
 
@@ -67,4 +68,7 @@ async def fallback(ctx: Context) -> Reply:
     """Unrecognised text is quoted back with the help text; unknown events pass silently."""
     if ctx.message.is_event and ctx.message.event != "click":
         return None
-    return ctx.text("fallback.txt", said=ctx.message.content[:60] if ctx.message.msg_type == "text" else "")
+    said = ctx.message.content[:60] if ctx.message.msg_type == "text" else ""
+    if said and (topic := topic_of(said)) is not None:  # a question in one's own words
+        return ctx.text(topic.template, topics=TOPICS)
+    return ctx.text("fallback.txt", said=said, topics=TOPICS)

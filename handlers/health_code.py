@@ -214,7 +214,7 @@ async def complete_deregister(ctx: Context, data: dict[str, Any]) -> Reply:
     await services.relatives.forget_user(ctx.openid, services.clock.time())
     await services.codes.profiles.delete(ctx.openid)
     await services.codes.profiles.forget_everything(ctx.openid, subjects)
-    return ctx.text("claim/deregistered.txt")
+    return ctx.text("claim/deregistered.txt", retention_days=services.settings.venues.retention_days)
 
 
 deregister = router.dialog(Dialog(
@@ -222,7 +222,8 @@ deregister = router.dialog(Dialog(
     restart_keyword="注销健康码",
     steps=(Step("confirm", "claim/confirm_deregister.txt", expect_word("确认注销", "claim/need_deregister.txt")),),
     on_complete=complete_deregister,
-    view=lambda ctx, data: {"relatives": data.get("relatives", 0)},
+    view=lambda ctx, data: {"relatives": data.get("relatives", 0),
+                            "retention_days": ctx.services.settings.venues.retention_days},
 ))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -201,3 +202,7 @@ async def test_workers_share_one_port_and_one_users_dialog(tmp_path: Path, prefi
         out, _ = parent.communicate(timeout=20)
     assert parent.returncode == 0
     assert '"level": "info"' in out  # JSON logs from the workers
+    records = [json.loads(line) for line in out.splitlines() if line.strip()]  # the banner too: every line
+    messages = [r["message"] for r in records]
+    assert any(m.startswith(f"healthbot listening on 127.0.0.1:{port};") for m in messages)
+    assert messages.count("stopped") == 2  # each worker says it stopped, after draining

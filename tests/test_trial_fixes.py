@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import pytest
 
 from bot.domain.clock import SettableClock
 from bot.domain.documents import check_char
@@ -95,3 +98,51 @@ async def test_two_relatives_whose_masked_names_match_are_told_apart(make_bot: B
         assert f"张*（父亲，2018 年生，证件尾号 {tail}）" in page
     which = await bot.say(user, "查看亲属码")  # the picker shows the same labels
     assert "2008 年生" in which and all(f"证件尾号 {tail}" in which for tail in tails)
+
+
+async def test_deregistering_says_truthfully_that_venue_entries_stay_sealed_until_the_retention(bot: Bot) -> None:
+    user = "oTrial_0008"
+    await full_claim(bot, user)
+    days = bot.services.settings.venues.retention_days
+    confirm = await bot.say(user, "注销健康码")
+    done = await bot.say(user, "确认注销")
+    for text in (confirm, done):
+        assert "扫码登记记录" in text and f"{days} 天" in text
+
+
+def test_the_docs_agree_with_the_code_on_unsubscribe() -> None:
+    domain = (Path(__file__).parent.parent / "docs" / "domain.md").read_text(encoding="utf-8")
+    assert "on 注销 and on unsubscribe" not in domain and "Unsubscribing deletes only the" in domain
+
+
+async def test_every_refused_push_is_one_info_line(bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="healthbot.webhook")
+    status, _ = await bot.post(bot.sim.text("oTrial_0009", "帮助"), nonce="1", timestamp="1")
+    assert status == 403
+    push = bot.sim.sign("<xml><nonsense/></xml>")
+    response = await bot.client.post("/wechat", params=push.params, data=push.body)
+    assert response.status == 400
+    lines = [r.getMessage() for r in caplog.records if r.name == "healthbot.webhook"]
+    assert [line.split(":")[0] for line in lines] == ["refused push", "refused push"], lines
+    assert "403 stale timestamp" in lines[0] and lines[1].startswith("refused push: 400 bad request (")
+
+
+async def test_the_faq_is_numbered_answers_by_number_and_by_key_terms(bot: Bot) -> None:
+    user = "oTrial_0010"
+    index = await bot.say(user, "常见问题")
+    assert "1. 健康码和行程码的区别" in index and "4. 个人信息安全" in index
+    assert "每个用户最多可为 8 名家人申领亲属码" in await bot.say(user, "3")
+    assert "每个用户最多可为 8 名家人申领亲属码" in await bot.say(user, "常见问题 3")
+    assert "一场两站" in await bot.say(user, "亲属码能在机场用吗")
+    assert "一场两站" in await bot.say(user, "一场两站")
+    assert "不得将平台信息用于疫情防控之外" in await bot.say(user, "个人信息")
+    unknown = await bot.say(user, "天气怎么样")
+    assert "暂时无法识别" not in unknown and "1. 健康码和行程码的区别" in unknown
+
+
+async def test_a_number_inside_a_dialog_stays_the_dialogs_answer(bot: Bot) -> None:
+    user = "oTrial_0011"
+    await full_claim(bot, user)
+    await bot.say(user, "行程码")
+    reply = await bot.say(user, "1")  # the travel card's choice, not FAQ 1
+    assert "健康码和行程码的区别" not in reply
