@@ -21,7 +21,7 @@ from storage.turns import FirstBody, first_body_ttl
 log = logging.getLogger("healthbot.webhook")
 
 BODY_LIMIT = 64 * 1024
-WHY = "healthbot.refusal"  # the request's key for what a refusal's log line adds
+WHY = web.RequestKey("refusal", str)  # what a refusal's log line adds
 XML_TYPE = "application/xml"
 
 
