@@ -123,6 +123,8 @@ class OfflineCheck:
 async def check_offline(services: Services, token: str) -> OfflineCheck:
     """Signature first (no I/O); then, for a valid unexpired code, the holder's colour now."""
     verdict = verify_offline(services.signer, token, services.clock.time())
+    if verdict.state == "expired":  # genuine but past its days: the colour now, for the record, if it is known
+        return OfflineCheck(verdict, await _colour_if_known(services, verdict.subject), "expired")
     if verdict.state != "valid":
         return OfflineCheck(verdict, "", verdict.state)
     try:
@@ -133,6 +135,14 @@ async def check_offline(services: Services, token: str) -> OfflineCheck:
         return OfflineCheck(verdict, "", "unknown")  # nobody holds it now, and only the registry could tell
     current = await colour_now(services, verdict.subject, holder)
     return OfflineCheck(verdict, current, current or "unavailable")
+
+
+async def _colour_if_known(services: Services, doc_index: str) -> str:
+    try:
+        holder = await holder_of_document(services, doc_index)
+    except RedisError:
+        return ""
+    return await colour_now(services, doc_index, holder) if holder is not None else ""
 
 
 @dataclass(frozen=True, slots=True)
