@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import zxingcpp
+from PIL import Image
 
 from bot.domain.clock import SettableClock
 from bot.domain.documents import check_char
@@ -146,3 +150,19 @@ async def test_a_number_inside_a_dialog_stays_the_dialogs_answer(bot: Bot) -> No
     await bot.say(user, "行程码")
     reply = await bot.say(user, "1")  # the travel card's choice, not FAQ 1
     assert "健康码和行程码的区别" not in reply
+
+
+async def test_an_expired_offline_code_looks_expired_not_red_and_shows_the_colour_now(make_bot: BotFactory) -> None:
+    clock = SettableClock(TODAY)
+    bot = await make_bot(clock=clock, limits={"messages_burst": 100})
+    user = "oTrial_0012"
+    await guardian(bot, user)
+    assert await bind(bot, user, AGE_6, "李小宝") == "[image]"
+    png = bot.standin.media[(await bot.push(bot.sim.text(user, "下载离线码 1")))["Image"]["MediaId"]]
+    token = parse_qs(urlsplit(zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))[0].text).query)["t"][0]
+    clock.advance(8 * 86400)
+    page = await (await bot.client.get("/verify", params={"t": token})).text()
+    assert 'class="verdict bg-none"' in page and 'class="verdict bg-red"' not in page and "已过期" in page
+    assert "当前码色" in page and "绿码" in page
+    answer = await (await bot.client.get("/verify", params={"t": token, "format": "json"})).json()
+    assert answer["outcome"] == "expired" and answer["exit_status"] == 12 and answer["current_colour"] == "green"

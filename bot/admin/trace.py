@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.domain.clock import to_second
+from bot.domain.clock import day_minute, to_second
 from bot.domain.masking import mask_id_document, mask_name
 from bot.engine.services import Services
 from bot.features.imports import document
@@ -67,14 +67,22 @@ class Notified:
     stopped: str = ""  # why the notice stopped before everyone was tried
 
 
-async def notify(services: Services, entries: Iterable[Entry], text: str) -> Notified:
+async def notify(services: Services, entries: Iterable[Entry], template: str, venue: str) -> Notified:
     """One customer-service message to every follower who entered; each is told once, however often they
-    entered. Those WeChat will not reach (no message from them in 48 h) are counted, not retried."""
+    entered, with the times of their visits and whom they registered (themselves, or a relative by masked
+    name and relationship). Those WeChat will not reach (no message from them in 48 h) are counted, not
+    retried."""
     outcome = Notified()
-    followers = list(dict.fromkeys(entry.record["o"] for entry in entries))
+    visits: dict[str, list[dict[str, str]]] = {}
+    for entry in sorted(entries, key=lambda e: e.at):
+        record = entry.record
+        whose = f"{mask_name(record['n'])}（{record['r']}）" if record["r"] else "本人"
+        visits.setdefault(record["o"], []).append({"at": day_minute(entry.at), "whose": whose})
+    followers = list(visits)
     for tried, openid in enumerate(followers):
         try:
-            await services.api.send_text(openid, text)
+            await services.api.send_text(openid, services.templates.render(template, venue=venue,
+                                                                           visits=visits[openid]))
             outcome.sent += 1
         except RedisError as exc:  # the access token lives in Redis
             outcome.stopped, outcome.untold = str(exc), len(followers) - tried

@@ -181,7 +181,7 @@ def cmd_trace(args: argparse.Namespace) -> None:
         print(f"window: {window_shown(start)} to {window_shown(end)} (Shanghai time)")
         entries = await services.venues.entries(venue.scene, start, end, services.clock.time())
         if args.action == "notify":
-            done = await notify(services, entries, services.templates.render(template, venue=venue.name))
+            done = await notify(services, entries, template, venue.name)
             print(f"notified {done.sent} followers; {done.outside_window} not reachable (no message from them in "
                   f"48 h: reach them another way); {done.failed} failed")
             if done.stopped:
