@@ -65,6 +65,14 @@ def test_chat_and_admin_find_a_dev_server_on_another_port_and_chat_sends_voice(t
                                 "建国门外大街1号", "--out", str(tmp_path / "posters")],
                                capture_output=True, text=True, timeout=30, env=env, cwd=tmp_path, check=False)
         assert venue.returncode == 0 and "poster:" in venue.stdout, venue.stdout + venue.stderr
+        # A claim and a child's binding in the chat; `admin audit` then reads the dev server's own store.
+        script = ("防疫健康信息码\n同意\n张小三\n11010519491231002X\n13800001234\n/code\n确认\n"
+                  "添加亲属\n张小宝\n110101202201010014\n3\n确认绑定\n同意协议并认证\n确认承诺\n/quit\n")
+        subprocess.run([sys.executable, "-m", "bot.cli", "chat"], input=script, capture_output=True, text=True,
+                       timeout=30, env=env, cwd=tmp_path, check=False)
+        audit = subprocess.run([sys.executable, "-m", "bot.cli", "admin", "audit"], capture_output=True, text=True,
+                               timeout=30, env=env, cwd=tmp_path, check=False)
+        assert audit.returncode == 0 and " bind " in audit.stdout, audit.stdout + audit.stderr
     finally:
         server.terminate()
         server.communicate(timeout=15)
