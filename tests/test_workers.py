@@ -17,7 +17,7 @@ import aiohttp
 from bot.devkit.simulator import Simulator, parse_reply
 from bot.devkit.standin import StandInState
 from tests.conftest import APP_ID, METRICS_AUTH, TOKEN
-from tests.helpers import free_port, write_config
+from tests.helpers import Worker, free_port, write_config
 
 
 async def worker_pids(url: str, want: int, seconds: float = 30) -> set[int]:
@@ -84,3 +84,19 @@ async def test_a_killed_worker_is_replaced_and_metrics_sum_over_workers(
         parent.send_signal(signal.SIGTERM)
         parent.wait(30)
     assert parent.returncode == 0
+
+
+async def test_a_second_server_on_a_served_port_is_refused(tmp_path: Path, prefix: str,
+                                                           standin: tuple[str, StandInState]) -> None:
+    base, _ = standin
+    config = write_config(tmp_path, prefix, base)
+    first = Worker(config, tmp_path / "first.log")
+    try:
+        await first.ready()
+        second = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--config", str(config), "--port",
+                                 str(first.port), "--workers", "2"], capture_output=True, text=True, timeout=30,
+                                check=False)
+        assert second.returncode == 2
+        assert f"cannot serve on 127.0.0.1:{first.port}" in second.stderr and "Traceback" not in second.stderr
+    finally:
+        first.stop()

@@ -56,6 +56,22 @@ def banner(settings: Settings) -> str:
     return "\n".join(lines)
 
 
+def port_must_be_free(host: str, port: int) -> None:
+    """One line and status 2 when something listens on the port already. SO_REUSEPORT would let a second
+    `serve --workers` share it unnoticed, each getting a part of WeChat's pushes; a plain bind cannot."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server: TIME_WAIT is no owner
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            print(f"healthbot: cannot serve on {host}:{port}: {exc.strerror} (another healthbot serving there?)",
+                  file=sys.stderr)
+            raise SystemExit(2) from None
+
+
 def announce(settings: Settings, text: str) -> None:
     """The start banner: printed, or one log record a line under `log_format = "json"` (a log collector then
     reads it as it reads everything else)."""
@@ -77,6 +93,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
             print(f"healthbot: config error: {line}", file=sys.stderr)
         raise SystemExit(2)
     check_redis(settings)
+    if not args.reuse_port:  # a worker of ours shares the port on purpose; anything else must find it free
+        port_must_be_free(settings.server.host, settings.server.port)
     if args.workers > 1:
         if settings.dev_mode or settings.redis.url.startswith("memory://"):
             print("healthbot: config error: --workers needs a shared Redis (redis.url = redis://…); the embedded "
