@@ -36,6 +36,28 @@ APP_SECRET = "test-app-secret"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 
+TEST_PREFIXES = (b"hbtest-", b"hbjunk-")  # the prefix fixture's, and the million-key test's own (with a TTL)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Tests write into the Redis they are given: refuse one that holds anything else, unless told it is
+    shared (a developer's Redis with real data must not take test keys by accident)."""
+    if os.environ.get("HEALTHBOT_TEST_REDIS_SHARED") == "1":
+        return
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=5)
+    try:
+        other = next((k for k in client.scan_iter(count=1000) if not k.startswith(TEST_PREFIXES)), None)
+    except redis.RedisError:
+        return  # unreachable: the tests that need it say so
+    finally:
+        client.close()
+    if other is not None:
+        pytest.exit(f"the test Redis {REDIS_URL} holds keys that are not the tests' (e.g. {other[:40]!r}): point "
+                    "HEALTHBOT_TEST_REDIS at an empty database, or set HEALTHBOT_TEST_REDIS_SHARED=1", returncode=2)
+
+
 # The storage and dialog suites run twice: on the one Redis, and on a local three-master Redis Cluster.
 CLUSTER_SUITES = {"test_turns", "test_claim", "test_takeover", "test_relatives", "test_travel", "test_results",
                   "test_lifecycle", "test_wechat_api", "test_cluster"}

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,6 +21,7 @@ from bot.domain.documents import check_char
 from tests.conftest import Bot, BotFactory
 from tests.helpers import config_for, healthbot
 from tests.journeys import AGE_6, AGE_16, PHONE, TODAY, bind, claim_until, full_claim, guardian, prove_phone
+from tests.local_redis import start_redis
 
 
 async def test_a_step_word_typed_at_the_name_step_is_not_taken_as_a_name(bot: Bot) -> None:
@@ -166,3 +172,22 @@ async def test_an_expired_offline_code_looks_expired_not_red_and_shows_the_colou
     assert "当前码色" in page and "绿码" in page
     answer = await (await bot.client.get("/verify", params={"t": token, "format": "json"})).json()
     assert answer["outcome"] == "expired" and answer["exit_status"] == 12 and answer["current_colour"] == "green"
+
+
+async def test_the_tests_refuse_a_redis_that_holds_other_data(own_redis: tuple[str, Path, int]) -> None:
+    url, data, port = own_redis
+    start_redis(data, port)
+    for _ in range(50):
+        if subprocess.run([shutil.which("redis-cli") or "/usr/bin/redis-cli", "-p", str(port), "set",
+                           "citizens:real", "1"], capture_output=True, check=False).stdout.strip() == b"OK":
+            break
+        await asyncio.sleep(0.1)
+    env = {**os.environ, "HEALTHBOT_TEST_REDIS": url}
+    env.pop("HEALTHBOT_TEST_REDIS_SHARED", None)
+    run = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_vault.py"]
+    refused = subprocess.run(run, capture_output=True, text=True, timeout=120, env=env, check=False,
+                             cwd=Path(__file__).parent.parent)
+    assert refused.returncode == 2 and "holds keys that are not the tests'" in refused.stdout + refused.stderr
+    allowed = subprocess.run(run, capture_output=True, text=True, timeout=120, check=False,
+                             env={**env, "HEALTHBOT_TEST_REDIS_SHARED": "1"}, cwd=Path(__file__).parent.parent)
+    assert allowed.returncode == 0, allowed.stdout[-500:]
