@@ -12,7 +12,7 @@ from functools import partial
 from typing import Any
 
 from bot.domain.clock import to_minute, to_second
-from bot.domain.documents import birth_date, full_years, normalize_number, resident_id_ok
+from bot.domain.documents import RESIDENT_ID, birth_date, full_years, normalize_number, resident_id_ok
 from bot.domain.masking import mask_name, mask_resident_id
 from bot.domain.numerals import small_number
 from bot.domain.offline import issue
@@ -65,13 +65,29 @@ async def relative_id(text: str, ctx: Context) -> str:
     return number
 
 
-def relationship(text: str, ctx: Context) -> str:
+ELDER_KIN = ("父亲", "母亲", "配偶", "祖父母", "外祖父母")  # never 16 or younger: a relative is 0–16 or 60+
+YOUNGER_KIN = ("子女", "孙子女", "外孙子女")  # born after the guardian
+
+
+async def relationship(text: str, ctx: Context) -> str:
     choice = normalize_number(text)
     if (n := small_number(choice, 3)) is not None and 1 <= n <= len(RELATIONSHIPS):
-        return RELATIONSHIPS[n - 1]
-    if text.strip() in RELATIONSHIPS:
-        return text.strip()
-    raise Invalid("relatives/bad_relationship.txt", relationships=RELATIONSHIPS)
+        picked = RELATIONSHIPS[n - 1]
+    elif text.strip() in RELATIONSHIPS:
+        picked = text.strip()
+    else:
+        raise Invalid("relatives/bad_relationship.txt", relationships=RELATIONSHIPS)
+    number = ctx.state.data["doc_number"]
+    age = age_of(number, ctx)
+    if picked in ELDER_KIN and age <= 16:
+        raise Invalid("relatives/impossible_relationship.txt", relationship=picked, age=age,
+                      relationships=RELATIONSHIPS)
+    if picked in YOUNGER_KIN and (own := await ctx.profile()) is not None and own.person.doc_type == RESIDENT_ID:
+        guardian_born, relative_born = birth_date(own.person.doc_number), birth_date(number)
+        if guardian_born and relative_born and relative_born <= guardian_born:
+            raise Invalid("relatives/impossible_relationship.txt", relationship=picked, age=age,
+                          relationships=RELATIONSHIPS)
+    return picked
 
 
 def needs_face_check(ctx: Context, data: Mapping[str, Any]) -> bool:

@@ -55,7 +55,8 @@ async def guardian(bot: Bot, user: str, id_number: str = "110105198001010011") -
 
 
 async def up_to_agreement(bot: Bot, user: str, id_number: str, name: str = RELATIVE_NAME) -> list[str]:
-    return await claim_until(bot, user, ["添加亲属", name, id_number, "1", "确认绑定"])
+    kin = "3" if int(id_number[6:10]) >= 2000 else "1"  # a child as 子女, an elder as 父亲
+    return await claim_until(bot, user, ["添加亲属", name, id_number, kin, "确认绑定"])
 
 
 def link_in(text: str) -> str:

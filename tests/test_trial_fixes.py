@@ -20,7 +20,7 @@ from bot.domain.clock import SettableClock
 from bot.domain.documents import check_char
 from tests.conftest import Bot, BotFactory
 from tests.helpers import config_for, healthbot
-from tests.journeys import AGE_6, AGE_16, PHONE, TODAY, bind, claim_until, full_claim, guardian, prove_phone
+from tests.journeys import AGE_6, AGE_16, ELDER, PHONE, TODAY, bind, claim_until, full_claim, guardian, prove_phone
 from tests.local_redis import start_redis
 
 
@@ -102,10 +102,10 @@ async def test_two_relatives_whose_masked_names_match_are_told_apart(make_bot: B
     for name, number in (("张一", AGE_6), ("张二", same_year + check_char(same_year)), ("张三", AGE_16)):
         assert await bind(bot, user, number, name) == "[image]"
     page = await bot.say(user, "亲属码")
-    assert "张*（父亲，2008 年生）" in page  # the year alone tells this one apart
+    assert "张*（子女，2008 年生）" in page  # the year alone tells this one apart
     tails = {AGE_6[-2:], (same_year + check_char(same_year))[-2:]}
     for tail in tails:
-        assert f"张*（父亲，2018 年生，证件尾号 {tail}）" in page
+        assert f"张*（子女，2018 年生，证件尾号 {tail}）" in page
     which = await bot.say(user, "查看亲属码")  # the picker shows the same labels
     assert "2008 年生" in which and all(f"证件尾号 {tail}" in which for tail in tails)
 
@@ -191,3 +191,17 @@ async def test_the_tests_refuse_a_redis_that_holds_other_data(own_redis: tuple[s
     allowed = subprocess.run(run, capture_output=True, text=True, timeout=120, check=False,
                              env={**env, "HEALTHBOT_TEST_REDIS_SHARED": "1"}, cwd=Path(__file__).parent.parent)
     assert allowed.returncode == 0, allowed.stdout[-500:]
+
+
+async def test_a_relationship_the_ages_rule_out_is_refused_with_a_clear_text(make_bot: BotFactory) -> None:
+    bot = await make_bot(clock=SettableClock(TODAY), limits={"messages_burst": 100})
+    user = "oTrial_0013"
+    await guardian(bot, user)  # born 1980
+    await claim_until(bot, user, ["添加亲属", "李小宝", AGE_6])
+    refused = await bot.say(user, "2")  # 母亲, aged 6
+    assert "6 岁的亲属不可能是您的「母亲」" in refused
+    assert "确认绑定" in await bot.say(user, "3")  # 子女 is possible: on to the summary
+    await bot.say(user, "取消")
+    await claim_until(bot, user, ["添加亲属", "王大明", ELDER])  # born 1949, before the guardian
+    assert "不可能是您的「子女」" in await bot.say(user, "3")
+    assert "确认绑定" in await bot.say(user, "1")  # 父亲 is possible

@@ -122,19 +122,19 @@ async def test_one_tap_registers_a_relative_who_came_along(bot: Bot, tmp_path: P
     offer = [m["text"]["content"] for m in bot.standin.messages
              if m["touser"] == user and "为亲属登记" in m.get("text", {}).get("content", "")]
     assert len(offer) == 1 and 'href="weixin://bizmsgmenu?msgmenucontent=为亲属登记 1&msgmenuid=1"' in offer[0]
-    assert "李*宝（父亲，2018 年生）" in offer[0] and AGE_6 not in offer[0] and "李小宝" not in offer[0]
+    assert "李*宝（子女，2018 年生）" in offer[0] and AGE_6 not in offer[0] and "李小宝" not in offer[0]
     reply = await bot.push(bot.sim.text(user, "为亲属登记 1"))
     assert reply["MsgType"] == "image" and stamped(bot, reply)
     listed = await trace(bot, tmp_path, "venue", scene, *window())
     assert "2 entries at 国贸商城" in listed
-    assert "张*三  110***********002X  本人" in listed and "李*宝  110***********0512  父亲" in listed
+    assert "张*三  110***********002X  本人" in listed and "李*宝  110***********0512  子女" in listed
     # The tracer's notice says when the visit was and names the relative the guardian registered.
     assert "notified 1 followers" in await trace(bot, tmp_path, "notify", scene, *window(), "--text-template",
                                                  "exposure")
     notice = [m["text"]["content"] for m in bot.standin.messages
               if "【健康提示】" in m.get("text", {}).get("content", "")]
-    assert len(notice) == 1 and "本人" in notice[0] and "李*宝（父亲）" in notice[0]
-    for whose in ("本人", "李\\*宝（父亲）"):  # each visit with its day and time
+    assert len(notice) == 1 and "本人" in notice[0] and "李*宝（子女）" in notice[0]
+    for whose in ("本人", "李\\*宝（子女）"):  # each visit with its day and time
         assert re.search(rf"\d\d-\d\d \d\d:\d\d {whose}", notice[0]), notice[0]
 
 
