@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PIL import ImageFont
 
-from bot.domain.render import CodeCard, OfflineCard, Painter, TravelImage
+from bot.domain.render import CodeCard, OfflineCard, Painter, TravelImage, has_glyph
 
 
 class FontMissing(Exception):
@@ -37,6 +37,33 @@ def find_cjk_font(configured: str = "") -> str:
     )
 
 
+EXTENSION_B_PROBE = "\U00020bb7"  # 𠮷, as in 𠮷祥: a name character of CJK Extension B
+
+
+def find_fallback_fonts(main: str) -> tuple[str, ...]:
+    """Fonts fontconfig knows that draw CJK Extension B (Debian: fonts-hanazono), for names the main font
+    lacks a glyph of; empty when there are none (such a character then shows the main font's box)."""
+    fc_list = shutil.which("fc-list")
+    if not fc_list:
+        return ()
+    listed = subprocess.run(  # noqa: S603 - fixed arguments, no user input
+        [fc_list, f":charset={ord(EXTENSION_B_PROBE):x}", "file"], capture_output=True, text=True, timeout=5,
+        check=False).stdout
+    found: list[str] = []
+    for line in sorted(listed.splitlines()):
+        path = line.split(":")[0].strip()
+        if not path or not Path(path).is_file():
+            continue
+        path = str(Path(path).resolve())  # a font and a link to it are one font
+        if path != str(Path(main).resolve()) and path not in found:
+            try:
+                if has_glyph(ImageFont.truetype(path, 20), EXTENSION_B_PROBE):
+                    found.append(path)
+            except OSError:
+                continue
+    return tuple(found[:3])
+
+
 def _has_cjk(path: str) -> bool:
     try:
         font = ImageFont.truetype(path, 20)
@@ -48,8 +75,8 @@ def _has_cjk(path: str) -> bool:
 class Renderer(Painter):
     """A Painter whose drawing runs in its own thread pool."""
 
-    def __init__(self, font_path: str, threads: int = 2) -> None:
-        super().__init__(font_path)
+    def __init__(self, font_path: str, threads: int = 2, fallbacks: tuple[str, ...] | None = None) -> None:
+        super().__init__(font_path, find_fallback_fonts(font_path) if fallbacks is None else fallbacks)
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="render")
 
     async def render(self, card: CodeCard) -> bytes:

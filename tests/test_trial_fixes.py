@@ -18,6 +18,7 @@ from PIL import Image
 
 from bot.domain.clock import SettableClock
 from bot.domain.documents import check_char
+from bot.domain.render import has_glyph
 from tests.conftest import Bot, BotFactory
 from tests.helpers import config_for, healthbot
 from tests.journeys import AGE_6, AGE_16, ELDER, PHONE, TODAY, bind, claim_until, full_claim, guardian, prove_phone
@@ -205,3 +206,17 @@ async def test_a_relationship_the_ages_rule_out_is_refused_with_a_clear_text(mak
     await claim_until(bot, user, ["添加亲属", "王大明", ELDER])  # born 1949, before the guardian
     assert "不可能是您的「子女」" in await bot.say(user, "3")
     assert "确认绑定" in await bot.say(user, "1")  # 父亲 is possible
+
+
+async def test_a_rare_character_in_a_name_is_drawn_by_a_font_that_has_it(bot: Bot) -> None:
+    user = "oTrial_0014"
+    await claim_until(bot, user, ["防疫健康信息码", "同意", "𠮷祥", "11010519491231002X", PHONE])
+    summary = await prove_phone(bot, user)
+    assert "姓名：𠮷*" in summary
+    assert await bot.say(user, "确认") == "[image]"
+    renderer = bot.services.renderer
+    assert renderer.fallbacks, "no font for CJK Extension B: .ci/run installs fonts-hanazono"
+    for ch in "𠮷祥张":  # each drawn by a font whose glyph it is, never by the missing-glyph box
+        assert has_glyph(renderer.font(40, renderer.owner(ch)), ch), ch
+    ci = (Path(__file__).parent.parent / ".ci" / "run").read_text(encoding="utf-8")
+    assert "fonts-hanazono" in ci

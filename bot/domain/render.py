@@ -73,13 +73,42 @@ STAMP_FILL = (255, 244, 214)
 class Painter:
     """Draws each image synchronously, in the calling thread."""
 
-    def __init__(self, font_path: str) -> None:
+    def __init__(self, font_path: str, fallbacks: tuple[str, ...] = ()) -> None:
         self.font_path = font_path
+        self.fallbacks = fallbacks  # fonts for characters the main one lacks (CJK Extension B: 「𠮷」)
         self._advances: dict[tuple[int, str], float] = {}
+        self._owners: dict[str, int] = {}
 
-    @functools.lru_cache(maxsize=16)  # noqa: B019 - one Renderer per process; fonts are worth keeping
-    def font(self, size: int) -> ImageFont.FreeTypeFont:
-        return ImageFont.truetype(self.font_path, size)
+    @functools.lru_cache(maxsize=32)  # noqa: B019 - one Renderer per process; fonts are worth keeping
+    def font(self, size: int, which: int = 0) -> ImageFont.FreeTypeFont:
+        """The main font (0), or fallback `which - 1`, at `size`."""
+        return ImageFont.truetype((self.font_path, *self.fallbacks)[which], size)
+
+    def owner(self, ch: str) -> int:
+        """Which font draws `ch`: the main one when it has the glyph, else the first fallback that has it."""
+        if ch.isascii() or not self.fallbacks:
+            return 0
+        found = self._owners.get(ch)
+        if found is None:
+            if len(self._owners) >= ADVANCES_KEPT:
+                self._owners.clear()
+            found = next((i for i in range(1 + len(self.fallbacks)) if has_glyph(self.font(20, i), ch)), 0)
+            self._owners[ch] = found
+        return found
+
+    def runs(self, text: str) -> list[tuple[str, int]]:
+        """`text` cut where the drawing font changes: (part, font) pairs; one pair for most texts."""
+        parts: list[tuple[str, int]] = []
+        for ch in text:
+            which = self.owner(ch)
+            if parts and parts[-1][1] == which:
+                parts[-1] = (parts[-1][0] + ch, which)
+            else:
+                parts.append((ch, which))
+        return parts
+
+    def _length(self, text: str, size: int) -> float:
+        return sum(self.font(size, which).getlength(part) for part, which in self.runs(text))
 
     def render_sync(self, card: CodeCard) -> bytes:
         return encode(self.code_image(card), card.colour)
@@ -180,19 +209,19 @@ class Painter:
         by the Chinese rules of 避头尾: a closing mark (。，、；：？！）」』) never starts a line, it hangs at the
         end of the one before; an opening mark (（「『) never ends a line, it moves down with what it opens.
         Widths add up each glyph's advance, measured once: measuring every growing line was a third of a card."""
-        font, lines, line, used = self.font(size), [], "", 0.0
+        lines, line, used = [], "", 0.0
         for ch in text:
             step = self._advances.get((size, ch))
             if step is None:
                 if len(self._advances) >= ADVANCES_KEPT:  # names and cities bring new characters: stay bounded
                     self._advances.clear()
-                step = self._advances[size, ch] = font.getlength(ch)
+                step = self._advances[size, ch] = self.font(size, self.owner(ch)).getlength(ch)
             if used + step > width and line and ch not in NO_LINE_START:
                 carried = ""
                 while line and line[-1] in NO_LINE_END:
                     carried, line = line[-1] + carried, line[:-1]
                 lines.append(line)
-                line, used = carried, sum(font.getlength(c) for c in carried)
+                line, used = carried, self._length(carried, size)
             line += ch
             used += step
         lines.append(line)
@@ -200,8 +229,16 @@ class Painter:
 
     def _centered(self, draw: ImageDraw.ImageDraw, y: int, text: str, size: int, fill: object,
                   width: int = WIDTH) -> None:
-        font = self.font(size)
-        draw.text(((width - draw.textlength(text, font=font)) / 2, y), text, font=font, fill=fill)
+        parts = self.runs(text)
+        if len(parts) == 1 and parts[0][1] == 0:  # the main font draws it all: one call, as it always was
+            font = self.font(size)
+            draw.text(((width - draw.textlength(text, font=font)) / 2, y), text, font=font, fill=fill)
+            return
+        x = (width - self._length(text, size)) / 2
+        for part, which in parts:
+            font = self.font(size, which)
+            draw.text((x, y), part, font=font, fill=fill)
+            x += font.getlength(part)
 
     def _wrapped(self, draw: ImageDraw.ImageDraw, y: int, text: str, size: int, fill: object,
                  lines: int = 3) -> int:
@@ -210,6 +247,15 @@ class Painter:
         for i, part in enumerate(wrapped[:lines]):
             self._centered(draw, y + i * (size + 8), part, size, fill)
         return y + min(len(wrapped), lines) * (size + 8)
+
+
+_MISSING = "\U0010fffd"  # a private-use character no font draws: what a font's missing-glyph box looks like
+
+
+def has_glyph(font: ImageFont.FreeTypeFont, ch: str) -> bool:
+    """Whether `font` draws `ch` itself, rather than its missing-glyph box."""
+    drawn, missing = font.getmask(ch), font.getmask(_MISSING)
+    return drawn.size != missing.size or bytes(drawn) != bytes(missing)
 
 
 def encode(image: Image.Image, *colours: str) -> bytes:
