@@ -84,6 +84,8 @@ async def test_doc_type_help_names_every_type() -> None:
     shown = await healthbot("admin", "status", "set", "--help")
     for code in ("resident_id", "hk_mo_permit", "tw_permit", "hmt_residence", "foreigner_pr", "passport"):
         assert code in shown.stdout
+    assert "default: 14" in (await healthbot("admin", "trace", "person", "--help")).stdout  # every default too
+    assert "default: 50" in (await healthbot("admin", "audit", "--help")).stdout
 
 
 async def test_offline_code_typed_or_clicked_means_one_thing(bot: Bot) -> None:

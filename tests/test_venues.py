@@ -337,3 +337,12 @@ async def test_a_date_only_window_means_whole_days_and_the_output_says_which(bot
     out = await trace(bot, tmp_path, "venue", scene, "--from", today, "--to", today)
     assert f"window: {today} 00:00:00 to {today} 23:59:59 (Shanghai time)" in out
     assert "1 entries at 国贸商城" in out
+
+
+async def test_the_poster_prints_the_venue_id_the_manager_quotes_to_tracers(bot: Bot, tmp_path: Path) -> None:
+    scene = await add_venue(bot, tmp_path)
+    poster = Image.open(next((tmp_path / "posters").glob("*.png"))).convert("L")
+    width, height = poster.size
+    assert poster.crop((0, height - 80, width, height - 45)).getextrema()[0] < 128  # a line printed there
+    printed = bot.services.templates.render("venues/poster_id.txt", scene=scene)
+    assert printed == f"场所编号：{scene}（流调时请报此编号）"

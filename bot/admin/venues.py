@@ -35,7 +35,8 @@ async def add_venue(services: Services, name: str, address: str, folder: Path) -
     venue = await services.venues.add(scene, name, address, ticket, url, services.clock.time())
     render = services.templates.render
     poster = Poster(title=render("venues/poster_title.txt"), venue=name, address=address,
-                    instruction=render("venues/poster_instruction.txt"), footer=render("venues/poster_footer.txt"))
+                    instruction=render("venues/poster_instruction.txt"), footer=render("venues/poster_footer.txt"),
+                    venue_id=render("venues/poster_id.txt", scene=scene))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"venue-{scene.removeprefix('venue:')}.png"
     path.write_bytes(render_poster(services.renderer.font_path, poster, qr_png))

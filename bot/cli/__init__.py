@@ -14,7 +14,20 @@ def parser() -> argparse.ArgumentParser:
     sub = root.add_subparsers(dest="command", required=True)
     for group in (serve, devtools, verify, admin):
         group.add_commands(sub)
+    _say_defaults(root)
     return root
+
+
+def _say_defaults(parser: argparse.ArgumentParser) -> None:
+    """Every option with a default says it in --help, even one added without a help text (ShowDefaults adds
+    it to those with one)."""
+    for action in parser._actions:  # argparse keeps no public list
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                _say_defaults(child)
+        elif action.help is None and action.option_strings and action.default not in (None, False,
+                                                                                        argparse.SUPPRESS):
+            action.help = "default: %(default)s"
 
 
 def main(argv: list[str] | None = None) -> None:

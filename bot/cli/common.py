@@ -123,10 +123,21 @@ def fail(message: str, status: int = 2) -> int:
     return status
 
 
+class ShowDefaults(argparse.HelpFormatter):
+    """Help that names each option's default, where it has one worth saying (not None, not a flag's False)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "default" not in text and \
+                action.option_strings:
+            text += " (default: %(default)s)"
+        return text
+
+
 def command(subparsers: Any, name: str, func: Callable[[argparse.Namespace], None], help_text: str,
             config: bool = True) -> argparse.ArgumentParser:
     """A subcommand; each takes --config after its name too (`healthbot serve --config x.toml`)."""
-    parser = subparsers.add_parser(name, help=help_text)
+    parser = subparsers.add_parser(name, help=help_text, formatter_class=ShowDefaults)
     if config:
         parser.add_argument("--config", default=argparse.SUPPRESS)
     parser.set_defaults(func=func)

@@ -305,6 +305,7 @@ class Poster:
     address: str
     instruction: str
     footer: str
+    venue_id: str = ""  # printed small at the bottom: what the manager quotes to 流调 (`admin venue list`)
 
 
 def render_poster(font_path: str, poster: Poster, qr_png: bytes) -> bytes:
@@ -330,6 +331,8 @@ def render_poster(font_path: str, poster: Poster, qr_png: bytes) -> bytes:
     y = 440 + qr.height + 60
     centered(y, poster.instruction, 56, INK)
     centered(height - 140, poster.footer, 32, GREY)
+    if poster.venue_id:
+        centered(height - 80, poster.venue_id, 28, GREY)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", dpi=(150, 150))
     return buffer.getvalue()
