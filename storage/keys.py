@@ -156,6 +156,11 @@ class Keys:
         which names its own leaf rather than a method here."""
         return f"{self.prefix}:d:{{{doc_index}}}:{leaf}"
 
+    def of_service(self, service: str, leaf: str) -> str:
+        """A key of a plugin's own shared data (not one person's), on one slot per service: its keys may meet in
+        one command on a cluster."""
+        return f"{self.prefix}:s:{{{service}}}:{leaf}"
+
     def of_user(self, openid: str, leaf: str) -> str:
         """A key of one user's, on the user's slot (see of_document)."""
         return self._user(openid, leaf)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.features import vaccination
+from bot.features import sites, vaccination
 from bot.features.plugins import Plugin
 
-PLUGINS: list[Plugin] = [vaccination.PLUGIN]
+PLUGINS: list[Plugin] = [vaccination.PLUGIN, sites.PLUGIN]

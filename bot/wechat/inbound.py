@@ -42,6 +42,7 @@ class Inbound:
     event: str = ""
     event_key: str = ""
     internal: bool = False  # made by healthbot itself (a face-check result): never parsed from a push
+    location: tuple[float, float] | None = None  # (longitude, latitude) of a location message
     normalized: str = field(init=False, default="")  # the content as keywords are matched: routing reads it often
 
     def __post_init__(self) -> None:
@@ -139,5 +140,15 @@ def parse_inbound(body: bytes) -> Inbound:
     if msg_type == "voice" and recognition:
         # The account's speech recognition wrote down what was said: answer it as if it had been typed.
         msg_type, content = "text", recognition.rstrip("。")
+    where = _location(data) if msg_type == "location" else None
     return Inbound(openid, data["ToUserName"], create_time, msg_type, msg_id, content or "", event,
-                   data.get("EventKey", ""))
+                   data.get("EventKey", ""), location=where)
+
+
+def _location(data: dict[str, str]) -> tuple[float, float] | None:
+    """(longitude, latitude) from Location_Y and Location_X, or None when they are not a place on Earth."""
+    try:
+        lng, lat = float(data.get("Location_Y", "")), float(data.get("Location_X", ""))
+    except ValueError:
+        return None
+    return (lng, lat) if -180 <= lng <= 180 and -85 <= lat <= 85 else None
