@@ -158,10 +158,10 @@ async def complete_claim(ctx: Context, data: dict[str, Any]) -> Reply:
         return ctx.text("claim/identity_failed.txt", reason=verdict.reason)
     services = ctx.services
     index = services.codes.profiles.doc_index(person.doc_type, person.doc_number)
-    if not await take_document(services, ctx.openid, index, face_passed=data.get("face") is True):
+    if holders := await take_document(services, ctx.openid, index, face_passed=data.get("face") is True):
         # another account claimed it since the document step: as there, face verification or a refusal
         if services.settings.identity.takeover == "refuse":
-            await audit_refused(ctx, index, await services.codes.profiles.holders(index))
+            await audit_refused(ctx, index, holders)
             return ctx.text("claim/held_elsewhere.txt")
         return await dialog.reenter(ctx, {**data, "takeover": True}, "face")
     now = services.clock.time()

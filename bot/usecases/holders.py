@@ -34,28 +34,27 @@ class Holder:
 MOVED_NOTICE = "claim/moved.txt"
 
 
-async def take_document(services: Services, openid: str, doc_index: str, *, face_passed: bool) -> bool:
-    """Make `openid` the document's one holder account. False, with nothing changed, when another account
-    holds it and this claim may not take it over: no face verification passed, or `[identity] takeover` is
-    "refuse". The displaced account is then dealt with by `settle_takeover`, once the new profile is saved."""
+async def take_document(services: Services, openid: str, doc_index: str, *, face_passed: bool) -> list[str]:
+    """Make `openid` the document's one holder account: [] when it is. Otherwise, with nothing changed, the
+    accounts that hold it and that this claim may not take it from: no face verification passed, or
+    `[identity] takeover` is "refuse". A displaced account is dealt with by `settle_takeover`, once the new
+    profile is saved."""
     takeover = face_passed and services.settings.identity.takeover == "face"
-    return not await services.codes.profiles.take(doc_index, openid, takeover=takeover)
+    return await services.codes.profiles.take(doc_index, openid, takeover=takeover)
 
 
-async def settle_takeover(services: Services, doc_index: str, new: str, now: float) -> int:
+async def settle_takeover(services: Services, doc_index: str, new: str, now: float) -> None:
     """Each account the document moved away from: audited (both pseudonymous), its code gone, the notice
     queued. Safe to run again (a claim retried after a crash): the same audit id, no second move, and the
-    sender sends a notice once. Returns how many accounts it moved the code from."""
+    sender sends a notice once."""
     profiles, keep = services.codes.profiles, services.settings.identity.moved_notice_days * 86400
-    moved = 0
     for old in await profiles.displaced(doc_index):
         entry = hashlib.sha256(f"takeover:{doc_index}:{old}:{new}".encode()).hexdigest()[:16]
         await services.audit.append("takeover", pseudonym(services.vault, new), doc_index, repr(now), entry_id=entry,
                                     other=pseudonym(services.vault, old))
-        moved += await profiles.move_out(old, doc_index, now, MOVED_NOTICE, keep)
+        await profiles.move_out(old, doc_index, now, MOVED_NOTICE, keep)
         await services.notices.add(old, "moved")
         await profiles.settled(old, doc_index)
-    return moved
 
 
 def relative_person(relative: Relative) -> Person:
@@ -121,28 +120,21 @@ class OfflineCheck:
 
 
 async def check_offline(services: Services, token: str) -> OfflineCheck:
-    """Signature first (no I/O); then, for a valid unexpired code, the holder's colour now."""
+    """Signature first (no I/O); then, for a genuine code, the holder's colour now. An expired one stays
+    expired whatever the colour: that is only shown, for the record, when its holder is known."""
     verdict = verify_offline(services.signer, token, services.clock.time())
-    if verdict.state == "expired":  # genuine but past its days: the colour now, for the record, if it is known
-        return OfflineCheck(verdict, await _colour_if_known(services, verdict.subject), "expired")
-    if verdict.state != "valid":
+    if verdict.state not in ("valid", "expired"):
         return OfflineCheck(verdict, "", verdict.state)
+    expired = verdict.state == "expired"
     try:
         holder = await holder_of_document(services, verdict.subject)
     except RedisError:
-        return OfflineCheck(verdict, "", "unavailable")
-    if holder is None and not services.status.local:
-        return OfflineCheck(verdict, "", "unknown")  # nobody holds it now, and only the registry could tell
+        return OfflineCheck(verdict, "", "expired" if expired else "unavailable")
+    if holder is None and (expired or not services.status.local):
+        # nobody holds it now, and only the registry could tell (an expired code's colour is not looked up)
+        return OfflineCheck(verdict, "", "expired" if expired else "unknown")
     current = await colour_now(services, verdict.subject, holder)
-    return OfflineCheck(verdict, current, current or "unavailable")
-
-
-async def _colour_if_known(services: Services, doc_index: str) -> str:
-    try:
-        holder = await holder_of_document(services, doc_index)
-    except RedisError:
-        return ""
-    return await colour_now(services, doc_index, holder) if holder is not None else ""
+    return OfflineCheck(verdict, current, "expired" if expired else current or "unavailable")
 
 
 @dataclass(frozen=True, slots=True)
