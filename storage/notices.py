@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterable
 
 from redis.exceptions import ResponseError
 
@@ -44,6 +45,14 @@ return nil
 """
 
 
+Entry = tuple[str, dict[str, str]]
+
+
+def _decoded(entries: Iterable[tuple[bytes, dict[bytes, bytes]]]) -> list[Entry]:
+    """Stream entries as text; one deleted under a pending claim comes back without fields and is dropped."""
+    return [(eid.decode(), {k.decode(): v.decode() for k, v in fields.items()}) for eid, fields in entries if fields]
+
+
 class NoticeQueue:
     def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self.redis, self.keys = redis, keys
@@ -61,19 +70,17 @@ class NoticeQueue:
         await self.redis.xadd(self.keys.notices(), {"to": openid, "kind": kind}, maxlen=STREAM_LENGTH,
                               approximate=True)
 
-    async def read(self, count: int, block_ms: int) -> list[tuple[str, dict[str, str]]]:
+    async def read(self, count: int, block_ms: int) -> list[Entry]:
         """New entries for this consumer."""
         answer = await self.redis.xreadgroup(GROUP, self.consumer, {self.keys.notices(): ">"}, count=count,
                                              block=block_ms)
-        return [(eid.decode(), {k.decode(): v.decode() for k, v in fields.items()})
-                for _, entries in answer or [] for eid, fields in entries]
+        return _decoded(entry for _, entries in answer or [] for entry in entries)
 
-    async def reclaim(self, idle_ms: int, count: int) -> list[tuple[str, dict[str, str]]]:
+    async def reclaim(self, idle_ms: int, count: int) -> list[Entry]:
         """Entries another consumer took and did not finish within `idle_ms` (it died)."""
         _, entries, *_ = await self.redis.xautoclaim(self.keys.notices(), GROUP, self.consumer, idle_ms,
                                                      start_id="0", count=count)
-        return [(eid.decode(), {k.decode(): v.decode() for k, v in fields.items()})
-                for eid, fields in entries if fields]
+        return _decoded(entries)
 
     async def done(self, entry_id: str) -> None:
         await self.redis.xack(self.keys.notices(), GROUP, entry_id)
