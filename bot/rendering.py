@@ -76,7 +76,7 @@ class Renderer(Painter):
     """A Painter whose drawing runs in its own thread pool."""
 
     def __init__(self, font_path: str, threads: int = 2, fallbacks: tuple[str, ...] | None = None) -> None:
-        super().__init__(font_path, find_fallback_fonts(font_path) if fallbacks is None else fallbacks)
+        super().__init__(font_path, (lambda: find_fallback_fonts(font_path)) if fallbacks is None else fallbacks)
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="render")
 
     async def render(self, card: CodeCard) -> bytes:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import qrcode
@@ -73,26 +74,35 @@ STAMP_FILL = (255, 244, 214)
 class Painter:
     """Draws each image synchronously, in the calling thread."""
 
-    def __init__(self, font_path: str, fallbacks: tuple[str, ...] = ()) -> None:
+    def __init__(self, font_path: str, fallbacks: tuple[str, ...] | Callable[[], tuple[str, ...]] = ()) -> None:
         self.font_path = font_path
-        self.fallbacks = fallbacks  # fonts for characters the main one lacks (CJK Extension B: 「𠮷」)
+        # Fonts for characters the main one lacks (CJK Extension B: 「𠮷」), or how to find them: found when a
+        # character first needs one, so that start-up (every worker, every admin command) does not look.
+        self._fallbacks = fallbacks
         self._advances: dict[tuple[int, str], float] = {}
         self._owners: dict[str, int] = {}
+
+    @property
+    def fallbacks(self) -> tuple[str, ...]:
+        if callable(self._fallbacks):
+            self._fallbacks = self._fallbacks()
+        return self._fallbacks
 
     @functools.lru_cache(maxsize=32)  # noqa: B019 - one Renderer per process; fonts are worth keeping
     def font(self, size: int, which: int = 0) -> ImageFont.FreeTypeFont:
         """The main font (0), or fallback `which - 1`, at `size`."""
-        return ImageFont.truetype((self.font_path, *self.fallbacks)[which], size)
+        return ImageFont.truetype(self.font_path if which == 0 else self.fallbacks[which - 1], size)
 
     def owner(self, ch: str) -> int:
         """Which font draws `ch`: the main one when it has the glyph, else the first fallback that has it."""
-        if ch.isascii() or not self.fallbacks:
+        if ch.isascii():
             return 0
         found = self._owners.get(ch)
         if found is None:
             if len(self._owners) >= ADVANCES_KEPT:
                 self._owners.clear()
-            found = next((i for i in range(1 + len(self.fallbacks)) if has_glyph(self.font(20, i), ch)), 0)
+            found = 0 if has_glyph(self.font(20), ch) else next(
+                (i for i in range(1, 1 + len(self.fallbacks)) if has_glyph(self.font(20, i), ch)), 0)
             self._owners[ch] = found
         return found
 
@@ -254,8 +264,16 @@ _MISSING = "\U0010fffd"  # a private-use character no font draws: what a font's 
 
 def has_glyph(font: ImageFont.FreeTypeFont, ch: str) -> bool:
     """Whether `font` draws `ch` itself, rather than its missing-glyph box."""
-    drawn, missing = font.getmask(ch), font.getmask(_MISSING)
-    return drawn.size != missing.size or bytes(drawn) != bytes(missing)
+    drawn = font.getmask(ch)
+    size, box = _missing_box(font)
+    return drawn.size != size or bytes(drawn) != box
+
+
+@functools.lru_cache(maxsize=16)
+def _missing_box(font: ImageFont.FreeTypeFont) -> tuple[tuple[int, int], bytes]:
+    """The size and pixels of `font`'s missing-glyph box, drawn once per font."""
+    missing = font.getmask(_MISSING)
+    return missing.size, bytes(missing)
 
 
 def encode(image: Image.Image, *colours: str) -> bytes:
