@@ -6,11 +6,13 @@ from collections.abc import Callable
 
 from bot.domain.documents import name_ok, normalize_name
 from bot.engine.context import Context
-from bot.engine.dialogs import Invalid
+from bot.engine.dialogs import BACK_WORDS, CANCEL_WORDS, Invalid
 from bot.wechat.inbound import normalize_text
 
-# Words that answer a step, and so are never a name: each expect_word's, and the steps' own commands.
-STEP_WORDS = {normalize_text(w) for w in ("帮助", "重新发送", "重新认证", "重新申领", "申诉", "取消", "返回")}
+# Words that answer a step, and so are never a name: each expect_word's, the dialogs' own (取消, 返回) and the
+# steps' commands.
+STEP_COMMANDS = ("帮助", "重新发送", "重新认证", "重新申领", "申诉")
+STEP_WORDS = {*CANCEL_WORDS, *BACK_WORDS, *map(normalize_text, STEP_COMMANDS)}
 
 
 def expect_word(word: str, template: str) -> Callable[[str, Context], bool]:
