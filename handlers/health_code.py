@@ -249,17 +249,6 @@ async def claim_again(ctx: Context) -> Reply:
     return await claim.start(ctx)
 
 
-@router.keywords("申诉")
-async def appeal(ctx: Context) -> Reply:
-    moved = moved_of(ctx.prefetched_profile)
-    if moved is None:
-        return ctx.text("claim/appeal_nothing.txt")
-    services = ctx.services
-    await services.audit.append("appeal", pseudonym(services.vault, ctx.openid), moved.doc_index,
-                                repr(services.clock.time()))
-    return ctx.text("claim/appeal_takeover.txt")
-
-
 @router.keywords("港澳台", "境外人员", "港澳台入境人员申领入口", "外籍人员", "外国人")
 @router.click("HMT_ENTRY")
 async def hmt_entry(ctx: Context) -> Reply:

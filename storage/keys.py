@@ -100,6 +100,15 @@ class Keys:
     def status(self, doc_index: str) -> str:
         return f"{self.prefix}:status:{doc_index}"
 
+    def colour_history(self, doc_index: str) -> str:
+        """A document's 赋码记录: on the slot of its status key (the hash tag is that key), so one script
+        changes both."""
+        return f"{self.prefix}:colours:{{{self.status(doc_index)}}}"
+
+    def status_lapses(self) -> str:
+        """Documents whose colour lapses to green at a time (the score)."""
+        return f"{self.prefix}:status-lapses"
+
     def qr_token(self, token: str) -> str:
         return f"{self.prefix}:qr:{token}"
 
@@ -179,6 +188,10 @@ class Keys:
     def notices(self) -> str:
         """The stream of customer-service notices to send (storage.notices)."""
         return f"{self.prefix}:notices"
+
+    def told(self, openid: str, change: str) -> str:
+        """That a user was sent (or is being sent) the notice of one change: never a second time."""
+        return self._user(openid, "told:" + change)
 
     def venue(self, scene: str) -> str:
         return f"{self.prefix}:v:{{{scene}}}:info"

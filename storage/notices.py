@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from redis.exceptions import ResponseError
 
-from storage.connection import RedisClient
+from storage.connection import Pipeline, RedisClient
 from storage.keys import Keys
 from storage.profiles import NOTICE
 from storage.writes import Write
@@ -70,10 +70,19 @@ class NoticeQueue:
         await self.redis.xadd(self.keys.notices(), {"to": openid, "kind": kind}, maxlen=STREAM_LENGTH,
                               approximate=True)
 
+    def queue_change(self, pipe: Pipeline, doc_index: str, change_id: str) -> None:
+        """A change of colour about to be applied (bot.features.status): its holder and guardians are told once
+        the sender finds it applied."""
+        pipe.xadd(self.keys.notices(), {"kind": "colour", "doc": doc_index, "change": change_id},
+                  maxlen=STREAM_LENGTH, approximate=True)
+
+    async def add_fields(self, fields: dict[str, str]) -> None:
+        await self.redis.xadd(self.keys.notices(), fields, maxlen=STREAM_LENGTH, approximate=True)
+
     async def read(self, count: int, block_ms: int) -> list[Entry]:
-        """New entries for this consumer."""
+        """New entries for this consumer, waiting up to `block_ms` for one (0: not at all)."""
         answer = await self.redis.xreadgroup(GROUP, self.consumer, {self.keys.notices(): ">"}, count=count,
-                                             block=block_ms)
+                                             block=block_ms or None)  # 0 would be BLOCK 0: for ever
         return _decoded(entry for _, entries in answer or [] for entry in entries)
 
     async def reclaim(self, idle_ms: int, count: int) -> list[Entry]:
@@ -107,6 +116,11 @@ class NoticeQueue:
     def drop_write(self, openid: str) -> Write:
         """The write that drops the account's notice once its next message has shown it (with the turn's end)."""
         return Write("HDEL", self.keys.profile(openid), (NOTICE,))
+
+    async def claim(self, openid: str, change: str, keep_seconds: int = 7 * 86400) -> bool:
+        """This sender, alone, tells `openid` of `change`: False when one already did or is doing it (a
+        sender that died mid-send leaves it in doubt, and a second message is worse than none)."""
+        return bool(await self.redis.set(self.keys.told(openid, change), b"1", nx=True, ex=keep_seconds))
 
     async def backlog(self) -> int:
         return int(await self.redis.xlen(self.keys.notices()))

@@ -55,7 +55,8 @@ def headline(page: str) -> str:
 
 
 async def set_colour(bot: Bot, doc_index: str, colour: str) -> None:
-    await bot.services.status.registry.set(doc_index, colour, "测试", bot.services.clock.time())
+    await bot.services.status.change(doc_index, colour, "" if colour == "green" else "manual", "operator",
+                                     "operator:test")
 
 
 async def test_a_claimed_code_scans_to_its_colour_now(bot: Bot) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -318,10 +319,12 @@ async def test_a_positive_result_comes_with_guidance_and_the_policy_sets_the_col
     shown = await bot.say(user, "核酸")
     assert "1. 阳性" in shown and "【重要提示】检测结果为阳性" in shown
     index = bot.services.codes.profiles.doc_index("resident_id", ID)
-    assert (await bot.services.status.registry.get(index)).colour == "green"  # off by default
+    assert (await bot.services.status.registry.get(index, time.time())).colour == "green"  # off by default
     config.write_text(config.read_text("utf-8") + "\n[results]\npositive_sets_colour = \"red\"\n", "utf-8")
     done = await healthbot("admin", "results", "import", "--config", str(config), str(csv_file))
     assert "set 1 codes red for positive results" in done.stdout
-    assert (await bot.services.status.registry.get(index)).colour == "red"
+    assert (await bot.services.status.registry.get(index, time.time())).colour == "red"
     audit = await healthbot("admin", "audit", "--config", str(config))
-    assert "colour" in audit.stdout and "reason: red: 阳性 in results.csv" in audit.stdout
+    assert "colour" in audit.stdout and "user results:results.csv" in audit.stdout
+    assert "reason: green -> red, reason positive, via rule" in audit.stdout
+    assert "核酸检测阳性" in await bot.say(user, "赋码记录")

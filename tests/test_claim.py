@@ -152,7 +152,7 @@ async def test_operator_colour_shows_on_the_next_image(bot: Bot) -> None:
     user = "oClaim_0009"
     first = await full_claim(bot, user)
     index = bot.services.codes.profiles.doc_index("resident_id", ID)
-    await bot.services.status.registry.set(index, "red", "测试", 0)
+    await bot.services.status.change(index, "red", "manual", "operator", "operator:test")
     reply = await bot.push(bot.sim.text(user, "防疫健康信息码"))
     assert reply["Image"]["MediaId"] != first["Image"]["MediaId"]
     image = Image.open(io.BytesIO(bot.standin.media[reply["Image"]["MediaId"]])).convert("RGB")

@@ -194,7 +194,7 @@ async def test_the_status_cache_is_bounded_and_runs_on_the_injected_clock(upstre
     state, url = upstream
     state.answer = {"colour": "green"}
     clock, http = SettableClock(datetime(2026, 1, 1, tzinfo=SHANGHAI)), SharedSession()
-    provider = HttpStatus(http, url, 2.0, "", cache_seconds=30, clock=clock, entries=100)
+    provider = HttpStatus(http, url, 2.0, "", cache_seconds=30, clock=clock, codes=(), entries=100)
     person = Person("张三", "resident_id", ID)
     try:
         for n in range(250):

@@ -53,7 +53,8 @@ async def test_a_news_reply_needs_no_upload_and_its_links_serve_the_code(bot: Bo
 
 async def test_the_page_checks_the_colour_again_on_every_load(bot: Bot) -> None:
     article = (await full_claim(bot, "oNews_0002"))["Articles"]["item"]
-    await bot.services.status.registry.set(bot.services.codes.profiles.doc_index("resident_id", ID), "red", "测试", 0)
+    await bot.services.status.change(bot.services.codes.profiles.doc_index("resident_id", ID), "red", "manual",
+                                     "operator", "operator:test")
     page = await (await bot.client.get(local(bot, article["Url"]))).text()
     assert 'id="colour">红码' in page
 

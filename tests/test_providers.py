@@ -52,12 +52,14 @@ async def test_status_from_http_upstream_and_plain_words_when_it_is_down(make_bo
     state, url = upstream
     bot = await make_bot(status={"url": url, "timeout": 0.3, "cache_seconds": 0})
     user = "oStatus_0001"
-    state.answer = {"colour": "yellow", "reason": "测温异常"}
+    state.answer = {"colour": "yellow", "reason_code": "manual", "reason": "测温异常"}
     assert (await full_claim(bot, user))["MsgType"] == "image"
     state.delay = 1.0
     reply = await bot.say(user, "防疫健康信息码")
     assert "暂时无法确认您的健康码状态" in reply and "码" in reply
     state.delay, state.answer = 0.0, {"colour": "blue"}
+    assert "暂时无法确认" in await bot.say(user, "防疫健康信息码")
+    state.answer = {"colour": "red", "reason": "确诊"}  # no reason code of the catalogue: not a colour to show
     assert "暂时无法确认" in await bot.say(user, "防疫健康信息码")
 
 

@@ -202,7 +202,7 @@ async def test_the_relatives_code_is_a_different_card(bot: Bot) -> None:
     their_png = Image.open(io.BytesIO(bot.standin.media[theirs["Image"]["MediaId"]]))
     assert their_png.height == own_png.height + 40  # the 「父亲 · 由 张*三 代领」 line
     index = bot.services.relatives.index(ELDER)
-    await bot.services.status.registry.set(index, "red", "测试", 0)
+    await bot.services.status.change(index, "red", "manual", "operator", "operator:test")
     red = await bot.push(bot.sim.text(user, "查看亲属码 1"))
     assert Image.open(io.BytesIO(bot.standin.media[red["Image"]["MediaId"]])).convert("RGB").getpixel((5, 5)) == (
         229, 57, 53)

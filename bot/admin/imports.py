@@ -14,6 +14,7 @@ from bot.domain.colours import HEALTH_COLOURS, TRAVEL_COLOURS
 from bot.domain.documents import PHONE_RE, normalize_number
 from bot.engine.services import Services
 from bot.features.imports import BadRow, CsvImport, Imported, SkipRow, document, moment, quoted
+from bot.features.status import Reasons, UnknownReason
 from storage import Pipeline
 from storage.results import TestResult
 from storage.travel import WINDOW, Visit
@@ -24,15 +25,21 @@ class StatusRow:
     doc_type: str
     doc_number: str
     colour: str
-    reason: str
+    code: str
+    text: str
 
 
-def parse_status_row(doc_type: str, doc_number: str, colour: str, reason: str, today: date) -> StatusRow:
+def parse_status_row(doc_type: str, doc_number: str, colour: str, code: str, text: str, today: date,
+                     reasons: Reasons) -> StatusRow:
     doc_type, number = document(doc_type, doc_number, today)
     colour = colour.strip().lower()
     if colour not in HEALTH_COLOURS:
         raise BadRow(f"colour {quoted(colour)} is not one of {', '.join(HEALTH_COLOURS)}")
-    return StatusRow(doc_type, number, colour, reason.strip()[:100])
+    try:
+        code = reasons.check(colour, code)
+    except UnknownReason as exc:
+        raise BadRow(str(exc)) from None
+    return StatusRow(doc_type, number, colour, code, text.strip()[:100])
 
 
 class Admin:
@@ -42,36 +49,42 @@ class Admin:
         self.services = services
         self.vault = services.vault
         self.profiles = services.codes.profiles
-        self.status = services.status.registry
         self.travel = services.travel.registry
         self.results = services.results.registry
-        self.audit = services.audit
         self.clock = services.clock
 
     def today(self) -> date:
         return self.clock.now().date()
 
-    async def set_colour_for_positive(self, doc_index: str, colour: str, source: str) -> None:
-        """The operator policy `[results] positive_sets_colour`: a 阳性 result sets the code's colour, and the
-        audit stream says who, when and why."""
-        now = self.clock.time()
-        await self.status.set(doc_index, colour, "核酸检测阳性", now)
-        await self.audit.append("colour", f"operator:{getpass.getuser()}", doc_index[:24],
-                                                     repr(now), reason=f"{colour}: 阳性 in {source}")
+    async def set_colour_for_positive(self, doc_indexes: list[str], colour: str, source: str) -> None:
+        """The operator policy `[results] positive_sets_colour`: a 阳性 result sets the code's colour (reason
+        `positive`, channel rule), told and audited as every change is."""
+        status = self.services.status
+        asked = [(index, status.ask(colour, "positive", "rule", f"results:{source}")) for index in doc_indexes]
+        await status.change_many(asked)
 
-    async def set_status(self, row: StatusRow) -> None:
-        await self.status.set(self.profiles.doc_index(row.doc_type, row.doc_number), row.colour, row.reason,
-                              self.clock.time())
+    def parse_status(self, doc_type: str, doc_number: str, colour: str, code: str, text: str) -> StatusRow:
+        return parse_status_row(doc_type, doc_number, colour, code, text, self.today(), self.services.status.reasons)
 
-    def status_import(self) -> CsvImport[StatusRow]:
+    async def set_status(self, row: StatusRow) -> str | None:
+        """The colour it was, or None when it already was this one."""
+        return await self.services.status.change(self.profiles.doc_index(row.doc_type, row.doc_number), row.colour,
+                                                 row.code, "operator", f"operator:{getpass.getuser()}",
+                                                 text=row.text)
+
+    def status_import(self, source: str) -> CsvImport[StatusRow]:
+        status = self.services.status
+
         def parse(row: list[str], now: float) -> StatusRow:
-            return parse_status_row(row[0], row[1], row[2], row[3], self.today())
+            return self.parse_status(row[0], row[1], row[2], row[3], row[4])
 
-        def queue(pipe: Pipeline, row: StatusRow) -> None:
-            index = self.profiles.doc_index(row.doc_type, row.doc_number)
-            self.status.queue_set(pipe, index, row.colour, row.reason, self.clock.time())
+        async def flush(rows: list[StatusRow]) -> None:
+            await status.change_many([(self.profiles.doc_index(row.doc_type, row.doc_number),
+                                       status.ask(row.colour, row.code, "import", f"import:{source}", text=row.text))
+                                      for row in rows])
 
-        return CsvImport(("doc_type", "doc_no", "colour", "reason"), 3, parse, queue)
+        return CsvImport(("doc_type", "doc_no", "colour", "reason_code", "reason"), 4, parse,
+                         lambda pipe, row: None, flush)
 
     def travel_import(self) -> CsvImport[tuple[str, Visit, str]]:
         def parse(row: list[str], now: float) -> tuple[str, Visit, str]:
@@ -127,8 +140,7 @@ class Admin:
         settings, said = self.services.settings.results, []
         if colour := settings.positive_sets_colour:
             positives = sorted({index for index, result in imported.stored if result.result == "阳性"})
-            for index in positives:
-                await self.set_colour_for_positive(index, colour, source)
+            await self.set_colour_for_positive(positives, colour, source)
             said.append(f"set {len(positives)} codes {colour} for positive results ([results] "
                         "positive_sets_colour); audited")
         if settings.notify_new_results and imported.stored:

@@ -34,18 +34,22 @@ async def _import(what: str, csv_import: CsvImport[Any], services: Services, fil
 
 def cmd_status(args: argparse.Namespace) -> None:
     async def work(services: Services) -> int:
-        from bot.admin.imports import Admin, parse_status_row
+        from bot.admin.imports import Admin
         from bot.features.imports import BadRow
 
         admin = Admin(services)
         if args.action == "import":
-            return 0 if await _import("rows", admin.status_import(), services, args.file) else 2
+            imported = await _import("rows", admin.status_import(Path(args.file).name), services, args.file)
+            return 0 if imported else 2
         try:
-            row = parse_status_row(args.doc_type, args.doc_no, args.colour, args.reason or "", admin.today())
+            row = admin.parse_status(args.doc_type, args.doc_no, args.colour, args.reason_code, args.reason)
         except BadRow as exc:
-            return fail(str(exc))
-        await admin.set_status(row)
-        print(f"set {args.doc_type} {args.colour}")
+            return fail(f"{exc}; nothing changed")
+        was = await admin.set_status(row)
+        if was is None:
+            print(f"{args.doc_type} was already {args.colour}: nothing changed, nobody told")
+        else:
+            print(f"set {args.doc_type} {was} -> {args.colour}; the holder and guardians will be told; audited")
         return 0
 
     with_services(args, work)
@@ -96,15 +100,59 @@ def cmd_plugin_import(args: argparse.Namespace) -> None:
     with_services(args, work)
 
 
+def cmd_appeals(args: argparse.Namespace) -> None:
+    async def work(services: Services) -> int:
+        import getpass
+
+        from bot.admin.appeals import line, listed, shown
+        from bot.usecases.appeals import CannotAnswer, answer
+
+        if args.action == "list":
+            appeals = await listed(services, args.open)
+            for appeal in appeals:
+                print(line(appeal))
+            print(f"{len(appeals)} {'open ' if args.open else ''}appeals")
+            return 0
+        if args.action == "show":
+            appeal = await services.appeals.get(args.ticket.upper())
+            if appeal is None:
+                return fail(f"no appeal {args.ticket}", 1)
+            print("\n".join(await shown(services, appeal)))
+            return 0
+        if args.accept == args.reject:
+            return fail("say --accept or --reject")
+        try:
+            done = await answer(services, args.ticket.upper(), args.accept, args.colour or "", args.note,
+                                f"operator:{getpass.getuser()}")
+        except CannotAnswer as exc:
+            return fail(f"{exc}", 1)
+        print(f"{done.ticket} {done.state}{f', colour set {done.set_colour}' if done.set_colour else ''}; "
+              "the appellant and guardians will be told; audited")
+        return 0
+
+    with_services(args, work)
+
+
 def cmd_audit(args: argparse.Namespace) -> None:
     async def work(services: Services) -> int:
         from bot.domain.clock import to_second
+        from bot.features.imports import BadRow, document
 
-        for f in await services.audit.latest(args.count):
+        if args.doc_type or args.doc_no:
+            try:
+                doc_type, number = document(args.doc_type or "", args.doc_no or "", services.clock.now().date())
+            except BadRow as exc:
+                return fail(f"{exc}")
+            entries = await services.audit.about(services.codes.profiles.doc_index(doc_type, number)[:24])
+            print(f"{len(entries)} audit entries about this {doc_type}")
+        else:
+            entries = await services.audit.latest(args.count)
+        for f in entries:
             try:
                 reason = f"  reason: {f['reason']}" if f.get("reason") else ""
                 other = f"  from user {f['other'][:16]}" if f.get("other") else ""
-                print(f"{to_second(float(f['at']))}  {f['action']:<8} user {f['who'][:16]}  on {f['relative'][:24]}"
+                who = f["who"] if ":" in f["who"] else f["who"][:16]  # an actor (operator:login) or a pseudonym
+                print(f"{to_second(float(f['at']))}  {f['action']:<8} user {who}  on {f['relative'][:24]}"
                       f"{other}  ({f['stream_id']}){reason}")
             except (KeyError, ValueError, OverflowError, OSError):  # written by a bug or another release
                 print(f"(entry {f.get('stream_id', '?')} cannot be shown: its fields are not an audit entry's)")
@@ -210,8 +258,10 @@ def add_commands(sub: Any) -> None:
     status_set.add_argument("--doc-type", required=True, help=DOC_TYPE_HELP)
     status_set.add_argument("--doc-no", required=True)
     status_set.add_argument("colour", choices=HEALTH_COLOURS)
-    status_set.add_argument("--reason", default="")
-    command(status, "import", cmd_status, "import colours from CSV: doc_type,doc_no,colour,reason"
+    status_set.add_argument("--reason-code", default="",
+                            help="a code of the reason catalogue ([reasons]); needed for yellow and red")
+    status_set.add_argument("--reason", default="", help="the operator's own words, kept sealed")
+    command(status, "import", cmd_status, "import colours from CSV: doc_type,doc_no,colour,reason_code,reason"
             ).add_argument("file")
     travel = admin.add_parser("travel", help="travel-card records").add_subparsers(dest="action", required=True)
     command(travel, "import", cmd_travel, "import from CSV: phone,city,date,overseas,colour").add_argument("file")
@@ -225,6 +275,19 @@ def add_commands(sub: Any) -> None:
             "import from CSV: doc_type,doc_no,result,sampled_at,reported_at,institution").add_argument("file")
     audit = command(admin, "audit", cmd_audit, "show the audit stream: binds, unbinds, offline codes")
     audit.add_argument("--count", type=whole(1, 10_000), default=50)
+    audit.add_argument("--doc-type", help=f"with --doc-no: every entry about one person ({DOC_TYPE_HELP})")
+    audit.add_argument("--doc-no")
+    appeals = admin.add_parser("appeals", help="申诉: citizens' appeals against a colour").add_subparsers(
+        dest="action", required=True)
+    command(appeals, "list", cmd_appeals, "list appeals, oldest first").add_argument(
+        "--open", action="store_true", help="only those not answered")
+    command(appeals, "show", cmd_appeals, "one appeal in full, with the colour history").add_argument("ticket")
+    resolve = command(appeals, "resolve", cmd_appeals, "answer an appeal: it is told to the appellant and guardians")
+    resolve.add_argument("ticket")
+    resolve.add_argument("--accept", action="store_true")
+    resolve.add_argument("--reject", action="store_true")
+    resolve.add_argument("--colour", choices=HEALTH_COLOURS, help="with --accept: set this colour (reason appeal)")
+    resolve.add_argument("--note", required=True, help="the answer the citizen reads")
     _venue_commands(admin)
     _trace_commands(admin)
     _plugin_commands(admin)

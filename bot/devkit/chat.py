@@ -36,6 +36,7 @@ class ChatSession:
         self.images = images
         self.seen_messages = 0
         self.seen_sms = 0
+        self.seen_templates = 0
 
     def build(self, line: str) -> str | None:
         if not line.startswith("/"):
@@ -116,12 +117,26 @@ class ChatSession:
                 self.seen_sms = sms["next"]
                 for text in sms["sms"]:
                     print(f"\n[短信 to {mask_phone(text['phone'])}] {text['text']}\nyou> ", end="", flush=True)
+                async with http.get(f"{self.api_base}/_standin/templates",
+                                    params={"touser": self.openid, "since": str(self.seen_templates)}) as r:
+                    notices = await r.json() if r.status == 200 else {"templates": [], "next": self.seen_templates}
+                self.seen_templates = notices["next"]
+                for notice in notices["templates"]:
+                    print(f"\n{template_shown(notice)}\nyou> ", end="", flush=True)
                 for message in data["messages"]:
                     if message["msgtype"] == "text":
                         print(f"\nbot (later)> {message['text']['content']}\nyou> ", end="", flush=True)
                     elif message["msgtype"] == "image":
                         path = await self.save_image(http, message["image"]["media_id"])
                         print(f"\nbot (later)> [image] {path}\nyou> ", end="", flush=True)
+
+
+def template_shown(notice: dict[str, object]) -> str:
+    """A template message as a terminal shows it: its fields in order, then its link."""
+    data = notice.get("data")
+    fields = [f"  {key}: {value.get('value', '')}" for key, value in data.items() if isinstance(value, dict)] \
+        if isinstance(data, dict) else []
+    return "\n".join(["bot (notice)>", *fields, f"  link: {notice.get('url', '')}"])
 
 
 async def run_chat(settings: Settings, url: str, openid: str, images: Path) -> None:
@@ -136,6 +151,9 @@ async def run_chat(settings: Settings, url: str, openid: str, images: Path) -> N
             async with http.get(f"{session.api_base}/_standin/sms") as r:
                 if r.status == 200:
                     session.seen_sms = (await r.json())["next"]
+            async with http.get(f"{session.api_base}/_standin/templates", params={"touser": openid}) as r:
+                if r.status == 200:
+                    session.seen_templates = (await r.json())["next"]
         poller = asyncio.ensure_future(session.poll_later_messages(http))
         try:
             while True:

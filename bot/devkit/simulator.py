@@ -74,6 +74,9 @@ class Simulator:
         return self.xml(openid, "voice", {"MediaId": "simulated-voice", "Format": "amr",
                                           "Recognition": recognition, "MsgId": self.next_msg_id()})
 
+    def image(self, openid: str, media_id: str, pic_url: str = "http://mmbiz.qpic.cn/simulated") -> str:
+        return self.xml(openid, "image", {"PicUrl": pic_url, "MediaId": media_id, "MsgId": self.next_msg_id()})
+
     def location(self, openid: str, lat: float, lng: float) -> str:
         return self.xml(openid, "location", {
             "Location_X": str(lat), "Location_Y": str(lng), "Scale": "15", "Label": escape("位置"),

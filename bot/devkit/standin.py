@@ -43,6 +43,8 @@ class StandInState:
     qrcodes: dict[str, dict[str, str]] = field(default_factory=dict)  # ticket -> scene, url
     faults: dict[str, list[Fault]] = field(default_factory=lambda: defaultdict(list))
     outside_window: set[str] = field(default_factory=set)  # openids silent > 48 h: customer service gets 45015
+    unfollowed: set[str] = field(default_factory=set)  # openids that unfollowed: template messages get 43004
+    templates: list[dict[str, Any]] = field(default_factory=list)  # template messages received
     calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def issue_token(self, force: bool = False) -> str:
@@ -131,6 +133,25 @@ def create_standin(app_id: str, app_secret: str) -> web.Application:
         state.messages.append({**body, "at": time.time(), "seq": len(state.messages)})
         return _error(0, "ok")
 
+    async def template_send(request: web.Request) -> web.Response:
+        if (fault := await apply_fault("message/template/send")) is not None:
+            return fault
+        if not token_ok(request):
+            return _error(40001, "invalid credential, access_token is invalid or not latest")
+        body = json.loads(await request.read())
+        if not isinstance(body, dict) or not body.get("template_id") or not isinstance(body.get("data"), dict):
+            return _error(40037, "invalid template_id")
+        if body.get("touser") in state.unfollowed:
+            return _error(43004, "require subscribe")
+        state.templates.append({**body, "at": time.time(), "seq": len(state.templates)})
+        return web.json_response({"errcode": 0, "errmsg": "ok", "msgid": len(state.templates)})
+
+    async def get_templates(request: web.Request) -> web.Response:
+        since = int(request.query.get("since", "0"))
+        touser = request.query.get("touser")
+        found = [m for m in state.templates if m["seq"] >= since and (not touser or m["touser"] == touser)]
+        return web.json_response({"templates": found, "next": len(state.templates)})
+
     async def menu_create(request: web.Request) -> web.Response:
         if (fault := await apply_fault("menu/create")) is not None:
             return fault
@@ -159,6 +180,7 @@ def create_standin(app_id: str, app_secret: str) -> web.Application:
     app.router.add_post("/cgi-bin/stable_token", stable_token)
     app.router.add_post("/cgi-bin/media/upload", upload)
     app.router.add_post("/cgi-bin/message/custom/send", custom_send)
+    app.router.add_post("/cgi-bin/message/template/send", template_send)
     app.router.add_post("/cgi-bin/menu/create", menu_create)
     async def qrcode_create(request: web.Request) -> web.Response:
         if (fault := await apply_fault("qrcode/create")) is not None:
@@ -191,6 +213,7 @@ def create_standin(app_id: str, app_secret: str) -> web.Application:
     app.router.add_get("/cgi-bin/showqrcode", showqrcode)
     app.router.add_get("/_standin/media/{media_id}", get_media)
     app.router.add_get("/_standin/messages", get_messages)
+    app.router.add_get("/_standin/templates", get_templates)
 
     async def sms_in(request: web.Request) -> web.Response:
         """What an SMS gateway would deliver to the phone; kept for tests and `healthbot chat`."""

@@ -41,6 +41,7 @@ class Step:
     validate: Validator
     when: Condition | None = None
     enter: Entry | None = None  # runs each time the dialog arrives at this step, e.g. to mint a fresh link
+    accepts: frozenset[str] = frozenset({"text"})  # message types it answers: an image step adds "image"
 
     def applies(self, ctx: Context) -> bool:
         return self.when is None or self.when(ctx, ctx.state.data)
@@ -93,8 +94,10 @@ class Dialog:
         if step is None:  # the dialog changed shape since this state was written
             ctx.state.clear()
             return ctx.text("dialog/restart.txt")
-        if ctx.message.msg_type != "text":
+        if ctx.message.msg_type not in step.accepts:
             return Text(ctx.render("dialog/text_only.txt") + "\n\n" + self.prompt(ctx, step).content)
+        if ctx.message.msg_type != "text":  # an image: the validator reads it from ctx.message
+            return await self._answer(ctx, step)
         word = ctx.message.normalized
         if word in CANCEL_WORDS:
             ctx.services.metrics.inc("healthbot_dialogs_total", dialog=self.name, event="abandoned")
@@ -102,6 +105,9 @@ class Dialog:
             return ctx.text("dialog/cancelled.txt", dialog=self.name)
         if word in BACK_WORDS:
             return await self._back(ctx, step)
+        return await self._answer(ctx, step)
+
+    async def _answer(self, ctx: Context, step: Step) -> Reply:
         try:
             value = step.validate(ctx.message.content.strip(), ctx)
             if inspect.iscoroutine(value):  # an async validator (isawaitable's ABC check costs more)

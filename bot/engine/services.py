@@ -15,9 +15,9 @@ from bot.features.installed import PLUGINS
 from bot.features.plugins import Kit, Plugin
 from bot.features.results import Results
 from bot.features.sms import Sms
-from bot.features.status import Status
+from bot.features.status import Status, reason_templates, reasons_from
 from bot.features.travel import Travel
-from bot.ops.config import Settings, UpstreamSettings
+from bot.ops.config import ConfigError, Settings, UpstreamSettings
 from bot.ops.metrics import Metrics
 from bot.ops.templates import Templates
 from bot.rendering import Renderer, find_cjk_font
@@ -27,6 +27,7 @@ from bot.upstreams.http import SharedSession
 from bot.wechat.api import WeChatAPI, WeChatAPIError
 from bot.wechat.replies import Image, Text
 from storage import Keys, connect, connect_hot
+from storage.appeals import AppealStore
 from storage.audit import AuditLog
 from storage.codes import ImageCache, QrTokens, ViewLinks
 from storage.connection import HotClient, RedisClient
@@ -69,6 +70,7 @@ class Services:
     # features
     codes: HealthCodes
     status: Status
+    appeals: AppealStore  # 申诉 tickets (bot/usecases/appeals.py)
     relatives: RelativeStore
     face: Face
     sms: Sms
@@ -127,31 +129,39 @@ def build_services(settings: Settings, clock: Clock | None = None, prefetch: tup
     metrics = Metrics()
     rules = settings.relatives
     signer = TokenSigner(settings.security.signing_key_map(), settings.security.active_key_id)
-    status_registry = StatusRegistry(redis, keys, reads=hot)
+    status_registry = StatusRegistry(redis, keys, vault, retention=settings.colours.history_days * 86400, reads=hot)
+    reasons = reasons_from(settings)
     face_links = FaceLinks(FaceNonces(redis, keys), signer, clock, settings.public_url, rules.face_link_minutes * 60)
     travel_registry = TravelRegistry(redis, keys, vault)
     result_registry = ResultRegistry(redis, keys, vault)
     writer = Writer(hot)
     upstreams = build_upstreams(settings, clock, face_links, status_registry, travel_registry, result_registry,
-                                metrics)
+                                metrics, reason_codes=tuple(reasons.days))
+    templates = Templates(settings.paths.templates)
+    for code in reasons.days:
+        if not all(map(templates.has, reason_templates(code))):
+            label, clears = reason_templates(code)
+            raise ConfigError(f"reasons.{code} has no texts: add templates/{label} and templates/{clears}")
+    audit, notices = AuditLog(redis, keys), NoticeQueue(redis, keys)
     services = Services(
         settings=settings,
         clock=clock,
-        templates=Templates(settings.paths.templates),
+        templates=templates,
         api=WeChatAPI(settings.wechat, ApiCache(redis, keys), vault, metrics=metrics),
         metrics=metrics,
         renderer=Renderer(find_cjk_font(settings.render.font)),
         signer=signer,
         vault=vault,
-        audit=AuditLog(redis, keys),
-        notices=NoticeQueue(redis, keys),
+        audit=audit,
+        notices=notices,
         limiter=RateLimiter(redis),
         turns=turns,
         writer=writer,
         codes=HealthCodes(ProfileStore(redis, keys, vault), upstreams.identity,
                           QrTokens(redis, keys, vault, settings.render.qr_token_ttl), ImageCache(redis, keys),
                           ViewLinks(redis, keys)),
-        status=Status(status_registry, upstreams.status),
+        status=Status(status_registry, upstreams.status, reasons, notices, audit, clock),
+        appeals=AppealStore(redis, keys, vault, settings.appeals.retention_days * 86400),
         relatives=RelativeStore(redis, keys, vault, max_per_user=rules.max_per_user,
                                 max_guardians=rules.max_guardians, unbind_after=rules.unbind_after_hours * 3600),
         face=Face(face_links, upstreams.face),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import stat
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -119,6 +119,9 @@ class CsvImport(Generic[Row]):
     required: int
     parse: Callable[[list[str], float], Row]
     queue: Callable[[Pipeline, Row], None]
+    # An import whose rows are written by a service of its own (a change of colour) rather than queued: each
+    # batch's valid rows, after its pipeline.
+    flush: Callable[[list[Row]], Awaitable[object]] | None = None
 
     async def run(self, redis: RedisClient, path: Path, now: float, errors: TextIO = sys.stderr,
                   progress: bool = True) -> Imported[Row]:
@@ -128,13 +131,15 @@ class CsvImport(Generic[Row]):
         done = 0
         rows = self._rows(read_lines(path), now, errors, outcome)
         while batch := [row for _, row in zip(range(BATCH), rows, strict=False)]:
+            valid = [row for row in batch if row is not None]
             async with write_batch(redis) as pipe:
-                for row in batch:
-                    done += 1
-                    if row is not None:
-                        self.queue(pipe, row)
-                        outcome.stored.append(row)
+                for row in valid:
+                    self.queue(pipe, row)
                 await pipe.execute()
+            if self.flush is not None:
+                await self.flush(valid)
+            outcome.stored.extend(valid)
+            done += len(batch)
             if bar:
                 bar.update(done)
         if bar:

@@ -185,6 +185,29 @@ class LimitSettings:
 
 
 @dataclass
+class ColourSettings:
+    history_days: int = within(180, 1, 3650)  # how long 赋码记录 keeps a change
+
+
+@dataclass
+class NoticeSettings:
+    # Template messages (message/template/send), by template id; "" sends a customer-service message instead,
+    # which WeChat delivers only within 48 h of the user's last message.
+    colour_template: str = ""
+    appeal_template: str = ""
+    per_second: float = within(50.0, 1, 10_000)  # each worker's sending rate
+    link_hours: int = within(24, 1, 30 * 24)  # how long a notice's link to the live code opens
+    reclaim_seconds: int = within(30, 1, 3600)  # a notice a sender took this long ago unfinished: it died
+
+
+@dataclass
+class AppealSettings:
+    reply_days: int = within(3, 1, 60)  # the reply a ticket promises, in days
+    per_day: int = within(3, 1, 1000)  # appeals one account may open a day
+    retention_days: int = within(180, 1, 3650)
+
+
+@dataclass
 class Settings:
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
@@ -203,6 +226,9 @@ class Settings:
     upstreams: UpstreamsSettings = field(default_factory=UpstreamsSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     venues: VenueSettings = field(default_factory=VenueSettings)
+    colours: ColourSettings = field(default_factory=ColourSettings)
+    notices: NoticeSettings = field(default_factory=NoticeSettings)
+    appeals: AppealSettings = field(default_factory=AppealSettings)
     menu: dict[str, Any] = field(default_factory=dict)
     dev_mode: bool = False
     dev_dir: str = ""
@@ -229,7 +255,7 @@ class Settings:
 
 
 SECTIONS = ("wechat", "redis", "server", "dialog", "security", "paths", "render", "identity", "status", "face",
-            "sms", "travel", "results", "relatives", "upstreams", "limits", "venues")
+            "sms", "travel", "results", "relatives", "upstreams", "limits", "venues", "colours", "notices", "appeals")
 
 
 def _decode_key(name: str, value: str) -> bytes:

@@ -40,6 +40,8 @@ DECLARED: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "healthbot_rate_limited_total": ("counter", "Messages refused by the per-user rate limit.", ()),
     "healthbot_notices_total": ("counter", "Customer-service notices: sent, held for the next message, shown "
                                 "there.", ("outcome",)),
+    "healthbot_colour_notices_total": ("counter", "Notices of a colour change or an appeal's answer, one per "
+                                       "recipient: sent, outside_window, unsubscribed, failed.", ("outcome",)),
     "healthbot_notice_backlog": ("gauge", "Notices waiting in the stream, as last seen by a sender.", ()),
     "healthbot_sms_total": ("counter", "SMS code requests, by outcome (sent, or why not).", ("outcome",)),
     "healthbot_scans_total": ("counter", "Guards' scans of a code, by the colour shown.", ("colour",)),

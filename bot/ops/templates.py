@@ -62,6 +62,13 @@ class Templates:
             text = self._kept[key] = self.env.get_template(name).render(**values).strip()
         return text
 
+    def has(self, name: str) -> bool:
+        try:
+            self.env.get_template(name)
+        except jinja2.TemplateNotFound:
+            return False
+        return True
+
     def _find_names_used(self, name: str) -> tuple[str, ...] | None:
         """The values `name` reads, with what it includes; None when an include is only known at render."""
         assert self.env.loader is not None  # noqa: S101 - set in __init__

@@ -6,7 +6,7 @@ reached through one shared session.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -39,7 +39,8 @@ class Upstreams:
 
 
 def build_upstreams(settings: Settings, clock: Clock, face_links: FaceLinks, status: StatusRegistry,
-                    travel: TravelRegistry, results: ResultRegistry, metrics: Metrics | None = None) -> Upstreams:
+                    travel: TravelRegistry, results: ResultRegistry, metrics: Metrics | None = None,
+                    reason_codes: Collection[str] = ()) -> Upstreams:
     http = SharedSession(metrics)
 
     def pick(section: UpstreamSettings, local: Callable[[], T], remote: Callable[..., T], **extra: object) -> T:
@@ -51,7 +52,7 @@ def build_upstreams(settings: Settings, clock: Clock, face_links: FaceLinks, sta
         http=http,
         identity=pick(settings.identity, LocalIdentity, HttpIdentity),
         status=pick(settings.status, lambda: LocalStatus(status, clock), HttpStatus,
-                    cache_seconds=settings.status.cache_seconds, clock=clock),
+                    cache_seconds=settings.status.cache_seconds, clock=clock, codes=reason_codes),
         face=pick(settings.face, lambda: LocalFaceVerifier(face_links),
                   lambda *args: HttpFaceVerifier(face_links, FaceProvider(*args))),
         sms=pick(settings.sms, lambda: StandInSms(http, settings.wechat.api_base, settings.sms.timeout,

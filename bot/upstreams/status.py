@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from cachetools import TTLCache
 
-from bot.domain.clock import Clock
+from bot.domain.clock import Clock, parse_local
 from bot.domain.colours import HEALTH_COLOURS
 from bot.upstreams.http import JsonUpstream, ProviderUnavailable, SharedSession
 from bot.upstreams.identity import person_payload
@@ -20,8 +21,12 @@ CACHE_ENTRIES = 10_000  # ~300 bytes each: 3 MB a worker, whatever the number of
 @dataclass(frozen=True, slots=True)
 class HealthStatus:
     colour: str
-    reason: str
+    reason: str  # the operator's or the provider's own words, if any
     checked_at: float
+    code: str = ""  # the reason's code in the catalogue (bot.features.status.Reasons)
+    since: float = 0.0
+    until: float = 0.0  # when it is expected to turn green; 0: unknown, or until cleared
+    fresh: bool = False  # a provider's new answer (not its cache): compared with its last
 
 
 class StatusProvider(Protocol):
@@ -38,8 +43,9 @@ class LocalStatus:
         self.clock = clock
 
     async def status(self, person: PersonOf, doc_index: str, read: Reader | None = None) -> HealthStatus:
-        record = await self.registry.get(doc_index, read)
-        return HealthStatus(record.colour, record.reason, self.clock.time())
+        now = self.clock.time()
+        record = await self.registry.get(doc_index, now, read)
+        return HealthStatus(record.colour, record.text, now, record.code, record.since, record.until)
 
 
 class HttpStatus(JsonUpstream):
@@ -49,9 +55,10 @@ class HttpStatus(JsonUpstream):
     provider = "status"
 
     def __init__(self, http: SharedSession, url: str, timeout: float, token: str, cache_seconds: float,
-                 clock: Clock, entries: int = CACHE_ENTRIES) -> None:
+                 clock: Clock, codes: Collection[str], entries: int = CACHE_ENTRIES) -> None:
         super().__init__(http, url, timeout, token)
         self.clock = clock
+        self.codes = codes
         self.cache: TTLCache[str, HealthStatus] = TTLCache(maxsize=entries, ttl=cache_seconds, timer=clock.time)
 
     async def status(self, person: PersonOf, doc_index: str, read: Reader | None = None) -> HealthStatus:
@@ -61,6 +68,20 @@ class HttpStatus(JsonUpstream):
         colour = data.get("colour")
         if colour not in HEALTH_COLOURS:
             raise ProviderUnavailable(f"status answer has no valid colour: {colour!r}")
-        result = HealthStatus(str(colour), str(data.get("reason", ""))[:100], self.clock.time())
-        self.cache[doc_index] = result
+        code = str(data.get("reason_code") or "")
+        if colour != "green" and code not in self.codes:
+            raise ProviderUnavailable(f"status answer {colour} has no reason code of the catalogue: {code[:40]!r}")
+        result = HealthStatus(str(colour), str(data.get("reason", ""))[:100], self.clock.time(), code,
+                              until=_date_end(data.get("until")), fresh=True)
+        self.cache[doc_index] = replace(result, fresh=False)
         return result
+
+
+def _date_end(value: object) -> float:
+    """A provider's expected date (YYYY-MM-DD, Shanghai) as the start of that day; 0 when absent or not one."""
+    if not isinstance(value, str):
+        return 0.0
+    try:
+        return parse_local(value[:10])
+    except ValueError:
+        return 0.0

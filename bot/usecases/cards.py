@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import secrets
 
-from bot.domain.clock import to_second
+from bot.domain.clock import local, to_second
 from bot.domain.masking import mask_id_document, mask_name
 from bot.domain.render import CodeCard, TravelImage
 from bot.engine.context import Context
 from bot.engine.services import Services
+from bot.features.status import reason_templates
 from bot.upstreams.http import ProviderUnavailable
 from bot.upstreams.status import HealthStatus
 from bot.usecases.travel import combined_travel
@@ -49,7 +50,7 @@ async def code_image(ctx: Context, person: PersonOf, doc_index: str, *, subject:
         return status
     if services.settings.render.reply_as == "news" and travel is None:
         return await news_reply(ctx, doc_index, " · ".join(filter(None, [stamp, title])), status.colour)
-    shown = "|".join([status.colour, notice, stamp, travel.colour if travel else "",
+    shown = "|".join([status.colour, status.code, repr(status.until), notice, stamp, travel.colour if travel else "",
                       *(travel.cities if travel else ())])
     cache_subject = f"{subject}:combined" if travel is not None else subject
     cache_key = services.codes.images.key(ctx.openid, cache_subject)
@@ -59,7 +60,7 @@ async def code_image(ctx: Context, person: PersonOf, doc_index: str, *, subject:
         # Judged by the service clock too: an image is re-sent only while its QR still resolves.
         if cached is not None and cached.shown == shown and now - cached.at < keep_for:
             return Image(media_id=cached.media_id)
-    card = await build_card(services, ctx.openid, person(), doc_index, status.colour, title=title,
+    card = await build_card(services, ctx.openid, person(), doc_index, status, title=title,
                             subtitle=subtitle, notice=notice, kind=COMBINED if travel else CODE, stamp=stamp,
                             whose=whose)
     png = await (services.renderer.render_combined(card, travel) if travel else services.renderer.render(card))
@@ -71,10 +72,22 @@ async def code_image(ctx: Context, person: PersonOf, doc_index: str, *, subject:
     return reply
 
 
-async def build_card(services: Services, openid: str, person: Person, doc_index: str, colour: str, *,
+def reason_line(services: Services, status: HealthStatus) -> str:
+    """Why a code is not green, for its holder and guardians only: the reason's label, what clears it, and the
+    day it is expected to turn green where one is known. Never on the guard's page."""
+    if status.colour == "green" or not status.code:
+        return ""
+    label, clears = (services.templates.render(name) for name in reason_templates(status.code))
+    until = local(status.until) if status.until else None
+    return services.templates.render("code/reason.txt", label=label, clears=clears,
+                                     month=until.month if until else 0, day=until.day if until else 0)
+
+
+async def build_card(services: Services, openid: str, person: Person, doc_index: str, status: HealthStatus, *,
                      title: str, subtitle: str = "", notice: str = "", kind: str = CODE,
                      stamp: str = "", whose: str = "") -> CodeCard:
     """`whose`: a relative's masked name, which every text on the card uses instead of 「您」."""
+    colour = status.colour
     return CodeCard(
         title=title,
         status_word=services.templates.render("cards/status_word.txt", colour=colour),
@@ -83,7 +96,8 @@ async def build_card(services: Services, openid: str, person: Person, doc_index:
         name=mask_name(person.name),
         document=mask_id_document(person.doc_type, person.doc_number),
         generated=to_second(services.clock.time()),
-        guidance=" ".join(filter(None, [services.templates.render(GUIDANCE[colour], whose=whose), notice])),
+        guidance=" ".join(filter(None, [reason_line(services, status),
+                                        services.templates.render(GUIDANCE[colour], whose=whose), notice])),
         qr_payload=await scan_url(services, openid, doc_index, kind),
         stamp=stamp,
     )
@@ -104,13 +118,19 @@ async def news_reply(ctx: Context, doc_index: str, title: str, colour: str) -> N
     healthbot through a signed, expiring link, and the colour is checked again whenever they are opened."""
     services = ctx.services
     ttl = services.settings.render.view_link_minutes * 60
-    nonce = secrets.token_urlsafe(12)
-    await services.codes.views.create(nonce, ctx.openid, doc_index, title, ttl)
-    token = services.signer.sign(VIEW, {"n": nonce, "exp": int(services.clock.time()) + ttl})
+    token = await live_link(services, ctx.openid, doc_index, title, ttl)
     base = services.settings.public_url
     return News(title=ctx.render("cards/news_title.txt", title=title, colour=colour),
                 description=ctx.render("code/news_description.txt", minutes=ttl // 60),
                 pic_url=f"{base}/img?t={token}", url=f"{base}/code?t={token}")
+
+
+async def live_link(services: Services, openid: str, doc_index: str, title: str, seconds: int) -> str:
+    """The signed token of a live code page (/code?t=…, its picture /img?t=…) that opens for `seconds` and
+    reads the colour again whenever it is opened."""
+    nonce = secrets.token_urlsafe(12)
+    await services.codes.views.create(nonce, openid, doc_index, title, seconds)
+    return services.signer.sign(VIEW, {"n": nonce, "exp": int(services.clock.time()) + seconds})
 
 
 async def code_reply(ctx: Context, profile: Profile, fresh: bool = False) -> Reply:

@@ -14,6 +14,7 @@ from bot.domain.offline import Verdict
 from bot.domain.offline import verify as verify_offline
 from bot.engine.services import Services
 from bot.upstreams.http import ProviderUnavailable
+from bot.upstreams.status import HealthStatus
 from storage import RedisError
 from storage.audit import pseudonym
 from storage.codes import Issued
@@ -83,18 +84,29 @@ async def holder_of_document(services: Services, doc_index: str) -> Holder | Non
     return None
 
 
-async def colour_now(services: Services, doc_index: str, holder: Holder | None) -> str:
-    """The colour at this moment, or "" when it cannot be confirmed. Never a guess, never a cached image's.
+async def status_now(services: Services, doc_index: str, holder: Holder | None) -> HealthStatus | None:
+    """The colour at this moment (with its reason, which only the holder's side may show), or None when it
+    cannot be confirmed. Never a guess, never a cached image's.
 
     Without a holder only the local registry can answer (an offline code whose relative was unbound)."""
     try:
         if holder is not None:
-            return (await services.status.status(lambda: holder.person, doc_index)).colour
+            return await services.status.status(lambda: holder.person, doc_index)
         if services.status.local:
-            return (await services.status.registry.get(doc_index)).colour
+            return await services.status.provider.status(lambda: _nobody(), doc_index)
     except (ProviderUnavailable, RedisError):
         pass
-    return ""
+    return None
+
+
+def _nobody() -> Person:
+    raise AssertionError("the local registry never asks for the person")
+
+
+async def colour_now(services: Services, doc_index: str, holder: Holder | None) -> str:
+    """The colour at this moment, or "" when it cannot be confirmed: all a guard is shown, never the reason."""
+    status = await status_now(services, doc_index, holder)
+    return status.colour if status else ""
 
 
 # What a guard must do with an offline code, and `healthbot verify`'s exit status for it (docs/operations.md).

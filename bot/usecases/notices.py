@@ -1,16 +1,26 @@
-"""The sender of customer-service notices (storage.notices): each worker process runs one, as a consumer of
-the group. A notice goes out once; outside the 48 h window, or when WeChat cannot be reached, it is held and
-the account's next message shows it (`show_held_notice`)."""
+"""The sender of notices (storage.notices): each worker process runs one, as a consumer of the group, at a
+bounded rate (`[notices] per_second`).
+
+- A takeover's notice goes out once; outside the 48 h window, or when WeChat cannot be reached, it is held and
+  the account's next message shows it (`show_held_notice`).
+- A change of colour is told to the holder and every guardian, once each, when the sender finds the change
+  applied (bot/usecases/colour_notices.py); so is an appeal's answer. The sender also runs the rule that turns
+  lapsed colours green.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Callable
+
+from aiolimiter import AsyncLimiter
 
 from bot.engine.context import Context
 from bot.engine.services import Services
 from bot.ops.logs import hash_openid
+from bot.usecases.colour_notices import Notice, Recipient, appeal_notice, colour_notice, recipients, tell
 from bot.wechat.replies import Reply
 from storage import RedisError
 from storage.profiles import held_notice
@@ -18,8 +28,10 @@ from storage.profiles import held_notice
 log = logging.getLogger("healthbot.notices")
 
 READ_BLOCK_MS = 500  # below the Redis client's reply timeout
-RECLAIM_IDLE_MS = 30_000  # an entry a consumer took this long ago without finishing: it died
 BATCH = 20
+APPLY_GRACE_S = 10.0  # a change's intent with no change applied this long after: it never was (same colour, or
+                      # its writer died before applying it)
+LAPSE_EVERY_S = 5.0
 
 
 class NoticeSender:
@@ -28,6 +40,10 @@ class NoticeSender:
         self.queue = services.notices
         self.stopping = False
         self.task: asyncio.Task[None] | None = None
+        self.pace = AsyncLimiter(services.settings.notices.per_second, 1)
+        self.reclaim_ms = services.settings.notices.reclaim_seconds * 1000
+        self.waiting: dict[str, dict[str, str]] = {}  # entries whose change is not applied yet, by entry id
+        self.lapses_at = 0.0
 
     def start(self) -> None:
         self.task = asyncio.create_task(self.run(), name="notices")
@@ -54,13 +70,63 @@ class NoticeSender:
             await asyncio.wait([self.task], timeout=2 * READ_BLOCK_MS / 1000)
 
     async def once(self, block_ms: int = 0) -> int:
-        """Entries left by a consumer that died, then new ones: each handled and removed. How many were sent."""
-        entries = await self.queue.reclaim(RECLAIM_IDLE_MS, BATCH) + await self.queue.read(BATCH, block_ms)
+        """Entries left by a consumer that died, those waiting for their change, then new ones: each handled
+        and removed. How many notices were sent."""
+        if time.monotonic() >= self.lapses_at:
+            self.lapses_at = time.monotonic() + LAPSE_EVERY_S
+            await self.services.status.lapse_due()
+        waiting, self.waiting = list(self.waiting.items()), {}
+        block = block_ms if not waiting else min(block_ms, 200)
+        entries = waiting + await self.queue.reclaim(self.reclaim_ms, BATCH) + await self.queue.read(BATCH, block)
         sent = 0
         for entry_id, fields in entries:
-            sent += await self.deliver(fields.get("to", ""))
+            kind = fields.get("kind", "")
+            if kind == "colour":
+                told = await self.deliver_change(entry_id, fields)
+                if told is None:
+                    self.waiting[entry_id] = fields
+                    continue
+                sent += told
+            elif kind == "appeal":
+                sent += await self.deliver_answer(fields)
+            else:
+                sent += await self.deliver(fields.get("to", ""))
             await self.queue.done(entry_id)
         self.services.metrics.set("healthbot_notice_backlog", await self.queue.backlog())
+        return sent
+
+    async def deliver_change(self, entry_id: str, fields: dict[str, str]) -> int | None:
+        """Tell everyone a change concerns; None when the change is not applied yet (ask again soon)."""
+        services, index, change = self.services, fields.get("doc", ""), fields.get("change", "")
+        entry = await services.status.registry.find(index, change) if index and change else None
+        if entry is None:
+            added = int(entry_id.partition("-")[0] or 0) / 1000
+            return None if time.time() - added < APPLY_GRACE_S else 0
+        return await self._tell_all(index, change, lambda to: colour_notice(services, to, index, entry))
+
+    async def deliver_answer(self, fields: dict[str, str]) -> int:
+        """An appeal's answer, to the appellant and every guardian of the document (storage.appeals)."""
+        services, ticket = self.services, fields.get("ticket", "")
+        appeal = await services.appeals.get(ticket) if ticket else None
+        if appeal is None or appeal.state == "open":
+            return 0
+        return await self._tell_all(appeal.doc_index, f"appeal:{ticket}",
+                                    lambda to: appeal_notice(services, to, appeal.doc_index, ticket,
+                                                             appeal.state == "accepted", appeal.note,
+                                                             appeal.resolved_at))
+
+    async def _tell_all(self, index: str, change: str, make: Callable[[Recipient], Awaitable[Notice]]) -> int:
+        """Each of the document's holder and guardians told once, whichever sender (or retry) gets here."""
+        services, sent = self.services, 0
+        for to in await recipients(self.services, index):
+            if not await self.queue.claim(to.openid, change):
+                continue
+            async with self.pace:
+                outcome = await tell(services, to.openid, await make(to))
+            services.metrics.inc("healthbot_colour_notices_total", outcome=outcome)
+            if outcome != "sent":
+                log.info("notice of %s untold user=%s: %s", change, hash_openid(to.openid), outcome)
+            sent += outcome == "sent"
         return sent
 
     async def deliver(self, openid: str) -> bool:

@@ -13,8 +13,9 @@ from bot.domain.clock import to_second
 from bot.domain.masking import mask_name
 from bot.domain.tokens import TokenExpired, TokenInvalid
 from bot.engine.services import Services
-from bot.usecases.cards import VIEW, build_card, proxy_line
-from bot.usecases.holders import Holder, colour_now, find_holder
+from bot.upstreams.status import HealthStatus
+from bot.usecases.cards import VIEW, build_card, proxy_line, reason_line
+from bot.usecases.holders import Holder, find_holder, status_now
 from bot.web.common import PageRoutes, limited, page, too_many, within_limit
 from storage import RedisError
 
@@ -25,11 +26,11 @@ class LivePages:
     def __init__(self, services: Services) -> None:
         self.services = services
         ttl = services.settings.render.view_link_minutes * 60
-        self.pictures: TTLCache[tuple[str, str], bytes] = TTLCache(PICTURES, ttl, timer=services.clock.time)
+        self.pictures: TTLCache[tuple[str, str, str, float], bytes] = TTLCache(PICTURES, ttl, timer=services.clock.time)
 
-    async def _viewed(self, request: web.Request) -> tuple[str, str, Holder, str] | web.Response:
-        """(link nonce, title, holder, colour now) behind a live-code link, or the page saying why not.
-        The colour is "" when the status provider cannot confirm it."""
+    async def _viewed(self, request: web.Request) -> tuple[str, str, Holder, HealthStatus | None] | web.Response:
+        """(link nonce, title, holder, status now) behind a live-code link, or the page saying why not.
+        The status is None when the status provider cannot confirm it."""
         services, limits = self.services, self.services.settings.limits
         try:
             payload = services.signer.verify(VIEW, request.query.get("t", ""), services.clock.time())
@@ -46,16 +47,17 @@ class LivePages:
             return page(services, "pages/busy.html", status=503)
         if holder is None:
             return page(services, "pages/code_expired.html", status=410 if stored else 403)
-        return nonce, title, holder, await colour_now(services, doc_index, holder)
+        return nonce, title, holder, await status_now(services, doc_index, holder)
 
     @limited("live", lambda limits: limits.live_per_minute)
     async def live_code(self, request: web.Request) -> web.Response:
         viewed = await self._viewed(request)
         if isinstance(viewed, web.Response):
             return viewed
-        _, title, holder, colour = viewed
+        _, title, holder, status = viewed
         return page(self.services, "pages/code.html", title=title, subtitle=self._subtitle(holder),
-                    name=mask_name(holder.person.name), colour=colour, token=request.query["t"],
+                    name=mask_name(holder.person.name), colour=status.colour if status else "",
+                    reason=reason_line(self.services, status) if status else "", token=request.query["t"],
                     checked=to_second(self.services.clock.time()))
 
     @limited("live", lambda limits: limits.live_per_minute)
@@ -63,15 +65,16 @@ class LivePages:
         viewed = await self._viewed(request)
         if isinstance(viewed, web.Response):
             return viewed
-        nonce, title, holder, colour = viewed
-        if not colour:
+        nonce, title, holder, status = viewed
+        if status is None:
             raise web.HTTPServiceUnavailable(text="status cannot be confirmed now")
-        png = self.pictures.get((nonce, colour))
+        shown = (nonce, status.colour, status.code, status.until)
+        png = self.pictures.get(shown)
         if png is None:
-            card = await build_card(self.services, holder.openid, holder.person, holder.doc_index, colour,
+            card = await build_card(self.services, holder.openid, holder.person, holder.doc_index, status,
                                     title=title, subtitle=self._subtitle(holder),
                                     whose=mask_name(holder.person.name) if holder.relative else "")
-            png = self.pictures[nonce, colour] = await self.services.renderer.render(card)
+            png = self.pictures[shown] = await self.services.renderer.render(card)
         return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "no-store"})
 
     def _subtitle(self, holder: Holder) -> str:

@@ -197,6 +197,12 @@ class WeChatAPI:
         await self.call("/cgi-bin/message/custom/send",
                         {"touser": openid, "msgtype": "text", "text": {"content": content}})
 
+    async def send_template(self, openid: str, template_id: str, url: str, data: dict[str, str]) -> None:
+        """A template message (message/template/send): reaches a follower outside the 48 h window too."""
+        await self.call("/cgi-bin/message/template/send",
+                        {"touser": openid, "template_id": template_id, "url": url,
+                         "data": {key: {"value": value} for key, value in data.items()}})
+
     async def send_image(self, openid: str, media_id: str) -> None:
         await self.call("/cgi-bin/message/custom/send",
                         {"touser": openid, "msgtype": "image", "image": {"media_id": media_id}})

@@ -31,6 +31,9 @@ def normalize_text(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().casefold()
 
 
+MEDIA_ID_RE = re.compile(r"[A-Za-z0-9_\-]{1,128}")
+
+
 @dataclass(frozen=True, slots=True)
 class Inbound:
     openid: str
@@ -43,6 +46,7 @@ class Inbound:
     event_key: str = ""
     internal: bool = False  # made by healthbot itself (a face-check result): never parsed from a push
     location: tuple[float, float] | None = None  # (longitude, latitude) of a location message
+    media_id: str = ""  # an image message's MediaId: WeChat keeps the picture 3 days
     normalized: str = field(init=False, default="")  # the content as keywords are matched: routing reads it often
 
     def __post_init__(self) -> None:
@@ -141,8 +145,10 @@ def parse_inbound(body: bytes) -> Inbound:
         # The account's speech recognition wrote down what was said: answer it as if it had been typed.
         msg_type, content = "text", recognition.rstrip("。")
     where = _location(data) if msg_type == "location" else None
+    media = data.get("MediaId", "") if msg_type == "image" else ""
+    media = media if MEDIA_ID_RE.fullmatch(media) else ""  # not one WeChat makes: as if there were none
     return Inbound(openid, data["ToUserName"], create_time, msg_type, msg_id, content or "", event,
-                   data.get("EventKey", ""), location=where)
+                   data.get("EventKey", ""), location=where, media_id=media)
 
 
 def _location(data: dict[str, str]) -> tuple[float, float] | None:
