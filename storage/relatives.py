@@ -314,7 +314,7 @@ class RelativeStore:
 
     async def _append_audit(self, action: str, who: str, relative: str, at: str, entry_id: str) -> None:
         """One audit stream entry; `_entry` queues the same fields in a user's outbox."""
-        await AuditLog(self.redis, self.keys).append(action, who, relative, at, entry_id)
+        await AuditLog(self.redis, self.keys, self.vault).append(action, who, relative, at, entry_id)
 
     async def forget_user(self, openid: str, now: float) -> None:
         """注销: every binding of this user goes, each leaving an audit entry with pseudonyms only. A place

@@ -125,6 +125,15 @@ async def assert_nothing_plain(redis: object, prefix: str, secrets: list[str]) -
             values = [await redis.get(key)]  # type: ignore[attr-defined]
         elif kind == "hash":
             values = [v for pair in (await redis.hgetall(key)).items() for v in pair]  # type: ignore[attr-defined]
+        elif kind == "list":
+            values = await redis.lrange(key, 0, -1)  # type: ignore[attr-defined]
+        elif kind == "set":
+            values = list(await redis.smembers(key))  # type: ignore[attr-defined]
+        elif kind == "zset":
+            values = await redis.zrange(key, 0, -1)  # type: ignore[attr-defined]
+        elif kind == "stream":
+            values = [v for _, fields in await redis.xrange(key) for pair in fields.items()  # type: ignore[attr-defined]
+                      for v in pair]
         else:
             values = []
         blob = key + b"".join(values)

@@ -29,7 +29,7 @@ from bot.usecases.cards import build_card, reason_line
 from bot.usecases.notices import NoticeSender
 from tests.conftest import Bot, BotFactory, Upstream
 from tests.helpers import CHROMIUM, config_for, free_port, headless, healthbot, write_config
-from tests.journeys import ID, adult, assert_nothing_plain, bind, elder, full_claim, guardian
+from tests.journeys import ID, adult, assert_nothing_plain, bind, claim_until, elder, full_claim, guardian
 from tests.test_checkpoints import headline, scan, scan_path
 from tests.test_workers import worker_pids
 
@@ -216,6 +216,9 @@ async def test_an_appeal_runs_from_the_chat_to_the_operators_answer_and_green(bo
     assert "appeal" in audit.stdout and f"{ticket_no} accepted, set green" in audit.stdout
     await assert_nothing_plain(bot.services.redis, bot.services.settings.redis.prefix,
                                ["已做核酸", "核酸阴性，已核实", "密切接触", "contact", ID])
+    await claim_until(bot, HOLDER, ["注销健康码", "确认注销"])
+    after = await healthbot("admin", "audit", "--doc-type", "resident_id", "--doc-no", ID, "--config", config)
+    assert after.returncode == 0 and len([line for line in after.stdout.splitlines() if " colour " in line]) == 2
 
 
 async def test_a_relatives_appeal_is_answered_to_every_guardian(bot: Bot, tmp_path: Path) -> None:

@@ -73,6 +73,17 @@ def test_chat_and_admin_find_a_dev_server_on_another_port_and_chat_sends_voice(t
         audit = subprocess.run([sys.executable, "-m", "bot.cli", "admin", "audit"], capture_output=True, text=True,
                                timeout=30, env=env, cwd=tmp_path, check=False)
         assert audit.returncode == 0 and " bind " in audit.stdout, audit.stdout + audit.stderr
+        # The child's code turned red while the chat is open: the notice arrives in it.
+        watching = subprocess.Popen([sys.executable, "-m", "bot.cli", "chat"], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+        time.sleep(1.5)
+        red = subprocess.run([sys.executable, "-m", "bot.cli", "admin", "status", "set", "--doc-type", "resident_id",
+                              "--doc-no", "110101202201010014", "red", "--reason-code", "contact"],
+                             capture_output=True, text=True, timeout=30, env=env, cwd=tmp_path, check=False)
+        assert red.returncode == 0, red.stdout + red.stderr
+        shown, _ = watching.communicate("/wait 3\n/quit\n", timeout=30)
+        assert "【健康码变更】您的亲属（子女 张*宝）的健康码已由绿码变为红码" in shown, shown
+        assert "密切接触者" in shown and "申诉 1" in shown
     finally:
         server.terminate()
         server.communicate(timeout=15)

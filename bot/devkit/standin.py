@@ -91,6 +91,14 @@ def create_standin(app_id: str, app_secret: str) -> web.Application:
     def token_ok(request: web.Request) -> bool:
         return bool(state.token) and request.query.get("access_token") == state.token
 
+    async def refused(path: str, request: web.Request) -> web.Response | None:
+        """A fault queued for `path`, or 40001 for a wrong access_token; None when the call goes on."""
+        if (fault := await apply_fault(path)) is not None:
+            return fault
+        if not token_ok(request):
+            return _error(40001, "invalid credential, access_token is invalid or not latest")
+        return None
+
     async def stable_token(request: web.Request) -> web.Response:
         if (fault := await apply_fault("stable_token")) is not None:
             return fault
@@ -103,10 +111,8 @@ def create_standin(app_id: str, app_secret: str) -> web.Application:
         return web.json_response({"access_token": token, "expires_in": int(state.token_expires - time.time())})
 
     async def upload(request: web.Request) -> web.Response:
-        if (fault := await apply_fault("media/upload")) is not None:
-            return fault
-        if not token_ok(request):
-            return _error(40001, "invalid credential, access_token is invalid or not latest")
+        if (refusal := await refused("media/upload", request)) is not None:
+            return refusal
         if request.query.get("type") != "image":
             return _error(40004, "invalid media type")
         form = await request.post()
@@ -121,10 +127,8 @@ def create_standin(app_id: str, app_secret: str) -> web.Application:
         return web.json_response({"type": "image", "media_id": media_id, "created_at": int(time.time())})
 
     async def custom_send(request: web.Request) -> web.Response:
-        if (fault := await apply_fault("message/custom/send")) is not None:
-            return fault
-        if not token_ok(request):
-            return _error(40001, "invalid credential, access_token is invalid or not latest")
+        if (refusal := await refused("message/custom/send", request)) is not None:
+            return refusal
         body = json.loads(await request.read())
         if body.get("touser") in state.outside_window:
             return _error(45015, "response out of time limit or subscription is canceled")
@@ -134,10 +138,8 @@ def create_standin(app_id: str, app_secret: str) -> web.Application:
         return _error(0, "ok")
 
     async def template_send(request: web.Request) -> web.Response:
-        if (fault := await apply_fault("message/template/send")) is not None:
-            return fault
-        if not token_ok(request):
-            return _error(40001, "invalid credential, access_token is invalid or not latest")
+        if (refusal := await refused("message/template/send", request)) is not None:
+            return refusal
         body = json.loads(await request.read())
         if not isinstance(body, dict) or not body.get("template_id") or not isinstance(body.get("data"), dict):
             return _error(40037, "invalid template_id")
@@ -153,10 +155,8 @@ def create_standin(app_id: str, app_secret: str) -> web.Application:
         return web.json_response({"templates": found, "next": len(state.templates)})
 
     async def menu_create(request: web.Request) -> web.Response:
-        if (fault := await apply_fault("menu/create")) is not None:
-            return fault
-        if not token_ok(request):
-            return _error(40001, "invalid credential, access_token is invalid or not latest")
+        if (refusal := await refused("menu/create", request)) is not None:
+            return refusal
         menu = json.loads(await request.read())
         problem = validate_menu(menu)
         if problem:
@@ -183,10 +183,8 @@ def create_standin(app_id: str, app_secret: str) -> web.Application:
     app.router.add_post("/cgi-bin/message/template/send", template_send)
     app.router.add_post("/cgi-bin/menu/create", menu_create)
     async def qrcode_create(request: web.Request) -> web.Response:
-        if (fault := await apply_fault("qrcode/create")) is not None:
-            return fault
-        if not token_ok(request):
-            return _error(40001, "invalid credential, access_token is invalid or not latest")
+        if (refusal := await refused("qrcode/create", request)) is not None:
+            return refusal
         body = json.loads(await request.read())
         scene = body.get("action_info", {}).get("scene", {}).get("scene_str")
         if body.get("action_name") != "QR_LIMIT_STR_SCENE" or not isinstance(scene, str) or not 1 <= len(scene) <= 64:

@@ -142,7 +142,7 @@ def build_services(settings: Settings, clock: Clock | None = None, prefetch: tup
         if not all(map(templates.has, reason_templates(code))):
             label, clears = reason_templates(code)
             raise ConfigError(f"reasons.{code} has no texts: add templates/{label} and templates/{clears}")
-    audit, notices = AuditLog(redis, keys), NoticeQueue(redis, keys)
+    audit, notices = AuditLog(redis, keys, vault), NoticeQueue(redis, keys)
     services = Services(
         settings=settings,
         clock=clock,
