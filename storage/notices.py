@@ -91,9 +91,13 @@ class NoticeQueue:
                                                      start_id="0", count=count)
         return _decoded(entries)
 
-    async def done(self, entry_id: str) -> None:
-        await self.redis.xack(self.keys.notices(), GROUP, entry_id)
-        await self.redis.xdel(self.keys.notices(), entry_id)
+    async def done(self, *entry_ids: str) -> None:
+        """Entries handled: acknowledged and deleted, in one round trip."""
+        if entry_ids:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.xack(self.keys.notices(), GROUP, *entry_ids)
+                pipe.xdel(self.keys.notices(), *entry_ids)
+                await pipe.execute()
 
     async def begin(self, openid: str) -> str | None:
         """The template of the account's queued notice, now marked sending; None when there is nothing to send

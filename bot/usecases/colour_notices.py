@@ -59,18 +59,15 @@ async def colour_notice(services: Services, to: Recipient, doc_index: str, entry
     values = {"name": mask_name(to.name), "whose": to.relationship, "number": to.number, "old": entry.old,
               "new": entry.new, "label": label, "clears": clears, "channel": entry.channel, "ticket": entry.ticket,
               "at": to_minute(entry.at), "url": url}
-    return Notice(render("notices/colour.txt", **values), services.settings.notices.colour_template,
-                  _fields(render("notices/colour_fields.txt", **values)), url)
+    return _notice(services, "colour", services.settings.notices.colour_template, values)
 
 
 async def appeal_notice(services: Services, to: Recipient, doc_index: str, ticket: str, accepted: bool,
                         note: str, at: float) -> Notice:
-    render = services.templates.render
     url = await _link(services, to, doc_index)
     values = {"name": mask_name(to.name), "whose": to.relationship, "number": to.number, "ticket": ticket,
               "accepted": accepted, "note": note, "at": to_minute(at), "url": url}
-    return Notice(render("notices/appeal.txt", **values), services.settings.notices.appeal_template,
-                  _fields(render("notices/appeal_fields.txt", **values)), url)
+    return _notice(services, "appeal", services.settings.notices.appeal_template, values)
 
 
 async def tell(services: Services, openid: str, notice: Notice) -> str:
@@ -92,6 +89,15 @@ async def _link(services: Services, to: Recipient, doc_index: str) -> str:
     title = services.templates.render("cards/relative_title.txt" if to.relationship else "cards/code_title.txt")
     token = await live_link(services, to.openid, doc_index, title, services.settings.notices.link_hours * 3600)
     return f"{services.settings.public_url}/code?t={token}"
+
+
+def _notice(services: Services, kind: str, template_id: str, values: dict[str, object]) -> Notice:
+    """The template message's data when there is a template id, else the customer-service text: only the one
+    that is sent is rendered."""
+    render = services.templates.render
+    if template_id:
+        return Notice("", template_id, _fields(render(f"notices/{kind}_fields.txt", **values)), str(values["url"]))
+    return Notice(render(f"notices/{kind}.txt", **values), "", {}, str(values["url"]))
 
 
 def _fields(rendered: str) -> dict[str, str]:

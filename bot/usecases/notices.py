@@ -78,20 +78,23 @@ class NoticeSender:
         waiting, self.waiting = list(self.waiting.items()), {}
         block = block_ms if not waiting else min(block_ms, 200)
         entries = waiting + await self.queue.reclaim(self.reclaim_ms, BATCH) + await self.queue.read(BATCH, block)
-        sent = 0
-        for entry_id, fields in entries:
-            kind = fields.get("kind", "")
-            if kind == "colour":
-                told = await self.deliver_change(entry_id, fields)
-                if told is None:
-                    self.waiting[entry_id] = fields
-                    continue
-                sent += told
-            elif kind == "appeal":
-                sent += await self.deliver_answer(fields)
-            else:
-                sent += await self.deliver(fields.get("to", ""))
-            await self.queue.done(entry_id)
+        sent, handled = 0, []
+        try:
+            for entry_id, fields in entries:
+                kind = fields.get("kind", "")
+                if kind == "colour":
+                    told = await self.deliver_change(entry_id, fields)
+                    if told is None:
+                        self.waiting[entry_id] = fields
+                        continue
+                    sent += told
+                elif kind == "appeal":
+                    sent += await self.deliver_answer(fields)
+                else:
+                    sent += await self.deliver(fields.get("to", ""))
+                handled.append(entry_id)
+        finally:  # what was handled is acknowledged even when a later entry meets a failing Redis
+            await self.queue.done(*handled)
         self.services.metrics.set("healthbot_notice_backlog", await self.queue.backlog())
         return sent
 
