@@ -235,7 +235,8 @@ async def test_offline_code_verifies_expires_and_survives_key_rotation(make_bot:
     assert status == 200 and verdict == {"state": "valid", "name": "王*明", "colour_at_issue": "green",
                                          "issued": to_second(issued_at),
                                          "expires": to_minute(issued_at + 7 * 86400),
-                                         "current_colour": "green", "outcome": "green", "exit_status": 0}
+                                         "current_colour": "green", "outcome": "green", "exit_status": 0,
+                                         "facts": ["采样距今：无记录", "疫苗接种：无记录", "行程卡：无记录"]}
     image.save(tmp_path / "offline.png")
     done = await healthbot("verify", "--config", str(config_for(bot, tmp_path)), str(tmp_path / "offline.png"))
     assert done.returncode == 0 and "VALID" in done.stdout and "王*明" in done.stdout

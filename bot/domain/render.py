@@ -35,6 +35,11 @@ class CodeCard:
     qr_payload: str
     subtitle: str = ""
     stamp: str = ""  # 扫码登记 at a venue: its name and the time of entry
+    facts: tuple[str, ...] = ()  # 四码一屏: 采样距今, vaccination, travel card, one a line
+    reason: str = ""  # why it is not green and what clears it: for its holder, never on the guard's page
+
+
+REASON_LINES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +159,10 @@ class Painter:
     def code_image(self, card: CodeCard) -> Image.Image:
         colour = INKS[card.colour]
         qr = qr_mask(card.qr_payload)
+        reason_lines = min(len(self.wrap(card.reason, 24)), REASON_LINES) if card.reason else 0
+        tail = len(card.facts) * 34 + (reason_lines * 32 + 8 if reason_lines else 0)
         image = self._base(card.colour, card.title, card.status_word, bool(card.subtitle), qr.height,
-                           bool(card.stamp)).copy()
+                           bool(card.stamp), tail).copy()
         draw = ImageDraw.Draw(image)
         y = 104
         if card.stamp:  # 扫码登记: the venue and the time, where the guard looks first
@@ -174,7 +181,13 @@ class Painter:
         image.paste(QR_INKS[card.colour], (left, y), qr)
         y += qr.height + 12
         self._centered(draw, y + 86, card.generated, 28, INK)
-        self._wrapped(draw, y + 130, card.guidance, 24, GREY)
+        y += 130
+        for line in card.facts:
+            self._centered(draw, y, line, 24, INK)
+            y += 34
+        if reason_lines:
+            y = self._wrapped(draw, y, card.reason, 24, INK, lines=REASON_LINES) + 8
+        self._wrapped(draw, y, card.guidance, 24, GREY)
         return image
 
     def render_offline_sync(self, card: OfflineCard) -> bytes:
@@ -202,11 +215,12 @@ class Painter:
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - one Renderer per process
     def _base(self, colour_name: str, title: str, status_word: str, subtitled: bool, qr_height: int,
-              stamped: bool = False) -> Image.Image:
-        """What every card of this colour and layout shares: the title bar and the status word."""
+              stamped: bool = False, tail: int = 0) -> Image.Image:
+        """What every card of this colour and layout shares: the title bar and the status word. `tail`: the
+        height the facts and the reason take under the time."""
         colour = INKS[colour_name]
         extra = (40 if subtitled else 0) + (STAMP_BAND if stamped else 0)
-        height = 250 + qr_height + 230 + extra
+        height = 250 + qr_height + 230 + extra + tail
         image = Image.new("RGB", (WIDTH, height), "white")
         draw = ImageDraw.Draw(image)
         draw.rectangle((0, 0, WIDTH, 84), fill=colour)

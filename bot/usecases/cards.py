@@ -12,6 +12,7 @@ from bot.engine.services import Services
 from bot.features.status import reason_templates
 from bot.upstreams.http import ProviderUnavailable
 from bot.upstreams.status import HealthStatus
+from bot.usecases.facts import fact_lines, facts_of
 from bot.usecases.travel import combined_travel
 from bot.wechat.replies import Image, News, Reply, Text
 from storage.codes import CODE, COMBINED, CachedImage
@@ -50,8 +51,9 @@ async def code_image(ctx: Context, person: PersonOf, doc_index: str, *, subject:
         return status
     if services.settings.render.reply_as == "news" and travel is None:
         return await news_reply(ctx, doc_index, " · ".join(filter(None, [stamp, title])), status.colour)
+    facts = fact_lines(services, await facts_of(services, person(), doc_index, ctx.openid if subject == "self" else ""))
     shown = "|".join([status.colour, status.code, repr(status.until), notice, stamp, travel.colour if travel else "",
-                      *(travel.cities if travel else ())])
+                      *(travel.cities if travel else ()), *facts])
     cache_subject = f"{subject}:combined" if travel is not None else subject
     cache_key = services.codes.images.key(ctx.openid, cache_subject)
     now, keep_for = services.clock.time(), services.settings.render.image_cache_seconds
@@ -62,7 +64,7 @@ async def code_image(ctx: Context, person: PersonOf, doc_index: str, *, subject:
             return Image(media_id=cached.media_id)
     card = await build_card(services, ctx.openid, person(), doc_index, status, title=title,
                             subtitle=subtitle, notice=notice, kind=COMBINED if travel else CODE, stamp=stamp,
-                            whose=whose)
+                            whose=whose, facts=facts)
     png = await (services.renderer.render_combined(card, travel) if travel else services.renderer.render(card))
     reply = await services.upload_image(png, ctx.render("code/image_fallback.txt", colour=status.colour,
                                                         name=card.name, whose=whose))
@@ -85,9 +87,14 @@ def reason_line(services: Services, status: HealthStatus) -> str:
 
 async def build_card(services: Services, openid: str, person: Person, doc_index: str, status: HealthStatus, *,
                      title: str, subtitle: str = "", notice: str = "", kind: str = CODE,
-                     stamp: str = "", whose: str = "") -> CodeCard:
-    """`whose`: a relative's masked name, which every text on the card uses instead of 「您」."""
+                     stamp: str = "", whose: str = "", facts: tuple[str, ...] | None = None,
+                     own: bool = True) -> CodeCard:
+    """`whose`: a relative's masked name, which every text on the card uses instead of 「您」. `facts`: 四码一屏's
+    lines when the caller has them; else read here, `own` saying whether it is the account's own code (its
+    verified travel card is one of the facts) or a relative's."""
     colour = status.colour
+    if facts is None:
+        facts = fact_lines(services, await facts_of(services, person, doc_index, openid if own else ""))
     return CodeCard(
         title=title,
         status_word=services.templates.render("cards/status_word.txt", colour=colour),
@@ -96,8 +103,9 @@ async def build_card(services: Services, openid: str, person: Person, doc_index:
         name=mask_name(person.name),
         document=mask_id_document(person.doc_type, person.doc_number),
         generated=to_second(services.clock.time()),
-        guidance=" ".join(filter(None, [reason_line(services, status),
-                                        services.templates.render(GUIDANCE[colour], whose=whose), notice])),
+        guidance=" ".join(filter(None, [services.templates.render(GUIDANCE[colour], whose=whose), notice])),
+        facts=facts,
+        reason=reason_line(services, status),
         qr_payload=await scan_url(services, openid, doc_index, kind),
         stamp=stamp,
     )

@@ -15,6 +15,7 @@ from bot.domain.offline import verify as verify_offline
 from bot.engine.services import Services
 from bot.upstreams.http import ProviderUnavailable
 from bot.upstreams.status import HealthStatus
+from bot.usecases.facts import fact_lines, facts_of
 from storage import RedisError
 from storage.audit import pseudonym
 from storage.codes import Issued
@@ -103,6 +104,13 @@ def _nobody() -> Person:
     raise AssertionError("the local registry never asks for the person")
 
 
+async def holder_facts(services: Services, holder: Holder) -> tuple[str, ...]:
+    """四码一屏's lines for the guard's page and `verify`: the same facts the holder's card shows."""
+    own = holder.relative is None
+    found = await facts_of(services, holder.person, holder.doc_index, holder.openid if own else "")
+    return fact_lines(services, found)
+
+
 async def colour_now(services: Services, doc_index: str, holder: Holder | None) -> str:
     """The colour at this moment, or "" when it cannot be confirmed: all a guard is shown, never the reason."""
     status = await status_now(services, doc_index, holder)
@@ -118,6 +126,7 @@ class OfflineCheck:
     verdict: Verdict
     current: str  # the colour now, "" when it cannot be confirmed
     outcome: str  # a key of OUTCOMES
+    facts: tuple[str, ...] = ()  # 四码一屏, when the holder is known
 
     @property
     def exit_status(self) -> int:
@@ -128,7 +137,7 @@ class OfflineCheck:
         verdict = self.verdict
         return {"state": verdict.state, "outcome": self.outcome, "exit_status": self.exit_status,
                 "name": verdict.name, "colour_at_issue": verdict.colour, "issued": verdict.issued,
-                "expires": verdict.expires, "current_colour": self.current}
+                "expires": verdict.expires, "current_colour": self.current, "facts": list(self.facts)}
 
 
 async def check_offline(services: Services, token: str) -> OfflineCheck:
@@ -146,7 +155,8 @@ async def check_offline(services: Services, token: str) -> OfflineCheck:
         # nobody holds it now, and only the registry could tell (an expired code's colour is not looked up)
         return OfflineCheck(verdict, "", "expired" if expired else "unknown")
     current = await colour_now(services, verdict.subject, holder)
-    return OfflineCheck(verdict, current, "expired" if expired else current or "unavailable")
+    facts = await holder_facts(services, holder) if holder is not None else ()
+    return OfflineCheck(verdict, current, "expired" if expired else current or "unavailable", facts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +167,7 @@ class OnlineCheck:
     name: str = ""  # masked
     current: str = ""
     issued: str = ""
+    facts: tuple[str, ...] = ()  # 四码一屏
 
     @property
     def exit_status(self) -> int:
@@ -164,7 +175,7 @@ class OnlineCheck:
 
     def report(self) -> dict[str, object]:
         return {"outcome": self.outcome, "exit_status": self.exit_status, "name": self.name,
-                "current_colour": self.current, "issued": self.issued}
+                "current_colour": self.current, "issued": self.issued, "facts": list(self.facts)}
 
 
 async def scanned(services: Services, qr_token: str) -> tuple[Issued, Holder | None] | None:
@@ -189,4 +200,5 @@ async def check_online(services: Services, qr_token: str) -> OnlineCheck:
     if holder is None:
         return OnlineCheck("unknown")
     current = await colour_now(services, issued.doc_index, holder)
-    return OnlineCheck(current or "unavailable", mask_name(holder.person.name), current, to_second(issued.at))
+    return OnlineCheck(current or "unavailable", mask_name(holder.person.name), current, to_second(issued.at),
+                       await holder_facts(services, holder))

@@ -73,7 +73,8 @@ class LivePages:
         if png is None:
             card = await build_card(self.services, holder.openid, holder.person, holder.doc_index, status,
                                     title=title, subtitle=self._subtitle(holder),
-                                    whose=mask_name(holder.person.name) if holder.relative else "")
+                                    whose=mask_name(holder.person.name) if holder.relative else "",
+                                    own=holder.relative is None)
             png = self.pictures[shown] = await self.services.renderer.render(card)
         return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "no-store"})
 

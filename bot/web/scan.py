@@ -17,7 +17,7 @@ from bot.engine.services import Services
 from bot.ops.logs import hash_openid
 from bot.upstreams.http import ProviderUnavailable
 from bot.usecases.cards import proxy_line
-from bot.usecases.holders import Holder, colour_now, scanned
+from bot.usecases.holders import Holder, colour_now, holder_facts, scanned
 from bot.web.common import PageRoutes, limited, page
 from storage import RedisError
 from storage.codes import COMBINED
@@ -47,7 +47,8 @@ class ScanPage:
                     document=mask_id_document(holder.person.doc_type, holder.person.doc_number),
                     proxy=proxy_line(services, holder.profile, holder.relative) if holder.relative else "",
                     scanned=to_second(now), issued=to_second(issued.at), age_minutes=int(max(0, now - issued.at) // 60),
-                    travel=await self._travel(holder) if issued.kind == COMBINED else None)
+                    travel=await self._travel(holder) if issued.kind == COMBINED else None,
+                    facts=await holder_facts(services, holder))
 
     async def _travel(self, holder: Holder) -> dict[str, object]:
         """二码合一: the travel card of the phone the citizen claimed with, summarised for the guard."""

@@ -1,0 +1,83 @@
+"""四码一屏: under the colour, the three facts a checkpoint reads at a glance: the days since the last nucleic
+sample (with the 24 h / 48 h / 72 h marks), the vaccination state, and the travel card when it was verified
+within the 二码合一 window. The holder's card, a relative's, the guard's page and `healthbot verify` show the
+same lines; a fact that is unknown, or whose service cannot answer now, reads 「无记录」."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+from bot.domain.clock import local
+from bot.engine.services import Services
+from bot.features.vaccination import State, VaccinationService, state_of
+from bot.upstreams.http import ProviderUnavailable
+from storage.profiles import Person
+
+FACTS_WAIT = 1.0  # seconds the facts may take; then they read 无记录 and the code is shown without them
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    sampled_at: float | None  # the newest sample's time
+    vaccination: State | None  # None: no dose on record
+    travel: tuple[str, bool] | None  # (the card's colour, whether it passed a starred city)
+
+
+async def facts_of(services: Services, person: Person, doc_index: str, openid: str = "") -> Facts:
+    """The facts of one person's code; `openid`: the account whose own code it is (the travel card is the one
+    its claimed phone verified), "" for a relative's."""
+    reads = asyncio.gather(  # at once: one round trip's wait, not three
+        _sampled(services, person, doc_index), _vaccination(services, person, doc_index),
+        _verified_travel(services, openid, person.phone) if openid and person.phone else _nothing())
+    try:  # an HTTP upstream that is slow must not hold the code itself back
+        sampled, vaccination, travel = await asyncio.wait_for(reads, FACTS_WAIT)
+    except TimeoutError:
+        return Facts(None, None, None)
+    return Facts(sampled, vaccination, travel)
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def _sampled(services: Services, person: Person, doc_index: str) -> float | None:
+    with contextlib.suppress(ProviderUnavailable):
+        return max((r.sampled_at for r in await services.results.results(person, doc_index)), default=None)
+    return None
+
+
+async def _vaccination(services: Services, person: Person, doc_index: str) -> State | None:
+    if VaccinationService not in services.plugins:
+        return None
+    with contextlib.suppress(ProviderUnavailable):
+        doses = await services.plugin(VaccinationService).doses(person, doc_index)
+        return state_of(doses) if doses else None
+    return None
+
+
+async def _verified_travel(services: Services, openid: str, phone: str) -> tuple[str, bool] | None:
+    registry = services.travel.registry
+    verified = registry.verified(openid, await services.redis.hgetall(registry.verified_key(openid)))
+    window = services.settings.travel.combined_window_hours * 3600
+    if verified is None or verified[0] != phone or services.clock.time() - verified[1] > window:
+        return None
+    with contextlib.suppress(ProviderUnavailable):
+        card = await services.travel.card(phone, services.vault.index("phone", phone))
+        if card is not None:
+            return card.colour, any(risky for _, risky in card.cities)
+    return None
+
+
+def fact_lines(services: Services, facts: Facts) -> tuple[str, ...]:
+    """The facts as the card, the guard's page and `verify` print them, one a line."""
+    now = services.clock.time()
+    days = hours = None
+    if facts.sampled_at is not None:
+        days = (local(now).date() - local(facts.sampled_at).date()).days  # calendar days, as checkpoints count
+        hours = max(0.0, now - facts.sampled_at) / 3600
+    travel = {"colour": facts.travel[0], "starred": facts.travel[1]} if facts.travel else None
+    text = services.templates.render("cards/facts.txt", days=days, hours=hours, vaccination=facts.vaccination,
+                                     travel=travel)
+    return tuple(line for line in text.splitlines() if line.strip())
