@@ -57,7 +57,7 @@ async def measure(url: str, users: int) -> None:
                 "张小三", "resident_id", fixture_id("11010519800101", n), f"138{n:08d}")
             index, sealed = vault.index("doc", f"resident_id:{person.doc_number}"), seal_person(vault, openid, person)
             for visit in range(5):
-                entry = venues.holder_entry(openid, sealed)
+                entry = venues.holder_entry(openid, sealed, venues.new_visit())
                 await venues.record(scenes[(n + visit) % 20], index, entry, now + n + visit * 600)
         entry_bytes = 0
         for pattern in (f"{prefix}:v:*:in:*", f"{prefix}:d:*:visits:*"):

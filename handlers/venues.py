@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.engine.context import Context
 from bot.engine.router import Router, scene_of
-from bot.usecases.checkin import check_in, last_venue, offer_relatives, remember_pending
+from bot.usecases.checkin import check_in, last_venue, leave, offer_relatives, remember_pending
 from bot.usecases.relatives import numbered
 from bot.wechat.replies import Reply, Text
 from handlers.health_code import claim
@@ -44,3 +44,8 @@ async def register_relative(ctx: Context) -> Reply:
     if relative is None:
         return ctx.text("venues/offer_relatives.txt", venue=venue.name, relatives=numbered(relatives))
     return await check_in(ctx, profile, venue, relative)
+
+
+@router.keywords("离场", "离开", "离场登记")
+async def left_venue(ctx: Context) -> Reply:
+    return await leave(ctx)

@@ -203,6 +203,10 @@ class Keys:
         """One venue's entries of one day (YYYYMMDD, Shanghai)."""
         return f"{self.prefix}:v:{{{scene}}}:in:{day}"
 
+    def venue_exits(self, scene: str, day: str) -> str:
+        """离场 of one venue's entries of one day: visit id -> when it ended (the entries' key, :out: for :in:)."""
+        return f"{self.prefix}:v:{{{scene}}}:out:{day}"
+
     def visits(self, doc_index: str, day: str) -> str:
         """The venues a document was registered at on one day (YYYYMMDD, Shanghai), as scene|id scored by the
         time, for a person trace."""

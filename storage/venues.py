@@ -60,13 +60,27 @@ class Venue:
     url: str
     active: bool
     created_at: float
+    stay: int = 7200  # seconds a visit lasts when nobody replies 离场
+
+
+DEFAULT_STAY = 7200
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
     scene: str
     at: float
-    record: dict[str, str]  # openid, name, doc_type, doc_number, phone, relationship (sealed at rest)
+    record: dict[str, str]  # openid, name, doc_type, doc_number, phone, relationship (sealed at rest), visit id
+    until: float = 0.0  # when the visit ended: 离场, or the venue's default stay after `at`
+    left: bool = False  # whether 离场 was replied (else `until` is the default end)
+
+
+@dataclass(frozen=True, slots=True)
+class LastVenue:
+    state: str  # "pending" (a claim the scan started is under way) or "in"
+    scene: str
+    visit: str = ""
+    entered_at: float = 0.0
 
 
 def new_scene() -> str:
@@ -101,11 +115,13 @@ class VenueRegistry:
 
     # -- venues ----------------------------------------------------------------------------------------
 
-    async def add(self, scene: str, name: str, address: str, ticket: str, url: str, now: float) -> Venue:
+    async def add(self, scene: str, name: str, address: str, ticket: str, url: str, now: float,
+                  stay: int = DEFAULT_STAY) -> Venue:
         await self.redis.hset(self.keys.venue(scene), mapping={
-            "name": name, "address": address, "ticket": ticket, "url": url, "active": "1", "created_at": repr(now)})
+            "name": name, "address": address, "ticket": ticket, "url": url, "active": "1", "created_at": repr(now),
+            "stay": str(stay)})
         await self.redis.sadd(self.keys.venues(), scene)
-        return Venue(scene, name, address, ticket, url, True, now)
+        return Venue(scene, name, address, ticket, url, True, now, stay)
 
     async def get(self, scene: str, cached: bool = True) -> Venue | None:
         """The venue, as read at most VENUE_CACHE_SECONDS ago (cached=False: as it is now)."""
@@ -119,7 +135,8 @@ class VenueRegistry:
             return None
         text = {k.decode(): v.decode() for k, v in stored.items()}
         venue = Venue(scene, text["name"], text.get("address", ""), text.get("ticket", ""), text.get("url", ""),
-                      text.get("active") == "1", float(text.get("created_at", "0")))
+                      text.get("active") == "1", float(text.get("created_at", "0")),
+                      int(text.get("stay", DEFAULT_STAY)))
         self._cache[scene] = (venue, read_at)
         return venue
 
@@ -137,11 +154,22 @@ class VenueRegistry:
 
     # -- entries ---------------------------------------------------------------------------------------
 
-    def holder_entry(self, openid: str, sealed_person: bytes) -> bytes:
+    def holder_entry(self, openid: str, sealed_person: bytes, visit: str) -> bytes:
         """A holder's own entry: their person as their profile holds it (storage.profiles.seal_person), so a
-        scan neither opens nor seals it. The id keeps a second scan a second member. The
-        openid is in the clear, as it is in the holder's key names and holder sets."""
-        return HOLDER + f"{openid}|{unique_token()}|".encode() + sealed_person
+        scan neither opens nor seals it. The visit id keeps a second visit a second member, and names the
+        visit for 离场. The openid is in the clear, as it is in the holder's key names and holder sets."""
+        return HOLDER + f"{openid}|{visit}|".encode() + sealed_person
+
+    @staticmethod
+    def new_visit() -> str:
+        return unique_token()
+
+    def exit_writes(self, scene: str, visit: str, entered_at: float, left_at: float) -> list[Write]:
+        """离场: when visit `visit` (entered at `entered_at`) ended, beside that day's entries, expiring with them."""
+        second, day = int(entered_at), _day(int(entered_at))
+        exits = self.keys.venue_exits(scene, day)
+        return [Write("HSET", exits, (visit, int(left_at))),
+                Write("EXPIREAT", exits, (_day_end(second) + self.retention,))]
 
     def sealed_entry(self, scene: str, record: dict[str, str]) -> bytes:
         """An entry of any person (a relative registered by their guardian): `record` as Entry.record has it."""
@@ -159,30 +187,42 @@ class VenueRegistry:
                 Write("ZADD", visits, (second, f"{scene}|{unique_token()}")),
                 Write("EXPIREAT", visits, (gone,))]
 
-    def last_venue_write(self, openid: str, state: str, scene: str, seconds: int) -> Write:
+    def last_venue_write(self, openid: str, state: str, scene: str, seconds: int, visit: str = "",
+                         entered_at: float = 0.0) -> Write:
         """That `openid` scanned `scene` last, in `state` ("pending": their claim is under way; "in": checked
-        in), for `seconds`: a write of the user's own key, for the turn's end to carry."""
-        return Write("SET", self.keys.last_venue(openid), (f"{state}|{scene}", "EX", seconds))
+        in, on visit `visit` since `entered_at`), for `seconds`: a write of the user's own key, for the turn's
+        end to carry."""
+        return Write("SET", self.keys.last_venue(openid),
+                     (f"{state}|{scene}|{visit}|{int(entered_at)}", "EX", max(1, int(seconds))))
 
-    async def last_venue(self, openid: str) -> tuple[str, str] | None:
-        """(state, scene) of the venue `openid` scanned last, while it is remembered."""
+    def forget_last_venue(self, openid: str) -> Write:
+        return Write("DEL", self.keys.last_venue(openid), ())
+
+    async def last_venue(self, openid: str) -> LastVenue | None:
+        """The venue `openid` scanned last, while it is remembered."""
         stored = await self.redis.get(self.keys.last_venue(openid))
         if stored is None:
             return None
-        state, _, scene = stored.decode().partition("|")
-        return state, scene
+        state, scene, visit, entered = [*stored.decode().split("|"), "", "", ""][:4]
+        return LastVenue(state, scene, visit, float(entered or 0))
 
     async def record(self, scene: str, doc_index: str, entry: bytes, at: float) -> None:
         """An entry written now (a scan's turn carries `entry_writes` instead)."""
         await self._writer.apply(self.entry_writes(scene, doc_index, entry, at))
 
-    async def entries(self, scene: str, start: float, end: float, now: float) -> list[Entry]:
-        """The venue's entries from `start` to `end`, oldest first: one sorted-set range per day. Only the days
-        that can still hold entries at `now` are read, so a window of centuries is a month's reads."""
+    async def entries(self, scene: str, start: float, end: float, now: float, stay: int = DEFAULT_STAY
+                      ) -> list[Entry]:
+        """The venue's entries from `start` to `end`, oldest first, each with when it ended (离场, or `stay`
+        after it): one sorted-set range and one hash of exits per day. Only the days that can still hold entries
+        at `now` are read, so a window of centuries is a month's reads."""
         found: list[Entry] = []
         for key, low, high in self._days(lambda day: self.keys.venue_entries(scene, day), start, end, now):
-            for member, at in await self.redis.zrangebyscore(key, low, high, withscores=True):
-                found.append(Entry(scene, at, self._record(scene, member)))
+            members = await self.redis.zrangebyscore(key, low, high, withscores=True)
+            exits = await self.redis.hgetall(key.replace(":in:", ":out:", 1)) if members else {}
+            for member, at in members:
+                record = self._record(scene, member)
+                left = exits.get(record.get("v", "").encode())
+                found.append(Entry(scene, at, record, float(left) if left else at + stay, left is not None))
         return found
 
     def _days(self, key: Callable[[str], str], start: float, end: float, now: float
@@ -200,9 +240,10 @@ class VenueRegistry:
             return self.vault.open_json(entry, context=f"entry:{scene}")  # type: ignore[no-any-return]
         raw_openid, _, rest = entry[1:].partition(b"|")
         openid = raw_openid.decode()
-        person = open_person(self.vault, openid, rest.partition(b"|")[2])
+        visit, _, sealed = rest.partition(b"|")
+        person = open_person(self.vault, openid, sealed)
         return {"o": openid, "n": person.name, "t": person.doc_type, "d": person.doc_number, "p": person.phone,
-                "r": ""}
+                "r": "", "v": visit.decode()}
 
     async def visits(self, doc_index: str, start: float, end: float, now: float) -> list[tuple[str, float]]:
         """(scene, time) of a document's entries in the window and the retention, oldest first."""

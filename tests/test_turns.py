@@ -195,7 +195,7 @@ async def test_a_write_kept_for_the_turns_end_lands_with_the_reply_and_never_aft
     bot = await make_bot(routers=[router, basics.router])
     keys, redis = bot.services.keys, bot.services.redis
     assert await bot.say("oWrites_0001", "记下") == "记下了"
-    assert await redis.get(keys.last_venue("oWrites_0001")) == b"in|venue:test"
+    assert await redis.get(keys.last_venue("oWrites_0001")) == b"in|venue:test||0"
     assert 0 < await redis.ttl(keys.last_venue("oWrites_0001")) <= 60
     reply = await bot.say("oWrites_0002", "记下又出错")
     assert "记下" not in reply and reply  # the error text, not the handler's

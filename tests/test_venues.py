@@ -311,7 +311,8 @@ async def test_nothing_older_than_the_retention_is_listed_exported_or_notified(m
         await full_claim(bot, user, adult(30 + int(ago // 3600)))
         profile = await bot.services.codes.profiles.load(user)
         assert profile is not None
-        await venues.record(scene, profile.doc_index, venues.holder_entry(user, profile.sealed), now - ago)
+        entry = venues.holder_entry(user, profile.sealed, venues.new_visit())
+        await venues.record(scene, profile.doc_index, entry, now - ago)
     config = config_for(bot, tmp_path)
     config.write_text(config.read_text("utf-8") + "\n[venues]\nretention_days = 1\n", "utf-8")
     fmt = "%Y-%m-%d %H:%M:%S"
@@ -346,3 +347,40 @@ async def test_the_poster_prints_the_venue_id_the_manager_quotes_to_tracers(bot:
     assert poster.crop((0, height - 80, width, height - 45)).getextrema()[0] < 128  # a line printed there
     printed = bot.services.templates.render("venues/poster_id.txt", scene=scene)
     assert printed == f"场所编号：{scene}（流调时请报此编号）"
+
+
+async def test_leaving_records_the_stay_for_the_visit_and_without_it_the_default_applies(
+        make_bot: BotFactory, clock: SettableClock, tmp_path: Path) -> None:
+    bot = await make_bot(clock=clock, limits={"messages_burst": 0})  # a long journey for one account
+    scene = await add_venue(bot, tmp_path)  # the default stay: 2 h
+    user, other = "oVenue_0101", "oVenue_0102"
+    await full_claim(bot, user)
+    await full_claim(bot, other, adult(3))
+    await bind(bot, user, AGE_6, "李小宝")
+    assert "没有未离场" in await bot.say(user, "离场")
+    await bot.push(bot.sim.event(user, "SCAN", scene))
+    await bot.say(user, "为亲属登记 1")  # the child came along: the same visit
+    await bot.push(bot.sim.event(user, "SCAN", scene, create_time=int(clock.time()) + 1))  # again, inside: no entry
+    await bot.push(bot.sim.event(other, "SCAN", scene))
+    clock.advance(600)
+    left = await bot.say(user, "离场")
+    assert "已登记离场：国贸商城" in left and "停留 10 分钟" in left
+    assert "没有未离场" in await bot.say(user, "离场")
+    listed = await trace(bot, tmp_path, "venue", scene, *window())
+    assert "3 entries at 国贸商城" in listed, listed
+    rows = [line for line in listed.splitlines() if " min, " in line]
+    assert len(rows) == 3
+    assert sum("(10 min, 离场)" in row for row in rows) == 2  # the user and the child
+    assert any("李*宝" in row and "(10 min, 离场)" in row for row in rows)
+    assert sum("(120 min, default)" in row for row in rows) == 1  # the other, who did not reply 离场
+
+
+async def test_a_venues_default_stay_is_set_when_it_is_added(bot: Bot, tmp_path: Path) -> None:
+    config = str(config_for(bot, tmp_path))
+    done = await healthbot("admin", "venue", "add", "社区医院", "--stay", "45m", "--out", str(tmp_path), "--config",
+                           config)
+    assert done.returncode == 0 and "lasts 45 min" in done.stdout, done.stderr
+    for bad in ("0m", "25h", "two hours", ""):
+        refused = await healthbot("admin", "venue", "add", "社区医院", "--stay", bad, "--out", str(tmp_path),
+                                  "--config", config)
+        assert refused.returncode == 2 and "--stay" in refused.stderr and "nothing was stored" in refused.stderr

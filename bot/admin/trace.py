@@ -27,6 +27,8 @@ OUT_OF_WINDOW = 45015  # WeChat delivers customer-service messages only within 4
 @dataclass(frozen=True, slots=True)
 class Shown:
     at: str
+    until: str  # when the visit ended
+    stay: str  # its length, and whether 离场 said so or the venue's default stay is assumed
     name: str
     document: str
     whose: str  # 本人, or the relationship of a relative registered by a guardian
@@ -34,8 +36,9 @@ class Shown:
 
 def shown(entry: Entry) -> Shown:
     record = entry.record
-    return Shown(to_second(entry.at), mask_name(record["n"]), mask_id_document(record["t"], record["d"]),
-                 record["r"] or "本人")
+    minutes = max(0, int(entry.until - entry.at) // 60)
+    return Shown(to_second(entry.at), to_second(entry.until), f"{minutes} min, {'离场' if entry.left else 'default'}",
+                 mask_name(record["n"]), mask_id_document(record["t"], record["d"]), record["r"] or "本人")
 
 
 async def export(services: Services, scene: str, entries: list[Entry], path: Path, reason: str) -> None:

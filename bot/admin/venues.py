@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from bot.domain.render import Poster, render_poster
 from bot.engine.services import Services
-from storage.venues import Venue, new_scene
+from storage.venues import DEFAULT_STAY, Venue, new_scene
 
 NAME_LIMIT, ADDRESS_LIMIT = 40, 80
 
@@ -26,13 +27,29 @@ def check_venue(name: str, address: str) -> None:
             raise BadVenue(f"the venue's {what} holds a line break or another control character")
 
 
-async def add_venue(services: Services, name: str, address: str, folder: Path) -> tuple[Venue, Path]:
+STAY_RE = re.compile(r"(?:(\d{1,2})h)?(?:(\d{1,4})m(?:in)?)?")
+STAY_LIMITS = (600, 86400)
+
+
+def parse_stay(text: str) -> int:
+    """`2h`, `90m`, `1h30m`: seconds, from 10 minutes to 24 hours; BadVenue otherwise."""
+    found = STAY_RE.fullmatch(text.strip().lower())
+    if not text.strip() or found is None or not any(found.groups()):
+        raise BadVenue(f"--stay {text!r} is not a duration such as 2h, 90m or 1h30m")
+    seconds = int(found.group(1) or 0) * 3600 + int(found.group(2) or 0) * 60
+    if not STAY_LIMITS[0] <= seconds <= STAY_LIMITS[1]:
+        raise BadVenue(f"--stay {text} is outside 10m to 24h")
+    return seconds
+
+
+async def add_venue(services: Services, name: str, address: str, folder: Path, stay: int = DEFAULT_STAY
+                    ) -> tuple[Venue, Path]:
     """BadVenue before anything is stored or a permanent QR code (of WeChat's 100,000) is used."""
     check_venue(name, address)
     scene = new_scene()
     ticket, url = await services.api.create_venue_qrcode(scene)
     qr_png = await services.api.qrcode_image(ticket)
-    venue = await services.venues.add(scene, name, address, ticket, url, services.clock.time())
+    venue = await services.venues.add(scene, name, address, ticket, url, services.clock.time(), stay)
     render = services.templates.render
     poster = Poster(title=render("venues/poster_title.txt"), venue=name, address=address,
                     instruction=render("venues/poster_instruction.txt"), footer=render("venues/poster_footer.txt"),

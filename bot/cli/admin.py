@@ -163,17 +163,19 @@ def cmd_audit(args: argparse.Namespace) -> None:
 
 def cmd_venue(args: argparse.Namespace) -> None:
     async def work(services: Services) -> int:
-        from bot.admin.venues import BadVenue, add_venue
+        from bot.admin.venues import BadVenue, add_venue, parse_stay
         from bot.wechat.api import WeChatAPIError
 
         if args.action == "add":
             try:
-                venue, poster = await add_venue(services, args.name.strip(), args.address.strip(), Path(args.out))
+                venue, poster = await add_venue(services, args.name.strip(), args.address.strip(), Path(args.out),
+                                                parse_stay(args.stay))
             except BadVenue as exc:
                 return fail(f"{exc}; nothing was stored")
             except WeChatAPIError as exc:
                 return fail(f"WeChat refused the venue's QR code: {exc}", 1)
-            print(f"venue {venue.scene}  {venue.name}\nposter: {poster}")
+            print(f"venue {venue.scene}  {venue.name}  (a visit without 离场 lasts {venue.stay // 60} min)\n"
+                  f"poster: {poster}")
             return 0
         if args.action == "disable":
             if not await services.venues.disable(args.scene):
@@ -227,7 +229,7 @@ def cmd_trace(args: argparse.Namespace) -> None:
             except NoSuchTemplate as exc:
                 return fail(str(exc))
         print(f"window: {window_shown(start)} to {window_shown(end)} (Shanghai time)")
-        entries = await services.venues.entries(venue.scene, start, end, services.clock.time())
+        entries = await services.venues.entries(venue.scene, start, end, services.clock.time(), venue.stay)
         if args.action == "notify":
             done = await notify(services, entries, template, venue.name)
             print(f"notified {done.sent} followers; {done.outside_window} not reachable (no message from them in "
@@ -237,7 +239,7 @@ def cmd_trace(args: argparse.Namespace) -> None:
                             "notify again tells the first ones twice", 1)
             return 0
         for row in map(shown, entries):
-            print(f"{row.at}  {row.name}  {row.document}  {row.whose}")
+            print(f"{row.at} to {row.until} ({row.stay})  {row.name}  {row.document}  {row.whose}")
         print(f"{len(entries)} entries at {venue.name} ({venue.scene})")
         if args.export:
             try:
@@ -300,6 +302,8 @@ def _venue_commands(admin: Any) -> None:
     venue_add.add_argument("name")
     venue_add.add_argument("--address", default="")
     venue_add.add_argument("--out", default="posters", help="folder for the poster PNG")
+    venue_add.add_argument("--stay", default="2h",
+                           help="how long a visit lasts when nobody replies 离场: 2h, 90m, 1h30m")
     command(venue, "list", cmd_venue, "list venues")
     command(venue, "disable", cmd_venue, "stop a venue's QR from registering").add_argument("scene")
 

@@ -11,10 +11,11 @@ from bot.usecases.relatives import numbered, relative_code
 from bot.wechat.replies import Reply
 from storage.profiles import Profile
 from storage.relatives import Relative
-from storage.venues import Venue
+from storage.venues import LastVenue, Venue
 
 PENDING_SECONDS = 1800  # a scan by someone without a code waits this long for their claim to finish
-RELATIVES_SECONDS = 600  # after a check-in, 「为亲属登记」 registers relatives at the same venue this long
+# After a check-in, the visit is remembered for the venue's stay: 「为亲属登记」 registers relatives in it, a second
+# scan is the same visit, and 「离场」 ends it.
 
 
 def remember_pending(ctx: Context, venue: Venue) -> None:
@@ -24,32 +25,60 @@ def remember_pending(ctx: Context, venue: Venue) -> None:
 
 async def last_venue(ctx: Context, state: str) -> Venue | None:
     """The venue this user scanned last, if it is still in `state` ("pending" or "in") and active."""
+    visit = await current_visit(ctx, state)
+    return visit[0] if visit else None
+
+
+async def current_visit(ctx: Context, state: str = "in") -> tuple[Venue, LastVenue] | None:
+    """The venue this user scanned last and what is remembered of it, while in `state` and the venue active."""
     stored = await ctx.services.venues.last_venue(ctx.openid)
-    if stored is None:
+    if stored is None or stored.state != state:
         return None
-    kind, scene = stored
-    venue = await ctx.services.venues.get(scene) if kind == state else None
-    return venue if venue is not None and venue.active else None
+    venue = await ctx.services.venues.get(stored.scene)
+    return (venue, stored) if venue is not None and venue.active else None
 
 
 async def check_in(ctx: Context, profile: Profile, venue: Venue, relative: Relative | None = None) -> Reply:
-    """Record the entry of the user (or of one of their relatives) and reply with the stamped code."""
+    """Record the entry of the user (or of one of their relatives) and reply with the stamped code. A second scan
+    of the same venue within its stay is the same visit: nothing more is recorded. A relative registered after
+    the scan joins the user's visit, so 离场 ends both."""
     services = ctx.services
     now = services.clock.time()
+    stored = await services.venues.last_venue(ctx.openid)
+    same = stored is not None and stored.state == "in" and stored.scene == venue.scene and stored.visit \
+        and now < stored.entered_at + venue.stay
     if relative is None:
-        doc_index, entry = profile.doc_index, services.venues.holder_entry(ctx.openid, profile.sealed)
-    else:
-        person = relative_person(relative)
-        doc_index, entry = relative.index, services.venues.sealed_entry(venue.scene, {
-            "o": ctx.openid, "n": person.name, "t": person.doc_type, "d": person.doc_number,
-            "p": profile.person.phone, "r": relative.relationship})
-    await ctx.write_with_turn(services.venues.entry_writes(venue.scene, doc_index, entry, now))
-    ctx.with_turn(services.venues.last_venue_write(ctx.openid, "in", venue.scene, RELATIVES_SECONDS))
-    services.metrics.inc("healthbot_venue_entries_total", whose="relative" if relative else "self")
+        if not same:
+            visit = services.venues.new_visit()
+            entry = services.venues.holder_entry(ctx.openid, profile.sealed, visit)
+            await ctx.write_with_turn(services.venues.entry_writes(venue.scene, profile.doc_index, entry, now))
+            ctx.with_turn(services.venues.last_venue_write(ctx.openid, "in", venue.scene, venue.stay, visit, now))
+            services.metrics.inc("healthbot_venue_entries_total", whose="self")
+        stamp = ctx.render("venues/stamp.txt", venue=venue.name, time=day_minute(now))
+        return await code_image(ctx, profile.person_of, profile.doc_index, stamp=stamp,
+                                notice=ctx.render("venues/leave_hint.txt"))
+    person = relative_person(relative)
+    visit = stored.visit if same and stored is not None else services.venues.new_visit()
+    entry = services.venues.sealed_entry(venue.scene, {
+        "o": ctx.openid, "n": person.name, "t": person.doc_type, "d": person.doc_number,
+        "p": profile.person.phone, "r": relative.relationship, "v": visit})
+    await ctx.write_with_turn(services.venues.entry_writes(venue.scene, relative.index, entry, now))
+    services.metrics.inc("healthbot_venue_entries_total", whose="relative")
     stamp = ctx.render("venues/stamp.txt", venue=venue.name, time=day_minute(now))
-    if relative is None:
-        return await code_image(ctx, profile.person_of, doc_index, stamp=stamp)
     return await relative_code(ctx, profile, relative, stamp=stamp)
+
+
+async def leave(ctx: Context) -> Reply:
+    """离场: the visit the user is in ends now, for them and for the relatives registered in it."""
+    found = await current_visit(ctx)
+    if found is None or not found[1].visit:
+        return ctx.text("venues/nothing_to_leave.txt")
+    venue, stored = found
+    now = ctx.services.clock.time()
+    await ctx.write_with_turn(ctx.services.venues.exit_writes(venue.scene, stored.visit, stored.entered_at, now))
+    ctx.with_turn(ctx.services.venues.forget_last_venue(ctx.openid))
+    return ctx.text("venues/left.txt", venue=venue.name, entered=day_minute(stored.entered_at),
+                    minutes=max(0, int(now - stored.entered_at) // 60))
 
 
 async def offer_relatives(ctx: Context, venue: Venue) -> None:
