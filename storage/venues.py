@@ -175,17 +175,22 @@ class VenueRegistry:
         """An entry of any person (a relative registered by their guardian): `record` as Entry.record has it."""
         return self.vault.seal_json(record, context=f"entry:{scene}")
 
-    def entry_writes(self, scene: str, doc_index: str, entry: bytes, at: float) -> list[Write]:
+    def entry_writes(self, scene: str, doc_index: str, entry: bytes, at: float, visit: str = "") -> list[Write]:
         """An entry as writes (storage.writes), for the turn's end to carry: the entry in the venue's day and
-        the visit in the document's day, each day's key expiring `retention` after that day ends, so nothing
-        is kept more than a day past the retention."""
+        the visit (`scene|visit id`) in the document's day, each day's key expiring `retention` after that day
+        ends, so nothing is kept more than a day past the retention."""
         second, day = int(at), _day(int(at))
         entries, visits = self.keys.venue_entries(scene, day), self.keys.visits(doc_index, day)
         gone = _day_end(second) + self.retention
         return [Write("ZADD", entries, (second, entry)),
                 Write("EXPIREAT", entries, (gone,)),
-                Write("ZADD", visits, (second, f"{scene}|{unique_token()}")),
+                Write("ZADD", visits, (second, f"{scene}|{visit or unique_token()}")),
                 Write("EXPIREAT", visits, (gone,))]
+
+    async def exit_of(self, scene: str, visit: str, entered_at: float) -> float | None:
+        """When visit `visit` ended by 离场, or None (it lasts the venue's stay)."""
+        left = await self.redis.hget(self.keys.venue_exits(scene, _day(int(entered_at))), visit)
+        return float(left) if left is not None else None
 
     def last_venue_write(self, openid: str, state: str, scene: str, seconds: int, visit: str = "",
                          entered_at: float = 0.0) -> Write:
@@ -245,10 +250,12 @@ class VenueRegistry:
         return {"o": openid, "n": person.name, "t": person.doc_type, "d": person.doc_number, "p": person.phone,
                 "r": "", "v": visit.decode()}
 
-    async def visits(self, doc_index: str, start: float, end: float, now: float) -> list[tuple[str, float]]:
-        """(scene, time) of a document's entries in the window and the retention, oldest first."""
-        found: list[tuple[str, float]] = []
+    async def visits(self, doc_index: str, start: float, end: float, now: float) -> list[tuple[str, float, str]]:
+        """(scene, time, visit id) of a document's entries in the window and the retention, oldest first."""
+        found: list[tuple[str, float, str]] = []
         for key, low, high in self._days(lambda day: self.keys.visits(doc_index, day), start, end, now):
             members = await self.redis.zrangebyscore(key, low, high, withscores=True)
-            found += [(member.decode().split("|", 1)[0], at) for member, at in members]
+            for member, at in members:
+                scene, _, visit = member.decode().partition("|")
+                found.append((scene, at, visit))
         return found

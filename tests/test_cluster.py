@@ -137,7 +137,8 @@ async def test_a_venue_entry_lands_in_the_venues_day_and_the_persons_visits(bot:
     await venues.record("venue:clustertest1", "doc-index-1", entry, now)
     entries = await venues.entries("venue:clustertest1", now - 60, now + 60, now)
     assert [(e.record["o"], e.record["n"]) for e in entries] == [("oVenueCluster_1", "张三")]
-    assert [scene for scene, _ in await venues.visits("doc-index-1", now - 60, now + 60, now)] == ["venue:clustertest1"]
+    visits = await venues.visits("doc-index-1", now - 60, now + 60, now)
+    assert [scene for scene, _, _ in visits] == ["venue:clustertest1"]
 
 
 async def test_a_scan_through_the_webhook_records_the_entry_on_one_node_and_on_the_cluster(
@@ -155,4 +156,4 @@ async def test_a_scan_through_the_webhook_records_the_entry_on_one_node_and_on_t
     profile = await bot.services.codes.profiles.load(user)
     assert profile is not None
     visits = await venues.visits(profile.doc_index, now - 60, now + 60, now)
-    assert [scene for scene, _ in visits] == ["venue:clustertest2"]
+    assert [scene for scene, _, _ in visits] == ["venue:clustertest2"]

@@ -384,3 +384,48 @@ async def test_a_venues_default_stay_is_set_when_it_is_added(bot: Bot, tmp_path:
         refused = await healthbot("admin", "venue", "add", "社区医院", "--stay", bad, "--out", str(tmp_path),
                                   "--config", config)
         assert refused.returncode == 2 and "--stay" in refused.stderr and "nothing was stored" in refused.stderr
+
+
+async def test_the_contacts_of_a_case_are_those_whose_stays_overlapped_its_own(
+        make_bot: BotFactory, clock: SettableClock, tmp_path: Path) -> None:
+    bot = await make_bot(clock=clock, limits={"messages_burst": 0})
+    v1, v2 = await add_venue(bot, tmp_path, "国贸商城"), await add_venue(bot, tmp_path, "人民医院")
+    case, b, c, g = "oCase_A", "oCase_B", "oCase_C", "oCase_G"
+    await full_claim(bot, case)
+    for n, user in enumerate((b, c, g)):
+        await full_claim(bot, user, adult(11 + n))
+    await bind(bot, g, AGE_6, "李小宝")  # D: a child without a phone, registered by G
+
+    def scan(user: str, scene: str) -> dict[str, object]:
+        return bot.sim.event(user, "SCAN", scene, create_time=int(clock.time()))
+
+    clock.advance(-5 * 3600)
+    await bot.push(scan(case, v1))
+    clock.advance(300)
+    await bot.push(scan(b, v1))  # B overlaps the case at V1
+    clock.advance(25 * 60)
+    assert "停留 30 分钟" in await bot.say(case, "离场")
+    clock.advance(2 * 3600)
+    await bot.push(scan(c, v1))  # C two hours after the case left: not a contact
+    await bot.push(scan(case, v2))
+    clock.advance(300)
+    await bot.push(scan(g, v2))
+    assert (await bot.push(bot.sim.text(g, "为亲属登记 1")))["MsgType"] == "image"  # D, through G
+    clock.advance(5 * 3600 - 2 * 3600 - 35 * 60)  # back to now, as the CLI reads it
+
+    found = await trace(bot, tmp_path, "contacts", "--doc-type", "resident_id", "--doc-no", ID, "--days", "1",
+                        "--overlap", "30m")
+    v1_part, v2_part = found.split("人民医院 (")[0], found.split("人民医院 (")[1]
+    assert "国贸商城" in v1_part and "(离场)" in v1_part and "1 contacts" in v1_part
+    b_doc, c_doc = adult(11), adult(12)
+    assert f"{b_doc[:3]}***********{b_doc[-4:]}" in v1_part and f"{c_doc[:3]}***********{c_doc[-4:]}" not in found
+    assert "李*宝" in v2_part and "子女, contact 138****1234" in v2_part  # D, with the guardian's phone
+    assert "110***********002X" not in found.replace("the case", "")  # the case itself is never listed
+    assert "3 people in 3 entries at 2 visits of the case" in found, found
+    out = tmp_path / "contacts.csv"
+    await trace(bot, tmp_path, "contacts", "--doc-type", "resident_id", "--doc-no", ID, "--days", "1",
+                "--export", str(out), "--reason", "疾控流调 2026-120号")
+    rows = list(csv.DictReader(io.StringIO(out.read_text("utf-8-sig"))))
+    assert sorted(r["doc_no"] for r in rows) == sorted([b_doc, adult(13), AGE_6])
+    audit = await healthbot("admin", "audit", "--config", str(config_for(bot, tmp_path)))
+    assert "export" in audit.stdout and "疾控流调 2026-120号 (3 records)" in audit.stdout

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.domain.clock import day_minute, to_second
-from bot.domain.masking import mask_id_document, mask_name
+from bot.domain.masking import mask_id_document, mask_name, mask_phone
 from bot.engine.services import Services
 from bot.features.imports import document
 from bot.wechat.api import WeChatAPIError
 from storage import RedisError
-from storage.venues import Entry
+from storage.venues import DEFAULT_STAY, Entry
 
 OUT_OF_WINDOW = 45015  # WeChat delivers customer-service messages only within 48 h of the user's last message
 
@@ -31,14 +31,16 @@ class Shown:
     stay: str  # its length, and whether 离场 said so or the venue's default stay is assumed
     name: str
     document: str
-    whose: str  # 本人, or the relationship of a relative registered by a guardian
+    whose: str  # 本人, or the relationship of a relative registered by a guardian, with the guardian's phone
 
 
 def shown(entry: Entry) -> Shown:
     record = entry.record
     minutes = max(0, int(entry.until - entry.at) // 60)
+    whose = f"{record['r']}, contact {mask_phone(record['p'])}" if record["r"] and record.get("p") else \
+        record["r"] or "本人"
     return Shown(to_second(entry.at), to_second(entry.until), f"{minutes} min, {'离场' if entry.left else 'default'}",
-                 mask_name(record["n"]), mask_id_document(record["t"], record["d"]), record["r"] or "本人")
+                 mask_name(record["n"]), mask_id_document(record["t"], record["d"]), whose)
 
 
 async def export(services: Services, scene: str, entries: list[Entry], path: Path, reason: str) -> None:
@@ -50,10 +52,12 @@ async def export(services: Services, scene: str, entries: list[Entry], path: Pat
     try:
         with open(descriptor, "w", encoding="utf-8-sig", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["time", "venue", "name", "doc_type", "doc_no", "contact_phone", "relationship"])
+            writer.writerow(["time", "until", "venue", "name", "doc_type", "doc_no", "contact_phone",
+                             "relationship"])
             for entry in entries:
                 r = entry.record
-                writer.writerow([to_second(entry.at), scene, r["n"], r["t"], r["d"], r["p"], r["r"] or "本人"])
+                writer.writerow([to_second(entry.at), to_second(entry.until), entry.scene, r["n"], r["t"], r["d"],
+                                 r["p"], r["r"] or "本人"])
         await services.audit.append("export", f"operator:{getpass.getuser()}", scene, repr(services.clock.time()),
                                     reason=f"{reason} ({len(entries)} records)")
     except BaseException:
@@ -105,10 +109,50 @@ async def person_visits(services: Services, doc_type: str, doc_no: str, days: in
     now = services.clock.time()
     index = services.codes.profiles.doc_index(doc_type, number)
     visits = []
-    for scene, at in await services.venues.visits(index, now - days * 86400, now, now):
+    for scene, at, _ in await services.venues.visits(index, now - days * 86400, now, now):
         venue = await services.venues.get(scene)
         visits.append((to_second(at), venue.name if venue else "(deleted venue)", scene))
     return visits
+
+
+@dataclass(frozen=True, slots=True)
+class CaseVisit:
+    scene: str
+    venue: str  # its name
+    at: float
+    until: float
+    left: bool  # 离场 ended it (else the venue's stay)
+
+
+@dataclass(frozen=True, slots=True)
+class Contacts:
+    """Everyone whose stay at a venue overlapped one of the case's visits there (widened by the overlap)."""
+
+    visit: CaseVisit
+    entries: list[Entry]
+
+
+async def contacts(services: Services, doc_type: str, doc_no: str, days: int, overlap: int
+                   ) -> tuple[str, list[Contacts]]:
+    """时空伴随 at venues: for each visit of the case in the last `days`, the entries at that venue whose stay
+    (entry to 离场, or the venue's stay) overlaps the case's, widened by `overlap` seconds on each side; the
+    case's own entries left out. With the case's document index. BadRow for a document that is not valid."""
+    doc_type, number = document(doc_type, doc_no, services.clock.now().date())
+    now, profiles, venues = services.clock.time(), services.codes.profiles, services.venues
+    case = profiles.doc_index(doc_type, number)
+    found = []
+    for scene, at, visit in await venues.visits(case, now - days * 86400, now, now):
+        venue = await venues.get(scene)
+        stay = venue.stay if venue else DEFAULT_STAY
+        left = await venues.exit_of(scene, visit, at)
+        until = left if left is not None else at + stay
+        # Someone whose stay overlaps entered at most `stay` before the case's widened start.
+        start, end = at - overlap, until + overlap
+        near = [e for e in await venues.entries(scene, start - stay, end, now, stay)
+                if e.at < end and e.until > start and profiles.doc_index(e.record["t"], e.record["d"]) != case]
+        found.append(Contacts(CaseVisit(scene, venue.name if venue else "(deleted venue)", at, until,
+                                        left is not None), near))
+    return case, found
 
 
 class NoSuchTemplate(LookupError):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
+from bot.domain.clock import parse_duration
 from bot.domain.render import Poster, render_poster
 from bot.engine.services import Services
 from storage.venues import DEFAULT_STAY, Venue, new_scene
@@ -27,16 +27,15 @@ def check_venue(name: str, address: str) -> None:
             raise BadVenue(f"the venue's {what} holds a line break or another control character")
 
 
-STAY_RE = re.compile(r"(?:(\d{1,2})h)?(?:(\d{1,4})m(?:in)?)?")
 STAY_LIMITS = (600, 86400)
 
 
 def parse_stay(text: str) -> int:
     """`2h`, `90m`, `1h30m`: seconds, from 10 minutes to 24 hours; BadVenue otherwise."""
-    found = STAY_RE.fullmatch(text.strip().lower())
-    if not text.strip() or found is None or not any(found.groups()):
-        raise BadVenue(f"--stay {text!r} is not a duration such as 2h, 90m or 1h30m")
-    seconds = int(found.group(1) or 0) * 3600 + int(found.group(2) or 0) * 60
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise BadVenue(f"--stay {exc}") from None
     if not STAY_LIMITS[0] <= seconds <= STAY_LIMITS[1]:
         raise BadVenue(f"--stay {text} is outside 10m to 24h")
     return seconds

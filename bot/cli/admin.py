@@ -214,6 +214,8 @@ def cmd_trace(args: argparse.Namespace) -> None:
             for at, name, scene in visits:
                 print(f"{at}  {name}  {scene}")
             return 0
+        if args.action == "contacts":
+            return await trace_contacts(services, args)
         venue = await services.venues.get(args.venue)
         if venue is None:
             return fail(f"no venue {args.venue}", 1)
@@ -250,6 +252,54 @@ def cmd_trace(args: argparse.Namespace) -> None:
         return 0
 
     with_services(args, work)
+
+
+async def trace_contacts(services: Services, args: argparse.Namespace) -> int:
+    """`admin trace contacts`: who overlapped the case at each venue it visited, grouped by visit."""
+    from bot.admin.trace import NoSuchTemplate, contacts, export, notice_template, notify, shown
+    from bot.domain.clock import parse_duration, to_second
+    from bot.features.imports import BadRow
+
+    try:
+        overlap = parse_duration(args.overlap)
+    except ValueError as exc:
+        return fail(f"--overlap {exc}")
+    if args.export and not args.reason.strip():
+        return fail("--export needs --reason (it is written to the audit stream)")
+    template = ""
+    if args.notify:
+        try:
+            template = notice_template(services, args.notify)
+        except NoSuchTemplate as exc:
+            return fail(str(exc))
+    try:
+        case, groups = await contacts(services, args.doc_type, args.doc_no, args.days, overlap)
+    except BadRow as exc:
+        return fail(str(exc))
+    everyone = [entry for group in groups for entry in group.entries]
+    for group in groups:
+        stay = group.visit
+        print(f"{stay.venue} ({stay.scene}): the case {to_second(stay.at)} to {to_second(stay.until)} "
+              f"({'离场' if stay.left else 'default stay'}), {len(group.entries)} contacts")
+        for row in map(shown, group.entries):
+            print(f"  {row.at} to {row.until} ({row.stay})  {row.name}  {row.document}  {row.whose}")
+    people = {(e.record["t"], e.record["d"]) for e in everyone}
+    print(f"{len(people)} people in {len(everyone)} entries at {len(groups)} visits of the case "
+          f"(overlap {overlap // 60} min, {args.days} days)")
+    if args.export:
+        try:
+            await export(services, f"contacts of {case[:24]}", everyone, Path(args.export), args.reason.strip())
+        except OSError as exc:
+            return fail(f"cannot write {args.export}: {exc.strerror}; nothing exported", 1)
+        print(f"exported {len(everyone)} full records to {args.export}; audited")
+    if template:
+        for group in groups:
+            done = await notify(services, group.entries, template, group.visit.venue)
+            print(f"{group.visit.venue}: notified {done.sent} followers; {done.outside_window} not reachable; "
+                  f"{done.failed} failed")
+            if done.stopped:
+                return fail(f"stopped early, {done.untold} not told: Redis failed ({done.stopped})", 1)
+    return 0
 
 
 def add_commands(sub: Any) -> None:
@@ -319,6 +369,14 @@ def _trace_commands(admin: Any) -> None:
     trace_venue.add_argument("--export", help="write the full records to this CSV file (needs --reason)")
     trace_venue.add_argument("--reason", default="", help="why the records are exported (audited)")
     trace_notify.add_argument("--text-template", required=True, help="a template in templates/trace/, e.g. exposure")
+    case = command(trace, "contacts", cmd_trace, "时空伴随: who overlapped a case's stays at the venues it visited")
+    case.add_argument("--doc-type", required=True, help=DOC_TYPE_HELP)
+    case.add_argument("--doc-no", required=True)
+    case.add_argument("--days", type=whole(1, 3650), default=14)
+    case.add_argument("--overlap", default="30m", help="widen the case's stays by this on each side: 30m, 1h, 0m")
+    case.add_argument("--export", help="write the contacts' full records to this CSV file (needs --reason)")
+    case.add_argument("--reason", default="", help="why the records are exported (audited)")
+    case.add_argument("--notify", help="a template in templates/trace/ to send to every contact, e.g. exposure")
     person = command(trace, "person", cmd_trace, "the venues a person entered")
     person.add_argument("--doc-type", required=True, help=DOC_TYPE_HELP)
     person.add_argument("--doc-no", required=True)

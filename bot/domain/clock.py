@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -77,3 +78,14 @@ def day_minute(ts: float) -> str:
 @functools.lru_cache(maxsize=4)
 def _day_minute(minute: int) -> str:  # every scan of a minute stamps the same text: a zone-aware format once
     return local(minute * 60).strftime("%m-%d %H:%M")
+
+
+_DURATION = re.compile(r"(?:(\d{1,3})h)?(?:(\d{1,5})m(?:in)?)?")
+
+
+def parse_duration(text: str) -> int:
+    """`2h`, `90m`, `1h30m`, `0m` as seconds; ValueError for anything else."""
+    found = _DURATION.fullmatch(text.strip().lower())
+    if not text.strip() or found is None or not any(found.groups()):
+        raise ValueError(f"{text!r} is not a duration such as 2h, 30m or 1h30m")
+    return int(found.group(1) or 0) * 3600 + int(found.group(2) or 0) * 60

@@ -51,7 +51,7 @@ async def check_in(ctx: Context, profile: Profile, venue: Venue, relative: Relat
         if not same:
             visit = services.venues.new_visit()
             entry = services.venues.holder_entry(ctx.openid, profile.sealed, visit)
-            await ctx.write_with_turn(services.venues.entry_writes(venue.scene, profile.doc_index, entry, now))
+            await ctx.write_with_turn(services.venues.entry_writes(venue.scene, profile.doc_index, entry, now, visit))
             ctx.with_turn(services.venues.last_venue_write(ctx.openid, "in", venue.scene, venue.stay, visit, now))
             services.metrics.inc("healthbot_venue_entries_total", whose="self")
         stamp = ctx.render("venues/stamp.txt", venue=venue.name, time=day_minute(now))
@@ -62,7 +62,7 @@ async def check_in(ctx: Context, profile: Profile, venue: Venue, relative: Relat
     entry = services.venues.sealed_entry(venue.scene, {
         "o": ctx.openid, "n": person.name, "t": person.doc_type, "d": person.doc_number,
         "p": profile.person.phone, "r": relative.relationship, "v": visit})
-    await ctx.write_with_turn(services.venues.entry_writes(venue.scene, relative.index, entry, now))
+    await ctx.write_with_turn(services.venues.entry_writes(venue.scene, relative.index, entry, now, visit))
     services.metrics.inc("healthbot_venue_entries_total", whose="relative")
     stamp = ctx.render("venues/stamp.txt", venue=venue.name, time=day_minute(now))
     return await relative_code(ctx, profile, relative, stamp=stamp)
