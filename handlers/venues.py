@@ -7,21 +7,25 @@ from bot.engine.context import Context
 from bot.engine.router import Router, scene_of
 from bot.usecases.checkin import check_in, last_venue, leave, offer_relatives, remember_pending
 from bot.usecases.relatives import numbered
+from bot.usecases.venue_codes import accepted
 from bot.wechat.replies import Reply, Text
 from handlers.health_code import claim
 from storage.keys import UserHash
-from storage.venues import SCENE_PREFIX
+from storage.venues import SCENE_PREFIX, split_scene
 
 router = Router("venues")
 
 
 @router.scene(SCENE_PREFIX, reads=(UserHash.OWN_IMAGE, UserHash.RELATIVES))
 async def venue_scanned(ctx: Context) -> Reply:
-    venue = await ctx.services.venues.get(scene_of(ctx.message))
-    if venue is None:
+    scene, token = split_scene(scene_of(ctx.message))
+    venue = await ctx.services.venues.get(scene)
+    if venue is None or (token and not venue.rotate):
         return ctx.text("venues/unknown.txt")
     if not venue.active:
         return ctx.text("venues/disabled.txt", venue=venue.name)
+    if venue.rotate and not await accepted(ctx.services, venue, token):  # forwarded, or an old photo
+        return ctx.text("venues/code_updated.txt")
     profile = await ctx.profile()
     if profile is None:
         remember_pending(ctx, venue)

@@ -41,6 +41,13 @@ from storage.vault import Vault
 from storage.writes import Write, Writer
 
 SCENE_PREFIX = "venue:"
+ROTATED = "~"  # a rotating venue's scene: its own, then this, then the day's token
+
+
+def split_scene(scene: str) -> tuple[str, str]:
+    """(the venue's scene, the day's token or "") of a scanned scene."""
+    base, _, token = scene.partition(ROTATED)
+    return base, token
 DAY = 86400
 SHANGHAI_OFFSET = 8 * 3600
 # A venue is read on every scan at its door and changes almost never: each worker keeps what it read this long.
@@ -61,6 +68,13 @@ class Venue:
     active: bool
     created_at: float
     stay: int = 7200  # seconds a visit lasts when nobody replies 离场
+    rotate: str = ""  # "daily": a temporary QR a day (scene `venue:<id>~<token>`), shown at a stable URL
+    code_token: str = ""  # the current day's token, for a rotating venue
+    code_day: str = ""  # the Shanghai date (YYYYMMDD) that token is for
+    code_ticket: str = ""  # WeChat's ticket of that day's QR (showqrcode)
+
+    def scene_for(self, token: str) -> str:
+        return f"{self.scene}{ROTATED}{token}"
 
 
 DEFAULT_STAY = 7200
@@ -116,12 +130,24 @@ class VenueRegistry:
     # -- venues ----------------------------------------------------------------------------------------
 
     async def add(self, scene: str, name: str, address: str, ticket: str, url: str, now: float,
-                  stay: int = DEFAULT_STAY) -> Venue:
+                  stay: int = DEFAULT_STAY, rotate: str = "") -> Venue:
         await self.redis.hset(self.keys.venue(scene), mapping={
             "name": name, "address": address, "ticket": ticket, "url": url, "active": "1", "created_at": repr(now),
-            "stay": str(stay)})
+            "stay": str(stay), "rotate": rotate})
         await self.redis.sadd(self.keys.venues(), scene)
-        return Venue(scene, name, address, ticket, url, True, now, stay)
+        return Venue(scene, name, address, ticket, url, True, now, stay, rotate)
+
+    async def renewing(self, scene: str) -> bool:
+        """This worker, alone for 30 s, makes a rotating venue's next code."""
+        return bool(await self.redis.set(self.keys.of_service("venue-codes", f"renewing:{scene}"), b"1", nx=True,
+                                         ex=30))
+
+    async def set_code(self, scene: str, token: str, day: str, ticket: str) -> None:
+        """The day's code of a rotating venue; the one before is retired at once."""
+        await self.redis.hset(self.keys.venue(scene), mapping={"code_token": token, "code_day": day,
+                                                              "code_ticket": ticket})
+        await self.redis.delete(self.keys.of_service("venue-codes", f"renewing:{scene}"))
+        self._cache.pop(scene, None)
 
     async def get(self, scene: str, cached: bool = True) -> Venue | None:
         """The venue, as read at most VENUE_CACHE_SECONDS ago (cached=False: as it is now)."""
@@ -136,7 +162,8 @@ class VenueRegistry:
         text = {k.decode(): v.decode() for k, v in stored.items()}
         venue = Venue(scene, text["name"], text.get("address", ""), text.get("ticket", ""), text.get("url", ""),
                       text.get("active") == "1", float(text.get("created_at", "0")),
-                      int(text.get("stay", DEFAULT_STAY)))
+                      int(text.get("stay", DEFAULT_STAY)), text.get("rotate", ""), text.get("code_token", ""),
+                      text.get("code_day", ""), text.get("code_ticket", ""))
         self._cache[scene] = (venue, read_at)
         return venue
 

@@ -11,6 +11,7 @@ import re
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import zxingcpp
@@ -429,3 +430,44 @@ async def test_the_contacts_of_a_case_are_those_whose_stays_overlapped_its_own(
     assert sorted(r["doc_no"] for r in rows) == sorted([b_doc, adult(13), AGE_6])
     audit = await healthbot("admin", "audit", "--config", str(config_for(bot, tmp_path)))
     assert "export" in audit.stdout and "疾控流调 2026-120号 (3 records)" in audit.stdout
+
+
+async def test_a_rotated_venue_shows_todays_code_and_refuses_yesterdays(bot: Bot, clock: SettableClock,
+                                                                        tmp_path: Path) -> None:
+    done = await healthbot("admin", "venue", "add", "地铁国贸站", "--rotate", "daily", "--config",
+                           str(config_for(bot, tmp_path)))
+    assert done.returncode == 0 and "a new code every day" in done.stdout, done.stderr
+    scene = re.search(rf"{SCENE_PREFIX}\S+", done.stdout).group(0)  # type: ignore[union-attr]
+    screen = urlsplit(re.search(r"screen: (\S+)", done.stdout).group(1))  # type: ignore[union-attr]
+
+    async def shown_scene() -> str:
+        page = await (await bot.client.get(f"/venue-code?{screen.query}")).text()
+        assert "地铁国贸站" in page and "请使用微信扫一扫登记" in page
+        png = await (await bot.client.get(f"/venue-code.png?{screen.query}")).read()
+        [url] = [found.text for found in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))]
+        [found] = [q["scene"] for q in bot.standin.qrcodes.values() if q["url"] == url]
+        return found
+
+    today = await shown_scene()
+    assert today.startswith(scene + "~") and await shown_scene() == today  # stable within the day
+    user = "oVenue_0201"
+    await full_claim(bot, user)
+    assert stamped(bot, await bot.push(bot.sim.event(user, "SCAN", today)))
+
+    async def recorded() -> int:
+        now = clock.time()
+        return len(await bot.services.venues.entries(scene, now - 2 * 86400, now, now))
+
+    assert await recorded() == 1
+    clock.advance(86400)  # the next day: the screen shows a new code
+    tomorrow = await shown_scene()
+    assert tomorrow != today and tomorrow.startswith(scene + "~")
+    refused = await bot.push(bot.sim.event(user, "SCAN", today, create_time=int(clock.time())))
+    assert refused["Content"] == "该场所码已更新，请扫描现场最新场所码"
+    assert await recorded() == 1  # nothing recorded
+    assert "该场所码已更新" in (await bot.push(bot.sim.event(user, "SCAN", scene, create_time=int(clock.time()) + 1)
+                                           ))["Content"]  # the bare scene of a rotating venue is no code either
+    assert stamped(bot, await bot.push(bot.sim.event(user, "SCAN", tomorrow, create_time=int(clock.time()) + 2)))
+    assert await recorded() == 2
+    forged = await bot.client.get("/venue-code", params={"t": screen.query.removeprefix("t=") + "x"})
+    assert forged.status == 403

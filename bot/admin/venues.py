@@ -7,6 +7,7 @@ from pathlib import Path
 from bot.domain.clock import parse_duration
 from bot.domain.render import Poster, render_poster
 from bot.engine.services import Services
+from bot.usecases.venue_codes import screen_link, todays_code
 from storage.venues import DEFAULT_STAY, Venue, new_scene
 
 NAME_LIMIT, ADDRESS_LIMIT = 40, 80
@@ -39,6 +40,16 @@ def parse_stay(text: str) -> int:
     if not STAY_LIMITS[0] <= seconds <= STAY_LIMITS[1]:
         raise BadVenue(f"--stay {text} is outside 10m to 24h")
     return seconds
+
+
+async def add_rotating_venue(services: Services, name: str, address: str, stay: int = DEFAULT_STAY
+                             ) -> tuple[Venue, str]:
+    """A venue whose QR is renewed daily (WeChat's temporary codes): no poster to print, but a stable URL for a
+    screen at the door. Today's code is made at once, so a refusal from WeChat shows here."""
+    check_venue(name, address)
+    venue = await services.venues.add(new_scene(), name, address, "", "", services.clock.time(), stay, "daily")
+    venue = await todays_code(services, venue)
+    return venue, screen_link(services, venue)
 
 
 async def add_venue(services: Services, name: str, address: str, folder: Path, stay: int = DEFAULT_STAY

@@ -163,9 +163,20 @@ def cmd_audit(args: argparse.Namespace) -> None:
 
 def cmd_venue(args: argparse.Namespace) -> None:
     async def work(services: Services) -> int:
-        from bot.admin.venues import BadVenue, add_venue, parse_stay
+        from bot.admin.venues import BadVenue, add_rotating_venue, add_venue, parse_stay
         from bot.wechat.api import WeChatAPIError
 
+        if args.action == "add" and args.rotate:
+            try:
+                venue, link = await add_rotating_venue(services, args.name.strip(), args.address.strip(),
+                                                       parse_stay(args.stay))
+            except BadVenue as exc:
+                return fail(f"{exc}; nothing was stored")
+            except WeChatAPIError as exc:
+                return fail(f"WeChat refused today's QR code: {exc}; the venue is stored, its screen retries", 1)
+            print(f"venue {venue.scene}  {venue.name}  (a new code every day; a visit without 离场 lasts "
+                  f"{venue.stay // 60} min)\nscreen: {link}")
+            return 0
         if args.action == "add":
             try:
                 venue, poster = await add_venue(services, args.name.strip(), args.address.strip(), Path(args.out),
@@ -184,7 +195,8 @@ def cmd_venue(args: argparse.Namespace) -> None:
             return 0
         venues = await services.venues.all()
         for venue in venues:
-            print(f"{venue.scene}  {'active  ' if venue.active else 'disabled'}  {venue.name}  {venue.address}")
+            kind = "daily   " if venue.rotate else "printed "
+            print(f"{venue.scene}  {'active  ' if venue.active else 'disabled'}  {kind}{venue.name}  {venue.address}")
         if not venues:
             print("no venues yet: add one with `healthbot admin venue add NAME ADDRESS`")
         return 0
@@ -352,6 +364,8 @@ def _venue_commands(admin: Any) -> None:
     venue_add.add_argument("name")
     venue_add.add_argument("--address", default="")
     venue_add.add_argument("--out", default="posters", help="folder for the poster PNG")
+    venue_add.add_argument("--rotate", choices=["daily"], help="a new QR every day (temporary codes, shown by a "
+                           "stable URL on a screen) instead of a printed permanent one")
     venue_add.add_argument("--stay", default="2h",
                            help="how long a visit lasts when nobody replies 离场: 2h, 90m, 1h30m")
     command(venue, "list", cmd_venue, "list venues")

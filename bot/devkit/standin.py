@@ -187,14 +187,24 @@ def create_standin(app_id: str, app_secret: str) -> web.Application:
             return refusal
         body = json.loads(await request.read())
         scene = body.get("action_info", {}).get("scene", {}).get("scene_str")
-        if body.get("action_name") != "QR_LIMIT_STR_SCENE" or not isinstance(scene, str) or not 1 <= len(scene) <= 64:
+        action = body.get("action_name")
+        if action not in ("QR_LIMIT_STR_SCENE", "QR_STR_SCENE") or not isinstance(scene, str) \
+                or not 1 <= len(scene) <= 64:
             return _error(40053, "invalid action info")
-        if len(state.qrcodes) >= PERMANENT_QR_LIMIT:
+        expires = body.get("expire_seconds", 60)
+        if action == "QR_STR_SCENE" and (not isinstance(expires, int) or not 60 <= expires <= 2_592_000):
+            return _error(40053, "invalid expire_seconds")
+        if action == "QR_LIMIT_STR_SCENE" and sum(1 for q in state.qrcodes.values() if not q.get("expires")) \
+                >= PERMANENT_QR_LIMIT:
             return _error(45030, "permanent qrcode count limit")
         ticket = secrets.token_urlsafe(32)
         url = f"http://weixin.qq.com/q/{secrets.token_urlsafe(16)}"
-        state.qrcodes[ticket] = {"scene": scene, "url": url}
-        return web.json_response({"ticket": ticket, "url": url})
+        state.qrcodes[ticket] = {"scene": scene, "url": url,
+                                 **({"expires": str(time.time() + expires)} if action == "QR_STR_SCENE" else {})}
+        answer: dict[str, object] = {"ticket": ticket, "url": url}
+        if action == "QR_STR_SCENE":
+            answer["expire_seconds"] = expires
+        return web.json_response(answer)
 
     async def showqrcode(request: web.Request) -> web.Response:
         """The image WeChat serves for a ticket: a QR of the ticket's url, which WeChat's scanner resolves."""

@@ -11,11 +11,13 @@ from bot.web.common import PageRoutes
 from bot.web.face import FacePages
 from bot.web.live import LivePages
 from bot.web.scan import ScanPage
+from bot.web.venue_code import VenueScreen
 from bot.web.verify import VerifyPage
 
 
 def install(app: web.Application, dispatcher: Dispatcher) -> None:
     services = dispatcher.services
     routes = PageRoutes(app, services)
-    for pages in (ScanPage(services), VerifyPage(services), LivePages(services), FacePages(dispatcher)):
+    for pages in (ScanPage(services), VerifyPage(services), LivePages(services), FacePages(dispatcher),
+                  VenueScreen(services)):
         pages.install(routes)

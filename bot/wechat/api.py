@@ -221,6 +221,12 @@ class WeChatAPI:
                                                           "action_info": {"scene": {"scene_str": scene}}})
         return str(data["ticket"]), str(data.get("url", ""))
 
+    async def create_temporary_qrcode(self, scene: str, seconds: int) -> tuple[str, str]:
+        """A temporary parametric QR (QR_STR_SCENE, at most 30 days): its (ticket, url)."""
+        data = await self.call("/cgi-bin/qrcode/create", {"expire_seconds": seconds, "action_name": "QR_STR_SCENE",
+                                                          "action_info": {"scene": {"scene_str": scene}}})
+        return str(data["ticket"]), str(data.get("url", ""))
+
     async def qrcode_image(self, ticket: str) -> bytes:
         """The QR image for a ticket (showqrcode needs no access_token)."""
         url = self.settings.showqrcode_url or (
