@@ -57,10 +57,10 @@ async def measure(url: str, users: int) -> None:
                 "张小三", "resident_id", fixture_id("11010519800101", n), f"138{n:08d}")
             index, sealed = vault.index("doc", f"resident_id:{person.doc_number}"), seal_person(vault, openid, person)
             for visit in range(5):
-                entry = venues.holder_entry(openid, sealed, venues.new_visit())
-                await venues.record(scenes[(n + visit) % 20], index, entry, now + n + visit * 600)
+                await venues.record_holder(scenes[(n + visit) % 20], openid, index, sealed, venues.new_visit(),
+                                           now + n + visit * 600)
         entry_bytes = 0
-        for pattern in (f"{prefix}:v:*:in:*", f"{prefix}:d:*:visits:*"):
+        for pattern in (f"{prefix}:v:*:in:*", f"{prefix}:d:*:visits", f"{prefix}:u:*:traced:*"):
             async for key in redis.scan_iter(match=pattern, count=1000):
                 entry_bytes += int(await redis.memory_usage(key, samples=0) or 0)
         print(f"bytes per venue entry={entry_bytes / (5 * users):,.0f} ({5 * users} entries at 20 venues)")

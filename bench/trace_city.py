@@ -1,5 +1,5 @@
 """`trace contacts` and `trace venue` at a city's scale: DAYS × PER_DAY entries over VENUES venues, written
-through the storage layer's own path (VenueRegistry.record, the writes a scan's turn carries), and a case
+through the storage layer's own path (VenueRegistry.record_holder, the writes a scan's turn carries), and a case
 with 30 visits.
 
     python -m bench.trace_city [--days 28] [--per-day 200000] [--venues 2000] [--people 400000] [--workers 2]
@@ -73,7 +73,7 @@ async def load_part(config: str, scenes: list[str], people: int, days: int, per_
                 openid, index, sealed = persons[rng.choice(chosen)]
                 scene = scenes[0] if rng.random() < BUSIEST_SHARE else rng.choice(scenes)
                 at = start + rng.random() * 14 * 3600
-                batch.append(venues.record(scene, index, venues.holder_entry(openid, sealed, venues.new_visit()), at))
+                batch.append(venues.record_holder(scene, openid, index, sealed, venues.new_visit(), at))
                 if len(batch) == CONCURRENCY:
                     await asyncio.gather(*batch)
                     written, batch = written + len(batch), []
@@ -100,7 +100,7 @@ async def the_case(config: str, scenes: list[str], days: int, rng: random.Random
             scene = scenes[0] if n < 2 else rng.choice(scenes)
             at = day_start(now, 1 + n * (days - 1) // CASE_VISITS) + rng.random() * 12 * 3600
             visit = venues.new_visit()
-            await venues.record(scene, index, venues.holder_entry(openid, sealed, visit), at)
+            await venues.record_holder(scene, openid, index, sealed, visit, at)
             if n % 3 == 0:
                 await services.writer.apply(venues.exit_writes(scene, visit, at, at + 40 * 60))
             if n == 0:
@@ -198,7 +198,7 @@ async def measure(config: str, args: argparse.Namespace) -> None:
     after = await used_memory(config)
     entries = written + CASE_VISITS
     print(f"loaded {entries:,} entries ({args.days} days x {args.per_day:,} over {args.venues:,} venues, "
-          f"{args.people:,} people) in {load_s:.0f} s through VenueRegistry.record")
+          f"{args.people:,} people) in {load_s:.0f} s through VenueRegistry.record_holder")
     print(f"Redis memory: {(after - before) / entries:.0f} bytes per entry ({(after - before) / 2**20:,.0f} MiB)")
     contacts_s, venue_s, found, in_hour = await timed(config, case_no, scenes[0], hour, args.days)
     print(f"trace contacts, {CASE_VISITS} visits, overlap 30 min: {contacts_s * 1000:.0f} ms in-process, "

@@ -207,10 +207,13 @@ class Keys:
         """离场 of one venue's entries of one day: visit id -> when it ended (the entries' key, :out: for :in:)."""
         return f"{self.prefix}:v:{{{scene}}}:out:{day}"
 
-    def visits(self, doc_index: str, day: str) -> str:
-        """The venues a document was registered at on one day (YYYYMMDD, Shanghai), as scene|id scored by the
-        time, for a person trace."""
-        return f"{self.prefix}:d:{{{doc_index}}}:visits:{day}"
+    def visits(self, doc_index: str) -> str:
+        """The venues a document was registered at, as scene|visit scored by the time, for a person trace."""
+        return f"{self.prefix}:d:{{{doc_index}}}:visits"
+
+    def traced(self, openid: str, tag: str) -> str:
+        """The person a holder's 场所码 entries name (storage.venues.identity_write), by a tag of the document."""
+        return self._user(openid, "traced:" + tag)
 
     def last_venue(self, openid: str) -> str:
         """The venue a user scanned last, for a while: 「为亲属登记」 registers relatives there."""

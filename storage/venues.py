@@ -4,21 +4,25 @@ Keys, each under one hash tag so every write is slot-local on a cluster:
 - `{p}:v:{scene}:info`: the venue (name, address, ticket, status);
 - `{p}:venues`: the set of scenes;
 - `{p}:v:{scene}:in:YYYYMMDD`: that day's entries (Shanghai date), a sorted set scored by time: a window query
-  reads only this venue's days, never the keyspace. A holder's own entry is `HOLDER openid|id|` and their
-  person as their profile holds it, sealed under the openid (`holder_entry`); a relative's is a record sealed
-  for the venue (`sealed_entry`). Either way, names and documents are ciphertext;
-- `{p}:d:{doc_index}:visits:YYYYMMDD`: a document's entries of one day as `scene|id` (no personal data), for
-  a person trace.
+  reads only this venue's days, never the keyspace. A holder's own entry is `HOLDER openid|visit|doc12`
+  (`holder_entry`), short enough for Redis's compact encoding; their person, as their profile holds it (sealed
+  under the openid), is kept once per person and document in `{p}:u:{openid}:traced:doc12` for as long as
+  their newest entry (`identity_write`), and survives 注销 as the entries do. A relative's entry is a record
+  sealed for the venue (`sealed_entry`). Either way, names and documents are ciphertext;
+- `{p}:v:{scene}:out:YYYYMMDD`: 离场, visit id -> when it ended;
+- `{p}:d:{doc_index}:visits`: a document's entries as `scene|visit` (no personal data), one sorted set for all
+  its days, for a person trace and 时空伴随.
 
-Both sorted sets are scored by the whole second, as a trace shows the time. A person's visits stay a listpack
-(up to 128 members), which Redis walks on every insert, and an integer score there is read without parsing
-a float's text at each step; a float's repr is costly on our side too. Entries of one second are ordered by
-member, not by arrival.
+The sorted sets are scored by the whole second, as a trace shows the time. Small ones stay listpacks, which
+Redis walks on every insert, and an integer score there is read without parsing a float's text at each step;
+a float's repr is costly on our side too. Entries of one second are ordered by member, not by arrival.
 
-An entry is four writes (ZADD and EXPIREAT on each day's key). On one node the scan's turn writes them in the
-script that ends it; on a cluster, one script per slot, sent together. Each day's keys expire `retention`
-after that day ends, so nothing outlives the retention by more than a day; reads never list what is older
-than the retention.
+On one node the scan's turn writes an entry in the script that ends it; on a cluster, one script per slot,
+sent together. A venue's day keys expire `retention` after that day ends; a document's visits drop what is
+older than that at each write, and expire with its newest; so nothing outlives the retention by more than a
+day, and reads never list what is older than the retention.
+
+Measured at a city's scale by `bench/trace_city.py` (docs/capacity.md).
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ VENUE_CACHE_SECONDS = 10
 VENUE_CACHE_ENTRIES = 10_000  # ~1 KB each
 _SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOLDER = b"\x02"  # first byte of a holder's own entry; a sealed record starts with vault.VERSION
+IDENTITY_TAG = 12  # characters of the document index a holder's entry names its identity by
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,11 +186,17 @@ class VenueRegistry:
 
     # -- entries ---------------------------------------------------------------------------------------
 
-    def holder_entry(self, openid: str, sealed_person: bytes, visit: str) -> bytes:
-        """A holder's own entry: their person as their profile holds it (storage.profiles.seal_person), so a
-        scan neither opens nor seals it. The visit id keeps a second visit a second member, and names the
-        visit for 离场. The openid is in the clear, as it is in the holder's key names and holder sets."""
-        return HOLDER + f"{openid}|{visit}|".encode() + sealed_person
+    def holder_entry(self, openid: str, doc_index: str, visit: str) -> bytes:
+        """A holder's own entry: who (the openid, in the clear as in the holder's key names and holder sets),
+        which visit (a second visit is a second member; 离场 names it) and which of their identities
+        (`identity_write`). Under 64 bytes, so a venue's quieter days stay in Redis's compact encoding."""
+        return HOLDER + f"{openid}|{visit}|{doc_index[:IDENTITY_TAG]}".encode()
+
+    def identity_write(self, openid: str, doc_index: str, sealed_person: bytes, at: float) -> Write:
+        """The person a holder's entries name, as their profile holds it (storage.profiles.seal_person: a scan
+        neither opens nor seals it), kept while their newest entry is: one copy per person, not per entry."""
+        return Write("SET", self.keys.traced(openid, doc_index[:IDENTITY_TAG]),
+                     (sealed_person, "EXAT", _day_end(int(at)) + self.retention))
 
     @staticmethod
     def new_visit() -> str:
@@ -207,11 +218,12 @@ class VenueRegistry:
         the visit (`scene|visit id`) in the document's day, each day's key expiring `retention` after that day
         ends, so nothing is kept more than a day past the retention."""
         second, day = int(at), _day(int(at))
-        entries, visits = self.keys.venue_entries(scene, day), self.keys.visits(doc_index, day)
+        entries, visits = self.keys.venue_entries(scene, day), self.keys.visits(doc_index)
         gone = _day_end(second) + self.retention
         return [Write("ZADD", entries, (second, entry)),
                 Write("EXPIREAT", entries, (gone,)),
                 Write("ZADD", visits, (second, f"{scene}|{visit or unique_token()}")),
+                Write("ZREMRANGEBYSCORE", visits, ("-inf", f"({second - self.retention - DAY}")),
                 Write("EXPIREAT", visits, (gone,))]
 
     async def exit_of(self, scene: str, visit: str, entered_at: float) -> float | None:
@@ -238,9 +250,16 @@ class VenueRegistry:
         state, scene, visit, entered = [*stored.decode().split("|"), "", "", ""][:4]
         return LastVenue(state, scene, visit, float(entered or 0))
 
-    async def record(self, scene: str, doc_index: str, entry: bytes, at: float) -> None:
+    async def record(self, scene: str, doc_index: str, entry: bytes, at: float, visit: str = "") -> None:
         """An entry written now (a scan's turn carries `entry_writes` instead)."""
-        await self._writer.apply(self.entry_writes(scene, doc_index, entry, at))
+        await self._writer.apply(self.entry_writes(scene, doc_index, entry, at, visit))
+
+    async def record_holder(self, scene: str, openid: str, doc_index: str, sealed_person: bytes, visit: str,
+                            at: float) -> None:
+        """A holder's own entry written now, with the identity it names."""
+        await self._writer.apply([*self.entry_writes(scene, doc_index, self.holder_entry(openid, doc_index, visit),
+                                                     at, visit),
+                                  self.identity_write(openid, doc_index, sealed_person, at)])
 
     async def entries(self, scene: str, start: float, end: float, now: float, stay: int = DEFAULT_STAY
                       ) -> list[Entry]:
@@ -251,8 +270,9 @@ class VenueRegistry:
         for key, low, high in self._days(lambda day: self.keys.venue_entries(scene, day), start, end, now):
             members = await self.redis.zrangebyscore(key, low, high, withscores=True)
             exits = await self.redis.hgetall(key.replace(":in:", ":out:", 1)) if members else {}
+            identities = await self._identities([m for m, _ in members if m[:1] == HOLDER])
             for member, at in members:
-                record = self._record(scene, member)
+                record = self._record(scene, member, identities)
                 left = exits.get(record.get("v", "").encode())
                 found.append(Entry(scene, at, record, float(left) if left else at + stay, left is not None))
         return found
@@ -267,22 +287,38 @@ class VenueRegistry:
             yield key(day.strftime("%Y%m%d")), start, end
             day += timedelta(days=1)
 
-    def _record(self, scene: str, entry: bytes) -> dict[str, str]:
+    async def _identities(self, members: list[bytes]) -> dict[bytes, bytes]:
+        """The sealed persons holder entries name, read together (a pipeline: their keys are on users' slots)."""
+        wanted = sorted({m.split(b"|", 2)[0][1:] + b"|" + m.split(b"|", 2)[2] for m in members
+                         if m[:1] == HOLDER and m.count(b"|") == 2 and m.split(b"|", 2)[2][:1] != b"\x01"})
+        if not wanted:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for who in wanted:
+                openid, _, tag = who.decode().partition("|")
+                pipe.get(self.keys.traced(openid, tag))
+            found = await pipe.execute()
+        return {who: sealed for who, sealed in zip(wanted, found, strict=True) if sealed is not None}
+
+    def _record(self, scene: str, entry: bytes, identities: dict[bytes, bytes]) -> dict[str, str]:
         if entry[:1] != HOLDER:
             return self.vault.open_json(entry, context=f"entry:{scene}")  # type: ignore[no-any-return]
         raw_openid, _, rest = entry[1:].partition(b"|")
         openid = raw_openid.decode()
-        visit, _, sealed = rest.partition(b"|")
+        visit, _, tail = rest.partition(b"|")
+        # An entry written before identities were kept apart carries the sealed person itself.
+        sealed = tail if tail[:1] == b"\x01" else identities.get(raw_openid + b"|" + tail)
+        if sealed is None:  # its identity has expired with the retention: nothing to show
+            return {"o": openid, "n": "", "t": "", "d": "", "p": "", "r": "", "v": visit.decode()}
         person = open_person(self.vault, openid, sealed)
         return {"o": openid, "n": person.name, "t": person.doc_type, "d": person.doc_number, "p": person.phone,
                 "r": "", "v": visit.decode()}
 
     async def visits(self, doc_index: str, start: float, end: float, now: float) -> list[tuple[str, float, str]]:
         """(scene, time, visit id) of a document's entries in the window and the retention, oldest first."""
+        start, end = max(start, now - self.retention), min(end, now + DAY)
         found: list[tuple[str, float, str]] = []
-        for key, low, high in self._days(lambda day: self.keys.visits(doc_index, day), start, end, now):
-            members = await self.redis.zrangebyscore(key, low, high, withscores=True)
-            for member, at in members:
-                scene, _, visit = member.decode().partition("|")
-                found.append((scene, at, visit))
+        for member, at in await self.redis.zrangebyscore(self.keys.visits(doc_index), start, end, withscores=True):
+            scene, _, visit = member.decode().partition("|")
+            found.append((scene, at, visit))
         return found

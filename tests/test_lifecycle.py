@@ -54,7 +54,7 @@ async def test_deregistering_leaves_only_pseudonyms_and_expiring_keys(bot: Bot) 
     assert left
     for key in left:  # counters and limits outlive 注销 (issue: it must not reset them), each expiring
         assert (":seen:" in key or ":done:" in key or key.endswith((":lock", ":dialog-was", ":sms-sent"))
-                or ":tokens:" in key), key
+                or ":tokens:" in key or ":traced:" in key), key  # traced: the person 场所码 entries name
         assert await redis.ttl(key) in range(1, 10**9) or not await redis.exists(key), key  # expiring, or gone
     assert await bot.services.relatives.guardians(AGE_6) == 0
     index = bot.services.codes.profiles.doc_index("resident_id", ID)

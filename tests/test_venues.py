@@ -222,9 +222,10 @@ async def test_entries_expire_after_the_retention(bot: Bot, tmp_path: Path) -> N
     retention = services.settings.venues.retention_days * 86400
     day_keys = [k async for k in services.redis.scan_iter(match=f"{services.keys.prefix}:v:*:in:*")]
     assert len(day_keys) == 1
-    visit_keys = [k async for k in services.redis.scan_iter(match=f"{services.keys.prefix}:d:*:visits:*")]
-    assert len(visit_keys) == 1
-    for key in (day_keys[0], visit_keys[0]):  # the entry's day ends today: gone a retention after that
+    visit_keys = [k async for k in services.redis.scan_iter(match=f"{services.keys.prefix}:d:*:visits")]
+    identity_keys = [k async for k in services.redis.scan_iter(match=f"{services.keys.prefix}:u:*:traced:*")]
+    assert len(visit_keys) == 1 and len(identity_keys) == 1
+    for key in (day_keys[0], visit_keys[0], identity_keys[0]):  # the entry's day ends today: gone a retention after
         assert retention < await services.redis.ttl(key) <= retention + 86400
 
 
@@ -312,8 +313,7 @@ async def test_nothing_older_than_the_retention_is_listed_exported_or_notified(m
         await full_claim(bot, user, adult(30 + int(ago // 3600)))
         profile = await bot.services.codes.profiles.load(user)
         assert profile is not None
-        entry = venues.holder_entry(user, profile.sealed, venues.new_visit())
-        await venues.record(scene, profile.doc_index, entry, now - ago)
+        await venues.record_holder(scene, user, profile.doc_index, profile.sealed, venues.new_visit(), now - ago)
     config = config_for(bot, tmp_path)
     config.write_text(config.read_text("utf-8") + "\n[venues]\nretention_days = 1\n", "utf-8")
     fmt = "%Y-%m-%d %H:%M:%S"

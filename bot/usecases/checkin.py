@@ -50,8 +50,9 @@ async def check_in(ctx: Context, profile: Profile, venue: Venue, relative: Relat
     if relative is None:
         if not same:
             visit = services.venues.new_visit()
-            entry = services.venues.holder_entry(ctx.openid, profile.sealed, visit)
+            entry = services.venues.holder_entry(ctx.openid, profile.doc_index, visit)
             await ctx.write_with_turn(services.venues.entry_writes(venue.scene, profile.doc_index, entry, now, visit))
+            ctx.with_turn(services.venues.identity_write(ctx.openid, profile.doc_index, profile.sealed, now))
             ctx.with_turn(services.venues.last_venue_write(ctx.openid, "in", venue.scene, venue.stay, visit, now))
             services.metrics.inc("healthbot_venue_entries_total", whose="self")
         stamp = ctx.render("venues/stamp.txt", venue=venue.name, time=day_minute(now))
