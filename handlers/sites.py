@@ -29,6 +29,7 @@ async def district_sites(ctx: Context) -> Reply:
 
 
 @router.message("location")
+@router.event("location_select")
 async def nearest_sites(ctx: Context) -> Reply:
     """The location is used for this answer only, never stored."""
     sites = ctx.services.plugin(SitesService)

@@ -48,6 +48,8 @@ async def test_a_location_gets_the_five_nearest_sites_in_order_of_distance(bot: 
     for name, shown in names:
         assert abs(float(shown) - haversine_km(HOME, places[name])) < 0.1
     assert "uri.amap.com/marker?position=" in reply and "不会保存" in reply
+    picked = await bot.say_xml(bot.sim.location_select("oSites_0002", HOME[1], HOME[0]))  # the menu's picker
+    assert re.findall(r"^\d\. (采样点\d\d)", picked, re.M) == expected, picked
 
 
 async def test_a_district_lists_its_sites_and_the_keyword_asks_for_a_location(bot: Bot, tmp_path: Path) -> None:

@@ -77,6 +77,14 @@ class Simulator:
     def image(self, openid: str, media_id: str, pic_url: str = "http://mmbiz.qpic.cn/simulated") -> str:
         return self.xml(openid, "image", {"PicUrl": pic_url, "MediaId": media_id, "MsgId": self.next_msg_id()})
 
+    def location_select(self, openid: str, lat: float, lng: float, key: str = "NEAREST_SITES") -> str:
+        """The menu's location picker (location_select): the chosen place nested in SendLocationInfo."""
+        flat = self.event(openid, "location_select", key)
+        picked = (f"<SendLocationInfo><Location_X>{lat}</Location_X><Location_Y>{lng}</Location_Y>"
+                  f"<Scale>15</Scale><Label>{_cdata('位置')}</Label><Poiname>{_cdata('')}</Poiname>"
+                  "</SendLocationInfo>")
+        return flat.replace("</xml>", picked + "</xml>")
+
     def location(self, openid: str, lat: float, lng: float) -> str:
         return self.xml(openid, "location", {
             "Location_X": str(lat), "Location_Y": str(lng), "Scale": "15", "Label": escape("位置"),

@@ -96,9 +96,15 @@ def _tree_fields(text: str) -> list[tuple[str, str]]:
         raise BadPush(f"malformed XML: {type(exc).__name__}") from None
     if root.tag != "xml" or len(root) == 0:
         raise BadPush("the root element must be <xml> with child elements")
-    # A field is text; one with children or attributes is not a field we can read: it reads as empty.
-    return [(child.tag, (child.text or "").strip() if len(child) == 0 and not child.attrib else "")
-            for child in root]
+    # A field is text; one with children or attributes is not a field we can read: it reads as empty. The
+    # location picker's event (location_select) is the exception: its SendLocationInfo's fields are read
+    # as the location message's.
+    fields = [(child.tag, (child.text or "").strip() if len(child) == 0 and not child.attrib else "")
+              for child in root]
+    picked = root.find("SendLocationInfo")
+    if picked is not None:
+        fields += [(f"Picked_{child.tag}", (child.text or "").strip()) for child in picked if len(child) == 0]
+    return fields
 
 
 def _fields(body: bytes) -> dict[str, str]:
@@ -144,17 +150,18 @@ def parse_inbound(body: bytes) -> Inbound:
     if msg_type == "voice" and recognition:
         # The account's speech recognition wrote down what was said: answer it as if it had been typed.
         msg_type, content = "text", recognition.rstrip("。")
-    where = _location(data) if msg_type == "location" else None
+    where = _location(data) if msg_type == "location" else _location(data, "Picked_") \
+        if event == "location_select" else None
     media = data.get("MediaId", "") if msg_type == "image" else ""
     media = media if MEDIA_ID_RE.fullmatch(media) else ""  # not one WeChat makes: as if there were none
     return Inbound(openid, data["ToUserName"], create_time, msg_type, msg_id, content or "", event,
                    data.get("EventKey", ""), location=where, media_id=media)
 
 
-def _location(data: dict[str, str]) -> tuple[float, float] | None:
+def _location(data: dict[str, str], prefix: str = "") -> tuple[float, float] | None:
     """(longitude, latitude) from Location_Y and Location_X, or None when they are not a place on Earth."""
     try:
-        lng, lat = float(data.get("Location_Y", "")), float(data.get("Location_X", ""))
+        lng, lat = float(data.get(f"{prefix}Location_Y", "")), float(data.get(f"{prefix}Location_X", ""))
     except ValueError:
         return None
     return (lng, lat) if -180 <= lng <= 180 and -85 <= lat <= 85 else None
