@@ -430,6 +430,12 @@ async def test_the_contacts_of_a_case_are_those_whose_stays_overlapped_its_own(
     assert sorted(r["doc_no"] for r in rows) == sorted([b_doc, adult(13), AGE_6])
     audit = await healthbot("admin", "audit", "--config", str(config_for(bot, tmp_path)))
     assert "export" in audit.stdout and "疾控流调 2026-120号 (3 records)" in audit.stdout
+    told = await trace(bot, tmp_path, "contacts", "--doc-type", "resident_id", "--doc-no", ID, "--days", "1",
+                       "--notify", "exposure")
+    assert "国贸商城: notified 1 followers" in told and "人民医院: notified 1 followers" in told
+    notices = {m["touser"]: m["text"]["content"] for m in bot.standin.messages
+               if "【健康提示】" in m.get("text", {}).get("content", "")}
+    assert set(notices) == {b, g} and "李*宝（子女）" in notices[g]  # the guardian, for the child too
 
 
 async def test_a_rotated_venue_shows_todays_code_and_refuses_yesterdays(bot: Bot, clock: SettableClock,
