@@ -166,27 +166,22 @@ def cmd_venue(args: argparse.Namespace) -> None:
         from bot.admin.venues import BadVenue, add_rotating_venue, add_venue, parse_stay
         from bot.wechat.api import WeChatAPIError
 
-        if args.action == "add" and args.rotate:
-            try:
-                venue, link = await add_rotating_venue(services, args.name.strip(), args.address.strip(),
-                                                       parse_stay(args.stay))
-            except BadVenue as exc:
-                return fail(f"{exc}; nothing was stored")
-            except WeChatAPIError as exc:
-                return fail(f"WeChat refused today's QR code: {exc}; the venue is stored, its screen retries", 1)
-            print(f"venue {venue.scene}  {venue.name}  (a new code every day; a visit without 离场 lasts "
-                  f"{venue.stay // 60} min)\nscreen: {link}")
-            return 0
         if args.action == "add":
+            name, address = args.name.strip(), args.address.strip()
             try:
-                venue, poster = await add_venue(services, args.name.strip(), args.address.strip(), Path(args.out),
-                                                parse_stay(args.stay))
+                stay = parse_stay(args.stay)
+                if args.rotate:
+                    venue, link = await add_rotating_venue(services, name, address, stay)
+                    shown = f"a new code every day; a visit without 离场 lasts {venue.stay // 60} min)\nscreen: {link}"
+                else:
+                    venue, poster = await add_venue(services, name, address, Path(args.out), stay)
+                    shown = f"a visit without 离场 lasts {venue.stay // 60} min)\nposter: {poster}"
             except BadVenue as exc:
                 return fail(f"{exc}; nothing was stored")
             except WeChatAPIError as exc:
-                return fail(f"WeChat refused the venue's QR code: {exc}", 1)
-            print(f"venue {venue.scene}  {venue.name}  (a visit without 离场 lasts {venue.stay // 60} min)\n"
-                  f"poster: {poster}")
+                stored = "; the venue is stored, and its screen asks again" if args.rotate else ""
+                return fail(f"WeChat refused the venue's QR code: {exc}{stored}", 1)
+            print(f"venue {venue.scene}  {venue.name}  ({shown}")
             return 0
         if args.action == "disable":
             if not await services.venues.disable(args.scene):
