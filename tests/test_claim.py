@@ -10,6 +10,7 @@ import pytest
 import zxingcpp
 from PIL import Image
 
+from bot.domain.colours import INKS
 from tests.conftest import Bot, BotFactory
 from tests.journeys import (
     ID,
@@ -156,7 +157,7 @@ async def test_operator_colour_shows_on_the_next_image(bot: Bot) -> None:
     reply = await bot.push(bot.sim.text(user, "防疫健康信息码"))
     assert reply["Image"]["MediaId"] != first["Image"]["MediaId"]
     image = Image.open(io.BytesIO(bot.standin.media[reply["Image"]["MediaId"]])).convert("RGB")
-    assert image.getpixel((5, 5)) == (229, 57, 53)  # the red title bar
+    assert image.getpixel((5, 5)) == INKS["red"]  # the red title bar
 
 
 async def test_hmt_entry_passport_with_nationality(bot: Bot) -> None:

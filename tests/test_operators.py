@@ -8,6 +8,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from bot.domain.colours import INKS
 from bot.wechat.menu import validate_menu
 from tests.conftest import Bot
 from tests.helpers import RedisCutter, config_for, healthbot
@@ -53,7 +54,7 @@ async def test_status_import_reports_bad_rows_and_keeps_going(bot: Bot, tmp_path
                  "line 7: reason code 'quarantined' is not in the catalogue ([reasons]: contact,"):
         assert line in done.stderr
     assert "(100%)" in done.stderr
-    assert title_bar(bot, await bot.push(bot.sim.text(user, "防疫健康信息码"))) == (229, 57, 53)
+    assert title_bar(bot, await bot.push(bot.sim.text(user, "防疫健康信息码"))) == INKS["red"]
 
 
 async def test_an_import_file_that_cannot_be_read_is_one_line_and_imports_nothing(bot: Bot, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import zxingcpp
 from PIL import Image
 
 from bot.domain.clock import SHANGHAI, SettableClock, to_minute, to_second
+from bot.domain.colours import INKS
 from bot.ops.config import new_key
 from tests.conftest import Bot, BotFactory
 from tests.helpers import config_for, healthbot
@@ -204,8 +205,8 @@ async def test_the_relatives_code_is_a_different_card(bot: Bot) -> None:
     index = bot.services.relatives.index(ELDER)
     await bot.services.status.change(index, "red", "manual", "operator", "operator:test")
     red = await bot.push(bot.sim.text(user, "查看亲属码 1"))
-    assert Image.open(io.BytesIO(bot.standin.media[red["Image"]["MediaId"]])).convert("RGB").getpixel((5, 5)) == (
-        229, 57, 53)
+    assert Image.open(io.BytesIO(bot.standin.media[red["Image"]["MediaId"]])).convert("RGB").getpixel((5, 5)) == \
+        INKS["red"]
     assert "没有这个编号的亲属" in await bot.say(user, "查看亲属码 5")
 
 
