@@ -13,7 +13,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from bot.domain.colours import HEALTH_COLOURS, INKS, ON_INKS, QR_INKS, SHAPES, WHITE, contrast
-from bot.domain.render import GREY, INK, STAMP_FILL, CodeCard, draw_shape, qr_mask
+from bot.domain.render import GREY, INK, STAMP_FILL, CodeCard, draw_shape, has_glyph, qr_mask
 from bot.rendering import Renderer, find_cjk_font
 from tests.conftest import Bot
 from tests.journeys import ID, full_claim
@@ -136,3 +136,21 @@ async def test_the_guards_page_shows_the_shape_beside_the_word(bot: Bot) -> None
         word = page.split('id="colour"', 1)[1].split(">", 1)[1].split("<", 1)[0]
         shown[colour] = (shape, word)
     assert shown == {"green": ("✓", "绿码"), "yellow": ("!", "黄码"), "red": ("✕", "红码")}
+
+
+async def test_a_name_with_the_middle_dot_masks_part_by_part_renders_and_binds_as_a_relative(
+        bot: Bot, renderer: Renderer) -> None:
+    from tests.journeys import bind, elder
+
+    user, name = "oAccess_0002", "阿依古丽·买买提"
+    await full_claim(bot, user)
+    await bind(bot, user, elder(21), name)
+    listed = await bot.say(user, "亲属码")
+    assert "阿**丽·买*提" in listed and name not in listed
+    relative = (await bot.services.relatives.list(user))[0]
+    assert relative.name == name
+    for ch in name:  # every character has a glyph in the font that draws it: nothing is drawn as □
+        assert has_glyph(renderer.font(20, renderer.owner(ch)), ch), ch
+    reply = await bot.push(bot.sim.text(user, "查看亲属码 1"))
+    _, page = await scan(bot, scan_path(bot, reply))
+    assert "阿**丽·买*提" in page and name not in page

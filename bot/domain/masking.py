@@ -24,11 +24,17 @@ def _mask_word(word: str) -> str:
     return word[0] + "*" * (len(word) - 2) + word[-1]
 
 
+NAME_DOT = "·"  # what normalize_name makes of 「•」 and the like (阿依古丽·买买提, 约翰·史密斯)
+
+
 def mask_name(name: str) -> str:
     """docs/domain.md §3. A Latin-script name is masked word by word (「J**n S***h」), so a guard can compare
-    its shape with a passport; a Chinese name per character."""
+    its shape with a passport; a name with the middle dot part by part, the dot kept (「阿**丽·买*提」); a
+    Chinese name per character."""
     if _latin(name):
         return " ".join(_mask_word(word) for word in name.split())
+    if NAME_DOT in name:
+        return NAME_DOT.join(_mask_word(part) if part else part for part in name.split(NAME_DOT))
     chars = list(name)
     n = len(chars)
     if n <= 1:
