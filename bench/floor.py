@@ -19,6 +19,7 @@ import re
 import struct
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -71,7 +72,12 @@ class Aes:
         return base64.b64encode(encryptor.update(body + bytes([pad]) * pad) + encryptor.finalize()).decode()
 
 
-def make_app(token: str, aes_key: str, app_id: str) -> web.Application:
+Guard = Callable[[str], Awaitable[bool]]
+
+
+def make_app(token: str, aes_key: str, app_id: str, guard: Guard | None = None) -> web.Application:
+    """`guard`: for the stateful floor (bench/floor_stateful.py), whether a push is new (its retry guard);
+    a retry is answered with an empty body, as WeChat allows."""
     aes = Aes(aes_key, app_id) if aes_key else None
 
     async def wechat(request: web.Request) -> web.Response:
@@ -103,6 +109,9 @@ def make_app(token: str, aes_key: str, app_id: str) -> web.Application:
         push = {child.tag: child.text or "" for child in root}
         if root.tag != "xml" or len(push) != len(root) or not push.get("FromUserName") or not push.get("MsgType"):
             raise web.HTTPBadRequest()
+        dedup_id = push.get("MsgId") or push["FromUserName"] + push.get("CreateTime", "")
+        if guard is not None and not await guard(dedup_id):
+            return web.Response(text="")
         reply = TEXT.format(to=cdata(push["FromUserName"]), frm=cdata(push.get("ToUserName", "")),
                             now=int(time.time()), content=cdata(REPLY))
         if aes is not None:
@@ -116,19 +125,28 @@ def make_app(token: str, aes_key: str, app_id: str) -> web.Application:
     return app
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def arguments(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=8300)
     parser.add_argument("--token", default="bench-token")
     parser.add_argument("--aes-key", default="")
     parser.add_argument("--app-id", default="wx2c2769f8efd9abc2")
-    args = parser.parse_args()
-    try:  # the event loop healthbot serve runs on, so the ratio compares like with like
+    return parser
+
+
+def use_uvloop() -> None:
+    """The event loop healthbot serve runs on, so the ratio compares like with like."""
+    try:
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     except ImportError:
         pass
+
+
+def main() -> None:
+    args = arguments(__doc__ or "").parse_args()
+    use_uvloop()
     web.run_app(make_app(args.token, args.aes_key, args.app_id), host="127.0.0.1", port=args.port, print=None)
 
 

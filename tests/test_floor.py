@@ -37,3 +37,43 @@ async def test_the_floor_answers_a_signed_push_and_refuses_the_rest(aes: bool) -
         assert (await client.post("/wechat", params=forged, data=push.body)).status == 403
         bomb = sim.sign('<!DOCTYPE x [<!ENTITY a "a">]><xml><FromUserName>o</FromUserName></xml>')
         assert (await client.post("/wechat", params=bomb.params, data=bomb.body)).status == 400
+
+
+STATEFUL = FLOOR.parent / "floor_stateful.py"
+
+
+def test_the_stateful_floor_imports_nothing_of_ours() -> None:
+    assert not re.search(r"^\s*(from|import)\s+(bot|handlers|storage)\b", STATEFUL.read_text(), re.M)
+
+
+async def test_the_stateful_floor_answers_once_and_a_retry_with_an_empty_body(prefix: str) -> None:
+    """Its one Redis round trip is the retry guard: the same MsgId again gets WeChat's empty answer."""
+    import asyncio
+    import os
+
+    from tests.helpers import free_port
+
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(STATEFUL), "--port", str(port), "--prefix", f"{prefix}:floor",
+        env={**os.environ, "PYTHONPATH": str(FLOOR.parent.parent)})
+    sim = Simulator("bench-token", "", APP_ID)
+    try:
+        import aiohttp
+
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/"):
+                        break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.05)
+            push = sim.sign(sim.text("oFloor_0002", "帮助", msg_id=424242))
+            first = await (await http.post(f"http://127.0.0.1:{port}/wechat", params=push.params,
+                                           data=push.body)).text()
+            again = await (await http.post(f"http://127.0.0.1:{port}/wechat", params=push.params,
+                                           data=push.body)).text()
+        assert "热门服务" in parse_reply(first)["Content"] and again == ""
+    finally:
+        process.terminate()
+        await process.wait()
