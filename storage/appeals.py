@@ -7,7 +7,7 @@ sorted sets of ticket numbers, trimmed to the retention as they are read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from storage.connection import RedisClient
 from storage.keys import Keys
@@ -114,18 +114,17 @@ class AppealStore:
                       text.get("colour", ""),
                       str(answer.get("note", "")), str(answer.get("colour", "")))
 
-    async def resolve(self, ticket: str, state: str, note: str, colour: str, at: float) -> bool:
-        """Answer an open appeal: False when it is not open (answered already, or gone)."""
-        appeal = await self.get(ticket)
-        if appeal is None:
-            return False
+    async def resolve(self, appeal: Appeal, state: str, note: str, colour: str, at: float) -> Appeal | None:
+        """Answer an open appeal (as `get` read it): the appeal answered, or None when it is not open any more
+        (answered meanwhile, or gone)."""
+        ticket = appeal.ticket
         answer = self.vault.seal_json({"note": note, "colour": colour}, f"appeal-answer:{ticket}")
         if not await self._resolve(keys=[self._key(ticket)], args=[state, repr(at), answer]):
-            return False
+            return None
         await self.redis.zrem(self.keys.of_service("appeals", "open"), ticket)
         if await self.redis.get(self._open_key(appeal.doc_index)) == ticket.encode():
             await self.redis.delete(self._open_key(appeal.doc_index))
-        return True
+        return replace(appeal, state=state, resolved_at=at, note=note, set_colour=colour)
 
     async def tickets(self, now: float, *, open_only: bool = False, openid: str = "") -> list[str]:
         """Ticket numbers, oldest first, within the retention: all, the open ones, or one account's."""

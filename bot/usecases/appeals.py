@@ -87,7 +87,8 @@ async def answer(services: Services, ticket: str, accept: bool, colour: str, not
         except UnknownReason as exc:
             raise CannotAnswer(str(exc)) from None
     now = services.clock.time()
-    if not await services.appeals.resolve(ticket, ACCEPTED if accept else REJECTED, note, colour, now):
+    answered = await services.appeals.resolve(appeal, ACCEPTED if accept else REJECTED, note, colour, now)
+    if answered is None:
         raise CannotAnswer(f"appeal {ticket} is {appeal.state} already: nothing changed")
     if asked is not None:
         await services.status.change_many([(appeal.doc_index, asked)])
@@ -95,6 +96,4 @@ async def answer(services: Services, ticket: str, accept: bool, colour: str, not
     await services.audit.append("answer", actor, appeal.doc_index[:24], repr(now),
                                 reason=f"{ticket} {ACCEPTED if accept else REJECTED}"
                                        f"{f', set {colour}' if colour else ''}")
-    answered = await services.appeals.get(ticket)
-    assert answered is not None  # noqa: S101 - just written
     return answered
