@@ -26,6 +26,7 @@ from PIL import Image
 from bot.app import NOTICES
 from bot.domain.clock import SHANGHAI, SettableClock
 from bot.usecases.cards import build_card, reason_line
+from bot.usecases.holders import find_holder, holder_facts
 from bot.usecases.notices import NoticeSender
 from tests.conftest import Bot, BotFactory, Upstream
 from tests.helpers import CHROMIUM, config_for, free_port, headless, healthbot, write_config
@@ -125,10 +126,13 @@ async def test_the_holders_code_shows_the_reason_and_the_guards_page_does_not(ma
     assert "密切接触者" in said and "居家健康监测" in said and "预计 12 月 15 日转绿" in said
     sent = bot.standin.media[reply["Image"]["MediaId"]]
     title = services.templates.render("cards/code_title.txt")
+    holder = await find_holder(services, HOLDER, index)
+    assert holder is not None
+    facts = await holder_facts(services, holder)
     with_reason = await services.renderer.render(await build_card(services, HOLDER, profile.person, index, status,
-                                                                  title=title))
+                                                                  title=title, facts=facts))
     without = await services.renderer.render(await build_card(services, HOLDER, profile.person, index,
-                                                              replace(status, code=""), title=title))
+                                                              replace(status, code=""), title=title, facts=facts))
     assert below_the_qr(sent) == below_the_qr(with_reason) != below_the_qr(without)  # the words are drawn
     status, page = await scan(bot, scan_path(bot, reply))
     assert status == 200 and headline(page) == "红码"

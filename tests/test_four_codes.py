@@ -13,7 +13,7 @@ from PIL import Image
 
 from bot.domain.clock import SHANGHAI, SettableClock
 from bot.usecases.cards import build_card
-from bot.usecases.holders import find_holder
+from bot.usecases.holders import find_holder, holder_facts
 from tests.conftest import Bot, BotFactory
 from tests.helpers import config_for, healthbot
 from tests.journeys import bind, elder, full_claim
@@ -62,7 +62,8 @@ async def test_a_relatives_card_and_the_guards_page_show_the_three_facts(bot: Bo
     status_now = await services.status.status(lambda: holder.person, index)
     card = await build_card(services, USER, holder.person, index, status_now,
                             title=services.templates.render("cards/relative_title.txt"),
-                            subtitle=(await _subtitle(bot)), whose="王*明", own=False)
+                            subtitle=(await _subtitle(bot)), whose="王*明",
+                            facts=await holder_facts(services, holder))
     assert card.facts == expected
     sent = bot.standin.media[reply["Image"]["MediaId"]]
     assert below_the_qr(sent) == below_the_qr(await services.renderer.render(card))  # drawn on the card

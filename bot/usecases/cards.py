@@ -12,7 +12,7 @@ from bot.engine.services import Services
 from bot.features.status import reason_templates
 from bot.upstreams.http import ProviderUnavailable
 from bot.upstreams.status import HealthStatus
-from bot.usecases.facts import fact_lines, facts_of
+from bot.usecases.facts import code_facts
 from bot.usecases.travel import combined_travel
 from bot.wechat.replies import Image, News, Reply, Text
 from storage.codes import CODE, COMBINED, CachedImage
@@ -51,7 +51,7 @@ async def code_image(ctx: Context, person: PersonOf, doc_index: str, *, subject:
         return status
     if services.settings.render.reply_as == "news" and travel is None:
         return await news_reply(ctx, doc_index, " · ".join(filter(None, [stamp, title])), status.colour)
-    facts = fact_lines(services, await facts_of(services, person(), doc_index, ctx.openid if subject == "self" else ""))
+    facts = await code_facts(services, person(), doc_index, ctx.openid if subject == "self" else "", ctx.read_hash)
     shown = "|".join([status.colour, status.code, repr(status.until), notice, stamp, travel.colour if travel else "",
                       *(travel.cities if travel else ()), *facts])
     cache_subject = f"{subject}:combined" if travel is not None else subject
@@ -87,14 +87,10 @@ def reason_line(services: Services, status: HealthStatus) -> str:
 
 async def build_card(services: Services, openid: str, person: Person, doc_index: str, status: HealthStatus, *,
                      title: str, subtitle: str = "", notice: str = "", kind: str = CODE,
-                     stamp: str = "", whose: str = "", facts: tuple[str, ...] | None = None,
-                     own: bool = True) -> CodeCard:
+                     stamp: str = "", whose: str = "", facts: tuple[str, ...] = ()) -> CodeCard:
     """`whose`: a relative's masked name, which every text on the card uses instead of 「您」. `facts`: 四码一屏's
-    lines when the caller has them; else read here, `own` saying whether it is the account's own code (its
-    verified travel card is one of the facts) or a relative's."""
+    lines (bot.usecases.facts.code_facts)."""
     colour = status.colour
-    if facts is None:
-        facts = fact_lines(services, await facts_of(services, person, doc_index, openid if own else ""))
     return CodeCard(
         title=title,
         status_word=services.templates.render("cards/status_word.txt", colour=colour),

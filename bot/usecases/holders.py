@@ -15,7 +15,7 @@ from bot.domain.offline import verify as verify_offline
 from bot.engine.services import Services
 from bot.upstreams.http import ProviderUnavailable
 from bot.upstreams.status import HealthStatus
-from bot.usecases.facts import fact_lines, facts_of
+from bot.usecases.facts import code_facts
 from storage import RedisError
 from storage.audit import pseudonym
 from storage.codes import Issued
@@ -94,7 +94,7 @@ async def status_now(services: Services, doc_index: str, holder: Holder | None) 
         if holder is not None:
             return await services.status.status(lambda: holder.person, doc_index)
         if services.status.local:
-            return await services.status.provider.status(lambda: _nobody(), doc_index)
+            return await services.status.provider.status(_nobody, doc_index)
     except (ProviderUnavailable, RedisError):
         pass
     return None
@@ -106,9 +106,7 @@ def _nobody() -> Person:
 
 async def holder_facts(services: Services, holder: Holder) -> tuple[str, ...]:
     """四码一屏's lines for the guard's page and `verify`: the same facts the holder's card shows."""
-    own = holder.relative is None
-    found = await facts_of(services, holder.person, holder.doc_index, holder.openid if own else "")
-    return fact_lines(services, found)
+    return await code_facts(services, holder.person, holder.doc_index, "" if holder.relative else holder.openid)
 
 
 async def colour_now(services: Services, doc_index: str, holder: Holder | None) -> str:

@@ -15,7 +15,7 @@ from bot.domain.tokens import TokenExpired, TokenInvalid
 from bot.engine.services import Services
 from bot.upstreams.status import HealthStatus
 from bot.usecases.cards import VIEW, build_card, proxy_line, reason_line
-from bot.usecases.holders import Holder, find_holder, status_now
+from bot.usecases.holders import Holder, find_holder, holder_facts, status_now
 from bot.web.common import PageRoutes, limited, page, too_many, within_limit
 from storage import RedisError
 
@@ -74,7 +74,7 @@ class LivePages:
             card = await build_card(self.services, holder.openid, holder.person, holder.doc_index, status,
                                     title=title, subtitle=self._subtitle(holder),
                                     whose=mask_name(holder.person.name) if holder.relative else "",
-                                    own=holder.relative is None)
+                                    facts=await holder_facts(self.services, holder))
             png = self.pictures[shown] = await self.services.renderer.render(card)
         return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "no-store"})
 
