@@ -41,8 +41,8 @@ if old == ARGV[1] then
 end
 redis.call('DEL', KEYS[1])
 if ARGV[1] ~= 'green' then
-  redis.call('HSET', KEYS[1], 'colour', ARGV[1], 'reason', ARGV[2], 'since', ARGV[3], 'until', ARGV[4],
-             'change', ARGV[5], 'updated_at', ARGV[3])
+  redis.call('HSET', KEYS[1], 'colour', ARGV[1], 'reason', ARGV[2], 'until', ARGV[4], 'change', ARGV[5],
+             'updated_at', ARGV[3])
 end
 redis.call('LPUSH', KEYS[2], ARGV[3] .. '|' .. ARGV[5] .. '|' .. old .. '|' .. ARGV[1] .. '|' .. ARGV[6])
 while true do
@@ -67,7 +67,6 @@ class StatusRecord:
     colour: str
     code: str = ""  # the reason's code in the catalogue
     text: str = ""  # the operator's own words, if any
-    since: float = 0.0
     until: float = 0.0  # when the colour lapses to green; 0: until cleared
 
 
@@ -128,7 +127,7 @@ class StatusRegistry:
                 code, text = str(reason.get("code", "")), str(reason.get("text", ""))
             else:  # written before reasons were sealed and coded
                 text = sealed.decode(errors="replace")
-        return StatusRecord(stored[b"colour"].decode(), code, text, float(stored.get(b"since", b"0")), until)
+        return StatusRecord(stored[b"colour"].decode(), code, text, until)
 
     async def ready(self) -> None:
         """The change script known to every server, before a pipeline of them (a cluster's pipeline does not load
@@ -158,8 +157,8 @@ class StatusRegistry:
     async def history(self, doc_index: str, now: float, count: int) -> list[HistoryEntry]:
         """The newest `count` changes within the retention, newest first."""
         raw = await self.redis.lrange(self.keys.colour_history(doc_index), 0, HISTORY_CAP - 1)
-        entries = [self._entry(doc_index, item) for item in raw]
-        return [e for e in entries if e.at >= now - self.retention][:count]
+        kept = [item for item in raw if float(item.partition(b"|")[0]) >= now - self.retention]  # `at` is plain
+        return [self._entry(doc_index, item) for item in kept[:count]]  # only what is shown is unsealed
 
     async def find(self, doc_index: str, change_id: str) -> HistoryEntry | None:
         """The history entry of one change, if it was applied (a notice is sent only for a change that was)."""

@@ -27,7 +27,6 @@ from storage.status import Change, Reader, StatusRegistry
 # and <code>_clears.txt. `[reasons]` in config changes a duration or adds a code.
 DEFAULT_REASONS = {"contact": 10, "secondary_contact": 7, "risk_area": 3, "positive": 0, "missed_test": 0,
                    "inbound": 10, "manual": 0, "appeal": 0}
-CHANNELS = ("operator", "import", "rule", "provider", "appeal")
 DAY = 86400
 CODE_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 

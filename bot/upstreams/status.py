@@ -24,7 +24,6 @@ class HealthStatus:
     reason: str  # the operator's or the provider's own words, if any
     checked_at: float
     code: str = ""  # the reason's code in the catalogue (bot.features.status.Reasons)
-    since: float = 0.0
     until: float = 0.0  # when it is expected to turn green; 0: unknown, or until cleared
     fresh: bool = False  # a provider's new answer (not its cache): compared with its last
 
@@ -45,7 +44,7 @@ class LocalStatus:
     async def status(self, person: PersonOf, doc_index: str, read: Reader | None = None) -> HealthStatus:
         now = self.clock.time()
         record = await self.registry.get(doc_index, now, read)
-        return HealthStatus(record.colour, record.text, now, record.code, record.since, record.until)
+        return HealthStatus(record.colour, record.text, now, record.code, record.until)
 
 
 class HttpStatus(JsonUpstream):
