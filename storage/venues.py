@@ -41,7 +41,7 @@ from storage.connection import HotClient, RedisClient
 from storage.keys import Keys
 from storage.profiles import open_person
 from storage.unique import unique_token
-from storage.vault import Vault
+from storage.vault import VERSION, Vault
 from storage.writes import Write, Writer
 
 SCENE_PREFIX = "venue:"
@@ -60,6 +60,7 @@ VENUE_CACHE_SECONDS = 10
 VENUE_CACHE_ENTRIES = 10_000  # ~1 KB each
 _SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOLDER = b"\x02"  # first byte of a holder's own entry; a sealed record starts with vault.VERSION
+SEALED = VERSION
 IDENTITY_TAG = 12  # characters of the document index a holder's entry names its identity by
 
 
@@ -100,6 +101,13 @@ class LastVenue:
     scene: str
     visit: str = ""
     entered_at: float = 0.0
+
+
+def _holder_parts(entry: bytes) -> tuple[bytes, bytes, bytes]:
+    """(openid, visit, tag) of a holder's entry; an older entry's tag is its sealed person itself."""
+    openid, _, rest = entry[1:].partition(b"|")
+    visit, _, tag = rest.partition(b"|")
+    return openid, visit, tag
 
 
 def new_scene() -> str:
@@ -287,27 +295,25 @@ class VenueRegistry:
             yield key(day.strftime("%Y%m%d")), start, end
             day += timedelta(days=1)
 
-    async def _identities(self, members: list[bytes]) -> dict[bytes, bytes]:
-        """The sealed persons holder entries name, read together (a pipeline: their keys are on users' slots)."""
-        wanted = sorted({m.split(b"|", 2)[0][1:] + b"|" + m.split(b"|", 2)[2] for m in members
-                         if m[:1] == HOLDER and m.count(b"|") == 2 and m.split(b"|", 2)[2][:1] != b"\x01"})
+    async def _identities(self, members: list[bytes]) -> dict[tuple[bytes, bytes], bytes]:
+        """The sealed persons holder entries name, by (openid, tag), read together (a pipeline: their keys are
+        on users' slots)."""
+        wanted = sorted({(openid, tag) for openid, _, tag in map(_holder_parts, members) if tag[:1] != SEALED})
         if not wanted:
             return {}
         async with self.redis.pipeline(transaction=False) as pipe:
-            for who in wanted:
-                openid, _, tag = who.decode().partition("|")
-                pipe.get(self.keys.traced(openid, tag))
+            for openid, tag in wanted:
+                pipe.get(self.keys.traced(openid.decode(), tag.decode()))
             found = await pipe.execute()
         return {who: sealed for who, sealed in zip(wanted, found, strict=True) if sealed is not None}
 
-    def _record(self, scene: str, entry: bytes, identities: dict[bytes, bytes]) -> dict[str, str]:
+    def _record(self, scene: str, entry: bytes, identities: dict[tuple[bytes, bytes], bytes]) -> dict[str, str]:
         if entry[:1] != HOLDER:
             return self.vault.open_json(entry, context=f"entry:{scene}")  # type: ignore[no-any-return]
-        raw_openid, _, rest = entry[1:].partition(b"|")
+        raw_openid, visit, tag = _holder_parts(entry)
         openid = raw_openid.decode()
-        visit, _, tail = rest.partition(b"|")
         # An entry written before identities were kept apart carries the sealed person itself.
-        sealed = tail if tail[:1] == b"\x01" else identities.get(raw_openid + b"|" + tail)
+        sealed = tag if tag[:1] == SEALED else identities.get((raw_openid, tag))
         if sealed is None:  # its identity has expired with the retention: nothing to show
             return {"o": openid, "n": "", "t": "", "d": "", "p": "", "r": "", "v": visit.decode()}
         person = open_person(self.vault, openid, sealed)
