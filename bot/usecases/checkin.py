@@ -45,27 +45,26 @@ async def check_in(ctx: Context, profile: Profile, venue: Venue, relative: Relat
     services = ctx.services
     now = services.clock.time()
     stored = await services.venues.last_venue(ctx.openid)
-    same = stored is not None and stored.state == "in" and stored.scene == venue.scene and stored.visit \
-        and now < stored.entered_at + venue.stay
+    ongoing = stored.visit if stored is not None and stored.state == "in" and stored.scene == venue.scene \
+        and now < stored.entered_at + venue.stay else ""
+    stamp = ctx.render("venues/stamp.txt", venue=venue.name, time=day_minute(now))
     if relative is None:
-        if not same:
+        if not ongoing:
             visit = services.venues.new_visit()
             entry = services.venues.holder_entry(ctx.openid, profile.doc_index, visit)
             await ctx.write_with_turn(services.venues.entry_writes(venue.scene, profile.doc_index, entry, now, visit))
             ctx.with_turn(services.venues.identity_write(ctx.openid, profile.doc_index, profile.sealed, now))
             ctx.with_turn(services.venues.last_venue_write(ctx.openid, "in", venue.scene, venue.stay, visit, now))
             services.metrics.inc("healthbot_venue_entries_total", whose="self")
-        stamp = ctx.render("venues/stamp.txt", venue=venue.name, time=day_minute(now))
         return await code_image(ctx, profile.person_of, profile.doc_index, stamp=stamp,
                                 notice=ctx.render("venues/leave_hint.txt"))
     person = relative_person(relative)
-    visit = stored.visit if same and stored is not None else services.venues.new_visit()
+    visit = ongoing or services.venues.new_visit()
     entry = services.venues.sealed_entry(venue.scene, {
         "o": ctx.openid, "n": person.name, "t": person.doc_type, "d": person.doc_number,
         "p": profile.person.phone, "r": relative.relationship, "v": visit})
     await ctx.write_with_turn(services.venues.entry_writes(venue.scene, relative.index, entry, now, visit))
     services.metrics.inc("healthbot_venue_entries_total", whose="relative")
-    stamp = ctx.render("venues/stamp.txt", venue=venue.name, time=day_minute(now))
     return await relative_code(ctx, profile, relative, stamp=stamp)
 
 
