@@ -51,7 +51,7 @@ async def code_image(ctx: Context, person: PersonOf, doc_index: str, *, subject:
         return status
     if services.settings.render.reply_as == "news" and travel is None:
         return await news_reply(ctx, doc_index, " · ".join(filter(None, [stamp, title])), status.colour)
-    facts = await code_facts(services, person(), doc_index, ctx.openid if subject == "self" else "", ctx.read_hash)
+    facts = await code_facts(services, person(), doc_index, ctx.openid if subject == "self" else "")
     shown = "|".join([status.colour, status.code, repr(status.until), notice, stamp, travel.colour if travel else "",
                       *(travel.cities if travel else ()), *facts])
     cache_subject = f"{subject}:combined" if travel is not None else subject
