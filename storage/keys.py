@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 # The leaves of a user's keys that a turn names, each spelt once: by Keys' methods and by TurnKeys.
 _SEEN, _DONE, _LOCK, _STATE, _DIALOG_WAS = "seen:", "done:", "lock", "state", "dialog-was"
+_PREFS = "prefs"
 _BUCKET, _PROFILE, _IMAGE, _RELATIVES, _TRAVEL_VERIFIED = "tokens:", "profile", "image:", "relatives", "travel-verified"
 
 
@@ -30,6 +31,7 @@ class TurnKeys(NamedTuple):
     marker: str
     bucket: str
     profile: str
+    prefs: str  # the user's language and 长辈模式 (bot/engine/prefs.py), one short string
     # The hashes the turn script reads besides dialog and profile when there is a profile: those the routes
     # declare (UserHash), named for this user.
     reads: tuple[str, ...]
@@ -52,7 +54,7 @@ class Keys:
         """`reads`: UserHash leaves the turn script reads for a claimed user."""
         user = self._user(openid, "")
         return TurnKeys(user, user + _LOCK, user + _STATE, user + _DIALOG_WAS, user + _BUCKET + "messages",
-                        user + _PROFILE, tuple(map(user.__add__, reads)))
+                        user + _PROFILE, user + _PREFS, tuple(map(user.__add__, reads)))
 
     def seen(self, openid: str, dedup_id: str) -> str:
         return self._user(openid, _SEEN + dedup_id)
@@ -63,6 +65,10 @@ class Keys:
 
     def lock(self, openid: str) -> str:
         return self._user(openid, _LOCK)
+
+    def prefs(self, openid: str) -> str:
+        """The user's language and 长辈模式, kept with the user (no TTL)."""
+        return self._user(openid, _PREFS)
 
     def dialog(self, openid: str) -> str:
         """The dialog state, one value (once a hash under the leaf "dialog": a deploy leaves those to their TTL)."""

@@ -44,8 +44,9 @@ if not redis.call('SET', K[2], ARGV[1], 'NX', 'PX', LOCK_TTL_MS) then
   return {'busy'}
 end
 local profile = redis.call('HGETALL', K[6])
-local dialog = redis.call('MGET', K[3], K[4])  -- the state, and the name of one that timed out
-local turn = {'ok', dialog[1] or '', dialog[2] or '', profile}
+-- the state, the name of one that timed out, and the user's language and 长辈模式
+local dialog = redis.call('MGET', K[3], K[4], K[8])
+local turn = {'ok', dialog[1] or '', dialog[2] or '', profile, dialog[3] or ''}
 if #profile > 0 then  -- one's own code can be shown: what showing it reads
   for _, key in ipairs(reads()) do turn[#turn + 1] = redis.call('HGETALL', key) end
   if STATUS_PREFIX ~= '' then  -- one node only: the status lives under the document's hash tag, another slot
@@ -109,12 +110,12 @@ def first_body_ttl(replay_window: int) -> int:
 
 
 def _begin_keys(user: TurnKeys, dedup_id: str, first_body_key: str | None) -> list[str]:
-    """BEGIN's KEYS in the order its text reads them: seven it always uses (seventh the replay check's key, or
-    the done mark again), then the kept reply (read for a push answered before only); on a cluster the reads
-    (TurnKeys.reads) follow."""
+    """BEGIN's KEYS in the order its text reads them: eight it always uses (seventh the replay check's key, or
+    the done mark again; eighth the preferences), then the kept reply (read for a push answered before only); on
+    a cluster the reads (TurnKeys.reads) follow."""
     done = user.done(dedup_id)
     return [done, user.lock, user.dialog, user.marker, user.bucket, user.profile, first_body_key or done,
-            user.seen(dedup_id)]
+            user.prefs, user.seen(dedup_id)]
 
 
 def _finish_keys(user: TurnKeys, dedup_id: str) -> list[str]:
@@ -154,10 +155,10 @@ def _named(keys: Keys, reads: tuple[str, ...]) -> tuple[str, str]:
             "for i = 1, #KEYS do K[5 + i] = KEYS[i] end\n")
 
 
-# A cluster's scripts are given every key they touch: BEGIN's kept reply is its eighth, the reads follow.
+# A cluster's scripts are given every key they touch: BEGIN's kept reply is its ninth, the reads follow.
 DECLARED = "local K = KEYS\n"
-DECLARED_BEGIN = (DECLARED + "local function seen() return KEYS[8] end\n"
-                  "local function reads() return {unpack(KEYS, 9)} end\n")
+DECLARED_BEGIN = (DECLARED + "local function seen() return KEYS[9] end\n"
+                  "local function reads() return {unpack(KEYS, 10)} end\n")
 
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -185,6 +186,7 @@ class Begun:
     seen_value: bytes = b""
     profile: dict[bytes, bytes] = field(default_factory=dict)  # read with the turn: saves a round trip
     read_with_turn: dict[str, dict[bytes, bytes]] = field(default_factory=dict)  # TurnKeys.reads, if claimed
+    prefs: bytes = b""  # the user's language and 长辈模式 (bot/engine/prefs.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,13 +256,13 @@ class TurnStore:
             return Begun(outcome)
         profile = pairs(result[3])
         read: dict[str, dict[bytes, bytes]] = {}
-        if len(result) > 4:  # claimed: what showing one's own code reads came with the turn
+        if len(result) > 5:  # claimed: what showing one's own code reads came with the turn
             n = len(extra)
-            read = dict(zip(extra, map(pairs, result[4:4 + n]), strict=True))
-            if len(result) > 4 + n:  # and, on one node, the colour of the user's own document
-                read[self.keys.status(profile[b"doc_index"].decode())] = pairs(result[4 + n])
+            read = dict(zip(extra, map(pairs, result[5:5 + n]), strict=True))
+            if len(result) > 5 + n:  # and, on one node, the colour of the user's own document
+                read[self.keys.status(profile[b"doc_index"].decode())] = pairs(result[5 + n])
         return Begun("ok", dialog=result[1], expired_dialog=result[2].decode(), profile=profile,
-                     read_with_turn=read)
+                     read_with_turn=read, prefs=result[4])
 
     async def read_hash(self, key: str) -> dict[bytes, bytes]:
         """A hash of the user's that the turn script did not read (or that this turn wrote since)."""

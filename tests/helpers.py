@@ -200,14 +200,17 @@ _FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no
           "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars")
 
 
-async def headless(url: str, tmp_path: Path, budget_ms: int = 3500) -> str:
-    """The page's DOM after `budget_ms` of virtual time in headless Chromium (scripts run, clocks tick)."""
-    return (await _chromium(tmp_path, f"--virtual-time-budget={budget_ms}", "--dump-dom", url)).decode()
+async def headless(url: str, tmp_path: Path, budget_ms: int = 3500, lang: str = "zh-CN") -> str:
+    """The page's DOM after `budget_ms` of virtual time in headless Chromium (scripts run, clocks tick), as a
+    phone set to `lang` asks for it (Accept-Language)."""
+    return (await _chromium(tmp_path, f"--accept-lang={lang}", f"--virtual-time-budget={budget_ms}", "--dump-dom",
+                            url)).decode()
 
 
-async def screenshot(url: str, tmp_path: Path, out: Path, size: str = "430,480") -> None:
+async def screenshot(url: str, tmp_path: Path, out: Path, size: str = "430,480", lang: str = "zh-CN") -> None:
     """A phone-sized PNG of the page as Chromium draws it."""
-    await _chromium(tmp_path, "--virtual-time-budget=1500", f"--window-size={size}", f"--screenshot={out}", url)
+    await _chromium(tmp_path, f"--accept-lang={lang}", "--virtual-time-budget=1500", f"--window-size={size}",
+                    f"--screenshot={out}", url)
     assert out.exists(), f"chromium made no screenshot of {url}"
 
 
@@ -225,7 +228,8 @@ async def click_in_chromium(url: str, tmp_path: Path, button: str, outcome: str)
     appears in the `outcome` selector (driven over the DevTools protocol: --dump-dom cannot click)."""
     assert CHROMIUM is not None
     process = await asyncio.create_subprocess_exec(
-        CHROMIUM, *_FLAGS, f"--user-data-dir={tmp_path / 'chromium-cdp'}", "--remote-debugging-port=0", url,
+        CHROMIUM, *_FLAGS, f"--user-data-dir={tmp_path / 'chromium-cdp'}", "--accept-lang=zh-CN",
+        "--remote-debugging-port=0", url,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     try:
         assert process.stderr is not None

@@ -122,16 +122,17 @@ async def test_the_holders_code_shows_the_reason_and_the_guards_page_does_not(ma
     assert reply["MsgType"] == "image"
     services, profile = bot.services, await bot.services.codes.profiles.load(HOLDER)
     status = await services.status.status(profile.person_of, index)
-    said = reason_line(services, status)
+    said = reason_line(services.templates, status)
     assert "密切接触者" in said and "居家健康监测" in said and "预计 12 月 15 日转绿" in said
     sent = bot.standin.media[reply["Image"]["MediaId"]]
     title = services.templates.render("cards/code_title.txt")
     holder = await find_holder(services, HOLDER, index)
     assert holder is not None
-    facts = await holder_facts(services, holder)
-    with_reason = await services.renderer.render(await build_card(services, HOLDER, profile.person, index, status,
+    zh = services.templates
+    facts = await holder_facts(services, zh, holder)
+    with_reason = await services.renderer.render(await build_card(services, zh, HOLDER, profile.person, index, status,
                                                                   title=title, facts=facts))
-    without = await services.renderer.render(await build_card(services, HOLDER, profile.person, index,
+    without = await services.renderer.render(await build_card(services, zh, HOLDER, profile.person, index,
                                                               replace(status, code=""), title=title, facts=facts))
     assert below_the_qr(sent) == below_the_qr(with_reason) != below_the_qr(without)  # the words are drawn
     status, page = await scan(bot, scan_path(bot, reply))

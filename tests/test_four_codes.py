@@ -60,10 +60,10 @@ async def test_a_relatives_card_and_the_guards_page_show_the_three_facts(bot: Bo
     holder = await find_holder(services, USER, index)
     assert holder is not None
     status_now = await services.status.status(lambda: holder.person, index)
-    card = await build_card(services, USER, holder.person, index, status_now,
+    card = await build_card(services, services.templates, USER, holder.person, index, status_now,
                             title=services.templates.render("cards/relative_title.txt"),
                             subtitle=(await _subtitle(bot)), whose="王*明",
-                            facts=await holder_facts(services, holder))
+                            facts=await holder_facts(services, services.templates, holder))
     assert card.facts == expected
     sent = bot.standin.media[reply["Image"]["MediaId"]]
     assert below_the_qr(sent) == below_the_qr(await services.renderer.render(card))  # drawn on the card
@@ -84,7 +84,7 @@ async def _subtitle(bot: Bot) -> str:
 
     services = bot.services
     relative = (await services.relatives.list(USER))[0]
-    return proxy_line(services, await services.codes.profiles.load(USER), relative)
+    return proxy_line(services.templates, await services.codes.profiles.load(USER), relative)
 
 
 async def test_an_unknown_fact_reads_no_record_never_left_out(bot: Bot) -> None:

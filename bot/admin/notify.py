@@ -16,12 +16,14 @@ async def notify_results(services: Services, doc_indexes: set[str]) -> int:
     """One customer-service message per holder of each document and per user who bound it as a relative."""
     sent = 0
     for index in doc_indexes:
-        messages = [(openid, services.templates.render("results/ready_self.txt"))
-                    for openid in await services.codes.profiles.holders(index)]
-        for openid in await services.relatives.guardian_openids(index):
+        holders = await services.codes.profiles.holders(index)
+        guardians = await services.relatives.guardian_openids(index)
+        texts = await services.texts_for([*holders, *guardians])
+        messages = [(openid, texts[openid].render("results/ready_self.txt")) for openid in holders]
+        for openid in guardians:
             relative = next((r for r in await services.relatives.list(openid) if r.index == index), None)
             if relative is not None:  # the notice names the relative; its number is fixed for the binding's life
-                messages.append((openid, services.templates.render(
+                messages.append((openid, texts[openid].render(
                     "results/ready_relative.txt", name=mask_name(relative.name), n=relative.number)))
         for openid, text in messages:
             try:

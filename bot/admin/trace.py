@@ -83,13 +83,13 @@ async def notify(services: Services, entries: Iterable[Entry], template: str, ve
     visits: dict[str, list[dict[str, str]]] = {}
     for entry in sorted(entries, key=lambda e: e.at):
         record = entry.record
-        whose = f"{mask_name(record['n'])}（{record['r']}）" if record["r"] else "本人"
-        visits.setdefault(record["o"], []).append({"at": day_minute(entry.at), "whose": whose})
+        visits.setdefault(record["o"], []).append({"at": day_minute(entry.at), "relationship": record["r"],
+                                                   "name": mask_name(record["n"]) if record["r"] else ""})
     followers = list(visits)
+    texts = await services.texts_for(followers) if followers else {}
     for tried, openid in enumerate(followers):
         try:
-            await services.api.send_text(openid, services.templates.render(template, venue=venue,
-                                                                           visits=visits[openid]))
+            await services.api.send_text(openid, texts[openid].render(template, venue=venue, visits=visits[openid]))
             outcome.sent += 1
         except RedisError as exc:  # the access token lives in Redis
             outcome.stopped, outcome.untold = str(exc), len(followers) - tried

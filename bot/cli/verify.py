@@ -85,9 +85,9 @@ def cmd_verify(args: argparse.Namespace) -> None:
         report = run_with_services(settings, check)
     except SystemExit as stop:  # Redis failed during the check (one line said so): no colour confirmed
         raise SystemExit(UNAVAILABLE if stop.code == 1 else stop.code) from None
-    from bot.ops.templates import Templates
+    from bot.ops.templates import Texts
 
-    print(Templates(settings.paths.templates).render("cli/verify.txt", kind=kind, **report))
+    print(Texts(settings.paths.templates).of().render("cli/verify.txt", kind=kind, **report))
     raise SystemExit(int(report["exit_status"]))  # type: ignore[call-overload]
 
 

@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.engine.prefs import DEFAULT, Prefs
 from bot.wechat.inbound import Inbound
 from bot.wechat.replies import Reply, Text
 from storage.writes import Write
 
 if TYPE_CHECKING:
     from bot.engine.services import Services
+    from bot.ops.templates import Templates
     from storage.profiles import Profile
     from storage.relatives import Relative
 
@@ -54,9 +56,12 @@ class Context:
     # Set by the dispatcher inside a dialog: the service this text names, if it is one (a keyword or command).
     service_named: Callable[[], Awaitable[Reply] | None] = lambda: None
     dialogs: Mapping[str, OpenDialog] = field(default_factory=dict)  # every dialog by name (the dispatcher's)
+    # Set by the dispatcher: the reply to `text` as if the user had typed it (长辈模式's numbered menu).
+    run_text: Callable[[str], Awaitable[Reply]] | None = None
     # Put here by the route's filters (bot/engine/filters.py).
     _claimed: Profile | None = None
     relatives: Sequence[Relative] = ()
+    prefs: Prefs = DEFAULT  # the user's language and 长辈模式, read with the turn
 
     @property
     def claimed(self) -> Profile:
@@ -109,8 +114,22 @@ class Context:
     def openid(self) -> str:
         return self.message.openid
 
+    @property
+    def lang(self) -> str:
+        return self.prefs.lang
+
+    @property
+    def templates(self) -> Templates:
+        """The user's texts: their language, in 长辈模式's wording when it is on."""
+        return self.services.texts.of(self.prefs.lang, self.prefs.elder)
+
+    def prefer(self, prefs: Prefs) -> None:
+        """Keep `prefs` for the user, written with the turn; this turn's replies already use them."""
+        self.prefs = prefs
+        self.with_turn(Write("SET", self.services.keys.prefs(self.openid), (prefs.encode(),)))
+
     def render(self, template: str, /, **values: Any) -> str:
-        return self.services.templates.render(template, **values)
+        return self.templates.render(template, **values)
 
     def text(self, template: str, /, **values: Any) -> Text:
         return Text(self.render(template, **values))

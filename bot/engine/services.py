@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from bot.domain.clock import Clock
 from bot.domain.tokens import TokenSigner
+from bot.engine.prefs import Prefs
 from bot.features.codes import HealthCodes
 from bot.features.face import Face
 from bot.features.installed import PLUGINS
@@ -19,7 +21,7 @@ from bot.features.status import Status, reason_templates, reasons_from
 from bot.features.travel import Travel
 from bot.ops.config import ConfigError, Settings, UpstreamSettings
 from bot.ops.metrics import Metrics
-from bot.ops.templates import Templates
+from bot.ops.templates import Templates, Texts
 from bot.rendering import Renderer, find_cjk_font
 from bot.upstreams import build_upstreams
 from bot.upstreams.face import FaceLinks
@@ -33,6 +35,7 @@ from storage.codes import ImageCache, QrTokens, ViewLinks
 from storage.connection import HotClient, RedisClient
 from storage.face import FaceNonces
 from storage.notices import NoticeQueue
+from storage.prefs import PrefsStore
 from storage.profiles import ProfileStore
 from storage.ratelimit import RateLimiter
 from storage.relatives import RelativeStore
@@ -56,7 +59,8 @@ class Services:
     # shared
     settings: Settings
     clock: Clock
-    templates: Templates
+    texts: Texts  # every language's templates (a user's: Context.templates)
+    prefs: PrefsStore  # each user's language and 长辈模式 (a turn's own come with it: Context.prefs)
     api: WeChatAPI
     metrics: Metrics
     renderer: Renderer
@@ -85,6 +89,18 @@ class Services:
     plugins: dict[type, object] = field(default_factory=dict)
     # Each upstream's config section by name, the plugins' included (/readyz probes those with a url).
     upstreams: dict[str, UpstreamSettings] = field(default_factory=dict)
+
+    @property
+    def templates(self) -> Templates:
+        """The default language's templates: for operators' tools and texts before a user is known."""
+        return self.texts.of()
+
+    async def texts_for(self, openids: Iterable[str]) -> dict[str, Templates]:
+        """Each user's texts, for what is sent outside their turn (notices): their language, and 长辈模式's
+        wording where they chose it."""
+        stored = await self.prefs.get_many(openids)
+        return {openid: self.texts.of(p.lang, p.elder) for openid, p in
+                ((openid, Prefs.decode(value)) for openid, value in stored.items())}
 
     def plugin(self, kind: type[T]) -> T:
         """A plugin's service by its class (bot/features/plugins.py)."""
@@ -137,16 +153,19 @@ def build_services(settings: Settings, clock: Clock | None = None, prefetch: tup
     writer = Writer(hot)
     upstreams = build_upstreams(settings, clock, face_links, status_registry, travel_registry, result_registry,
                                 metrics, reason_codes=tuple(reasons.days))
-    templates = Templates(settings.paths.templates)
+    texts = Texts(settings.paths.templates)
     for code in reasons.days:
-        if not all(map(templates.has, reason_templates(code))):
-            label, clears = reason_templates(code)
-            raise ConfigError(f"reasons.{code} has no texts: add templates/{label} and templates/{clears}")
+        for lang in texts.languages:
+            if not all(map(texts.of(lang).has, reason_templates(code))):
+                label, clears = reason_templates(code)
+                raise ConfigError(f"reasons.{code} has no texts: add templates/{lang}/{label} and "
+                                  f"templates/{lang}/{clears}")
     audit, notices = AuditLog(redis, keys, vault), NoticeQueue(redis, keys)
     services = Services(
         settings=settings,
         clock=clock,
-        templates=templates,
+        texts=texts,
+        prefs=PrefsStore(redis, keys),
         api=WeChatAPI(settings.wechat, ApiCache(redis, keys), vault, metrics=metrics),
         metrics=metrics,
         renderer=Renderer(find_cjk_font(settings.render.font)),

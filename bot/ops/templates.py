@@ -1,4 +1,6 @@
-"""Every user-facing text and page is a jinja2 template under templates/."""
+"""Every user-facing text and page is a jinja2 template under templates/<language>/, the same names in each
+language (tests/test_languages.py holds them to it); templates/<language>/elder/ holds the 长辈模式 wording of
+those texts that have one, and the plain text stands for the rest."""
 
 from __future__ import annotations
 
@@ -33,9 +35,10 @@ def _plain_key(name: str, used: tuple[str, ...], values: dict[str, Any]) -> tupl
 
 
 class Templates:
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, *over: str | Path) -> None:
+        """`over`: folders whose templates stand before `directory`'s of the same name."""
         self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(directory)),
+            loader=jinja2.FileSystemLoader([*map(str, over), str(directory)]),
             autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
             trim_blocks=True,
             lstrip_blocks=True,
@@ -81,3 +84,53 @@ class Templates:
                 return None
             used.update(inner)
         return tuple(sorted(used))
+
+
+LANGUAGES = ("zh", "en")  # the first is the default: a user who never chose, an operator's tool
+ELDER = "elder"  # the 长辈模式 folder inside a language's
+
+
+def language_of(value: str | None) -> str:
+    """One of LANGUAGES from a stored choice or a WeChat language ("en", "zh_CN"); the default otherwise."""
+    head = (value or "").strip().lower()[:2]
+    return head if head in LANGUAGES else LANGUAGES[0]
+
+
+def language_from_header(header: str | None) -> str:
+    """The language a browser's Accept-Language prefers most among LANGUAGES (q-values honoured)."""
+    best, best_q = LANGUAGES[0], -1.0
+    for part in (header or "").split(","):
+        tag, _, params = part.strip().partition(";")
+        lang = tag.strip().lower()[:2]
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if lang in LANGUAGES and q > best_q:  # the first of equal weight wins
+            best, best_q = lang, q
+    return best
+
+
+class Texts:
+    """Every language's templates, and each one's 长辈模式 wording over it."""
+
+    def __init__(self, root: str | Path) -> None:
+        root = Path(root)
+        self._by: dict[tuple[str, bool], Templates] = {}
+        for lang in LANGUAGES:
+            if (root / lang).is_dir():
+                self._by[lang, False] = Templates(root / lang)
+                self._by[lang, True] = Templates(root / lang, root / lang / ELDER)
+        if (LANGUAGES[0], False) not in self._by:
+            raise FileNotFoundError(f"{root / LANGUAGES[0]} holds no templates")
+
+    def of(self, lang: str = LANGUAGES[0], elder: bool = False) -> Templates:
+        return self._by.get((lang, elder)) or self._by[LANGUAGES[0], elder]
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(lang for lang in LANGUAGES if (lang, False) in self._by)

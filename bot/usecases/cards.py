@@ -10,6 +10,7 @@ from bot.domain.render import CodeCard, TravelImage
 from bot.engine.context import Context
 from bot.engine.services import Services
 from bot.features.status import reason_templates
+from bot.ops.templates import Templates
 from bot.upstreams.http import ProviderUnavailable
 from bot.upstreams.status import HealthStatus
 from bot.usecases.facts import code_facts
@@ -22,10 +23,10 @@ from storage.relatives import Relative
 GUIDANCE = {"green": "code/guidance_green.txt", "yellow": "code/guidance_yellow.txt", "red": "code/guidance_red.txt"}
 
 
-def proxy_line(services: Services, profile: Profile | None, relative: Relative) -> str:
+def proxy_line(texts: Templates, profile: Profile | None, relative: Relative) -> str:
     """「父亲 · 由 张*三 代领」: what tells a relative's code from a personal one."""
     guardian = mask_name(profile.person.name) if profile else ""
-    return services.templates.render("cards/proxy_line.txt", relationship=relative.relationship, guardian=guardian)
+    return texts.render("cards/proxy_line.txt", relationship=relative.relationship, guardian=guardian)
 
 
 async def current_status(ctx: Context, person: PersonOf, doc_index: str, whose: str = "") -> HealthStatus | Text:
@@ -38,11 +39,13 @@ async def current_status(ctx: Context, person: PersonOf, doc_index: str, whose: 
 
 async def code_image(ctx: Context, person: PersonOf, doc_index: str, *, subject: str = "self",
                      title: str = "", subtitle: str = "", fresh: bool = False,
-                     travel: TravelImage | None = None, notice: str = "", stamp: str = "", whose: str = "") -> Reply:
+                     travel: TravelImage | None = None, notice: str = "", stamp: str = "", whose: str = "",
+                     elder: bool = False) -> Reply:
     """Re-sent from a short cache while what it shows is unchanged, so WeChat's upload quota lasts.
 
     With `travel`, the page is 二码合一: this code above the travel card. `notice` is added to the guidance.
     With `[render] reply_as = "news"`, the reply is a news article whose picture and page healthbot serves.
+    `elder`: the 长辈模式 card (one's own code is, when the user's 长辈模式 is on).
     """
     services = ctx.services
     title = title or ctx.render("cards/code_title.txt")
@@ -51,8 +54,10 @@ async def code_image(ctx: Context, person: PersonOf, doc_index: str, *, subject:
         return status
     if services.settings.render.reply_as == "news" and travel is None:
         return await news_reply(ctx, doc_index, " · ".join(filter(None, [stamp, title])), status.colour)
-    facts = await code_facts(services, person(), doc_index, ctx.openid if subject == "self" else "")
-    shown = "|".join([status.colour, status.code, repr(status.until), notice, stamp, travel.colour if travel else "",
+    facts = await code_facts(services, ctx.templates, person(), doc_index, ctx.openid if subject == "self" else "")
+    elder = elder or (subject == "self" and ctx.prefs.elder)
+    shown = "|".join([ctx.prefs.encode().decode(), str(elder), status.colour, status.code, repr(status.until),
+                      notice, stamp, travel.colour if travel else "",
                       *(travel.cities if travel else ()), *facts])
     cache_subject = f"{subject}:combined" if travel is not None else subject
     cache_key = services.codes.images.key(ctx.openid, cache_subject)
@@ -62,9 +67,9 @@ async def code_image(ctx: Context, person: PersonOf, doc_index: str, *, subject:
         # Judged by the service clock too: an image is re-sent only while its QR still resolves.
         if cached is not None and cached.shown == shown and now - cached.at < keep_for:
             return Image(media_id=cached.media_id)
-    card = await build_card(services, ctx.openid, person(), doc_index, status, title=title,
+    card = await build_card(services, ctx.templates, ctx.openid, person(), doc_index, status, title=title,
                             subtitle=subtitle, notice=notice, kind=COMBINED if travel else CODE, stamp=stamp,
-                            whose=whose, facts=facts)
+                            whose=whose, facts=facts, elder=elder)
     png = await (services.renderer.render_combined(card, travel) if travel else services.renderer.render(card))
     reply = await services.upload_image(png, ctx.render("code/image_fallback.txt", colour=status.colour,
                                                         name=card.name, whose=whose))
@@ -74,36 +79,38 @@ async def code_image(ctx: Context, person: PersonOf, doc_index: str, *, subject:
     return reply
 
 
-def reason_line(services: Services, status: HealthStatus) -> str:
+def reason_line(texts: Templates, status: HealthStatus) -> str:
     """Why a code is not green, for its holder and guardians only: the reason's label, what clears it, and the
     day it is expected to turn green where one is known. Never on the guard's page."""
     if status.colour == "green" or not status.code:
         return ""
-    label, clears = (services.templates.render(name) for name in reason_templates(status.code))
+    label, clears = (texts.render(name) for name in reason_templates(status.code))
     until = local(status.until) if status.until else None
-    return services.templates.render("code/reason.txt", label=label, clears=clears,
-                                     month=until.month if until else 0, day=until.day if until else 0)
+    return texts.render("code/reason.txt", label=label, clears=clears,
+                        month=until.month if until else 0, day=until.day if until else 0)
 
 
-async def build_card(services: Services, openid: str, person: Person, doc_index: str, status: HealthStatus, *,
-                     title: str, subtitle: str = "", notice: str = "", kind: str = CODE,
-                     stamp: str = "", whose: str = "", facts: tuple[str, ...] = ()) -> CodeCard:
-    """`whose`: a relative's masked name, which every text on the card uses instead of 「您」. `facts`: 四码一屏's
-    lines (bot.usecases.facts.code_facts)."""
+async def build_card(services: Services, texts: Templates, openid: str, person: Person, doc_index: str,
+                     status: HealthStatus, *, title: str, subtitle: str = "", notice: str = "", kind: str = CODE,
+                     stamp: str = "", whose: str = "", facts: tuple[str, ...] = (), elder: bool = False) -> CodeCard:
+    """Every text in `texts` (the viewer's language). `whose`: a relative's masked name, which every text on the
+    card uses instead of 「您」. `facts`: 四码一屏's lines (bot.usecases.facts.code_facts). `elder`: 长辈模式's
+    layout (colour word, QR, name and time, nothing else)."""
     colour = status.colour
     return CodeCard(
         title=title,
-        status_word=services.templates.render("cards/status_word.txt", colour=colour),
+        status_word=texts.render("cards/status_word.txt", colour=colour),
         subtitle=subtitle,
         colour=colour,
         name=mask_name(person.name),
         document=mask_id_document(person.doc_type, person.doc_number),
         generated=to_second(services.clock.time()),
-        guidance=" ".join(filter(None, [services.templates.render(GUIDANCE[colour], whose=whose), notice])),
+        guidance=" ".join(filter(None, [texts.render(GUIDANCE[colour], whose=whose), notice])),
         facts=facts,
-        reason=reason_line(services, status),
+        reason=reason_line(texts, status),
         qr_payload=await scan_url(services, openid, doc_index, kind),
         stamp=stamp,
+        elder=elder,
     )
 
 

@@ -8,12 +8,14 @@ message (outside it the notice is counted untold, never retried).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.domain.clock import to_minute
 from bot.domain.masking import mask_name
+from bot.engine.prefs import DEFAULT, Prefs
 from bot.engine.services import Services
 from bot.features.status import reason_templates
+from bot.ops.templates import Templates
 from bot.usecases.cards import live_link
 from bot.wechat.api import WeChatAPIError
 from storage.status import HistoryEntry
@@ -27,6 +29,10 @@ class Recipient:
     name: str  # the person the notice is about, unmasked here; every text masks it
     relationship: str  # "" for the holder; a guardian's word for the relative (父亲)
     number: int = 0  # the relative's number in the guardian's list (申诉 N)
+    prefs: Prefs = DEFAULT  # the recipient's language and 长辈模式: every text they get is in them
+
+    def texts(self, services: Services) -> Templates:
+        return services.texts.of(self.prefs.lang, self.prefs.elder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,18 +54,19 @@ async def recipients(services: Services, doc_index: str) -> list[Recipient]:
         relative = next((r for r in await services.relatives.list(openid) if r.index == doc_index), None)
         if relative is not None and openid not in found:
             found[openid] = Recipient(openid, relative.name, relative.relationship, relative.number)
-    return list(found.values())
+    stored = await services.prefs.get_many(found)
+    return [replace(to, prefs=Prefs.decode(stored[openid])) for openid, to in found.items()]
 
 
 async def colour_notice(services: Services, to: Recipient, doc_index: str, entry: HistoryEntry) -> Notice:
-    render = services.templates.render
+    render = to.texts(services).render
     label = render(reason_templates(entry.code)[0]) if entry.code else ""
     clears = render(reason_templates(entry.code)[1]) if entry.code and entry.new != "green" else ""
     url = await _link(services, to, doc_index)
     values = {"name": mask_name(to.name), "whose": to.relationship, "number": to.number, "old": entry.old,
               "new": entry.new, "label": label, "clears": clears, "channel": entry.channel, "ticket": entry.ticket,
               "at": to_minute(entry.at), "url": url}
-    return _notice(services, "colour", services.settings.notices.colour_template, values)
+    return _notice(to.texts(services), "colour", services.settings.notices.colour_template, values)
 
 
 async def appeal_notice(services: Services, to: Recipient, doc_index: str, ticket: str, accepted: bool,
@@ -67,7 +74,7 @@ async def appeal_notice(services: Services, to: Recipient, doc_index: str, ticke
     url = await _link(services, to, doc_index)
     values = {"name": mask_name(to.name), "whose": to.relationship, "number": to.number, "ticket": ticket,
               "accepted": accepted, "note": note, "at": to_minute(at), "url": url}
-    return _notice(services, "appeal", services.settings.notices.appeal_template, values)
+    return _notice(to.texts(services), "appeal", services.settings.notices.appeal_template, values)
 
 
 async def tell(services: Services, openid: str, notice: Notice) -> str:
@@ -86,15 +93,15 @@ async def tell(services: Services, openid: str, notice: Notice) -> str:
 
 
 async def _link(services: Services, to: Recipient, doc_index: str) -> str:
-    title = services.templates.render("cards/relative_title.txt" if to.relationship else "cards/code_title.txt")
+    title = to.texts(services).render("cards/relative_title.txt" if to.relationship else "cards/code_title.txt")
     token = await live_link(services, to.openid, doc_index, title, services.settings.notices.link_hours * 3600)
-    return f"{services.settings.public_url}/code?t={token}"
+    return f"{services.settings.public_url}/code?t={token}&lang={to.prefs.lang}"
 
 
-def _notice(services: Services, kind: str, template_id: str, values: dict[str, object]) -> Notice:
+def _notice(texts: Templates, kind: str, template_id: str, values: dict[str, object]) -> Notice:
     """The template message's data when there is a template id, else the customer-service text: only the one
     that is sent is rendered."""
-    render = services.templates.render
+    render = texts.render
     if template_id:
         return Notice("", template_id, _fields(render(f"notices/{kind}_fields.txt", **values)), str(values["url"]))
     return Notice(render(f"notices/{kind}.txt", **values), "", {}, str(values["url"]))

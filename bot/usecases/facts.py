@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from bot.domain.clock import local
 from bot.engine.services import Services
 from bot.features.vaccination import State, VaccinationService, state_of
+from bot.ops.templates import Templates
 from bot.upstreams.http import ProviderUnavailable
 from storage.profiles import Person
 
@@ -25,9 +26,10 @@ class Facts:
     travel: tuple[str, bool] | None  # (the card's colour, whether it passed a starred city)
 
 
-async def code_facts(services: Services, person: Person, doc_index: str, openid: str = "") -> tuple[str, ...]:
-    """The lines under the colour of one person's code: `facts_of`, as `fact_lines` words them."""
-    return fact_lines(services, await facts_of(services, person, doc_index, openid))
+async def code_facts(services: Services, texts: Templates, person: Person, doc_index: str,
+                     openid: str = "") -> tuple[str, ...]:
+    """The lines under the colour of one person's code: `facts_of`, as `fact_lines` words them in `texts`."""
+    return fact_lines(services, texts, await facts_of(services, person, doc_index, openid))
 
 
 async def facts_of(services: Services, person: Person, doc_index: str, openid: str = "") -> Facts:
@@ -75,7 +77,7 @@ async def _verified_travel(services: Services, openid: str, phone: str) -> tuple
     return None
 
 
-def fact_lines(services: Services, facts: Facts) -> tuple[str, ...]:
+def fact_lines(services: Services, texts: Templates, facts: Facts) -> tuple[str, ...]:
     """The facts as the card, the guard's page and `verify` print them, one a line."""
     now = services.clock.time()
     days = hours = None
@@ -83,6 +85,5 @@ def fact_lines(services: Services, facts: Facts) -> tuple[str, ...]:
         days = (local(now).date() - local(facts.sampled_at).date()).days  # calendar days, as checkpoints count
         hours = max(0.0, now - facts.sampled_at) / 3600
     travel = {"colour": facts.travel[0], "starred": facts.travel[1]} if facts.travel else None
-    text = services.templates.render("cards/facts.txt", days=days, hours=hours, vaccination=facts.vaccination,
-                                     travel=travel)
+    text = texts.render("cards/facts.txt", days=days, hours=hours, vaccination=facts.vaccination, travel=travel)
     return tuple(line for line in text.splitlines() if line.strip())

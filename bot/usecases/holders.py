@@ -13,6 +13,7 @@ from bot.domain.masking import mask_name
 from bot.domain.offline import Verdict
 from bot.domain.offline import verify as verify_offline
 from bot.engine.services import Services
+from bot.ops.templates import Templates
 from bot.upstreams.http import ProviderUnavailable
 from bot.upstreams.status import HealthStatus
 from bot.usecases.facts import code_facts
@@ -104,9 +105,10 @@ def _nobody() -> Person:
     raise AssertionError("the local registry never asks for the person")
 
 
-async def holder_facts(services: Services, holder: Holder) -> tuple[str, ...]:
+async def holder_facts(services: Services, texts: Templates, holder: Holder) -> tuple[str, ...]:
     """四码一屏's lines for the guard's page and `verify`: the same facts the holder's card shows."""
-    return await code_facts(services, holder.person, holder.doc_index, "" if holder.relative else holder.openid)
+    return await code_facts(services, texts, holder.person, holder.doc_index,
+                            "" if holder.relative else holder.openid)
 
 
 async def colour_now(services: Services, doc_index: str, holder: Holder | None) -> str:
@@ -138,7 +140,7 @@ class OfflineCheck:
                 "expires": verdict.expires, "current_colour": self.current, "facts": list(self.facts)}
 
 
-async def check_offline(services: Services, token: str) -> OfflineCheck:
+async def check_offline(services: Services, token: str, texts: Templates | None = None) -> OfflineCheck:
     """Signature first (no I/O); then, for a genuine code, the holder's colour now. An expired one stays
     expired whatever the colour: that is only shown, for the record, when its holder is known."""
     verdict = verify_offline(services.signer, token, services.clock.time())
@@ -153,7 +155,7 @@ async def check_offline(services: Services, token: str) -> OfflineCheck:
         # nobody holds it now, and only the registry could tell (an expired code's colour is not looked up)
         return OfflineCheck(verdict, "", "expired" if expired else "unknown")
     current = await colour_now(services, verdict.subject, holder)
-    facts = await holder_facts(services, holder) if holder is not None else ()
+    facts = await holder_facts(services, texts or services.templates, holder) if holder is not None else ()
     return OfflineCheck(verdict, current, "expired" if expired else current or "unavailable", facts)
 
 
@@ -186,7 +188,7 @@ async def scanned(services: Services, qr_token: str) -> tuple[Issued, Holder | N
     return issued, await find_holder(services, issued.openid, issued.doc_index)
 
 
-async def check_online(services: Services, qr_token: str) -> OnlineCheck:
+async def check_online(services: Services, qr_token: str, texts: Templates | None = None) -> OnlineCheck:
     """The holder's colour now behind an online code's QR token, as `/c/<token>` shows it."""
     try:
         found = await scanned(services, qr_token)
@@ -199,4 +201,4 @@ async def check_online(services: Services, qr_token: str) -> OnlineCheck:
         return OnlineCheck("unknown")
     current = await colour_now(services, issued.doc_index, holder)
     return OnlineCheck(current or "unavailable", mask_name(holder.person.name), current, to_second(issued.at),
-                       await holder_facts(services, holder))
+                       await holder_facts(services, texts or services.templates, holder))

@@ -138,7 +138,8 @@ class NoticeSender:
         if template is None:  # already sent or shown, or in doubt (then held for the next message)
             return False
         try:
-            await services.api.send_text(openid, services.templates.render(template))
+            texts = (await services.texts_for([openid]))[openid]
+            await services.api.send_text(openid, texts.render(template))
         except Exception as exc:
             log.info("notice held for the next message user=%s: %s", hash_openid(openid), exc)
             services.metrics.inc("healthbot_notices_total", outcome="held")

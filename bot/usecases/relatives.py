@@ -50,17 +50,19 @@ async def then_each_relative(ctx: Context, reply: Reply, hint: str) -> Reply:
 
 
 def numbered(relatives: Sequence[Relative]) -> list[dict[str, object]]:
-    """What a list of relatives shows: each one's fixed number, masked name, and the relationship with what
-    tells two alike apart without unmasking: the birth year (「张*（子女，2019 年生）」), and the ID's last two
-    characters where name, relationship and year are the same."""
-    def told_apart(r: Relative) -> str:
+    """What a list of relatives shows: each one's fixed number, masked name, and what tells two alike apart
+    without unmasking: the birth year, and the ID's last two characters where name, relationship and year are
+    the same. Templates word them (`label` in _relatives.txt: 「张*（子女，2019 年生）」)."""
+    rows = []
+    for r in relatives:
         born = birth_date(r.doc_number)
-        return f"{r.relationship}，{born.year} 年生" if born else r.relationship
-
-    labels = [(mask_name(r.name), told_apart(r)) for r in relatives]
-    alike = Counter(labels)
-    return [{"n": r.number, "name": name, "relationship": label if alike[(name, label)] == 1
-             else f"{label}，证件尾号 {r.doc_number[-2:]}"} for r, (name, label) in zip(relatives, labels, strict=True)]
+        rows.append({"n": r.number, "name": mask_name(r.name), "relationship": r.relationship,
+                     "born": born.year if born else 0, "tail": ""})
+    alike = Counter((row["name"], row["relationship"], row["born"]) for row in rows)
+    for r, row in zip(relatives, rows, strict=True):
+        if alike[row["name"], row["relationship"], row["born"]] > 1:
+            row["tail"] = r.doc_number[-2:]
+    return rows
 
 
 def for_relative(command: str) -> Callable[[RelativeHandler], Handler]:
@@ -81,4 +83,5 @@ async def relative_code(ctx: Context, profile: Profile | None, relative: Relativ
     """A relative's code (亲属码); with `stamp`, marked for the venue it was just registered at."""
     return await code_image(ctx, partial(relative_person, relative), relative.index, subject=relative.index[:24],
                             title=ctx.render("cards/relative_title.txt"), whose=mask_name(relative.name),
-                            subtitle=proxy_line(ctx.services, profile, relative), stamp=stamp)
+                            subtitle=proxy_line(ctx.templates, profile, relative), stamp=stamp,
+                            elder=ctx.prefs.elder_for(relative.index))

@@ -11,15 +11,30 @@ from aiohttp import web
 
 from bot.engine.services import Services
 from bot.ops.config import LimitSettings
+from bot.ops.templates import LANGUAGES, Templates, language_from_header
 from storage import RedisError
 
 HTML = "text/html"
 
 
-def page(services: Services, template: str, status: int = 200, **values: object) -> web.Response:
-    """A page that no cache may keep: what it shows is true at this moment only."""
-    return web.Response(text=services.templates.render(template, **values), status=status, content_type=HTML,
-                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+def viewer_language(request: web.Request) -> str:
+    """The page's language: the link's own (`lang=`, set in links sent to a user who chose one), else the
+    viewer's browser's (Accept-Language): a guard reads the page in their language, not the holder's."""
+    chosen = request.query.get("lang", "")
+    return chosen if chosen in LANGUAGES else language_from_header(request.headers.get("Accept-Language"))
+
+
+def viewer_texts(services: Services, request: web.Request) -> Templates:
+    return services.texts.of(viewer_language(request))
+
+
+def page(services: Services, request: web.Request, template: str, status: int = 200,
+         **values: object) -> web.Response:
+    """A page that no cache may keep: what it shows is true at this moment only; in the viewer's language."""
+    lang = viewer_language(request)
+    return web.Response(text=services.texts.of(lang).render(template, **values), status=status, content_type=HTML,
+                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+                                 "Content-Language": lang, "Vary": "Accept-Language"})
 
 
 async def within_limit(services: Services, request: web.Request, purpose: str, per_minute: int) -> bool:
@@ -42,8 +57,8 @@ def client_address(services: Services, request: web.Request) -> str:
     return request.remote or "unknown"
 
 
-def too_many(services: Services) -> web.Response:
-    return page(services, "pages/too_many.html", status=429)
+def too_many(services: Services, request: web.Request) -> web.Response:
+    return page(services, request, "pages/too_many.html", status=429)
 
 
 PageHandler = TypeVar("PageHandler", bound=Callable[..., Awaitable[web.StreamResponse]])
@@ -74,7 +89,7 @@ def page_limits(services: Services) -> Any:
             return await handler(request)
         if wants_json(request):
             return web.json_response({"state": "too_many_requests"}, status=429)
-        return too_many(services)
+        return too_many(services, request)
 
     return middleware
 

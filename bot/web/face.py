@@ -29,8 +29,8 @@ class FacePages:
         try:
             self.services.signer.verify(FACE, token, self.services.clock.time())
         except (TokenInvalid, TokenExpired):
-            return page(self.services, "pages/link_invalid.html", status=403)
-        return page(self.services, "pages/face.html", token=token)
+            return page(self.services, request, "pages/link_invalid.html", status=403)
+        return page(self.services, request, "pages/face.html", token=token)
 
     async def face_callback(self, request: web.Request) -> web.Response:
         """Pass or fail for one nonce, once. A forged, expired or replayed callback changes nothing."""

@@ -18,7 +18,7 @@ from bot.ops.logs import hash_openid
 from bot.upstreams.http import ProviderUnavailable
 from bot.usecases.cards import proxy_line
 from bot.usecases.holders import Holder, colour_now, holder_facts, scanned
-from bot.web.common import PageRoutes, limited, page
+from bot.web.common import PageRoutes, limited, page, viewer_texts
 from storage import RedisError
 from storage.codes import COMBINED
 
@@ -35,20 +35,21 @@ class ScanPage:
         try:
             found = await scanned(services, request.match_info["token"])
         except RedisError:
-            return page(services, "pages/busy.html", status=503)
+            return page(services, request, "pages/busy.html", status=503)
         if found is None or found[1] is None:
-            return page(services, "pages/scan_expired.html", status=410)
+            return page(services, request, "pages/scan_expired.html", status=410)
         issued, holder = found[0], found[1]
         now = services.clock.time()
         colour = await colour_now(services, issued.doc_index, holder)
         log.info("code scanned holder=%s colour=%s", hash_openid(holder.openid), colour or "unconfirmed")
         services.metrics.inc("healthbot_scans_total", colour=colour or "unconfirmed")
-        return page(services, "pages/scan.html", colour=colour, name=mask_name(holder.person.name),
+        texts = viewer_texts(services, request)
+        return page(services, request, "pages/scan.html", colour=colour, name=mask_name(holder.person.name),
                     document=mask_id_document(holder.person.doc_type, holder.person.doc_number),
-                    proxy=proxy_line(services, holder.profile, holder.relative) if holder.relative else "",
+                    proxy=proxy_line(texts, holder.profile, holder.relative) if holder.relative else "",
                     scanned=to_second(now), issued=to_second(issued.at), age_minutes=int(max(0, now - issued.at) // 60),
                     travel=await self._travel(holder) if issued.kind == COMBINED else None,
-                    facts=await holder_facts(services, holder))
+                    facts=await holder_facts(services, texts, holder))
 
     async def _travel(self, holder: Holder) -> dict[str, object]:
         """二码合一: the travel card of the phone the citizen claimed with, summarised for the guard."""

@@ -27,21 +27,21 @@ class VenueScreen:
         try:
             payload = services.signer.verify(SCREEN, request.query.get("t", ""), services.clock.time())
         except (TokenInvalid, TokenExpired):
-            return page(services, "pages/venue_code_invalid.html", status=403)
+            return page(services, request, "pages/venue_code_invalid.html", status=403)
         try:
             venue = await services.venues.get(str(payload.get("s", "")), cached=False)
             if venue is None or not venue.active or not venue.rotate:
-                return page(services, "pages/venue_code_invalid.html", status=410)
+                return page(services, request, "pages/venue_code_invalid.html", status=410)
             return await todays_code(services, venue)
         except (RedisError, RenewalBusy, WeChatAPIError):
-            return page(services, "pages/busy.html", status=503)
+            return page(services, request, "pages/busy.html", status=503)
 
     @limited("scan", lambda limits: limits.scans_per_minute)
     async def screen(self, request: web.Request) -> web.Response:
         venue = await self._venue(request)
         if isinstance(venue, web.Response):
             return venue
-        return page(self.services, "pages/venue_code.html", name=venue.name, address=venue.address,
+        return page(self.services, request, "pages/venue_code.html", name=venue.name, address=venue.address,
                     day=venue.code_day, token=request.query["t"])
 
     @limited("scan", lambda limits: limits.scans_per_minute)
@@ -54,7 +54,7 @@ class VenueScreen:
             try:
                 png = self.images[venue.code_ticket] = await self.services.api.qrcode_image(venue.code_ticket)
             except WeChatAPIError:
-                return page(self.services, "pages/busy.html", status=503)
+                return page(self.services, request, "pages/busy.html", status=503)
         return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "no-store"})
 
     def install(self, routes: PageRoutes) -> None:

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from bot.engine.services import Services
 from bot.usecases.holders import check_offline
-from bot.web.common import PageRoutes, limited, page, wants_json
+from bot.web.common import PageRoutes, limited, page, viewer_texts, wants_json
 
 
 class VerifyPage:
@@ -20,12 +20,12 @@ class VerifyPage:
     @limited("verify", lambda limits: limits.verify_per_minute)
     async def show(self, request: web.Request) -> web.Response:
         services = self.services
-        check = await check_offline(services, request.query.get("t", ""))
+        check = await check_offline(services, request.query.get("t", ""), viewer_texts(services, request))
         data = check.report()
         status = {"valid": 200, "expired": 410}.get(check.verdict.state, 403)
         if wants_json(request):
             return web.json_response(data, status=status, headers={"Cache-Control": "no-store"})
-        return page(services, "pages/verify.html", status=status, **data)
+        return page(services, request, "pages/verify.html", status=status, **data)
 
     def install(self, routes: PageRoutes) -> None:
         routes.get("/verify", self.show)
