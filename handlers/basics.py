@@ -6,6 +6,7 @@ from bot.engine.context import Context
 from bot.engine.router import Router
 from bot.wechat.replies import Reply
 from handlers.faq import TOPICS, topic_of
+from handlers.preferences import follow_wechat_language
 
 router = Router("basics", interrupts=False)  # help and greetings answer; they are not services
 
@@ -15,6 +16,7 @@ SILENT_EVENTS = ("location", "view", "templatesendjobfinish", "pic_sysphoto", "p
 
 @router.event("subscribe")
 async def welcome(ctx: Context) -> Reply:
+    await follow_wechat_language(ctx)
     return ctx.text("welcome.txt", scene=ctx.message.event_key)
 
 
@@ -31,13 +33,13 @@ async def forget_dialog(ctx: Context) -> Reply:
     return None
 
 
-@router.keywords("帮助", "help", "?", "菜单", "你好", "您好", "hi", "hello", "服务")
+@router.keywords("帮助", "help", "?", "菜单", "你好", "您好", "hi", "hello", "服务", "menu", "start")
 @router.click("EPIDEMIC")
 async def help_text(ctx: Context) -> Reply:
     return ctx.text("help.txt")
 
 
-@router.keywords("取消", "退出")
+@router.keywords("取消", "退出", "cancel", "quit")
 async def nothing_to_cancel(ctx: Context) -> Reply:
     """Inside a dialog these words cancel it (the dialog sees them first); outside, say there is nothing."""
     return ctx.text("dialog/nothing_to_cancel.txt")
@@ -71,4 +73,4 @@ async def fallback(ctx: Context) -> Reply:
     said = ctx.message.content[:60] if ctx.message.msg_type == "text" else ""
     if said and (topic := topic_of(said)) is not None:  # a question in one's own words
         return ctx.text(topic.template, topics=TOPICS)
-    return ctx.text("fallback.txt", said=said, topics=TOPICS)
+    return ctx.text("fallback.txt", said=said, topics=TOPICS, spoken=ctx.message.spoken)

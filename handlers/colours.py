@@ -17,7 +17,7 @@ from bot.engine.dialogs import Dialog, Invalid, Step
 from bot.engine.filters import Claimed
 from bot.engine.router import Router
 from bot.features.status import reason_templates
-from bot.usecases.answers import expect_word
+from bot.usecases.answers import expect_word, is_word
 from bot.usecases.appeals import EXPLANATION_LIMIT, REASONS, Refused, Subject, may_open, open_appeal
 from bot.usecases.cards import current_status
 from bot.usecases.holders import relative_person
@@ -39,18 +39,18 @@ async def history_text(ctx: Context, doc_index: str, whose: str) -> Reply:
     services = ctx.services
     changes = await services.status.registry.history(doc_index, services.clock.time(), SHOWN_CHANGES)
     rows = [{"at": to_minute(c.at), "old": c.old, "new": c.new, "channel": c.channel, "ticket": c.ticket,
-             "label": services.templates.render(reason_templates(c.code)[0]) if c.code else ""} for c in changes]
+             "label": ctx.render(reason_templates(c.code)[0]) if c.code else ""} for c in changes]
     return ctx.text("colours/history.txt", rows=rows, whose=whose,
                     days=services.settings.colours.history_days)
 
 
-@router.keywords("赋码记录", "码色记录", "健康码记录", when=Claimed("colours"))
+@router.keywords("赋码记录", "码色记录", "健康码记录", "colour history", "color history", when=Claimed("colours"))
 @router.click("COLOUR_HISTORY", when=Claimed("colours"))
 async def own_history(ctx: Context) -> Reply:
     return await history_text(ctx, ctx.claimed.doc_index, "")
 
 
-@router.regex(r"(赋码记录|码色记录)\s*(?P<n>\d{1,2})", when=ABOUT_A_RELATIVE)
+@router.regex(r"(赋码记录|码色记录|colou?r history)\s*(?P<n>\d{1,2})", when=ABOUT_A_RELATIVE)
 @for_relative("赋码记录")
 async def relative_history(ctx: Context, profile: Profile, relative: Relative) -> Reply:
     return await history_text(ctx, relative.index, mask_name(relative.name))
@@ -80,7 +80,7 @@ def evidence(text: str, ctx: Context) -> str:
         if not ctx.message.media_id:
             raise Invalid("appeals/image_unreadable.txt")
         return ctx.message.media_id
-    if ctx.message.normalized == SKIP:
+    if is_word(ctx.message.normalized, SKIP):
         return ""
     raise Invalid("appeals/need_image.txt")
 
@@ -144,7 +144,7 @@ async def start_appeal(ctx: Context, doc_index: str, colour: str, whose: str, nu
     return await appealing.start(ctx, {"doc_index": doc_index, "colour": colour, "whose": whose, "number": number})
 
 
-@router.keywords("申诉", "码色申诉", "我要申诉")
+@router.keywords("申诉", "码色申诉", "我要申诉", "appeal")
 async def appeal_own(ctx: Context) -> Reply:
     moved = moved_of(ctx.prefetched_profile)
     services = ctx.services
@@ -161,7 +161,7 @@ async def appeal_own(ctx: Context) -> Reply:
     return await start_appeal(ctx, profile.doc_index, status.colour, "", 0)
 
 
-@router.regex(r"(申诉|码色申诉)\s*(?P<n>\d{1,2})", when=ABOUT_A_RELATIVE)
+@router.regex(r"(申诉|码色申诉|appeal)\s*(?P<n>\d{1,2})", when=ABOUT_A_RELATIVE)
 @for_relative("申诉")
 async def appeal_relative(ctx: Context, profile: Profile, relative: Relative) -> Reply:
     whose = mask_name(relative.name)
@@ -171,7 +171,7 @@ async def appeal_relative(ctx: Context, profile: Profile, relative: Relative) ->
     return await start_appeal(ctx, relative.index, status.colour, whose, relative.number)
 
 
-@router.regex(r"申诉进度\s*(?P<ticket>[A-Za-z]{2}-\d{8}-\d{4,6})?")
+@router.regex(r"(?:申诉进度|appeal status)\s*(?P<ticket>[A-Za-z]{2}-\d{8}-\d{4,6})?")
 async def appeal_progress(ctx: Context) -> Reply:
     services = ctx.services
     asked = (ctx.match.group("ticket") or "").upper() if ctx.match else ""

@@ -62,9 +62,10 @@ def phone(text: str, ctx: Context) -> str:
     if PHONE_RE.match(number):
         return number
     hmt = ctx.state.dialog == hmt_claim.name
-    if hmt and (visitor := visitor_phone(text)):
+    prefixes = ctx.services.settings.sms.international_prefixes
+    if hmt and (visitor := visitor_phone(text, prefixes)):
         return visitor
-    raise Invalid("claim/bad_phone.txt", hmt=hmt)
+    raise Invalid("claim/bad_phone.txt", hmt=hmt, extra_prefixes=prefixes)
 
 
 def document_type(text: str, ctx: Context) -> str:
@@ -138,6 +139,7 @@ def summary_view(ctx: Context, data: Mapping[str, Any]) -> Mapping[str, Any]:
         "nationality": data.get("nationality", ""),
         "types": DOCUMENT_CODES,
         "hmt": data.get("entry") == "hmt",
+        "extra_prefixes": ctx.services.settings.sms.international_prefixes,
         **{k: v for k, v in sms_view(data).items() if k != "phone"},
         **face_view(data),
     }
@@ -229,7 +231,8 @@ deregister = router.dialog(Dialog(
 
 # -- routes -------------------------------------------------------------------------------------------------
 
-@router.keywords("防疫健康信息码", "健康码", "领取健康码", "我的健康码", "查看健康码", "防疫健康码",
+@router.keywords("防疫健康信息码", "健康码", "领取健康码", "我的健康码", "查看健康码", "防疫健康码", "health code",
+                 "my code", "code",
                  reads=(UserHash.TRAVEL_VERIFIED, UserHash.OWN_IMAGE))
 @router.click("HEALTH_CODE", reads=(UserHash.TRAVEL_VERIFIED, UserHash.OWN_IMAGE))
 async def show_or_claim(ctx: Context) -> Reply:
@@ -241,7 +244,7 @@ async def show_or_claim(ctx: Context) -> Reply:
     return await code_reply(ctx, profile)
 
 
-@router.keywords("重新申领")
+@router.keywords("重新申领", "claim again")
 async def claim_again(ctx: Context) -> Reply:
     """After the code moved to another account: claim it back here (face verification, as any takeover)."""
     if await ctx.profile() is not None:
@@ -249,7 +252,8 @@ async def claim_again(ctx: Context) -> Reply:
     return await claim.start(ctx)
 
 
-@router.keywords("港澳台", "境外人员", "港澳台入境人员申领入口", "外籍人员", "外国人")
+@router.keywords("港澳台", "境外人员", "港澳台入境人员申领入口", "外籍人员", "外国人", "foreigner", "foreigners",
+                 "passport", "visitor", "hong kong, macao, taiwan")
 @router.click("HMT_ENTRY")
 async def hmt_entry(ctx: Context) -> Reply:
     if await ctx.profile() is not None:
@@ -257,7 +261,7 @@ async def hmt_entry(ctx: Context) -> Reply:
     return await hmt_claim.start(ctx, {"entry": "hmt"})
 
 
-@router.keywords("注销健康码", "注销")
+@router.keywords("注销健康码", "注销", "deregister")
 async def start_deregister(ctx: Context) -> Reply:
     if await ctx.profile() is None:
         return ctx.text("claim/nothing_to_deregister.txt")

@@ -170,7 +170,8 @@ unbinding = router.dialog(Dialog(
 # -- routes -----------------------------------------------------------------------------------------------
 
 
-@router.keywords("亲属码", "帮他人领取", "家人", "帮他人领取防疫健康信息码", "我的亲属", when=ABOUT_A_RELATIVE)
+@router.keywords("亲属码", "帮他人领取", "家人", "帮他人领取防疫健康信息码", "我的亲属", "relatives", "family",
+                 when=ABOUT_A_RELATIVE)
 @router.click("RELATIVES", when=ABOUT_A_RELATIVE)
 async def relatives_page(ctx: Context) -> Reply:
     rows = []
@@ -181,7 +182,7 @@ async def relatives_page(ctx: Context) -> Reply:
     return ctx.text("relatives/page.txt", rows=rows, limit=ctx.services.relatives.max_per_user)
 
 
-@router.keywords("添加亲属", "绑定亲属", "添加家人", "绑定家人", when=ABOUT_A_RELATIVE)
+@router.keywords("添加亲属", "绑定亲属", "添加家人", "绑定家人", "add relative", when=ABOUT_A_RELATIVE)
 async def start_binding(ctx: Context) -> Reply:
     store = ctx.services.relatives
     if len(ctx.relatives) >= store.max_per_user:
@@ -189,14 +190,14 @@ async def start_binding(ctx: Context) -> Reply:
     return await binding.start(ctx)
 
 
-@router.regex(r"(查看亲属码|查看亲属)\s*(?P<n>\d{1,2})?", when=ABOUT_A_RELATIVE)
+@router.regex(r"(查看亲属码|查看亲属|relative)\s*(?P<n>\d{1,2})?", when=ABOUT_A_RELATIVE)
 @router.regex(r"亲属码\s*(?P<n>\d{1,2})", when=ABOUT_A_RELATIVE)
 @for_relative("查看亲属码")
 async def view_relative(ctx: Context, profile: Profile, relative: Relative) -> Reply:
     return await relative_code(ctx, profile, relative)
 
 
-@router.regex(r"(解绑|解除绑定)\s*(?P<n>\d{1,2})?", when=ABOUT_A_RELATIVE)
+@router.regex(r"(解绑|解除绑定|unbind)\s*(?P<n>\d{1,2})?", when=ABOUT_A_RELATIVE)
 @for_relative("解绑")
 async def start_unbinding(ctx: Context, profile: Profile, relative: Relative) -> Reply:
     wait = ctx.services.relatives.unbind_after - (ctx.services.clock.time() - relative.bound_at)
@@ -206,7 +207,7 @@ async def start_unbinding(ctx: Context, profile: Profile, relative: Relative) ->
     return await unbinding.start(ctx, {"index": relative.index, "masked_name": mask_name(relative.name)})
 
 
-@router.regex(r"(下载离线码|离线码)\s*(?P<n>\d{1,2})?", when=ABOUT_A_RELATIVE)
+@router.regex(r"(下载离线码|离线码|offline code)\s*(?P<n>\d{1,2})?", when=ABOUT_A_RELATIVE)
 @router.click("OFFLINE_CODE", when=ABOUT_A_RELATIVE)
 @for_relative("下载离线码")
 async def offline_code(ctx: Context, profile: Profile, relative: Relative) -> Reply:
@@ -220,13 +221,14 @@ async def offline_code(ctx: Context, profile: Profile, relative: Relative) -> Re
     card = OfflineCard(
         title=ctx.render("cards/offline_title.txt"),
         name=mask_name(relative.name),
-        subtitle=proxy_line(ctx.services, profile, relative),
+        subtitle=proxy_line(ctx.templates, profile, relative),
         colour=status.colour,
         stamp=ctx.render("cards/offline_stamp.txt", valid_until=to_minute(token["exp"])),
         colour_line=ctx.render("cards/offline_colour.txt", colour=status.colour),
         generated_line=ctx.render("cards/offline_generated.txt", generated=to_second(now)),
         note=ctx.render("relatives/offline_note.txt"),
         qr_payload=f"{services.settings.public_url}/verify?t={token['token']}",
+        elder=ctx.prefs.elder_for(relative.index),
     )
     png = await services.renderer.render_offline(card)
     await services.relatives.audit(ctx.openid, "offline", relative.index, now)

@@ -36,7 +36,7 @@ async def results_text(ctx: Context, person: Person, doc_index: str, whose: str)
     return ctx.text("results/list.txt", whose=whose, rows=rows)
 
 
-@router.keywords("核酸", "核酸检测结果", "核酸结果", "核酸检测", when=Claimed("results"))
+@router.keywords("核酸", "核酸检测结果", "核酸结果", "核酸检测", "test results", "results", when=Claimed("results"))
 @router.click("TEST_RESULTS", when=Claimed("results"))
 async def own_results(ctx: Context) -> Reply:
     profile = ctx.claimed
@@ -44,19 +44,20 @@ async def own_results(ctx: Context) -> Reply:
                                     "results/relatives_hint.txt")
 
 
-@router.regex(r"(核酸|核酸结果|核酸检测结果)\s*(?P<n>\d{1,2})", when=ABOUT_A_RELATIVE)
+@router.regex(r"(核酸|核酸结果|核酸检测结果|test results|results)\s*(?P<n>\d{1,2})", when=ABOUT_A_RELATIVE)
 @for_relative("核酸")
 async def relative_results(ctx: Context, profile: Profile, relative: Relative) -> Reply:
     return await results_text(ctx, relative_person(relative), relative.index, mask_name(relative.name))
 
 
-@router.keywords("核酸登记", reads=(UserHash.TRAVEL_VERIFIED, UserHash.OWN_IMAGE), when=Claimed("relatives"))
+@router.keywords("核酸登记", "test check-in", reads=(UserHash.TRAVEL_VERIFIED, UserHash.OWN_IMAGE),
+                 when=Claimed("relatives"))
 async def register_self(ctx: Context) -> Reply:
     """At the testing site the code is shown for registration (「在做核酸检测时，可展示亲属码」)."""
     return await code_reply(ctx, ctx.claimed)
 
 
-@router.regex(r"核酸登记\s*(?P<n>\d{1,2})", when=ABOUT_A_RELATIVE)
+@router.regex(r"(?:核酸登记|test check-in)\s*(?P<n>\d{1,2})", when=ABOUT_A_RELATIVE)
 @for_relative("核酸登记")
 async def register_relative(ctx: Context, profile: Profile, relative: Relative) -> Reply:
     return await relative_code(ctx, profile, relative)

@@ -11,7 +11,7 @@ from bot.wechat.replies import Reply
 router = Router("sites")
 
 
-@router.keywords("采样点", "核酸采样点", "附近采样点", "核酸点", "附近核酸点")
+@router.keywords("采样点", "核酸采样点", "附近采样点", "核酸点", "附近核酸点", "test sites", "testing sites")
 async def ask_location(ctx: Context) -> Reply:
     sites = ctx.services.plugin(SitesService)
     if not await sites.registry.count():
@@ -19,7 +19,7 @@ async def ask_location(ctx: Context) -> Reply:
     return ctx.text("sites/ask_location.txt")
 
 
-@router.regex(r"(?:核酸采样点|采样点|核酸点)\s*(?P<words>\S.{0,19})")
+@router.regex(r"(?:核酸采样点|采样点|核酸点|test sites|testing sites)\s*(?P<words>\S.{0,19})")
 async def district_sites(ctx: Context) -> Reply:
     words = ctx.match.group("words").strip() if ctx.match else ""
     sites = ctx.services.plugin(SitesService)

@@ -84,14 +84,14 @@ travel = router.dialog(Dialog(
 ))
 
 
-@router.keywords("行程码", "行程卡", "通信大数据行程卡", "通信行程卡")
+@router.keywords("行程码", "行程卡", "通信大数据行程卡", "通信行程卡", "travel card")
 @router.click("TRAVEL_CARD")
 async def start_travel(ctx: Context) -> Reply:
     return await travel.start(ctx, {"own_phone": await claimed_phone(ctx),
                                     "proven": proven_lately(ctx, await ctx.profile())})
 
 
-@router.keywords("核验行程卡", "二码合一", "双码", when=Claimed("travel"))
+@router.keywords("核验行程卡", "二码合一", "双码", "verify travel card", "both codes", when=Claimed("travel"))
 async def verify_for_combined(ctx: Context) -> Reply:
     return await travel.start(ctx, {"own_phone": await claimed_phone(ctx), "combined": True,
                                     "proven": proven_lately(ctx, ctx.claimed)})

@@ -25,14 +25,14 @@ async def doses_text(ctx: Context, person: Person, doc_index: str, whose: str) -
     return ctx.text("vaccination/list.txt", whose=whose, doses=doses, state=state_of(doses))
 
 
-@router.keywords("疫苗接种", "接种记录", "疫苗接种记录", "新冠疫苗", when=Claimed("vaccination"))
+@router.keywords("疫苗接种", "接种记录", "疫苗接种记录", "新冠疫苗", "vaccination", when=Claimed("vaccination"))
 async def own_doses(ctx: Context) -> Reply:
     profile = ctx.claimed
     return await then_each_relative(ctx, await doses_text(ctx, profile.person, profile.doc_index, ""),
                                     "vaccination/relatives_hint.txt")
 
 
-@router.regex(r"(接种记录|疫苗接种)\s*(?P<n>\d{1,2})", when=ABOUT_A_RELATIVE)
+@router.regex(r"(接种记录|疫苗接种|vaccination)\s*(?P<n>\d{1,2})", when=ABOUT_A_RELATIVE)
 @for_relative("接种记录")
 async def relative_doses(ctx: Context, profile: Profile, relative: Relative) -> Reply:
     return await doses_text(ctx, relative_person(relative), relative.index, mask_name(relative.name))

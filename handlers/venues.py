@@ -36,7 +36,7 @@ async def venue_scanned(ctx: Context) -> Reply:
     return reply
 
 
-@router.regex(r"为亲属登记\s*(?P<n>\d{1,2})?")
+@router.regex(r"(?:为亲属登记|check in relative)\s*(?P<n>\d{1,2})?")
 async def register_relative(ctx: Context) -> Reply:
     venue = await last_venue(ctx, "in")
     profile = await ctx.profile()
@@ -50,6 +50,6 @@ async def register_relative(ctx: Context) -> Reply:
     return await check_in(ctx, profile, venue, relative)
 
 
-@router.keywords("离场", "离开", "离场登记")
+@router.keywords("离场", "离开", "离场登记", "check out", "leave")
 async def left_venue(ctx: Context) -> Reply:
     return await leave(ctx)

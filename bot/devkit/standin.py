@@ -45,6 +45,7 @@ class StandInState:
     outside_window: set[str] = field(default_factory=set)  # openids silent > 48 h: customer service gets 45015
     unfollowed: set[str] = field(default_factory=set)  # openids that unfollowed: template messages get 43004
     templates: list[dict[str, Any]] = field(default_factory=list)  # template messages received
+    languages: dict[str, str] = field(default_factory=dict)  # openid -> its WeChat's language (user/info)
     calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def issue_token(self, force: bool = False) -> str:
@@ -182,6 +183,21 @@ def create_standin(app_id: str, app_secret: str) -> web.Application:
     app.router.add_post("/cgi-bin/message/custom/send", custom_send)
     app.router.add_post("/cgi-bin/message/template/send", template_send)
     app.router.add_post("/cgi-bin/menu/create", menu_create)
+
+    async def user_info(request: web.Request) -> web.Response:
+        if (refusal := await refused("/cgi-bin/user/info", request)) is not None:
+            return refusal
+        openid = request.query.get("openid", "")
+        return web.json_response({"subscribe": 1, "openid": openid,
+                                  "language": state.languages.get(openid, "zh_CN")})
+
+    async def set_language(request: web.Request) -> web.Response:
+        body = await request.json()
+        state.languages[str(body["openid"])] = str(body["language"])
+        return web.json_response({"ok": True})
+
+    app.router.add_get("/cgi-bin/user/info", user_info)
+    app.router.add_post("/_standin/users", set_language)
     async def qrcode_create(request: web.Request) -> web.Response:
         if (refusal := await refused("qrcode/create", request)) is not None:
             return refusal

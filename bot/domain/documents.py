@@ -109,13 +109,21 @@ PHONE_RE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
 VISITOR_PHONE_RE = re.compile(r"^\+(85[23]\d{8}|886\d{9})$", re.ASCII)
 
 
-def visitor_phone(text: str) -> str:
-    """A +852/+853/+886 number in one spelling ("+85291234567"), or "" when it is not one."""
+def visitor_phone(text: str, prefixes: tuple[str, ...] | list[str] = ()) -> str:
+    """A +852/+853/+886 number in one spelling ("+85291234567"), or one under another country code in
+    `prefixes` (E.164: 8 to 15 digits in all, the trunk 0 after the code dropped); "" when it is not one."""
     number = normalize_number(text).replace("-", "")
     number = "+" + number[2:] if number.startswith("00") else number
     if number.startswith("+8860"):
         number = "+886" + number[5:]
-    return number if VISITOR_PHONE_RE.match(number) else ""
+    if VISITOR_PHONE_RE.match(number):
+        return number
+    for prefix in prefixes:
+        if number.startswith(prefix) and not number.startswith(("+852", "+853", "+886", "+86")):
+            national = number[len(prefix):].removeprefix("0")
+            if national.isdigit() and national.isascii() and 8 <= len(prefix) - 1 + len(national) <= 15:
+                return prefix + national
+    return ""
 
 
 _BETWEEN_CJK = re.compile(f"(?<=[{_CJK}])\\s+(?=[{_CJK}])")

@@ -15,8 +15,8 @@ from typing import Any
 from bot.engine.context import Context
 from bot.wechat.replies import Reply, Text
 
-CANCEL_WORDS = frozenset({"取消", "退出"})
-BACK_WORDS = frozenset({"返回", "上一步"})
+CANCEL_WORDS = frozenset({"取消", "退出", "cancel", "quit"})
+BACK_WORDS = frozenset({"返回", "上一步", "back"})
 
 Validator = Callable[[str, Context], Any]
 Condition = Callable[[Context, Mapping[str, Any]], bool]
@@ -84,6 +84,11 @@ class Dialog:
 
     def prompt(self, ctx: Context, step: Step) -> Text:
         return ctx.text(step.prompt, **self.view(ctx, ctx.state.data))
+
+    def ask_again(self, ctx: Context) -> str:
+        """The current step's prompt, as it reads now (after a change of language, say); "" if there is none."""
+        step = self.current(ctx)
+        return self.prompt(ctx, step).content if step is not None else ""
 
     def current(self, ctx: Context) -> Step | None:
         index = self._index.get(ctx.state.step)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -11,6 +12,8 @@ from typing import Any
 
 from bot.engine.context import Context, DialogState
 from bot.engine.eager import finished_by, start_eagerly
+from bot.engine.prefs import DEFAULT as DEFAULT_PREFS
+from bot.engine.prefs import Prefs
 from bot.engine.router import Handler, RouteTable
 from bot.engine.services import Services
 from bot.engine.state import dump_state, load_state
@@ -33,6 +36,7 @@ KEEP = DialogWrite("keep")
 CLEAR = DialogWrite("clear")
 FORGET_EXPIRED = DialogWrite("forget-expired")
 POLL_SECONDS = 0.03
+RECENT_USERS = 10_000  # preferences remembered per worker (bytes each: the default is not kept)
 
 
 class Dispatcher:
@@ -45,6 +49,9 @@ class Dispatcher:
         self.count_handler_run = services.metrics.series("healthbot_handler_runs_total")
         # The app's loop while it runs (bot.app sets it): asking asyncio is a getpid() system call on 3.11.
         self.loop: asyncio.AbstractEventLoop | None = None
+        # Recent users' preferences, for the few texts said before a turn has read them (「服务繁忙」 with
+        # Redis down, 「操作过快」): a user this worker served lately is answered in their language.
+        self._recent_prefs: dict[str, Prefs] = {}
 
     # -- the turn -------------------------------------------------------------------------------------
 
@@ -71,7 +78,8 @@ class Dispatcher:
         begun, held_since = claimed, loop.time()
         state = self._load_state(message.openid, begun)
         ctx = Context(message, self.services, state, prefetched_profile=begun.profile,
-                      read_with_turn=begun.read_with_turn, dialogs=self.table.dialogs)
+                      read_with_turn=begun.read_with_turn, dialogs=self.table.dialogs,
+                      prefs=self._remember(message.openid, begun.prefs))
         before = DialogState(state.dialog, expired=state.expired)  # what the write at the turn's end compares
         # A handler that fails leaves the state as it found it: read again (rare) rather than copied each turn.
         work = start_eagerly(self._produce(ctx, lambda: self._load_state(message.openid, begun)), loop)
@@ -105,7 +113,7 @@ class Dispatcher:
         self.metrics.inc("healthbot_redis_errors_total")
         if release:
             self.spawn(self._release_when_back(message.openid, release))
-        return self._render(message, self._text("busy.txt"))
+        return self._render(message, self._text("busy.txt", message.openid))
 
     async def _claim(self, message: Inbound, dedup_id: str, deadline: float, token: str,
                      begun: Begun) -> str | Begun:
@@ -120,7 +128,7 @@ class Dispatcher:
             if begun.outcome == "limited":
                 log.info("message rate limit user=%s", hash_openid(message.openid))
                 self.metrics.inc("healthbot_rate_limited_total")
-                return self._render(message, self._text("too_fast.txt"))
+                return self._render(message, self._text("too_fast.txt", message.openid))
             if begun.outcome == "dup":
                 value: bytes | None = begun.seen_value
                 while value == PENDING and loop.time() < deadline:
@@ -139,7 +147,7 @@ class Dispatcher:
                 self.metrics.inc("healthbot_dedup_hits_total")
                 return self._open_reply(message, value[1:])
             if loop.time() >= deadline - 0.25:
-                return self._render(message, self._text("busy_previous.txt"))
+                return self._render(message, self._text("busy_previous.txt", message.openid))
             await asyncio.sleep(POLL_SECONDS)
             begun = await turns.begin(message.openid, dedup_id, token)  # waiting for the lock: no new token
 
@@ -150,11 +158,11 @@ class Dispatcher:
         except RedisError as exc:
             log.warning("redis failed inside a handler user=%s: %s", hash_openid(ctx.openid), exc)
             ctx.state, ctx.writes = as_found(), []
-            return self._text("busy.txt")
+            return ctx.text("busy.txt")
         except Exception:
             log.exception("handler failed user=%s", hash_openid(ctx.openid))
             ctx.state, ctx.writes = as_found(), []
-            return self._text("error.txt")
+            return ctx.text("error.txt")
 
     async def _route(self, ctx: Context) -> Reply:
         message, state = ctx.message, ctx.state
@@ -166,9 +174,14 @@ class Dispatcher:
             dialog = self.table.dialogs.get(state.dialog)
             if dialog is not None:
                 ctx.route = dialog.name
+                kept = self.table.by_keyword.get(message.normalized) if message.msg_type == "text" else None
+                if kept is not None and kept.keeps_dialog:  # 「English」 mid-claim: switch, ask the step again
+                    said = await kept.handler(ctx)
+                    return Text("\n\n".join(filter(None, [getattr(said, "content", ""), dialog.ask_again(ctx)])))
                 ctx.service_named = lambda: self._service_named(ctx)
                 return await dialog.handle(ctx)
             state.clear()
+        ctx.run_text = lambda text: self._run_text(ctx, text)
         found = self.table.find(message)
         if state.expired:
             self.metrics.inc("healthbot_dialogs_total", dialog=state.expired, event="expired")
@@ -177,6 +190,16 @@ class Dispatcher:
                 return ctx.text("dialog/timeout.txt", dialog=expired)
         if found is None:
             ctx.route = "fallback"
+            return await self.fallback(ctx)
+        route, ctx.match = found
+        ctx.route = route.handler.__name__
+        return await (route.run(ctx) if route.filters else route.handler(ctx))
+
+    async def _run_text(self, ctx: Context, text: str) -> Reply:
+        """The route `text` names, run as if the user had typed it; the fallback when it names none."""
+        ctx.message = dataclasses.replace(ctx.message, msg_type="text", content=text, event="", event_key="")
+        found = self.table.find(ctx.message)
+        if found is None:
             return await self.fallback(ctx)
         route, ctx.match = found
         ctx.route = route.handler.__name__
@@ -201,7 +224,7 @@ class Dispatcher:
 
     async def _defer(self, ctx: Context, work: asyncio.Future[Reply], token: str, before: DialogState) -> str:
         message = ctx.message
-        interim = self._render(message, self._text("working.txt"))
+        interim = self._render(message, ctx.text("working.txt"))
         with contextlib.suppress(RedisError):
             await self.services.turns.store_reply(message.openid, message.dedup_id(),
                                                   self._kept_reply(message, None, interim))
@@ -242,7 +265,7 @@ class Dispatcher:
             log.warning("customer-service send failed user=%s: %s", hash_openid(openid), exc)
             self.metrics.inc("healthbot_async_sends_total", outcome="failed")
             if isinstance(reply, Image):
-                fallback = reply.fallback or self.services.templates.render("image_failed.txt")
+                fallback = reply.fallback or self._text("image_failed.txt", openid).content
                 try:
                     await api.send_text(openid, fallback)
                 except WeChatAPIError as again:
@@ -317,8 +340,18 @@ class Dispatcher:
         except SealError:
             return SUCCESS
 
-    def _text(self, template: str) -> Text:
-        return Text(self.services.templates.render(template))
+    def _remember(self, openid: str, stored: bytes) -> Prefs:
+        prefs = Prefs.decode(stored) if stored else DEFAULT_PREFS
+        if prefs != DEFAULT_PREFS or openid in self._recent_prefs:
+            if len(self._recent_prefs) >= RECENT_USERS:
+                self._recent_prefs.clear()
+            self._recent_prefs[openid] = prefs
+        return prefs
+
+    def _text(self, template: str, openid: str) -> Text:
+        """A text said outside a turn, in the language `openid` was last served in here."""
+        prefs = self._recent_prefs.get(openid, DEFAULT_PREFS)
+        return Text(self.services.texts.of(prefs.lang, prefs.elder).render(template))
 
     def _render(self, message: Inbound, reply: Reply) -> str:
         return render_reply(reply, message.openid, message.account, int(self.services.clock.time()))

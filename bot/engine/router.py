@@ -32,6 +32,7 @@ class Route:
     event_keys: frozenset[str] = frozenset()
     scene_prefix: str = ""
     interrupts: bool = True  # typed inside a dialog where it is no answer, it leaves the dialog for this route
+    keeps_dialog: bool = False  # a keyword that answers inside a dialog too, which then asks its step again
     internal: bool = False  # an event healthbot makes itself: only an internal message matches
     reads: tuple[str, ...] = ()  # the user's hashes (storage.keys.UserHash) the handler reads: see RouteTable
     filters: tuple[Filter, ...] = ()  # each must pass before the handler runs (bot/engine/filters.py)
@@ -69,11 +70,13 @@ class Router:
     routes: list[Route] = field(default_factory=list)
     dialogs: list[Dialog] = field(default_factory=list)
     interrupts: bool = True  # False: its keywords (help, greetings) never take a citizen out of a dialog
+    keeps_dialog: bool = False  # True: its keywords (a language, 长辈模式) answer inside a dialog and stay in it
     befores: list[Before] = field(default_factory=list)
 
     def _add(self, when: Filter | None = None, **spec: object) -> Decorator:
         def register(handler: Handler) -> Handler:
-            self.routes.append(Route(handler=handler, interrupts=self.interrupts, filters=(when,) if when else (),
+            self.routes.append(Route(handler=handler, interrupts=self.interrupts, keeps_dialog=self.keeps_dialog,
+                                     filters=(when,) if when else (),
                                      **spec))  # type: ignore[arg-type]
             return handler
 

@@ -48,6 +48,8 @@ class WeChatSettings:
     api_base: str = DEFAULT_API_BASE
     api_timeout: float = within(5.0, 0.05, 60)
     showqrcode_url: str = ""
+    # Ask user/info for a new follower's WeChat language (a verified 服务号 may): English starts in English.
+    user_language: bool = True
 
     @property
     def encrypted(self) -> bool:
@@ -150,6 +152,13 @@ class IdentitySettings(UpstreamSettings):
     moved_notice_days: int = within(30, 1, 365)  # how long a moved-away account is shown why
 
 
+@dataclass
+class SmsSettings(UpstreamSettings):
+    # Country codes beyond +852/+853/+886 the gateway delivers to ("+65", "+1"): numbers there are accepted at
+    # the 港澳台 and foreigners' entry (E.164, at most 15 digits).
+    international_prefixes: list[str] = field(default_factory=list)
+
+
 STANDIN_UPSTREAMS = ("identity", "face", "sms")  # the upstreams whose empty url means a stand-in
 
 
@@ -219,7 +228,7 @@ class Settings:
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     status: UpstreamSettings = field(default_factory=UpstreamSettings)
     face: UpstreamSettings = field(default_factory=UpstreamSettings)
-    sms: UpstreamSettings = field(default_factory=UpstreamSettings)
+    sms: SmsSettings = field(default_factory=SmsSettings)
     travel: TravelSettings = field(default_factory=TravelSettings)
     results: ResultsSettings = field(default_factory=ResultsSettings)
     relatives: RelativesSettings = field(default_factory=RelativesSettings)
@@ -486,6 +495,9 @@ def validate(settings: Settings) -> None:
     if settings.results.positive_sets_colour not in ("", "yellow", "red"):
         raise ConfigError("results.positive_sets_colour must be empty (off), yellow or red, "
                           f"got {settings.results.positive_sets_colour!r}")
+    if wrong := [p for p in settings.sms.international_prefixes if not re.fullmatch(r"\+[1-9]\d{0,2}", p)]:
+        raise ConfigError(f"sms.international_prefixes: {', '.join(map(repr, wrong))} is not a country code "
+                          "like \"+65\"")
     if unknown := [name for name in settings.upstreams.allow_standins if name not in STANDIN_UPSTREAMS]:
         raise ConfigError(f"upstreams.allow_standins: {', '.join(unknown)} has no stand-in; the names are "
                           f"{', '.join(STANDIN_UPSTREAMS)}")

@@ -11,6 +11,7 @@ from typing import Any
 from bot.engine.context import Context
 from bot.engine.dialogs import Condition, Invalid, Step, View
 from bot.upstreams.http import ProviderUnavailable
+from bot.usecases.answers import is_word
 from bot.wechat.inbound import Inbound
 from bot.wechat.replies import Reply
 
@@ -37,7 +38,7 @@ async def new_link(ctx: Context) -> None:
 def face_step(view: View, when: Condition) -> Step:
     """The step itself; its answer is True, given by the verifier's callback (`face_result`), never by text."""
     async def pending(text: str, ctx: Context) -> bool:
-        if text.strip() == "重新认证":
+        if is_word(text, "重新认证"):
             if not await another_link(ctx):
                 raise Invalid("face/too_many.txt")
             raise Invalid("face/link.txt", **view(ctx, ctx.state.data))

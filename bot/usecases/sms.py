@@ -13,6 +13,7 @@ from bot.domain.numerals import is_number
 from bot.engine.context import Context
 from bot.engine.dialogs import Invalid, Step
 from bot.upstreams.http import ProviderUnavailable
+from bot.usecases.answers import is_word
 from bot.usecases.travel import claimed_phone, phone_index
 
 # What SmsCodes.check answers, when it is not "ok", and what the citizen is told.
@@ -46,7 +47,7 @@ def code_checker(view: Callable[[Context, Mapping[str, Any]], Mapping[str, Any]]
     """The step's validator: the code typed back, or 「重新发送」 (`send` again, answered with the dialog's `view`)."""
     async def sms_code(text: str, ctx: Context) -> bool:
         answer = normalize_number(text)
-        if text.strip() == "重新发送":
+        if is_word(text, "重新发送"):
             await send(ctx)
             raise Invalid("sms/code_sent.txt", **view(ctx, ctx.state.data))
         if not (len(answer) == 6 and is_number(answer)):

@@ -123,29 +123,31 @@ class WeChatAPI:
     # -- calls ----------------------------------------------------------------------------------------
 
     async def call(self, path: str, payload: dict[str, Any] | None = None,
-                   form: dict[str, Any] | None = None, params: dict[str, str] | None = None) -> dict[str, Any]:
+                   form: dict[str, Any] | None = None, params: dict[str, str] | None = None,
+                   get: bool = False) -> dict[str, Any]:
+        """`get`: a GET with `params` only (user/info), rather than a POST."""
         token = await self.access_token()
         try:
-            return await self._post(path, token, payload, form, params)
+            return await self._post(path, token, payload, form, params, get)
         except WeChatAPIError as exc:
             if exc.errcode not in TOKEN_ERRORS:
                 raise
             log.warning("access_token rejected (%d); refreshing once", exc.errcode)
             await self._drop_token(token)
-            return await self._post(path, await self.access_token(), payload, form, params)
+            return await self._post(path, await self.access_token(), payload, form, params, get)
 
     async def _post_json(self, path: str, payload: dict[str, Any], token: str | None) -> dict[str, Any]:
         return await self._post(path, token, payload, None, None)
 
     async def _post(self, path: str, token: str | None, payload: dict[str, Any] | None,
-                    form: dict[str, Any] | None, params: dict[str, str] | None) -> dict[str, Any]:
+                    form: dict[str, Any] | None, params: dict[str, str] | None, get: bool = False) -> dict[str, Any]:
         query = dict(params or {})
         if token is not None:
             query["access_token"] = token
         delay = 0.2
         for attempt in range(1, self.attempts + 1):
             try:
-                data = await self._send(path, query, payload, form)
+                data = await self._send(path, query, payload, form, get)
             except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
                 if attempt == self.attempts:
                     raise WeChatAPIError(-1, f"{type(exc).__name__}", path) from None
@@ -163,9 +165,11 @@ class WeChatAPI:
         raise AssertionError("unreachable")
 
     async def _send(self, path: str, query: dict[str, str], payload: dict[str, Any] | None,
-                    form: dict[str, Any] | None) -> dict[str, Any]:
+                    form: dict[str, Any] | None, get: bool = False) -> dict[str, Any]:
         url = self.base + path
-        if form is not None:
+        if get:
+            request = self.session.get(url, params=query)
+        elif form is not None:
             body = aiohttp.FormData()
             for name, (filename, content, ctype) in form.items():
                 body.add_field(name, content, filename=filename, content_type=ctype)
@@ -211,6 +215,12 @@ class WeChatAPI:
         article = {"title": news.title, "description": news.description, "url": news.url, "picurl": news.pic_url}
         await self.call("/cgi-bin/message/custom/send",
                         {"touser": openid, "msgtype": "news", "news": {"articles": [article]}})
+
+    async def user_language(self, openid: str) -> str:
+        """The language the follower's WeChat is set to (user/info: "zh_CN", "en"...); a 服务号 that is
+        verified may call it. Raises WeChatAPIError where it may not (48001)."""
+        data = await self.call("/cgi-bin/user/info", params={"openid": openid, "lang": "zh_CN"}, get=True)
+        return str(data.get("language", ""))
 
     async def create_menu(self, menu: dict[str, Any]) -> None:
         await self.call("/cgi-bin/menu/create", menu)

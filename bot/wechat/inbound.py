@@ -47,6 +47,7 @@ class Inbound:
     internal: bool = False  # made by healthbot itself (a face-check result): never parsed from a push
     location: tuple[float, float] | None = None  # (longitude, latitude) of a location message
     media_id: str = ""  # an image message's MediaId: WeChat keeps the picture 3 days
+    spoken: bool = False  # a voice message, answered as its recognised text
     normalized: str = field(init=False, default="")  # the content as keywords are matched: routing reads it often
 
     def __post_init__(self) -> None:
@@ -147,7 +148,8 @@ def parse_inbound(body: bytes) -> Inbound:
     event = (data.get("Event") or "").lower() if msg_type == "event" else ""
     content = data.get("Content")
     recognition = data.get("Recognition")
-    if msg_type == "voice" and recognition:
+    spoken = msg_type == "voice" and bool(recognition)
+    if spoken:
         # The account's speech recognition wrote down what was said: answer it as if it had been typed.
         msg_type, content = "text", recognition.rstrip("。")
     where = _location(data) if msg_type == "location" else _location(data, "Picked_") \
@@ -155,7 +157,7 @@ def parse_inbound(body: bytes) -> Inbound:
     media = data.get("MediaId", "") if msg_type == "image" else ""
     media = media if MEDIA_ID_RE.fullmatch(media) else ""  # not one WeChat makes: as if there were none
     return Inbound(openid, data["ToUserName"], create_time, msg_type, msg_id, content or "", event,
-                   data.get("EventKey", ""), location=where, media_id=media)
+                   data.get("EventKey", ""), location=where, media_id=media, spoken=spoken)
 
 
 def _location(data: dict[str, str], prefix: str = "") -> tuple[float, float] | None:
