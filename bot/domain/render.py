@@ -37,9 +37,14 @@ class CodeCard:
     stamp: str = ""  # 扫码登记 at a venue: its name and the time of entry
     facts: tuple[str, ...] = ()  # 四码一屏: 采样距今, vaccination, travel card, one a line
     reason: str = ""  # why it is not green and what clears it: for its holder, never on the guard's page
+    elder: bool = False  # 长辈模式: the colour word, the QR, the name and the time, large; nothing else
 
 
 REASON_LINES = 4
+# 长辈模式: 30 pt at a phone's width (a 600 px card shown ~375 pt wide) is 48 px; the colour word as large as
+# the eye needs at a glance, fitted to the card's width.
+ELDER_TEXT = 48
+ELDER_WORD = 150
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,7 @@ class OfflineCard:
     generated_line: str
     note: str
     qr_payload: str
+    elder: bool = False  # 长辈模式 (set by a guardian): the name, colour and time in 30 pt print; no note
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +163,8 @@ class Painter:
         return image.crop((0, 0, WIDTH, y + 24))
 
     def code_image(self, card: CodeCard) -> Image.Image:
+        if card.elder:
+            return self.elder_image(card)
         colour = INKS[card.colour]
         qr = qr_mask(card.qr_payload)
         reason_lines = min(len(self.wrap(card.reason, 24)), REASON_LINES) if card.reason else 0
@@ -190,6 +198,32 @@ class Painter:
         self._wrapped(draw, y, card.guidance, 24, GREY)
         return image
 
+    def elder_image(self, card: CodeCard) -> Image.Image:
+        """长辈模式's card: the colour word with its shape, as large as the card allows, over the QR; the name
+        and the time each on its own line in 30 pt; nothing else."""
+        qr = qr_mask(card.qr_payload)
+        word = self._fitted(card.status_word, ELDER_WORD, WIDTH - 60, shape=True)
+        height = 40 + word + 40 + qr.height + 40 + 2 * (ELDER_TEXT + 24) + 30
+        image = Image.new("RGB", (WIDTH, height), "white")
+        draw = ImageDraw.Draw(image)
+        self._centered(draw, 40, card.status_word, word, QR_INKS[card.colour])
+        self._shape_beside(draw, card.colour, card.status_word, word, 40)
+        y = 40 + word + 40
+        left = (WIDTH - qr.width) // 2
+        draw.rounded_rectangle((left - 10, y - 10, left + qr.width + 9, y + qr.height + 9), radius=12,
+                               outline=INKS[card.colour], width=8)
+        image.paste(QR_INKS[card.colour], (left, y), qr)
+        y += qr.height + 40
+        self._centered(draw, y, card.name, ELDER_TEXT, INK)
+        self._centered(draw, y + ELDER_TEXT + 24, card.generated, ELDER_TEXT, INK)
+        return image
+
+    def _fitted(self, text: str, size: int, width: int, shape: bool = False) -> int:
+        """The largest size up to `size` at which `text` (and a shape beside it) fits `width`."""
+        while size > 24 and self._length(text, size) + (size * 1.2 if shape else 0) > width:
+            size -= 6
+        return size
+
     def render_offline_sync(self, card: OfflineCard) -> bytes:
         """A6 at 300 dpi, for printing or the album: the expiry stamp is the largest thing on the page."""
         width, height = A6_300DPI
@@ -198,17 +232,27 @@ class Painter:
         draw = ImageDraw.Draw(image)
         draw.rectangle((0, 0, width, 150), fill=colour)
         self._centered(draw, 35, card.title, 80, ON_INKS[card.colour], width)
-        self._centered(draw, 190, card.name, 72, INK, width)
-        self._centered(draw, 290, card.subtitle, 44, GREY, width)
+        if card.elder:  # 30 pt at 300 dpi is 125 px
+            self._centered(draw, 180, card.name, self._fitted(card.name, 125, width - 120), INK, width)
+        else:
+            self._centered(draw, 190, card.name, 72, INK, width)
+            self._centered(draw, 290, card.subtitle, 44, GREY, width)
         draw.rounded_rectangle((90, 370, width - 90, 560), radius=24, outline=QR_INKS["red"], width=10)
         self._centered(draw, 410, card.stamp, 84, QR_INKS["red"], width)
-        qr = qr_mask(card.qr_payload, box=12)
+        qr = qr_mask(card.qr_payload, box=10 if card.elder else 12)
         image.paste(QR_INKS[card.colour], ((width - qr.width) // 2, 600), qr)
         y = 600 + qr.height + 20
-        self._centered(draw, y, card.colour_line, 64, QR_INKS[card.colour], width)
-        self._shape_beside(draw, card.colour, card.colour_line, 64, y, width)
-        self._centered(draw, y + 100, card.generated_line, 44, INK, width)
-        self._centered(draw, y + 170, card.note, 44, GREY, width)
+        if card.elder:
+            word = self._fitted(card.colour_line, 150, width - 120, shape=True)
+            self._centered(draw, y, card.colour_line, word, QR_INKS[card.colour], width)
+            self._shape_beside(draw, card.colour, card.colour_line, word, y, width)
+            self._centered(draw, y + word + 30, card.generated_line,
+                           self._fitted(card.generated_line, 125, width - 120), INK, width)
+        else:
+            self._centered(draw, y, card.colour_line, 64, QR_INKS[card.colour], width)
+            self._shape_beside(draw, card.colour, card.colour_line, 64, y, width)
+            self._centered(draw, y + 100, card.generated_line, 44, INK, width)
+            self._centered(draw, y + 170, card.note, 44, GREY, width)
         buffer = io.BytesIO()
         palette = card_palette(card.colour)
         image.quantize(palette=palette, dither=Image.Dither.NONE).save(buffer, format="PNG", dpi=(300, 300))
@@ -253,10 +297,15 @@ class Painter:
                 step = self._advances[size, ch] = self.font(size, self.owner(ch)).getlength(ch)
             if used + step > width and line and ch not in NO_LINE_START:
                 carried = ""
+                if ch.isascii() and ch.isalnum() and line[-1].isascii() and line[-1].isalnum() \
+                        and (space := line.rfind(" ")) > 0:
+                    carried, line = line[space + 1:], line[:space]  # a word of Latin letters is not broken
                 while line and line[-1] in NO_LINE_END:
                     carried, line = line[-1] + carried, line[:-1]
                 lines.append(line)
                 line, used = carried, self._length(carried, size)
+                if ch == " " and not line:
+                    continue
             line += ch
             used += step
         lines.append(line)
