@@ -21,7 +21,7 @@ from tests.test_checkpoints import scan, scan_path
 
 WORDS = {"green": "绿码", "yellow": "黄码", "red": "红码"}
 PAYLOAD = "https://bot.example.gov.cn/c/AbCdEfGhIjKlMnOpQrStUv"
-BASE = Path(__file__).resolve().parent.parent / "templates" / "zh" / "pages" / "_base.html"
+BASE = Path(__file__).resolve().parent.parent / "templates" / "common" / "pages" / "_layout.html"
 
 
 def card(colour: str) -> CodeCard:

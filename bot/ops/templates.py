@@ -1,6 +1,6 @@
 """Every user-facing text and page is a jinja2 template under templates/<language>/, the same names in each
 language (tests/test_languages.py holds them to it); templates/<language>/elder/ holds the 长辈模式 wording of
-those texts that have one, and the plain text stands for the rest."""
+those texts that have one, and the plain text stands for the rest; templates/common/ holds what has no words."""
 
 from __future__ import annotations
 
@@ -35,10 +35,10 @@ def _plain_key(name: str, used: tuple[str, ...], values: dict[str, Any]) -> tupl
 
 
 class Templates:
-    def __init__(self, directory: str | Path, *over: str | Path) -> None:
-        """`over`: folders whose templates stand before `directory`'s of the same name."""
+    def __init__(self, *folders: str | Path) -> None:
+        """`folders`: searched in order; the first that holds a name gives its template."""
         self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader([*map(str, over), str(directory)]),
+            loader=jinja2.FileSystemLoader([str(folder) for folder in folders]),
             autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
             trim_blocks=True,
             lstrip_blocks=True,
@@ -88,6 +88,7 @@ class Templates:
 
 LANGUAGES = ("zh", "en")  # the first is the default: a user who never chose, an operator's tool
 ELDER = "elder"  # the 长辈模式 folder inside a language's
+COMMON = "common"  # what pages share whatever the language: markup, style and scripts, no words
 
 
 def language_of(value: str | None) -> str:
@@ -123,8 +124,8 @@ class Texts:
         self._by: dict[tuple[str, bool], Templates] = {}
         for lang in LANGUAGES:
             if (root / lang).is_dir():
-                self._by[lang, False] = Templates(root / lang)
-                self._by[lang, True] = Templates(root / lang, root / lang / ELDER)
+                self._by[lang, False] = Templates(root / lang, root / COMMON)
+                self._by[lang, True] = Templates(root / lang / ELDER, root / lang, root / COMMON)
         if (LANGUAGES[0], False) not in self._by:
             raise FileNotFoundError(f"{root / LANGUAGES[0]} holds no templates")
 
