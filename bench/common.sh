@@ -64,7 +64,8 @@ gen() {  # gen PORT PATH NAME [aes]: $work/NAME.txt, fresh requests enough for 2
 
 fresh_wrk() {  # fresh_wrk PORT NAME: wrk's report for $work/NAME.txt; a run that runs out of it stops the script
   local out
-  out=$(wrk -t2 -c32 -d"${DURATION}s" --latency -s bench/replay.lua "http://127.0.0.1:$1/wechat" -- "$work/$2.txt" 2)
+  out=$(wrk -t"${WRK_THREADS:-1}" -c32 -d"${DURATION}s" --latency -s bench/replay.lua "http://127.0.0.1:$1/wechat" \
+    -- "$work/$2.txt" "${WRK_THREADS:-1}")
   if grep -q "REQUESTS EXHAUSTED" <<<"$out"; then echo "$2: ran out of fresh requests" >&2; kill $$; fi
   printf '%s\n' "$out"
 }
