@@ -27,8 +27,8 @@ LANGUAGE_WAIT = 1.5  # seconds user/info may take before the welcome goes out in
 
 async def follow_wechat_language(ctx: Context) -> None:
     """A new follower whose WeChat is in English starts in English, when the account may ask (user/info)."""
-    if ctx.prefs != Prefs() or not ctx.services.settings.wechat.user_language:
-        return  # chosen before: a choice is kept across unfollowing
+    if ctx.prefs.stored or not ctx.services.settings.wechat.user_language:
+        return  # chosen before (Chinese too): a choice is kept across unfollowing
     try:
         language = await asyncio.wait_for(ctx.services.api.user_language(ctx.openid), LANGUAGE_WAIT)
     except (WeChatAPIError, TimeoutError) as exc:

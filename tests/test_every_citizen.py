@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+import time
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -109,6 +110,10 @@ async def test_a_new_follower_whose_wechat_is_english_starts_in_english(bot: Bot
     assert not CJK.search(await bot.say(user, "hello"))
     assert (await bot.click(user, "LANG_ZH")).startswith("已切换为中文")  # the menu's 我的设置 → 中文
     assert (await bot.click(user, "LANG_EN")).startswith("Switched to English")
+    await bot.say(user, "中文")  # a choice, Chinese too, outlives unfollowing and following again
+    await bot.say_xml(bot.sim.event(user, "unsubscribe"))
+    again = bot.sim.event(user, "subscribe", create_time=int(time.time()) + 1)  # not a retry of the first
+    assert CJK.search(await bot.say_xml(again))
 
 
 async def test_a_colour_notice_reaches_each_guardian_in_their_own_language(bot: Bot) -> None:

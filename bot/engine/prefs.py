@@ -4,7 +4,7 @@ the turn script with the dialog, so knowing them costs no round trip."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from bot.ops.templates import LANGUAGES, language_of
 
@@ -17,6 +17,7 @@ class Prefs:
     lang: str = LANGUAGES[0]
     elder: bool = False
     elder_relatives: frozenset[str] = frozenset()  # marks (RELATIVE_MARK) of relatives' document indexes
+    stored: bool = field(default=False, compare=False)  # read from Redis: the user chose, Chinese included
 
     def encode(self) -> bytes:
         relatives = "|" + ",".join(sorted(self.elder_relatives)) if self.elder_relatives else ""
@@ -28,7 +29,7 @@ class Prefs:
         own, _, relatives = text.partition("|")
         lang, _, rest = own.partition("+")
         return cls(language_of(lang), elder="+" + rest == _ELDER,
-                   elder_relatives=frozenset(filter(None, relatives.split(","))))
+                   elder_relatives=frozenset(filter(None, relatives.split(","))), stored=bool(text))
 
     def elder_for(self, doc_index: str) -> bool:
         return doc_index[:RELATIVE_MARK] in self.elder_relatives
