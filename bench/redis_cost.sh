@@ -14,9 +14,10 @@ export HB_STANDIN=http://127.0.0.1:8370  # where bench.signed_requests reads the
 $HB serve --config "$work/plain.toml" >"$work/plain.log" 2>&1 & pids+=($!)
 server=$!
 up http://127.0.0.1:8371/healthz
+SCENE=$(venue "$work/plain.toml")
 
 printf '%-40s %9s %16s %16s %14s\n' path messages "Redis µs/msg" "server µs/msg" "commands/msg"
-for path in keyword cached dialog; do
+for path in ${ONLY:-keyword cached dialog venue}; do
   gen 8371 "$path" "$path"
   redis-cli config resetstat >/dev/null
   cpu0=$(redis_cpu); ticks0=$(cpu_ticks "$server")
@@ -27,5 +28,7 @@ for path in keyword cached dialog; do
   commands=$(redis-cli info commandstats | awk -F'[=,:]' '/^cmdstat_/ {c += $3} END {print c}')
   printf '%-40s %9d %16.1f %16.1f %14.1f\n' "$path" "$n" "$(echo "($cpu1 - $cpu0) * 1000000 / $n" | bc -l)" \
     "$(echo "($ticks1 - $ticks0) * 1000000 / $(getconf CLK_TCK) / $n" | bc -l)" "$(echo "$commands / $n" | bc -l)"
+  # Each command's calls per message, most first: where the path's Redis work goes.
+  redis-cli info commandstats | awk -F'[=,:]' -v n="$n" '/^cmdstat_/ {sub("cmdstat_", "", $1); printf "%s %.2f\n", $1, $3 / n}' \
+    | sort -k2 -gr | head -12 | awk '{printf "    %-14s %5.2f\n", $1, $2}'
 done
-redis-cli info commandstats | grep -E '^cmdstat_(evalsha|get|hgetall)' | sed 's/,rejected.*//; s/^/last path: /'
