@@ -14,6 +14,8 @@ import argparse
 import asyncio
 import os
 import re
+import zlib
+from datetime import date, timedelta
 from urllib.parse import urlencode, urlsplit
 
 import aiohttp
@@ -22,7 +24,17 @@ from bench.load import fixture_id
 from bot.devkit.simulator import Simulator
 
 
-async def prepare(sim: Simulator, url: str, users: list[str], steps: list[str], scene: str = "") -> None:
+def person(tag: str, n: int) -> tuple[str, str]:
+    """User n's ID number and phone, different for each tag: a second account claiming a document another one
+    holds is a takeover (face verification), and a phone gets at most 5 SMS codes an hour, so every path and
+    round of a run claims its own people (birth dates 1960-1987, phones 13X-XXX-NNNNN by the tag's hash)."""
+    h = zlib.crc32(tag.encode())
+    born = date(1960, 1, 1) + timedelta(days=h % 10000)
+    return fixture_id(f"110101{born:%Y%m%d}", n), f"13{h % 10}{h // 10 % 1000:03d}{n:05d}"
+
+
+async def prepare(sim: Simulator, url: str, users: list[str], steps: list[str], scene: str = "",
+                  tag: str = "") -> None:
     """Each user says `steps` in turn; with a scene, scans it once at the end (the image is then cached).
     {CODE} is the SMS code the stand-in WeChat API ($HB_STANDIN) received for the user's phone."""
     standin = os.environ.get("HB_STANDIN", "http://127.0.0.1:8380")
@@ -33,9 +45,10 @@ async def prepare(sim: Simulator, url: str, users: list[str], steps: list[str], 
             return re.findall(r"\d{6}", texts[-1])[0] if texts else "000000"
 
         async def one(n: int, openid: str) -> None:
+            id_number, phone = person(tag, n)
             for text in [*steps, *(["{SCAN}"] if scene else [])]:
-                text = text.replace("{ID}", fixture_id("11010119800101", n)).replace("{PHONE}", f"138{n:08d}")
-                text = await code(f"138{n:08d}") if text == "{CODE}" else text
+                text = text.replace("{ID}", id_number).replace("{PHONE}", phone)
+                text = await code(phone) if text == "{CODE}" else text
                 xml = sim.event(openid, "SCAN", scene, create_time=1) if text == "{SCAN}" else sim.text(openid, text)
                 push = sim.sign(xml)
                 async with http.post(url, params=push.params, data=push.body) as response:
@@ -64,14 +77,14 @@ def main() -> None:
     pool = [f"oB{tag}_{n:05d}" for n in range(args.users)]
     if args.path == "cached":
         asyncio.run(prepare(sim, args.url, pool, ["防疫健康信息码", "同意", "张小三", "{ID}", "{PHONE}", "{CODE}",
-                                                  "确认", "防疫健康信息码"]))
+                                                  "确认", "防疫健康信息码"], tag=tag))
     elif args.path == "venue":
         if not args.scene:
             raise SystemExit("--path venue needs --scene")
         asyncio.run(prepare(sim, args.url, pool, ["防疫健康信息码", "同意", "张小三", "{ID}", "{PHONE}", "{CODE}",
-                                                  "确认"], args.scene))
+                                                  "确认"], args.scene, tag=tag))
     elif args.path == "dialog":
-        asyncio.run(prepare(sim, args.url, pool, ["防疫健康信息码", "同意", "张小三"]))
+        asyncio.run(prepare(sim, args.url, pool, ["防疫健康信息码", "同意", "张小三"], tag=tag))
     with open(args.out, "w", encoding="utf-8") as out:
         for i in range(args.count):
             if args.path == "keyword":
@@ -81,7 +94,7 @@ def main() -> None:
             else:  # the ID step, then back to it: each ID is validated and the state written
                 openid = pool[i % len(pool)]
                 n = pool.index(openid)
-                text = fixture_id("11010119800101", n) if (i // len(pool)) % 2 == 0 else "返回"
+                text = person(tag, n)[0] if (i // len(pool)) % 2 == 0 else "返回"
             # A scan is an event: its CreateTime is what tells two scans apart (dedup), so each is distinct.
             xml = sim.event(openid, "SCAN", args.scene, create_time=2 + i) if args.path == "venue" else \
                 sim.text(openid, text)
