@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from redis.asyncio.client import Pipeline
 
-from storage.connection import RedisClient
+from storage.connection import HotClient, RedisClient
 from storage.keys import Keys
 from storage.vault import Vault
 
@@ -24,10 +24,12 @@ class TestResult:
 
 
 class ResultRegistry:
-    def __init__(self, redis: RedisClient, keys: Keys, vault: Vault) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, vault: Vault, reads: HotClient | None = None) -> None:
+        """`reads`: the lean client for the reads every code view makes (storage/resp.py)."""
         self.redis = redis
         self.keys = keys
         self.vault = vault
+        self.reads = reads or redis
 
     def queue_add(self, pipe: Pipeline, doc_index: str, result: TestResult) -> None:
         sealed = self.vault.seal_json(
@@ -37,6 +39,6 @@ class ResultRegistry:
         pipe.expire(self.keys.results(doc_index), KEEP_DAYS * 86400)
 
     async def latest(self, doc_index: str, count: int = 3) -> list[TestResult]:
-        stored = await self.redis.hgetall(self.keys.results(doc_index))
+        stored = await self.reads.hgetall(self.keys.results(doc_index))
         results = [TestResult(**self.vault.open_json(blob, context=doc_index)) for blob in stored.values()]
         return sorted(results, key=lambda r: r.sampled_at, reverse=True)[:count]

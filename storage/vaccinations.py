@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from storage.connection import Pipeline, RedisClient
+from storage.connection import HotClient, Pipeline, RedisClient
 from storage.keys import Keys
 from storage.vault import Vault
 
@@ -22,8 +22,10 @@ class Dose:
 
 
 class VaccinationRegistry:
-    def __init__(self, redis: RedisClient, keys: Keys, vault: Vault) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, vault: Vault, reads: HotClient | None = None) -> None:
+        """`reads`: the lean client for the reads every code view makes (storage/resp.py)."""
         self.redis, self.keys, self.vault = redis, keys, vault
+        self.reads = reads or redis
 
     def queue_add(self, pipe: Pipeline, doc_index: str, dose: Dose) -> None:
         """One dose, written with an import's batch; importing the same dose again replaces it."""
@@ -33,6 +35,6 @@ class VaccinationRegistry:
 
     async def doses(self, doc_index: str) -> list[Dose]:
         """Every dose recorded, in order."""
-        stored = await self.redis.hgetall(self.keys.of_document(doc_index, LEAF))
+        stored = await self.reads.hgetall(self.keys.of_document(doc_index, LEAF))
         doses = [Dose(**self.vault.open_json(blob, context=doc_index)) for blob in stored.values()]
         return sorted(doses, key=lambda d: d.dose)

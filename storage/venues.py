@@ -252,7 +252,7 @@ class VenueRegistry:
 
     async def last_venue(self, openid: str) -> LastVenue | None:
         """The venue `openid` scanned last, while it is remembered."""
-        stored = await self.redis.get(self.keys.last_venue(openid))
+        stored = await self.hot.get(self.keys.last_venue(openid))
         if stored is None:
             return None
         state, scene, visit, entered = [*stored.decode().split("|"), "", "", ""][:4]

@@ -81,10 +81,10 @@ class Context:
         return await self.services.codes.profiles.load(self.openid)
 
     async def read_hash(self, key: str) -> dict[bytes, bytes]:
-        """A hash of this user's. The first read of one the turn script already read (TurnKeys.reads) takes
-        that copy: no one else writes the user's keys while the turn holds the lock, and a handler that writes
-        one calls `wrote` first. Any later read goes to Redis."""
-        if (copy_at_start := self.read_with_turn.pop(key, None)) is not None:
+        """A hash of this user's. A read of one the turn script already read (TurnKeys.reads) takes that copy,
+        every time: no one else writes the user's keys while the turn holds the lock, and a handler that writes
+        one calls `wrote` first, after which reads go to Redis."""
+        if (copy_at_start := self.read_with_turn.get(key)) is not None:
             return copy_at_start
         return await self.services.turns.read_hash(key)
 

@@ -149,7 +149,7 @@ def build_services(settings: Settings, clock: Clock | None = None, prefetch: tup
     reasons = reasons_from(settings)
     face_links = FaceLinks(FaceNonces(redis, keys), signer, clock, settings.public_url, rules.face_link_minutes * 60)
     travel_registry = TravelRegistry(redis, keys, vault)
-    result_registry = ResultRegistry(redis, keys, vault)
+    result_registry = ResultRegistry(redis, keys, vault, reads=hot)
     writer = Writer(hot)
     upstreams = build_upstreams(settings, clock, face_links, status_registry, travel_registry, result_registry,
                                 metrics, reason_codes=tuple(reasons.days))
@@ -194,7 +194,7 @@ def build_services(settings: Settings, clock: Clock | None = None, prefetch: tup
         http=upstreams.http,
     )
     services.upstreams = {name: getattr(settings, name) for name in CORE_UPSTREAMS}
-    kit = Kit(settings, redis, keys, vault, clock, upstreams.http, metrics, services.codes.profiles)
+    kit = Kit(settings, redis, keys, vault, clock, upstreams.http, metrics, services.codes.profiles, hot)
     for plugin in PLUGINS if plugins is None else plugins:
         section = settings.section(plugin.name, plugin.section)
         if isinstance(section, UpstreamSettings):

@@ -12,7 +12,7 @@ from bot.features.imports import CsvImport
 from bot.ops.config import Settings, UpstreamSettings
 from bot.ops.metrics import Metrics
 from bot.upstreams.http import SharedSession
-from storage.connection import RedisClient
+from storage.connection import HotClient, RedisClient
 from storage.keys import Keys
 from storage.profiles import ProfileStore
 from storage.vault import Vault
@@ -30,6 +30,7 @@ class Kit:
     http: SharedSession  # for an upstream of its own (bot.upstreams.http.JsonUpstream)
     metrics: Metrics
     profiles: ProfileStore  # doc_index(doc_type, number): the key every per-person record is stored under
+    hot: HotClient | None = None  # the lean client, for reads on every code view (storage/resp.py)
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,7 @@ class VaccinationService:
 
 
 def build(kit: Kit, section: UpstreamSettings) -> VaccinationService:
-    registry = VaccinationRegistry(kit.redis, kit.keys, kit.vault)
+    registry = VaccinationRegistry(kit.redis, kit.keys, kit.vault, reads=kit.hot)
     provider: VaccinationProvider = (
         HttpVaccinations(kit.http, section.url, section.timeout, section.token) if section.url
         else LocalVaccinations(registry))

@@ -15,6 +15,7 @@ from bot.features.vaccination import State, VaccinationService, state_of
 from bot.ops.templates import Templates
 from bot.upstreams.http import ProviderUnavailable
 from storage.profiles import Person
+from storage.status import Reader
 
 FACTS_WAIT = 1.0  # seconds the facts may take; then they read 无记录 and the code is shown without them
 
@@ -27,17 +28,19 @@ class Facts:
 
 
 async def code_facts(services: Services, texts: Templates, person: Person, doc_index: str,
-                     openid: str = "") -> tuple[str, ...]:
+                     openid: str = "", read: Reader | None = None) -> tuple[str, ...]:
     """The lines under the colour of one person's code: `facts_of`, as `fact_lines` words them in `texts`."""
-    return fact_lines(services, texts, await facts_of(services, person, doc_index, openid))
+    return fact_lines(services, texts, await facts_of(services, person, doc_index, openid, read))
 
 
-async def facts_of(services: Services, person: Person, doc_index: str, openid: str = "") -> Facts:
+async def facts_of(services: Services, person: Person, doc_index: str, openid: str = "",
+                   read: Reader | None = None) -> Facts:
     """The facts of one person's code; `openid`: the account whose own code it is (the travel card is the one
-    its claimed phone verified), "" for a relative's."""
+    its claimed phone verified), "" for a relative's. `read` (a turn's `ctx.read_hash`) serves the travel
+    verification from the turn's own copy."""
     reads = asyncio.gather(  # at once: one round trip's wait, not three
         _sampled(services, person, doc_index), _vaccination(services, person, doc_index),
-        _verified_travel(services, openid, person.phone) if openid and person.phone else _nothing())
+        _verified_travel(services, openid, person.phone, read) if openid and person.phone else _nothing())
     try:  # an HTTP upstream that is slow must not hold the code itself back
         sampled, vaccination, travel = await asyncio.wait_for(reads, FACTS_WAIT)
     except TimeoutError:
@@ -64,9 +67,10 @@ async def _vaccination(services: Services, person: Person, doc_index: str) -> St
     return None
 
 
-async def _verified_travel(services: Services, openid: str, phone: str) -> tuple[str, bool] | None:
+async def _verified_travel(services: Services, openid: str, phone: str, read: Reader | None
+                           ) -> tuple[str, bool] | None:
     registry = services.travel.registry
-    verified = registry.verified(openid, await services.redis.hgetall(registry.verified_key(openid)))
+    verified = registry.verified(openid, await (read or services.redis.hgetall)(registry.verified_key(openid)))
     window = services.settings.travel.combined_window_hours * 3600
     if verified is None or verified[0] != phone or services.clock.time() - verified[1] > window:
         return None
