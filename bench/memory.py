@@ -1,11 +1,15 @@
 """Redis memory per claimed citizen with two relatives, through the real storage layer.
 
-    python -m bench.memory [--url redis://127.0.0.1:6379/0] [--users 400]
+    python -m bench.memory [--url redis://127.0.0.1:6379/0] [--users 400] [--listpack-value 128]
 
 Prints bytes per citizen (MEMORY USAGE summed over every key the citizens own, the relatives' guardian
 entries and the documents' holder sets included), bytes per audit entry, and bytes per venue entry (场所码:
 the sealed record in the venue's day set and the document's visit index, 20 venues, each citizen entering
 five times). Keys go under the prefix hbmem-… and are deleted afterwards.
+
+With --listpack-value N the run sets Redis's hash-max-listpack-value to N (and puts the old value back): a
+profile's sealed identity (~114 bytes) and a relative's (~113) exceed Redis's default of 64, which turns
+those hashes into hash tables; deploy/redis.conf sets 128.
 """
 
 from __future__ import annotations
@@ -24,8 +28,12 @@ from storage.vault import Vault
 from storage.venues import VenueRegistry, new_scene
 
 
-async def measure(url: str, users: int) -> None:
+async def measure(url: str, users: int, listpack_value: int = 0) -> None:
     redis = connect(url)
+    old = (await redis.config_get("hash-max-listpack-value"))["hash-max-listpack-value"]
+    if listpack_value:
+        await redis.config_set("hash-max-listpack-value", listpack_value)
+    print(f"hash-max-listpack-value={listpack_value or old}")
     prefix = f"hbmem-{secrets.token_hex(3)}"
     keys, vault = Keys(prefix), Vault(secrets.token_bytes(32), secrets.token_bytes(32))
     profiles = ProfileStore(redis, keys, vault)
@@ -67,6 +75,8 @@ async def measure(url: str, users: int) -> None:
     finally:
         async for key in redis.scan_iter(match=f"{prefix}:*", count=1000):
             await redis.delete(key)
+        if listpack_value:
+            await redis.config_set("hash-max-listpack-value", old)
         await redis.aclose()
 
 
@@ -74,8 +84,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--users", type=int, default=400)  # distinct fixture IDs: 2 × users ≤ 1000
+    parser.add_argument("--listpack-value", type=int, default=0, help="hash-max-listpack-value for the run")
     args = parser.parse_args()
-    asyncio.run(measure(args.url, args.users))
+    asyncio.run(measure(args.url, args.users, args.listpack_value))
 
 
 if __name__ == "__main__":
