@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from storage.connection import RedisClient
+from storage.connection import HotClient, RedisClient
 from storage.keys import Keys
 from storage.vault import Vault
 
@@ -127,10 +127,12 @@ def held_notice(stored: dict[bytes, bytes] | None) -> str:
 
 
 class ProfileStore:
-    def __init__(self, redis: RedisClient, keys: Keys, vault: Vault) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, vault: Vault, reads: HotClient | None = None) -> None:
+        """`reads`: the lean client, for the reads a claim's document step makes (storage/resp.py)."""
         self.redis = redis
         self.keys = keys
         self.vault = vault
+        self.reads = reads or redis
         self._save = redis.register_script(_SAVE)
         self._take = redis.register_script(_TAKE)
         self._move_out = redis.register_script(_MOVE_OUT)
@@ -155,7 +157,7 @@ class ProfileStore:
         others, stale = [], []
         for member in await self.holders(index):
             if member != openid:
-                held = await self.redis.hget(self.keys.profile(member), "doc_index")
+                held = await self.reads.hget(self.keys.profile(member), "doc_index")
                 (others if held is not None and held.decode() == index else stale).append(member)
         return others, stale
 
@@ -214,7 +216,7 @@ class ProfileStore:
         await self.redis.delete(*doomed)
 
     async def holders(self, doc_index: str) -> list[str]:
-        return [o.decode() for o in await self.redis.smembers(self.keys.holders(doc_index))]
+        return [o.decode() for o in await self.reads.smembers(self.keys.holders(doc_index))]
 
     async def forget_code(self, openid: str, subject: str) -> None:
         """Drop a code's cached image. Its QR tokens stop resolving by themselves: the scan page finds no

@@ -176,7 +176,7 @@ def build_services(settings: Settings, clock: Clock | None = None, prefetch: tup
         limiter=RateLimiter(redis),
         turns=turns,
         writer=writer,
-        codes=HealthCodes(ProfileStore(redis, keys, vault), upstreams.identity,
+        codes=HealthCodes(ProfileStore(redis, keys, vault, reads=hot), upstreams.identity,
                           QrTokens(redis, keys, vault, settings.render.qr_token_ttl), ImageCache(redis, keys),
                           ViewLinks(redis, keys)),
         status=Status(status_registry, upstreams.status, reasons, notices, audit, clock),
