@@ -8,6 +8,7 @@ from redis.asyncio.client import Pipeline
 
 from storage.connection import HotClient, RedisClient
 from storage.keys import Keys
+from storage.status import Reader
 from storage.vault import Vault
 
 KEEP_DAYS = 30
@@ -38,7 +39,8 @@ class ResultRegistry:
         pipe.hset(self.keys.results(doc_index), f"{result.sampled_at:.0f}", sealed)
         pipe.expire(self.keys.results(doc_index), KEEP_DAYS * 86400)
 
-    async def latest(self, doc_index: str, count: int = 3) -> list[TestResult]:
-        stored = await self.reads.hgetall(self.keys.results(doc_index))
+    async def latest(self, doc_index: str, count: int = 3, read: Reader | None = None) -> list[TestResult]:
+        """`read`: a turn's reader, which has this hash already when the turn's first script read it."""
+        stored = await (read or self.reads.hgetall)(self.keys.results(doc_index))
         results = [TestResult(**self.vault.open_json(blob, context=doc_index)) for blob in stored.values()]
         return sorted(results, key=lambda r: r.sampled_at, reverse=True)[:count]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from redis.asyncio.cluster import RedisCluster
@@ -49,9 +50,13 @@ local dialog = redis.call('MGET', K[3], K[4], K[8])
 local turn = {'ok', dialog[1] or '', dialog[2] or '', profile, dialog[3] or ''}
 if #profile > 0 then  -- one's own code can be shown: what showing it reads
   for _, key in ipairs(reads()) do turn[#turn + 1] = redis.call('HGETALL', key) end
-  if STATUS_PREFIX ~= '' then  -- one node only: the status lives under the document's hash tag, another slot
+  if #DOC_KEYS > 0 then  -- one node only: the document's hashes (its colour, its facts) live in other slots
     for i = 1, #profile, 2 do
-      if profile[i] == 'doc_index' then turn[#turn + 1] = redis.call('HGETALL', STATUS_PREFIX .. profile[i + 1]) end
+      if profile[i] == 'doc_index' then
+        for _, part in ipairs(DOC_KEYS) do
+          turn[#turn + 1] = redis.call('HGETALL', part[1] .. profile[i + 1] .. part[2])
+        end
+      end
     end
   end
 end
@@ -199,14 +204,18 @@ class DialogWrite:
 class TurnStore:
     def __init__(self, redis: HotClient, keys: Keys, *, dedup_ttl: int, lease: float,
                  lock_ttl: float, dialog_ttl: int, notice_ttl: int, burst: int = 0, per_minute: int = 0,
-                 replay_window: int = 300, prefetch: tuple[str, ...] = ()) -> None:
-        """`prefetch`: the UserHash leaves BEGIN reads for a claimed user, as the routes declared them."""
+                 replay_window: int = 300, prefetch: tuple[str, ...] = (),
+                 document_reads: tuple[Callable[[str], str], ...] = ()) -> None:
+        """`prefetch`: the UserHash leaves BEGIN reads for a claimed user, as the routes declared them.
+        `document_reads`: the keys of the user's document (by its index) that a code view reads, its colour
+        first: on one node BEGIN reads them too; a cluster reads them apart (other slots)."""
         self.redis = redis
         self.keys = keys
         # FINISH refuses to run once the client has given up on it: then the lock has less than this left.
         self._late_ms = (lock_ttl - REPLY_TIMEOUT) * 1000
         # One Redis node holds every key, so a script may name keys of different hash tags.
         self.one_node = not isinstance(redis, RedisCluster)
+        self.document_reads = document_reads if self.one_node else ()
         self.dedup_ttl_ms = dedup_ttl * 1000
         # A push's done mark lasts as long as a signed push can be accepted (the replay window).
         self.done_ms = max(dedup_ttl, replay_window) * 1000
@@ -218,9 +227,7 @@ class TurnStore:
         bucket_px = bucket_ttl_ms(burst, per_minute / 60) if burst > 0 and per_minute > 0 else 0
         self._begin = redis.register_script(_settings(BURST=burst, PER_SECOND=per_minute / 60, text={
             "LEASE_MS": int(lease * 1000), "LOCK_TTL_MS": int(lock_ttl * 1000), "BUCKET_PX": bucket_px,
-            "FIRST_BODY_TTL": first_body_ttl(replay_window),
-            # On one node BEGIN reads the user's document status too (it lives under another hash tag).
-            "STATUS_PREFIX": keys.status("") if self.one_node else ""}) + named_begin + BEGIN)
+            "FIRST_BODY_TTL": first_body_ttl(replay_window)}) + self._document_keys_lua() + named_begin + BEGIN)
         finish_head = _settings(text={
             "DEDUP_TTL_MS": self.dedup_ttl_ms, "DONE_MS": self.done_ms,
             "DIALOG_TTL": dialog_ttl, "NOTICE_TTL": notice_ttl}) + named_finish + FINISH
@@ -259,10 +266,22 @@ class TurnStore:
         if len(result) > 5:  # claimed: what showing one's own code reads came with the turn
             n = len(extra)
             read = dict(zip(extra, map(pairs, result[5:5 + n]), strict=True))
-            if len(result) > 5 + n:  # and, on one node, the colour of the user's own document
-                read[self.keys.status(profile[b"doc_index"].decode())] = pairs(result[5 + n])
+            if len(result) > 5 + n:  # and, on one node, the hashes of the user's own document
+                index = profile[b"doc_index"].decode()
+                for key_of, found in zip(self.document_reads, result[5 + n:], strict=True):
+                    read[key_of(index)] = pairs(found)
         return Begun("ok", dialog=result[1], expired_dialog=result[2].decode(), profile=profile,
                      read_with_turn=read, prefs=result[4])
+
+    def _document_keys_lua(self) -> str:
+        """The document keys BEGIN reads, as Lua (prefix, suffix) pairs around the document's index."""
+        parts = []
+        for key_of in self.document_reads:
+            prefix, marker, suffix = key_of(_DEDUP).partition(_DEDUP)
+            if not marker:
+                raise ValueError("a document key must contain the document's index")
+            parts.append(f"{{'{_lua_bytes(prefix)}', '{_lua_bytes(suffix)}'}}")
+        return f"local DOC_KEYS = {{{', '.join(parts)}}}\n"
 
     async def read_hash(self, key: str) -> dict[bytes, bytes]:
         """A hash of the user's that the turn script did not read (or that this turn wrote since)."""

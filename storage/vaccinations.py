@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 
 from storage.connection import HotClient, Pipeline, RedisClient
 from storage.keys import Keys
+from storage.status import Reader
 from storage.vault import Vault
 
 LEAF = "vaccinations"
@@ -33,8 +34,8 @@ class VaccinationRegistry:
         pipe.hset(key, str(dose.dose), self.vault.seal_json(asdict(dose), context=doc_index))
         pipe.expire(key, KEEP_DAYS * 86400)
 
-    async def doses(self, doc_index: str) -> list[Dose]:
-        """Every dose recorded, in order."""
-        stored = await self.reads.hgetall(self.keys.of_document(doc_index, LEAF))
+    async def doses(self, doc_index: str, read: Reader | None = None) -> list[Dose]:
+        """Every dose recorded, in order. `read`: a turn's reader (the turn's first script may have it)."""
+        stored = await (read or self.reads.hgetall)(self.keys.of_document(doc_index, LEAF))
         doses = [Dose(**self.vault.open_json(blob, context=doc_index)) for blob in stored.values()]
         return sorted(doses, key=lambda d: d.dose)

@@ -149,8 +149,11 @@ async def test_the_turn_script_hands_over_the_code_views_reads(bot: Bot) -> None
     begun = await services.turns.begin(user, "m-reads-1", "token-1")
     expected: dict[str, dict[bytes, bytes]] = {travel: {}, image: {b"shown": b"green", b"media_id": b"m1"},
                                                services.keys.relatives(user): {}}
-    if services.turns.one_node:  # and the colour of the user's document (another slot on a cluster)
-        expected[services.keys.status(services.codes.profiles.doc_index("resident_id", "11010519491231002X"))] = {}
+    if services.turns.one_node:  # and the user's document's colour and facts (other slots on a cluster)
+        index = services.codes.profiles.doc_index("resident_id", "11010519491231002X")
+        for key in (services.keys.status(index), services.keys.results(index),
+                    services.keys.of_document(index, "vaccinations")):
+            expected[key] = {}
     assert begun.read_with_turn == expected
 
     ctx = Context(parse_inbound(bot.sim.text(user, "防疫健康信息码").encode()), services, DialogState(),

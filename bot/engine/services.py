@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -127,6 +128,20 @@ class Services:
                 await self.hot.aclose()
 
 
+def document_reads(settings: Settings, keys: Keys, plugins: list[Plugin]) -> tuple[Callable[[str], str], ...]:
+    """The hashes of a user's document that showing their code reads, for the turn's first script to read with
+    it: the colour, then the facts kept in Redis (test results, and a plugin's, such as the vaccination
+    record, when it has no HTTP upstream)."""
+    found: list[Callable[[str], str]] = [keys.status]
+    if not settings.results.url:
+        found.append(keys.results)
+    for plugin in plugins:
+        section = settings.section(plugin.name, plugin.section)
+        if plugin.document_hash and not getattr(section, "url", ""):
+            found.append(functools.partial(keys.of_document, leaf=plugin.document_hash))
+    return tuple(found)
+
+
 def build_services(settings: Settings, clock: Clock | None = None, prefetch: tuple[str, ...] = (),
                    plugins: list[Plugin] | None = None) -> Services:
     """Every part, wired. `prefetch`: the user's hashes the routes read (RouteTable.prefetch), read with each
@@ -135,11 +150,12 @@ def build_services(settings: Settings, clock: Clock | None = None, prefetch: tup
     hot = connect_hot(settings.redis.url, redis)
     keys = Keys(settings.redis.prefix)
     server = settings.server
+    plugins = PLUGINS if plugins is None else plugins
     turns = TurnStore(hot, keys, dedup_ttl=server.dedup_ttl, lease=server.inflight_lease,
                       lock_ttl=server.user_lock_ttl, dialog_ttl=settings.dialog.ttl,
                       notice_ttl=settings.dialog.timeout_notice_ttl, burst=settings.limits.messages_burst,
                       per_minute=settings.limits.messages_per_minute, replay_window=server.replay_window,
-                      prefetch=prefetch)
+                      prefetch=prefetch, document_reads=document_reads(settings, keys, plugins))
     vault = Vault(settings.security.index_key_bytes(), settings.security.data_key_bytes())
     clock = clock or Clock()
     metrics = Metrics()
@@ -195,7 +211,7 @@ def build_services(settings: Settings, clock: Clock | None = None, prefetch: tup
     )
     services.upstreams = {name: getattr(settings, name) for name in CORE_UPSTREAMS}
     kit = Kit(settings, redis, keys, vault, clock, upstreams.http, metrics, services.codes.profiles, hot)
-    for plugin in PLUGINS if plugins is None else plugins:
+    for plugin in plugins:
         section = settings.section(plugin.name, plugin.section)
         if isinstance(section, UpstreamSettings):
             services.upstreams[plugin.name] = section

@@ -41,4 +41,7 @@ class Plugin:
     section: type = UpstreamSettings  # the shape of its config section
     # CSV imports, `healthbot admin NAME import FILE`: NAME -> the import, made from the service
     imports: dict[str, Callable[[Any], CsvImport[Any]]] = field(default_factory=dict)
+    # The leaf of a per-document hash (Keys.of_document) that showing a code reads when the plugin answers
+    # from Redis: the turn's first script reads it with the code (bot/engine/services.py, document_reads).
+    document_hash: str = ""
 

@@ -14,7 +14,7 @@ from bot.upstreams.http import JsonUpstream, ProviderUnavailable
 from bot.upstreams.identity import person_payload
 from storage import Pipeline
 from storage.profiles import Person, ProfileStore
-from storage.vaccinations import Dose, VaccinationRegistry
+from storage.vaccinations import LEAF, Dose, VaccinationRegistry
 
 # Doses a full course takes, by a word in the vaccine's name; inactivated vaccines (国药, 科兴 …) take two.
 COURSES = (("腺病毒", 1), ("康希诺", 1), ("重组蛋白", 3), ("智飞", 3), ("龙科马", 3))
@@ -115,4 +115,4 @@ def build(kit: Kit, section: UpstreamSettings) -> VaccinationService:
 
 
 PLUGIN = Plugin(name="vaccination", service=VaccinationService, build=build,
-                imports={"vaccinations": VaccinationService.csv_import})
+                imports={"vaccinations": VaccinationService.csv_import}, document_hash=LEAF)

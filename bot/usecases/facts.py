@@ -38,14 +38,19 @@ async def code_facts(services: Services, texts: Templates, person: Person, doc_i
 async def facts_of(services: Services, person: Person, doc_index: str, openid: str = "",
                    read: Reader | None = None) -> Facts:
     """The facts of one person's code; `openid`: the account whose own code it is (the travel card is the one
-    its claimed phone verified), "" for a relative's. `read` (a turn's `ctx.read_hash`) serves the travel
-    verification from the turn's own copy."""
+    its claimed phone verified), "" for a relative's. `read` (a turn's `ctx.read_hash`) serves what the turn's
+    first script read with it: the travel verification and, on one Redis node, the document's hashes."""
+    travel = _verified_travel(services, openid, person.phone, read) if openid and person.phone else _nothing()
+    if all_local(services):
+        # Redis only, usually answered from the turn's copy: awaited in turn, without a task or a timer (Redis
+        # answers within the client's own timeout).
+        results = await services.results.registry.latest(doc_index, read=read)
+        doses = await services.plugin(VaccinationService).registry.doses(doc_index, read=read) \
+            if VaccinationService in services.plugins else []
+        return Facts(max((r.sampled_at for r in results), default=None), state_of(doses) if doses else None,
+                     await travel)
     reads = asyncio.gather(  # at once: one round trip's wait, not three
-        _sampled(services, person, doc_index), _vaccination(services, person, doc_index),
-        _verified_travel(services, openid, person.phone, read) if openid and person.phone else _nothing())
-    if all_local(services):  # Redis answers within the client's own timeout: no timer, no extra task
-        sampled, vaccination, travel = await reads
-        return Facts(sampled, vaccination, travel)
+        _sampled(services, person, doc_index), _vaccination(services, person, doc_index), travel)
     try:  # an HTTP upstream that is slow must not hold the code itself back
         sampled, vaccination, travel = await asyncio.wait_for(reads, FACTS_WAIT)
     except TimeoutError:
