@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -14,7 +15,7 @@ from bot.engine.context import Context, DialogState
 from bot.engine.eager import finished_by, start_eagerly
 from bot.engine.prefs import DEFAULT as DEFAULT_PREFS
 from bot.engine.prefs import Prefs
-from bot.engine.router import Handler, RouteTable
+from bot.engine.router import Handler, Route, RouteTable
 from bot.engine.services import Services
 from bot.engine.state import dump_state, load_state
 from bot.ops.logs import hash_openid
@@ -50,7 +51,7 @@ class Dispatcher:
         # The app's loop while it runs (bot.app sets it): asking asyncio is a getpid() system call on 3.11.
         self.loop: asyncio.AbstractEventLoop | None = None
         # Recent users' preferences, for the few texts said before a turn has read them (「服务繁忙」 with
-        # Redis down, 「操作过快」): a user this worker served lately is answered in their language.
+        # Redis down, 「发送太快」): a user this worker served lately is answered in their language.
         self._recent_prefs: dict[str, Prefs] = {}
 
     # -- the turn -------------------------------------------------------------------------------------
@@ -191,28 +192,26 @@ class Dispatcher:
         if found is None:
             ctx.route = "fallback"
             return await self.fallback(ctx)
+        return await self._run(ctx, found)
+
+    @staticmethod
+    def _run(ctx: Context, found: tuple[Route, re.Match[str] | None]) -> Awaitable[Reply]:
         route, ctx.match = found
         ctx.route = route.handler.__name__
-        return await (route.run(ctx) if route.filters else route.handler(ctx))
+        return route.run(ctx) if route.filters else route.handler(ctx)
 
     async def _run_text(self, ctx: Context, text: str) -> Reply:
         """The route `text` names, run as if the user had typed it; the fallback when it names none."""
         ctx.message = dataclasses.replace(ctx.message, msg_type="text", content=text, event="", event_key="")
         found = self.table.find(ctx.message)
-        if found is None:
-            return await self.fallback(ctx)
-        route, ctx.match = found
-        ctx.route = route.handler.__name__
-        return await (route.run(ctx) if route.filters else route.handler(ctx))
+        return await (self.fallback(ctx) if found is None else self._run(ctx, found))
 
     def _service_named(self, ctx: Context) -> Awaitable[Reply] | None:
         """The service a text typed inside a dialog names (a keyword, a numbered command), ready to run."""
         found = self.table.find(ctx.message)
         if found is None or not found[0].interrupts:
             return None
-        route, ctx.match = found
-        ctx.route = route.handler.__name__
-        return route.run(ctx) if route.filters else route.handler(ctx)
+        return self._run(ctx, found)
 
     async def _materialize(self, reply: Reply) -> Reply:
         """Upload an image before it is replied, or fall back to its text."""

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from bot.domain.clock import local
 from bot.engine.services import Services
@@ -40,7 +42,9 @@ async def facts_of(services: Services, person: Person, doc_index: str, openid: s
     """The facts of one person's code; `openid`: the account whose own code it is (the travel card is the one
     its claimed phone verified), "" for a relative's. `read` (a turn's `ctx.read_hash`) serves what the turn's
     first script read with it: the travel verification and, on one Redis node, the document's hashes."""
-    travel = _verified_travel(services, openid, person.phone, read) if openid and person.phone else _nothing()
+    def travel() -> Coroutine[Any, Any, tuple[str, bool] | None]:
+        return _verified_travel(services, openid, person.phone, read) if openid and person.phone else _nothing()
+
     if all_local(services):
         # Redis only, usually answered from the turn's copy: awaited in turn, without a task or a timer (Redis
         # answers within the client's own timeout).
@@ -48,9 +52,9 @@ async def facts_of(services: Services, person: Person, doc_index: str, openid: s
         doses = await services.plugin(VaccinationService).registry.doses(doc_index, read=read) \
             if VaccinationService in services.plugins else []
         return Facts(max((r.sampled_at for r in results), default=None), state_of(doses) if doses else None,
-                     await travel)
+                     await travel())
     reads = asyncio.gather(  # at once: one round trip's wait, not three
-        _sampled(services, person, doc_index), _vaccination(services, person, doc_index), travel)
+        _sampled(services, person, doc_index), _vaccination(services, person, doc_index), travel())
     try:  # an HTTP upstream that is slow must not hold the code itself back
         sampled, vaccination, travel = await asyncio.wait_for(reads, FACTS_WAIT)
     except TimeoutError:
@@ -87,7 +91,7 @@ async def _vaccination(services: Services, person: Person, doc_index: str) -> St
 async def _verified_travel(services: Services, openid: str, phone: str, read: Reader | None
                            ) -> tuple[str, bool] | None:
     registry = services.travel.registry
-    verified = registry.verified(openid, await (read or services.redis.hgetall)(registry.verified_key(openid)))
+    verified = registry.verified(openid, await (read or services.hot.hgetall)(registry.verified_key(openid)))
     window = services.settings.travel.combined_window_hours * 3600
     if verified is None or verified[0] != phone or services.clock.time() - verified[1] > window:
         return None
