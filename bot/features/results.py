@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.upstreams.results import ResultProvider
 from storage.profiles import Person
 from storage.results import ResultRegistry, TestResult
+from storage.status import Reader
 
 
 @dataclass
@@ -14,5 +15,5 @@ class Results:
     registry: ResultRegistry
     provider: ResultProvider
 
-    async def results(self, person: Person, doc_index: str) -> list[TestResult]:
-        return await self.provider.results(person, doc_index)
+    async def results(self, person: Person, doc_index: str, read: Reader | None = None) -> list[TestResult]:
+        return await self.provider.results(person, doc_index, read)

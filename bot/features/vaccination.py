@@ -14,6 +14,7 @@ from bot.upstreams.http import JsonUpstream, ProviderUnavailable
 from bot.upstreams.identity import person_payload
 from storage import Pipeline
 from storage.profiles import Person, ProfileStore
+from storage.status import Reader
 from storage.vaccinations import LEAF, Dose, VaccinationRegistry
 
 # Doses a full course takes, by a word in the vaccine's name; inactivated vaccines (国药, 科兴 …) take two.
@@ -45,15 +46,16 @@ def state_of(doses: list[Dose]) -> State:
 
 
 class VaccinationProvider(Protocol):
-    async def doses(self, person: Person, doc_index: str) -> list[Dose]: ...
+    async def doses(self, person: Person, doc_index: str, read: Reader | None = None) -> list[Dose]:
+        """`read`: a turn's reader, for a provider that reads Redis (the turn's first script may have it)."""
 
 
 class LocalVaccinations:
     def __init__(self, registry: VaccinationRegistry) -> None:
         self.registry = registry
 
-    async def doses(self, person: Person, doc_index: str) -> list[Dose]:
-        return await self.registry.doses(doc_index)
+    async def doses(self, person: Person, doc_index: str, read: Reader | None = None) -> list[Dose]:
+        return await self.registry.doses(doc_index, read=read)
 
 
 class HttpVaccinations(JsonUpstream):
@@ -61,7 +63,7 @@ class HttpVaccinations(JsonUpstream):
 
     provider = "vaccination"
 
-    async def doses(self, person: Person, doc_index: str) -> list[Dose]:
+    async def doses(self, person: Person, doc_index: str, read: Reader | None = None) -> list[Dose]:
         rows = (await self.post(person_payload(person))).get("doses")
         if not isinstance(rows, list):
             raise ProviderUnavailable("vaccination answer has no list 'doses'")
@@ -78,9 +80,9 @@ class VaccinationService:
     provider: VaccinationProvider
     profiles: ProfileStore
 
-    async def doses(self, person: Person, doc_index: str) -> list[Dose]:
+    async def doses(self, person: Person, doc_index: str, read: Reader | None = None) -> list[Dose]:
         """Raises ProviderUnavailable when the immunisation service cannot answer."""
-        return await self.provider.doses(person, doc_index)
+        return await self.provider.doses(person, doc_index, read)
 
     def csv_import(self) -> CsvImport[tuple[str, Dose]]:
         """`healthbot admin vaccinations import FILE`: doc_type,doc_no,dose,vaccine,date,institution."""

@@ -48,11 +48,8 @@ async def facts_of(services: Services, person: Person, doc_index: str, openid: s
     if all_local(services):
         # Redis only, usually answered from the turn's copy: awaited in turn, without a task or a timer (Redis
         # answers within the client's own timeout).
-        results = await services.results.registry.latest(doc_index, read=read)
-        doses = await services.plugin(VaccinationService).registry.doses(doc_index, read=read) \
-            if VaccinationService in services.plugins else []
-        return Facts(max((r.sampled_at for r in results), default=None), state_of(doses) if doses else None,
-                     await travel())
+        return Facts(await _sampled(services, person, doc_index, read),
+                     await _vaccination(services, person, doc_index, read), await travel())
     reads = asyncio.gather(  # at once: one round trip's wait, not three
         _sampled(services, person, doc_index), _vaccination(services, person, doc_index), travel())
     try:  # an HTTP upstream that is slow must not hold the code itself back
@@ -73,17 +70,19 @@ async def _nothing() -> None:
     return None
 
 
-async def _sampled(services: Services, person: Person, doc_index: str) -> float | None:
+async def _sampled(services: Services, person: Person, doc_index: str, read: Reader | None = None
+                   ) -> float | None:
     with contextlib.suppress(ProviderUnavailable):
-        return max((r.sampled_at for r in await services.results.results(person, doc_index)), default=None)
+        return max((r.sampled_at for r in await services.results.results(person, doc_index, read)), default=None)
     return None
 
 
-async def _vaccination(services: Services, person: Person, doc_index: str) -> State | None:
+async def _vaccination(services: Services, person: Person, doc_index: str, read: Reader | None = None
+                       ) -> State | None:
     if VaccinationService not in services.plugins:
         return None
     with contextlib.suppress(ProviderUnavailable):
-        doses = await services.plugin(VaccinationService).doses(person, doc_index)
+        doses = await services.plugin(VaccinationService).doses(person, doc_index, read)
         return state_of(doses) if doses else None
     return None
 
