@@ -32,4 +32,3 @@ for path in ${ONLY:-keyword cached dialog venue}; do
   redis-cli info commandstats | awk -F'[=,:]' -v n="$n" '/^cmdstat_/ {sub("cmdstat_", "", $1); printf "%s %.2f\n", $1, $3 / n}' \
     | sort -k2 -gr | head -12 | awk '{printf "    %-14s %5.2f\n", $1, $2}'
 done
-[ -n "${SHOW_LOG:-}" ] && tail -5 "$work/plain.log"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 from bot.domain.masking import mask_name
 from bot.engine.context import Context
-from bot.engine.prefs import Prefs
 from bot.engine.router import Router
 from bot.ops.logs import hash_openid
 from bot.ops.templates import language_of
@@ -35,34 +35,34 @@ async def follow_wechat_language(ctx: Context) -> None:
         log.info("user/info gave no language user=%s: %s", hash_openid(ctx.openid), exc)
         return
     if language_of(language) != ctx.lang:
-        ctx.prefer(Prefs(language_of(language)))
+        ctx.prefer(replace(ctx.prefs, lang=language_of(language)))
 
 
 @settings.keywords("English", "EN", "英文", "英语")
 @router.click("LANG_EN")
 async def english(ctx: Context) -> Reply:
-    ctx.prefer(Prefs("en", ctx.prefs.elder, ctx.prefs.elder_relatives))
+    ctx.prefer(replace(ctx.prefs, lang="en"))
     return ctx.text("preferences/language.txt")
 
 
 @settings.keywords("中文", "ZH", "Chinese", "简体中文")
 @router.click("LANG_ZH")
 async def chinese(ctx: Context) -> Reply:
-    ctx.prefer(Prefs("zh", ctx.prefs.elder, ctx.prefs.elder_relatives))
+    ctx.prefer(replace(ctx.prefs, lang="zh"))
     return ctx.text("preferences/language.txt")
 
 
 @settings.keywords("长辈模式", "开启长辈模式", "elder mode", "large text")
 @router.click("ELDER_ON")
 async def elder_on(ctx: Context) -> Reply:
-    ctx.prefer(Prefs(ctx.lang, True, ctx.prefs.elder_relatives))
+    ctx.prefer(replace(ctx.prefs, elder=True))
     return ctx.text("preferences/elder_on.txt")
 
 
 @settings.keywords("关闭长辈模式", "退出长辈模式", "标准模式", "elder mode off", "standard mode")
 @router.click("ELDER_OFF")
 async def elder_off(ctx: Context) -> Reply:
-    ctx.prefer(Prefs(ctx.lang, False, ctx.prefs.elder_relatives))
+    ctx.prefer(replace(ctx.prefs, elder=False))
     return ctx.text("preferences/elder_off.txt")
 
 

@@ -13,9 +13,6 @@ class PrefsStore:
     def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self.redis, self.keys = redis, keys
 
-    async def get(self, openid: str) -> bytes:
-        return await self.redis.get(self.keys.prefs(openid)) or b""
-
     async def get_many(self, openids: Iterable[str]) -> dict[str, bytes]:
         """Each user's stored value, b"" for one who never chose; one pipelined round trip."""
         wanted = list(dict.fromkeys(openids))
@@ -26,6 +23,3 @@ class PrefsStore:
                 pipe.get(self.keys.prefs(openid))
             values = await pipe.execute()
         return {openid: value or b"" for openid, value in zip(wanted, values, strict=True)}
-
-    async def set(self, openid: str, value: bytes) -> None:
-        await self.redis.set(self.keys.prefs(openid), value)

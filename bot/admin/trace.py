@@ -86,7 +86,7 @@ async def notify(services: Services, entries: Iterable[Entry], template: str, ve
         visits.setdefault(record["o"], []).append({"at": day_minute(entry.at), "relationship": record["r"],
                                                    "name": mask_name(record["n"]) if record["r"] else ""})
     followers = list(visits)
-    texts = await services.texts_for(followers) if followers else {}
+    texts = await services.texts_for(followers)
     for tried, openid in enumerate(followers):
         try:
             await services.api.send_text(openid, texts[openid].render(template, venue=venue, visits=visits[openid]))
