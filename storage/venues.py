@@ -46,12 +46,7 @@ from storage.writes import Write, Writer
 
 SCENE_PREFIX = "venue:"
 ROTATED = "~"  # a rotating venue's scene: its own, then this, then the day's token
-
-
-def split_scene(scene: str) -> tuple[str, str]:
-    """(the venue's scene, the day's token or "") of a scanned scene."""
-    base, _, token = scene.partition(ROTATED)
-    return base, token
+DEFAULT_STAY = 7200  # seconds a visit lasts when nobody replies 离场
 DAY = 86400
 SHANGHAI_OFFSET = 8 * 3600
 # A venue is read on every scan at its door and changes almost never: each worker keeps what it read this long.
@@ -73,7 +68,7 @@ class Venue:
     url: str
     active: bool
     created_at: float
-    stay: int = 7200  # seconds a visit lasts when nobody replies 离场
+    stay: int = DEFAULT_STAY
     rotate: str = ""  # "daily": a temporary QR a day (scene `venue:<id>~<token>`), shown at a stable URL
     code_token: str = ""  # the current day's token, for a rotating venue
     code_day: str = ""  # the Shanghai date (YYYYMMDD) that token is for
@@ -82,8 +77,6 @@ class Venue:
     def scene_for(self, token: str) -> str:
         return f"{self.scene}{ROTATED}{token}"
 
-
-DEFAULT_STAY = 7200
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +101,12 @@ def _holder_parts(entry: bytes) -> tuple[bytes, bytes, bytes]:
     openid, _, rest = entry[1:].partition(b"|")
     visit, _, tag = rest.partition(b"|")
     return openid, visit, tag
+
+
+def split_scene(scene: str) -> tuple[str, str]:
+    """(the venue's scene, the day's token or "") of a scanned scene."""
+    base, _, token = scene.partition(ROTATED)
+    return base, token
 
 
 def new_scene() -> str:
