@@ -121,7 +121,7 @@ class Context:
     @property
     def templates(self) -> Templates:
         """The user's texts: their language, in 长辈模式's wording when it is on."""
-        return self.services.texts.of(self.prefs.lang, self.prefs.elder)
+        return self.prefs.texts(self.services.texts)
 
     def prefer(self, prefs: Prefs) -> None:
         """Keep `prefs` for the user, written with the turn; this turn's replies already use them."""

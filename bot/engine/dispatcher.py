@@ -350,7 +350,7 @@ class Dispatcher:
     def _text(self, template: str, openid: str) -> Text:
         """A text said outside a turn, in the language `openid` was last served in here."""
         prefs = self._recent_prefs.get(openid, DEFAULT_PREFS)
-        return Text(self.services.texts.of(prefs.lang, prefs.elder).render(template))
+        return Text(prefs.texts(self.services.texts).render(template))
 
     def _render(self, message: Inbound, reply: Reply) -> str:
         return render_reply(reply, message.openid, message.account, int(self.services.clock.time()))

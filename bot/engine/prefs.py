@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from bot.ops.templates import LANGUAGES, language_of
+from bot.ops.templates import LANGUAGES, Templates, Texts, language_of
 
 _ELDER = "+elder"
 RELATIVE_MARK = 16  # characters of a relative's document index kept: an HMAC, so no two people share them
@@ -30,6 +30,10 @@ class Prefs:
         lang, _, rest = own.partition("+")
         return cls(language_of(lang), elder="+" + rest == _ELDER,
                    elder_relatives=frozenset(filter(None, relatives.split(","))), stored=bool(text))
+
+    def texts(self, texts: Texts) -> Templates:
+        """The user's texts among `texts`: their language, in 长辈模式's wording when it is on."""
+        return texts.of(self.lang, self.elder)
 
     def elder_for(self, doc_index: str) -> bool:
         return doc_index[:RELATIVE_MARK] in self.elder_relatives

@@ -100,8 +100,7 @@ class Services:
         """Each user's texts, for what is sent outside their turn (notices): their language, and 长辈模式's
         wording where they chose it."""
         stored = await self.prefs.get_many(openids)
-        return {openid: self.texts.of(p.lang, p.elder) for openid, p in
-                ((openid, Prefs.decode(value)) for openid, value in stored.items())}
+        return {openid: Prefs.decode(value).texts(self.texts) for openid, value in stored.items()}
 
     def plugin(self, kind: type[T]) -> T:
         """A plugin's service by its class (bot/features/plugins.py)."""

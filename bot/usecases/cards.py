@@ -57,7 +57,7 @@ async def code_image(ctx: Context, person: PersonOf, doc_index: str, *, subject:
     facts = await code_facts(services, ctx.templates, person(), doc_index, ctx.openid if subject == "self" else "",
                              ctx.read_hash)
     elder = elder or (subject == "self" and ctx.prefs.elder)
-    shown = "|".join([ctx.prefs.encode().decode(), str(elder), status.colour, status.code, repr(status.until),
+    shown = "|".join([ctx.lang, str(ctx.prefs.elder), str(elder), status.colour, status.code, repr(status.until),
                       notice, stamp, travel.colour if travel else "",
                       *(travel.cities if travel else ()), *facts])
     cache_subject = f"{subject}:combined" if travel is not None else subject

@@ -32,7 +32,7 @@ class Recipient:
     prefs: Prefs = DEFAULT  # the recipient's language and 长辈模式: every text they get is in them
 
     def texts(self, services: Services) -> Templates:
-        return services.texts.of(self.prefs.lang, self.prefs.elder)
+        return self.prefs.texts(services.texts)
 
 
 @dataclass(frozen=True, slots=True)
