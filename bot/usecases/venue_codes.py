@@ -48,10 +48,15 @@ async def accepted(services: Services, venue: Venue, token: str) -> bool:
     """Whether a scan of a rotating venue carries today's token; checked again without the worker's cache
     before refusing (a code renewed by another worker a moment ago)."""
     day = today(services)
-    if token and venue.code_token == token and venue.code_day == day:
+    if _carries(venue, token, day):
         return True
     fresh = await services.venues.get(venue.scene, cached=False)
-    return fresh is not None and bool(token) and fresh.code_token == token and fresh.code_day == day
+    return fresh is not None and _carries(fresh, token, day)
+
+
+def _carries(venue: Venue, token: str, day: str) -> bool:
+    """Whether `token` is the venue's code of `day`."""
+    return bool(token) and venue.code_token == token and venue.code_day == day
 
 
 def screen_link(services: Services, venue: Venue) -> str:
