@@ -165,7 +165,6 @@ class Painter:
     def code_image(self, card: CodeCard) -> Image.Image:
         if card.elder:
             return self.elder_image(card)
-        colour = INKS[card.colour]
         qr = qr_mask(card.qr_payload)
         reason_lines = min(len(self.wrap(card.reason, 24)), REASON_LINES) if card.reason else 0
         tail = len(card.facts) * 34 + (reason_lines * 32 + 8 if reason_lines else 0)
@@ -183,10 +182,7 @@ class Painter:
         self._centered(draw, y, card.name, 34, INK)
         self._centered(draw, y + 48, card.document, 26, GREY)
         y += 100
-        left = (WIDTH - qr.width) // 2
-        draw.rounded_rectangle((left - 10, y - 10, left + qr.width + 9, y + qr.height + 9), radius=12,
-                               outline=colour, width=8)
-        image.paste(QR_INKS[card.colour], (left, y), qr)
+        _framed_qr(image, draw, qr, y, card.colour)
         y += qr.height + 12
         self._centered(draw, y + 86, card.generated, 28, INK)
         y += 130
@@ -206,13 +202,9 @@ class Painter:
         height = 40 + word + 40 + qr.height + 40 + 2 * (ELDER_TEXT + 24) + 30
         image = Image.new("RGB", (WIDTH, height), "white")
         draw = ImageDraw.Draw(image)
-        self._centered(draw, 40, card.status_word, word, QR_INKS[card.colour])
-        self._shape_beside(draw, card.colour, card.status_word, word, 40)
+        self._colour_word(draw, card.colour, card.status_word, word, 40)
         y = 40 + word + 40
-        left = (WIDTH - qr.width) // 2
-        draw.rounded_rectangle((left - 10, y - 10, left + qr.width + 9, y + qr.height + 9), radius=12,
-                               outline=INKS[card.colour], width=8)
-        image.paste(QR_INKS[card.colour], (left, y), qr)
+        _framed_qr(image, draw, qr, y, card.colour)
         y += qr.height + 40
         self._centered(draw, y, card.name, ELDER_TEXT, INK)
         self._centered(draw, y + ELDER_TEXT + 24, card.generated, ELDER_TEXT, INK)
@@ -244,13 +236,11 @@ class Painter:
         y = 600 + qr.height + 20
         if card.elder:
             word = self._fitted(card.colour_line, 150, width - 120, shape=True)
-            self._centered(draw, y, card.colour_line, word, QR_INKS[card.colour], width)
-            self._shape_beside(draw, card.colour, card.colour_line, word, y, width)
+            self._colour_word(draw, card.colour, card.colour_line, word, y, width)
             self._centered(draw, y + word + 30, card.generated_line,
                            self._fitted(card.generated_line, 125, width - 120), INK, width)
         else:
-            self._centered(draw, y, card.colour_line, 64, QR_INKS[card.colour], width)
-            self._shape_beside(draw, card.colour, card.colour_line, 64, y, width)
+            self._colour_word(draw, card.colour, card.colour_line, 64, y, width)
             self._centered(draw, y + 100, card.generated_line, 44, INK, width)
             self._centered(draw, y + 170, card.note, 44, GREY, width)
         buffer = io.BytesIO()
@@ -271,14 +261,14 @@ class Painter:
         draw.rectangle((0, 0, WIDTH, 84), fill=colour)
         self._centered(draw, 20, title, 40, ON_INKS[colour_name])
         y = 104 + extra + 100 + qr_height + 12
-        self._centered(draw, y, status_word, 64, QR_INKS[colour_name])
-        self._shape_beside(draw, colour_name, status_word, 64, y)
+        self._colour_word(draw, colour_name, status_word, 64, y)
         return image
 
-    def _shape_beside(self, draw: ImageDraw.ImageDraw, colour_name: str, word: str, size: int, y: int,
-                      width: int = WIDTH) -> None:
-        """The colour's shape (✓, !, ✕: SHAPES) left of its centred word, as tall as the word, in the word's
-        ink: what tells the colours apart in greyscale, besides the word itself."""
+    def _colour_word(self, draw: ImageDraw.ImageDraw, colour_name: str, word: str, size: int, y: int,
+                     width: int = WIDTH) -> None:
+        """The colour's word, centred, in its deep ink, and its shape (✓, !, ✕: SHAPES) left of it, as tall as the
+        word: what tells the colours apart in greyscale, besides the word itself."""
+        self._centered(draw, y, word, size, QR_INKS[colour_name], width)
         right = (width - self._length(word, size)) / 2 - size * 0.3
         box = (right - size * 0.9, y + size * 0.1, right, y + size)
         draw_shape(draw, SHAPES[colour_name], box, QR_INKS[colour_name])
@@ -348,6 +338,14 @@ def _missing_box(font: ImageFont.FreeTypeFont) -> tuple[tuple[int, int], bytes]:
     """The size and pixels of `font`'s missing-glyph box, drawn once per font."""
     missing = font.getmask(_MISSING)
     return missing.size, bytes(missing)
+
+
+def _framed_qr(image: Image.Image, draw: ImageDraw.ImageDraw, qr: Image.Image, y: int, colour_name: str) -> None:
+    """The QR centred at `y`, painted in the colour's deep ink inside a rounded frame of its bright ink."""
+    left = (WIDTH - qr.width) // 2
+    draw.rounded_rectangle((left - 10, y - 10, left + qr.width + 9, y + qr.height + 9), radius=12,
+                           outline=INKS[colour_name], width=8)
+    image.paste(QR_INKS[colour_name], (left, y), qr)
 
 
 def draw_shape(draw: ImageDraw.ImageDraw, shape: str, box: tuple[float, float, float, float],
