@@ -33,8 +33,8 @@ async def forget_dialog(ctx: Context) -> Reply:
     return None
 
 
-@router.keywords("帮助", "help", "?", "菜单", "你好", "您好", "hi", "hello", "服务", "menu", "start")
-@router.click("EPIDEMIC")
+@router.keywords("帮助", "help", "?", "菜单", "你好", "您好", "hi", "hello", "服务", "menu", "start", glance=True)
+@router.click("EPIDEMIC", glance=True)
 async def help_text(ctx: Context) -> Reply:
     return ctx.text("help.txt")
 

@@ -56,9 +56,9 @@ def answer(template: str) -> Handler:
 
 
 for topic in TOPICS:
-    router.keywords(*topic.keywords)(answer(topic.template))
-router.keywords("常见问题", "问题", "faq", "questions")(answer("faq/index.txt"))
-router.click("FAQ")(answer("faq/index.txt"))
+    router.keywords(*topic.keywords, glance=True)(answer(topic.template))
+router.keywords("常见问题", "问题", "faq", "questions", glance=True)(answer("faq/index.txt"))
+router.click("FAQ", glance=True)(answer("faq/index.txt"))
 
 
 @router.regex(r"(常见问题|faq)\s*(?P<n>\d{1,2})")

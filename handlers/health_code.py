@@ -233,8 +233,8 @@ deregister = router.dialog(Dialog(
 
 @router.keywords("防疫健康信息码", "健康码", "领取健康码", "我的健康码", "查看健康码", "防疫健康码", "health code",
                  "my code", "code",
-                 reads=(UserHash.TRAVEL_VERIFIED, UserHash.OWN_IMAGE))
-@router.click("HEALTH_CODE", reads=(UserHash.TRAVEL_VERIFIED, UserHash.OWN_IMAGE))
+                 reads=(UserHash.TRAVEL_VERIFIED, UserHash.OWN_IMAGE), glance=True)
+@router.click("HEALTH_CODE", reads=(UserHash.TRAVEL_VERIFIED, UserHash.OWN_IMAGE), glance=True)
 async def show_or_claim(ctx: Context) -> Reply:
     profile = await ctx.profile()
     if profile is None and moved_of(ctx.prefetched_profile):

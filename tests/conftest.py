@@ -59,8 +59,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 # The storage and dialog suites run twice: on the one Redis, and on a local three-master Redis Cluster.
-CLUSTER_SUITES = {"test_turns", "test_claim", "test_takeover", "test_relatives", "test_travel", "test_results",
-                  "test_lifecycle", "test_wechat_api", "test_cluster"}
+CLUSTER_SUITES = {"test_turns", "test_glances", "test_claim", "test_takeover", "test_relatives", "test_travel",
+                  "test_results", "test_lifecycle", "test_wechat_api", "test_cluster"}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -15,7 +15,7 @@ from bot.wechat.inbound import parse_inbound
 from bot.wechat.replies import Image, Reply, Text
 from handlers import basics, health_code
 from storage.profiles import Person
-from storage.turns import DialogWrite
+from storage.turns import FINISHED, LATE, DialogWrite
 from storage.writes import Write, encode
 from tests.conftest import Bot, BotFactory, describe
 from tests.helpers import tiny_png
@@ -207,21 +207,27 @@ async def test_a_write_kept_for_the_turns_end_lands_with_the_reply_and_never_aft
 
 
 async def test_a_retried_image_reply_is_the_same_image_and_a_kept_text_is_sealed(bot: Bot) -> None:
-    """WeChat retries a push whose reply it did not get: the retry gets the first reply. An image reply is kept
-    as it is (a media id only); a text is kept sealed, since it may quote what the user typed."""
+    """WeChat retries a push whose reply it did not get: the retry gets the first reply. Showing one's code is a
+    glance: nothing is kept, the retry looks again and gets the same image (from the image cache). A whole
+    turn's reply is kept: an image as it is (a media id only), a text sealed, since it may quote the user."""
     user = "oRetryImage_1"
     await full_claim(bot, user)
+    redis, keys = bot.services.redis, bot.services.keys
     push = bot.sim.text(user, "防疫健康信息码")
+    dedup = parse_inbound(push.encode()).dedup_id()
     first, again = await bot.push(push), await bot.push(push)
     assert first["MsgType"] == "image" and again == first
-    assert bot.services.metrics.value("healthbot_dedup_hits_total") >= 1
-    kept = await bot.services.redis.get(bot.services.keys.seen(user, parse_inbound(push.encode()).dedup_id()))
-    assert kept is not None and first["Image"]["MediaId"].encode() in kept
+    assert await redis.get(keys.done(user, dedup)) == b"O" and await redis.get(keys.seen(user, dedup)) is None
 
-    text_push = bot.sim.text(user, "帮助")
+    results = bot.sim.text(user, "核酸")  # a whole turn, whose reply is kept
+    first, again = await bot.push(results), await bot.push(results)
+    assert first == again
+    assert bot.services.metrics.value("healthbot_dedup_hits_total") >= 1
+
+    text_push = bot.sim.text(user, "取消")
     await bot.push(text_push)
-    kept = await bot.services.redis.get(bot.services.keys.seen(user, parse_inbound(text_push.encode()).dedup_id()))
-    assert kept is not None and "防疫健康信息码".encode() not in kept and b"<xml>" not in kept
+    kept = await redis.get(keys.seen(user, parse_inbound(text_push.encode()).dedup_id()))
+    assert kept is not None and "没有".encode() not in kept and b"<xml>" not in kept
 
 
 async def test_a_handler_that_fails_leaves_the_dialog_as_it_found_it(make_bot: BotFactory) -> None:
@@ -260,7 +266,7 @@ async def test_a_turn_end_run_twice_by_a_client_retry_writes_once_and_counts_as_
     assert (await turns.begin(user, "m1", token)).outcome == "ok"
     for _ in range(2):  # redis-py retries a call that timed out: the first may have run
         assert await turns.finish(user, "m1", token, b"reply", DialogWrite("keep"), [Write("RPUSH", key, ("x",))],
-                                  held_for=0.01)
+                                  held_for=0.01) == FINISHED
     assert await redis.llen(key) == 1
     assert not await redis.exists(keys.lock(user))
 
@@ -270,8 +276,8 @@ async def test_a_turn_end_that_finds_another_turn_holding_the_lock_writes_nothin
     user, token, key = "oLost_0001", bot.services.turns.new_lock_token(), keys.last_venue("oLost_0001")
     assert (await turns.begin(user, "m1", token)).outcome == "ok"
     await redis.set(keys.lock(user), "another-turn", px=5000)  # ours ran out and another turn took it
-    assert not await turns.finish(user, "m1", token, b"reply", DialogWrite("keep"), [Write("RPUSH", key, ("x",))],
-                                  held_for=0.01)
+    assert await turns.finish(user, "m1", token, b"reply", DialogWrite("keep"), [Write("RPUSH", key, ("x",))],
+                              held_for=0.01) == LATE
     assert not await redis.exists(key)
     assert await redis.get(keys.lock(user)) == b"another-turn"
 
@@ -282,8 +288,8 @@ async def test_a_turn_end_that_runs_after_the_server_gave_up_lets_the_user_and_t
     assert (await turns.begin(user, "m1", token)).outcome == "ok"
     lock_ttl_ms = int(bot.services.settings.server.user_lock_ttl * 1000)
     await redis.pexpire(keys.lock(user), lock_ttl_ms - 2000)  # by Redis's clock 2 s went by since BEGIN,
-    assert not await turns.finish(user, "m1", token, b"reply", DialogWrite("keep"), [Write("RPUSH", key, ("x",))],
-                                  held_for=0.01)  # by the server's, 10 ms: it stopped waiting a second ago
+    assert await turns.finish(user, "m1", token, b"reply", DialogWrite("keep"), [Write("RPUSH", key, ("x",))],
+                              held_for=0.01) == LATE  # by the server's, 10 ms: it stopped waiting a second ago
     assert not await redis.exists(key)
     assert not await redis.exists(keys.lock(user))
     assert (await turns.begin(user, "m1", token)).outcome == "ok"  # not "dup": the push was answered busy

@@ -62,6 +62,7 @@ class Context:
     _claimed: Profile | None = None
     relatives: Sequence[Relative] = ()
     prefs: Prefs = DEFAULT  # the user's language and 长辈模式, read with the turn
+    glance: bool = False  # begun without the user's lock (storage.turns): it takes it at the end if it writes
 
     @property
     def claimed(self) -> Profile:

@@ -23,7 +23,7 @@ from bot.wechat.api import WeChatAPIError
 from bot.wechat.inbound import Inbound
 from bot.wechat.replies import SUCCESS, Image, News, Reply, Text, render_reply
 from storage import RedisError
-from storage.turns import DONE, PENDING, Begun, DialogWrite, FirstBody
+from storage.turns import DONE, FINISHED, LATE, PENDING, RACED, Begun, DialogWrite, FirstBody
 from storage.vault import SealError
 
 log = logging.getLogger("healthbot.dispatch")
@@ -62,13 +62,21 @@ class Dispatcher:
         Raises Replayed when `first_body` shows the signed query was seen before with another body."""
         loop = self.loop or asyncio.get_running_loop()
         started = loop.time()
+        return await self._turn(message, via_api, first_body, started, self.table.glances(message))
+
+    async def _turn(self, message: Inbound, via_api: bool, first_body: FirstBody | None, started: float,
+                    glance: bool, again: bool = False) -> str:
+        """One turn; a glance that could not take the lock to write (storage.turns) runs `again` as a whole
+        turn, without a second message token."""
+        loop = self.loop or asyncio.get_running_loop()
         deadline = started + self.services.settings.server.reply_deadline
         turns = self.services.turns
         token, dedup_id = turns.new_lock_token(), message.dedup_id()
         try:
             # The push's first claim takes a message token; most find the user free and go straight on.
-            claimed = await turns.begin(message.openid, dedup_id, token, time.time(), first_body)
-            if claimed.outcome != "ok":
+            claimed = await turns.begin(message.openid, dedup_id, token, None if again else time.time(),
+                                        first_body, glance)
+            if claimed.outcome not in ("ok", "glance"):
                 claimed = await self._claim(message, dedup_id, deadline, token, claimed)
         except RedisError as exc:
             # A BEGIN that timed out may still run when Redis comes back (a pause, not a crash) and take the
@@ -77,10 +85,12 @@ class Dispatcher:
         if isinstance(claimed, str):
             return claimed
         begun, held_since = claimed, loop.time()
+        if begun.looked_before:
+            self.metrics.inc("healthbot_glance_retries_total")
         state = self._load_state(message.openid, begun)
         ctx = Context(message, self.services, state, prefetched_profile=begun.profile,
                       read_with_turn=begun.read_with_turn, dialogs=self.table.dialogs,
-                      prefs=self._remember(message.openid, begun.prefs))
+                      prefs=self._remember(message.openid, begun.prefs), glance=begun.outcome == "glance")
         before = DialogState(state.dialog, expired=state.expired)  # what the write at the turn's end compares
         # A handler that fails leaves the state as it found it: read again (rare) rather than copied each turn.
         work = start_eagerly(self._produce(ctx, lambda: self._load_state(message.openid, begun)), loop)
@@ -91,14 +101,22 @@ class Dispatcher:
         now = loop.time()
         self.metrics.observe(now - started, "healthbot_turn_seconds", route=ctx.route)
         body = self._render(message, reply)
-        try:
-            finished = await turns.finish(
-                message.openid, dedup_id, token, self._kept_reply(message, reply, body),
-                self._dialog_write(ctx, before), ctx.writes, held_for=now - held_since
-            )
-        except RedisError as exc:
-            return self._busy(message, f"redis unavailable at turn end: {exc}", release=token)
-        if not finished:  # FINISH let its lock go itself, if it still held it
+        write = self._dialog_write(ctx, before)
+        if ctx.glance and write is KEEP and not ctx.writes:
+            finished = FINISHED  # it only looked: nothing to write, no lock to give back, a retry looks again
+        else:
+            try:
+                finished = await turns.finish(
+                    message.openid, dedup_id, token, self._kept_reply(message, reply, body), write, ctx.writes,
+                    held_for=now - held_since, glance=ctx.glance
+                )
+            except RedisError as exc:
+                return self._busy(message, f"redis unavailable at turn end: {exc}", release=token)
+        if finished == RACED:  # another turn of the user's began while it looked: nothing was written
+            log.info("glance raced another turn; run again user=%s", hash_openid(message.openid))
+            self.metrics.inc("healthbot_glance_races_total")
+            return await self._turn(message, via_api, None, started, glance=False, again=True)
+        if finished == LATE:  # FINISH let its lock go itself, if it still held it
             return self._busy(message, "turn end ran too late or without its lock; nothing written")
         if via_api and reply is not None:
             self.spawn(self.send_all(message.openid, [reply, *ctx.later]))
@@ -239,9 +257,10 @@ class Dispatcher:
         try:
             await self.send_all(ctx.openid, [reply, *ctx.later])
         finally:
-            await self.services.turns.finish(
-                ctx.openid, ctx.message.dedup_id(), token, None, self._dialog_write(ctx, before), ctx.writes
-            )
+            write = self._dialog_write(ctx, before)
+            if not ctx.glance or write is not KEEP or ctx.writes:  # a glance that wrote nothing has no end
+                await self.services.turns.finish(ctx.openid, ctx.message.dedup_id(), token, None, write,
+                                                 ctx.writes, glance=ctx.glance)
 
     async def send_all(self, openid: str, replies: list[Reply]) -> None:
         """In order: a follow-up must not overtake what it follows."""

@@ -35,6 +35,8 @@ class Route:
     keeps_dialog: bool = False  # a keyword that answers inside a dialog too, which then asks its step again
     internal: bool = False  # an event healthbot makes itself: only an internal message matches
     reads: tuple[str, ...] = ()  # the user's hashes (storage.keys.UserHash) the handler reads: see RouteTable
+    # Usually only looks (one's code, help): its turn begins without the user's lock (storage.turns, "glance").
+    glance: bool = False
     filters: tuple[Filter, ...] = ()  # each must pass before the handler runs (bot/engine/filters.py)
 
     async def run(self, ctx: Context) -> Reply:
@@ -82,11 +84,17 @@ class Router:
 
         return register
 
-    def keywords(self, *words: str, reads: tuple[str, ...] = (), when: Filter | None = None) -> Decorator:
+    def keywords(self, *words: str, reads: tuple[str, ...] = (), when: Filter | None = None,
+                 glance: bool = False) -> Decorator:
         """Exact keywords, matched after trimming, full-width folding and case folding. `reads`: the user's
         hashes (storage.keys.UserHash) the handler reads, which the turn then reads with it. `when`: a filter
-        that must pass first (bot/engine/filters.py); every decorator takes these two."""
-        return self._add(keywords=frozenset(normalize_text(w) for w in words), reads=reads, when=when)
+        that must pass first (bot/engine/filters.py); every decorator takes these two.
+
+        `glance` (keywords and clicks): the handler usually writes nothing, and what it writes directly
+        (not with the turn) may be written twice: an image cache, a QR token. Its turn then costs one script;
+        one that writes with the turn after all takes the user's lock at its end (storage.turns)."""
+        return self._add(keywords=frozenset(normalize_text(w) for w in words), reads=reads, when=when,
+                         glance=glance)
 
     def regex(self, pattern: str, reads: tuple[str, ...] = (), when: Filter | None = None) -> Decorator:
         """A full match on the normalised text; the match is in ctx.match."""
@@ -104,9 +112,11 @@ class Router:
         """An event healthbot makes itself (a face-check result): a push from /wechat never matches it."""
         return self._add(events=frozenset((event,)), internal=True)
 
-    def click(self, *keys: str, reads: tuple[str, ...] = (), when: Filter | None = None) -> Decorator:
+    def click(self, *keys: str, reads: tuple[str, ...] = (), when: Filter | None = None,
+              glance: bool = False) -> Decorator:
         """A menu button of type click, by its key."""
-        return self.event("click", keys=keys, reads=reads, when=when)
+        return self._add(events=frozenset(("click",)), event_keys=frozenset(keys), reads=reads, when=when,
+                         glance=glance)
 
     def scene(self, prefix: str, reads: tuple[str, ...] = (), when: Filter | None = None) -> Decorator:
         """A parametric QR code (带参数二维码) whose scene starts with `prefix`, scanned by a follower (SCAN)
@@ -142,6 +152,8 @@ class RouteTable:
         self.dialogs: dict[str, Dialog] = {}
         self._candidates: dict[tuple[str, str], list[Route]] = {}  # WeChat's known kinds only: bounded
         self._prefetch: set[str] = set()
+        self._glance_words: set[str] = set()
+        self._glance_clicks: set[str] = set()
         self.befores: tuple[Before, ...] = tuple(hook for router in routers for hook in router.befores)
         for router in routers:
             for dialog in router.dialogs:
@@ -153,9 +165,13 @@ class RouteTable:
                 if route.keywords:
                     for word in route.keywords:
                         self._unique(self.by_keyword, word, route, "keyword")
+                    if route.glance:
+                        self._glance_words.update(route.keywords)
                 elif route.events == {"click"} and route.event_keys:
                     for key in route.event_keys:
                         self._unique(self.by_click, key, route, "menu key")
+                    if route.glance:
+                        self._glance_clicks.update(route.event_keys)
                 else:
                     self.ordered.append(route)
 
@@ -168,6 +184,13 @@ class RouteTable:
         if key in index:
             raise ValueError(f"{what} {key!r} is routed twice")
         index[key] = route
+
+    def glances(self, message: Inbound) -> bool:
+        """Whether the route `message` reaches outside a dialog is a glance (Router.keywords): known before the
+        turn begins, by one set lookup."""
+        if message.msg_type == "text":
+            return message.normalized in self._glance_words
+        return message.event == "click" and message.event_key in self._glance_clicks
 
     def find(self, message: Inbound) -> tuple[Route, re.Match[str] | None] | None:
         if message.msg_type == "text":

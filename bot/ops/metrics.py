@@ -26,8 +26,12 @@ DECLARED: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "healthbot_requests_total": ("counter", "Pushes answered, by route and message type.", ("route", "type")),
     "healthbot_request_seconds": ("histogram", "Push received to passive reply sent: what WeChat waits for.", ()),
     "healthbot_turn_seconds": ("histogram", "A turn's handler time, by route.", ("route",)),
-    "healthbot_handler_runs_total": ("counter", "Handler runs; with retries deduplicated, one per distinct push.", ()),
+    "healthbot_handler_runs_total": ("counter", "Handler runs; with retries deduplicated, one per distinct push "
+                                                "(a glance's retry looks again).", ()),
     "healthbot_dedup_hits_total": ("counter", "Retries and replays answered without running the handler.", ()),
+    "healthbot_glance_retries_total": ("counter", "Retries of a glance, which keeps no reply: looked at again.", ()),
+    "healthbot_glance_races_total": ("counter", "Glances that wrote after all but met another turn of the user's, "
+                                                "and ran again as whole turns.", ()),
     "healthbot_deadline_misses_total": ("counter", "Replies that missed the deadline: 正在生成 now, the reply by "
                                                    "customer-service message.", ()),
     "healthbot_async_sends_total": ("counter", "Customer-service messages, by outcome.", ("outcome",)),
