@@ -3,7 +3,8 @@
     python -m bench.memory [--url redis://127.0.0.1:6379/0] [--users 400] [--listpack-value 128]
 
 Prints bytes per citizen (MEMORY USAGE summed over every key the citizens own, the relatives' guardian
-entries and the documents' holder sets included), bytes per audit entry, and bytes per venue entry (场所码:
+entries and the documents' holder keys included, then by kind of key), bytes per audit entry, and bytes per
+venue entry (场所码:
 the sealed record in the venue's day set and the document's visit index, 20 venues, each citizen entering
 five times). Keys go under the prefix hbmem-… and are deleted afterwards.
 
@@ -16,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import secrets
 import time
+from collections import Counter
 
 from bench.load import fixture_id
 from storage.connection import connect
@@ -42,22 +45,26 @@ async def measure(url: str, users: int, listpack_value: int = 0) -> None:
         now = time.time()
         for n in range(users):
             openid = f"o{secrets.token_urlsafe(21)}"  # as long as a real openid (28 characters)
-            await profiles.save(openid, Person("张小三", "resident_id", fixture_id("11010519800101", n),
-                                               f"138{n:08d}"), now)
+            profile = await profiles.save(openid, Person("张小三", "resident_id", fixture_id("11010519800101", n),
+                                                         f"138{n:08d}"), now)
+            await profiles.take(profile.doc_index, openid, takeover=False)  # the document's holder, as a claim
             for r in range(2):
                 outcome = await relatives.bind(openid, "王大明", fixture_id("11010119500101", 2 * n + r), "父亲", now)
                 if outcome.result != "ok":
                     raise SystemExit(f"binding refused: {outcome}")
-        total, audit = 0, 0
+        total, audit, kinds = 0, 0, Counter[str]()
         async for key in redis.scan_iter(match=f"{prefix}:*", count=1000):
             size = int(await redis.memory_usage(key, samples=0) or 0)
             if key == keys.audit().encode():
                 audit = size
             else:
                 total += size
+                kinds[re.sub(r"\{[^}]*\}", "{…}", key.decode()[len(prefix):])] += size
         entries = await redis.xlen(keys.audit())
         print(f"users={users}  bytes per citizen with 2 relatives={total / users:,.0f}  "
               f"bytes per audit entry={audit / entries:,.0f} ({entries} entries)")
+        for kind, size in kinds.most_common():  # where a citizen's bytes go, by the key's shape
+            print(f"    {kind:<28} {size / users:7,.0f}")
         venues = VenueRegistry(redis, keys, vault, retention_days=28)
         scenes = [new_scene() for _ in range(20)]
         for n in range(users):  # a holder's own entries, as most scans make them

@@ -184,7 +184,7 @@ class Keys:
         return f"{self.prefix}:d:{{{doc_index}}}:results"
 
     def holders(self, doc_index: str) -> str:
-        """The account that claimed this document as its own: one member (storage.profiles.take)."""
+        """The account that claimed this document as its own: its openid (storage.profiles.take)."""
         return f"{self.prefix}:d:{{{doc_index}}}:holders"
 
     def displaced(self, doc_index: str) -> str:

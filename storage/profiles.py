@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from redis.exceptions import ResponseError
+
 from storage.connection import HotClient, RedisClient
 from storage.keys import Keys
 from storage.vault import Vault
@@ -75,23 +77,38 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV))
 """
 
-# A document has one holder account: the set is the holder (a set, as it was when several could claim one).
-# Members named in ARGV[3..] no longer hold it (their profile says another document) and are dropped. Others
-# refuse the claim unless ARGV[2] is 1: then they are moved to the displaced set, for `move_out`.
-_TAKE = """
-local me, allow = ARGV[1], ARGV[2]
-for i = 3, #ARGV do redis.call('SREM', KEYS[1], ARGV[i]) end
+# A document has one holder account: the key holds its openid, a string (184 bytes with the key; a set of one
+# member, as it was when several could claim a document, takes 280 on Redis 7.0; one is still read and
+# replaced alike).
+# Members named in ARGV[3..] no longer hold it (their profile says another document) and are passed over.
+# Others refuse the claim unless ARGV[2] is 1: then they are moved to the displaced set, for `move_out`.
+_HOLDERS = """
+local function holders(key)
+  if redis.call('TYPE', key).ok == 'set' then return redis.call('SMEMBERS', key) end
+  local one = redis.call('GET', key)
+  return one and {one} or {}
+end
+"""
+_TAKE = _HOLDERS + """
+local me, allow, stale = ARGV[1], ARGV[2], {}
+for i = 3, #ARGV do stale[ARGV[i]] = true end
 local others = {}
-for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  if member ~= me then others[#others + 1] = member end
+for _, member in ipairs(holders(KEYS[1])) do
+  if member ~= me and not stale[member] then others[#others + 1] = member end
 end
 if #others > 0 then
   if allow ~= '1' then return others end
   redis.call('SADD', KEYS[2], unpack(others))
-  redis.call('DEL', KEYS[1])
 end
-redis.call('SADD', KEYS[1], me)
+redis.call('SET', KEYS[1], me)
 return {}
+"""
+
+# 注销: the account no longer holds the document (if it still did).
+_LET_GO = """
+if redis.call('TYPE', KEYS[1]).ok == 'set' then return redis.call('SREM', KEYS[1], ARGV[1]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 """
 
 # The old account of a document that moved: its profile becomes the note of where its code went.
@@ -135,6 +152,7 @@ class ProfileStore:
         self.reads = reads or redis
         self._save = redis.register_script(_SAVE)
         self._take = redis.register_script(_TAKE)
+        self._let_go = redis.register_script(_LET_GO)
         self._move_out = redis.register_script(_MOVE_OUT)
 
     def doc_index(self, doc_type: str, doc_number: str) -> str:
@@ -143,9 +161,8 @@ class ProfileStore:
     async def save(self, openid: str, person: Person, claimed_at: float, phone_proven_at: float = 0.0) -> Profile:
         index = self.doc_index(person.doc_type, person.doc_number)
         sealed = seal_person(self.vault, openid, person)
+        # No phone index: nothing looks a profile up by phone (it was 64 bytes of the profile's 488).
         fields = {"doc_index": index, "doc_type": person.doc_type, "sealed": sealed, "claimed_at": str(claimed_at)}
-        if person.phone:
-            fields["phone_index"] = self.vault.index("phone", person.phone)
         if phone_proven_at:
             fields["phone_proven_at"] = str(phone_proven_at)
         # The holder set was written first (`take`); a note that the code had moved away goes with the claim.
@@ -201,7 +218,7 @@ class ProfileStore:
         index = await self.redis.hget(self.keys.profile(openid), "doc_index")
         await self.redis.delete(self.keys.profile(openid))
         if index:
-            await self.redis.srem(self.keys.holders(index.decode()), openid)
+            await self._let_go(keys=[self.keys.holders(index.decode())], args=[openid])
         await self.forget_code(openid, "self")
 
     async def forget_everything(self, openid: str, subjects: list[str]) -> None:
@@ -216,7 +233,12 @@ class ProfileStore:
         await self.redis.delete(*doomed)
 
     async def holders(self, doc_index: str) -> list[str]:
-        return [o.decode() for o in await self.reads.smembers(self.keys.holders(doc_index))]
+        key = self.keys.holders(doc_index)
+        try:
+            one = await self.reads.get(key)
+        except ResponseError:  # WRONGTYPE: a set, as holders were kept before
+            return [o.decode() for o in await self.reads.smembers(key)]
+        return [one.decode()] if one is not None else []
 
     async def forget_code(self, openid: str, subject: str) -> None:
         """Drop a code's cached image. Its QR tokens stop resolving by themselves: the scan page finds no

@@ -255,3 +255,23 @@ async def test_a_passport_held_by_another_account_is_taken_over_only_after_face_
     index = bot.services.codes.profiles.doc_index("passport", "E12345678")
     assert await bot.services.codes.profiles.holders(index) == [SECOND]
     await told(bot, FIRST, MOVED)
+
+
+async def test_a_document_held_in_the_old_form_of_a_set_is_still_one_accounts_code(make_bot: BotFactory) -> None:
+    """Holders were once kept as a set: such a document still refuses a second account, and 注销 frees it."""
+    bot = await make_bot(identity={"takeover": "refuse"})
+    await full_claim(bot, FIRST)
+    index = bot.services.codes.profiles.doc_index("resident_id", ID)
+    key, redis = bot.services.keys.holders(index), bot.services.redis
+    await redis.delete(key)
+    await redis.sadd(key, FIRST)  # as an earlier version wrote it
+    assert await holders(bot) == [FIRST]
+    answers = await claim_until(bot, SECOND, ["防疫健康信息码", "同意", NAME, ID])
+    assert "已在其他微信号申领" in answers[-1]
+    await bot.say(FIRST, "注销健康码")
+    assert "已注销" in await bot.say(FIRST, "确认注销")
+    assert await holders(bot) == [] and not await redis.exists(key)
+    await bot.say(SECOND, "取消")
+    await up_to_confirm(bot, SECOND)
+    assert await bot.say(SECOND, "确认") == "[image]"
+    assert await redis.get(key) == SECOND.encode()  # written in the string form from now on
