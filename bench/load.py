@@ -285,7 +285,8 @@ async def check(settings: Settings, report: Report, citizens: list[Citizen], run
                 held_by[index] += 1
         problems += [f"document {i.decode()[:12]}… is held by {n} accounts" for i, n in held_by.items() if n > 1]
         async for key in redis.scan_iter(match=f"{prefix}:d:*:holders", count=1000):
-            if await redis.scard(key) > 1:
+            # the holder's openid (a string); a set, as holders were once kept, must have one member
+            if (await redis.type(key)) == b"set" and await redis.scard(key) > 1:
                 problems.append(f"{key.decode()} names more than one holder")
         for taker, first in report.taken_over.items():
             if await redis.hget(f"{prefix}:u:{{{first}}}:profile", "doc_index") is not None:

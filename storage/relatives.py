@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from storage.audit import AuditLog, pseudonym
 from storage.connection import RedisClient
 from storage.keys import Keys
-from storage.vault import Vault
+from storage.vault import VERSION, Vault
 
 ANY_AGE = -1e12  # an unbind_after every binding meets: removals that ignore the 24 h rule (deregistration)
 LEASE = 30  # seconds a reservation holds a relative's place
@@ -68,21 +68,33 @@ redis.call('HSET', KEYS[1], ARGV[1], state)
 return {'ok', state}
 """
 
-COMMIT = """
+# A binding is one field of the user's relatives hash: "<bound at>|<sealed record>", the record's fields one
+# letter each, so that the value stays under deploy/redis.conf's hash-max-listpack-value (128) and the hash a
+# listpack. Bindings made before the
+# time moved there are a sealed record alone (it starts with the vault's version byte, \1), their time in the
+# relatives-at hash (KEYS[2]); both are read, and removing one removes both.
+BOUND_AT = """
+local function bound_at(value, index)
+  if string.byte(value, 1) ~= 1 then return string.match(value, '^([^|]*)|') end
+  return redis.call('HGET', KEYS[2], index) or '0'
+end
+"""
+
+COMMIT = BOUND_AT + """
 local deadline = tonumber(ARGV[4])
 if deadline > 0 and tonumber(redis.call('TIME')[1]) > deadline - tonumber(ARGV[5]) then return {'late'} end
-local at = redis.call('HGET', KEYS[2], ARGV[1])
-if at then return {'duplicate', at} end
+local held = redis.call('HGET', KEYS[1], ARGV[1])
+if held then return {'duplicate', bound_at(held, ARGV[1])} end
 if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[6]) then return {'user_full'} end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3] .. '|' .. ARGV[2])
 redis.call('RPUSH', KEYS[3], ARGV[7])
 return {'ok', ARGV[3]}
 """
 
-REMOVE = """
-local at = redis.call('HGET', KEYS[2], ARGV[1])
-if not at then return {'missing'} end
+REMOVE = BOUND_AT + """
+local held = redis.call('HGET', KEYS[1], ARGV[1])
+if not held then return {'missing'} end
+local at = bound_at(held, ARGV[1])
 if tonumber(ARGV[2]) - tonumber(at) < tonumber(ARGV[3]) then return {'early', at} end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
@@ -134,6 +146,14 @@ class Place:
     @property
     def deadline(self) -> int:
         return int(self.state.split(":")[1])
+
+
+def _split(value: bytes) -> tuple[bytes, bytes]:
+    """A binding's (time, sealed record); a record stored alone, as before, is (b"", the record itself)."""
+    if value[:1] == VERSION:
+        return b"", value
+    at, _, sealed = value.partition(b"|")
+    return at, sealed
 
 
 def _bound(at: bytes | str) -> str:
@@ -198,8 +218,8 @@ class RelativeStore:
                      number: int = 0) -> Outcome:
         """Step 2: the binding on the user's side, with its audit entry queued beside it."""
         openid, index = place.openid, place.index
-        plain = {"name": name, "doc_number": doc_number, "relationship": relationship, "n": number}
-        sealed = self.vault.seal_json(plain, context=f"{openid}:{index}")
+        sealed = self.vault.seal_json({"a": name, "d": doc_number, "r": relationship, "n": number},
+                                      context=f"{openid}:{index}")
         result = await self._commit(
             keys=self._user_keys(openid),
             args=[index, sealed, repr(now), place.deadline, self.margin, self.max_per_user,
@@ -220,7 +240,7 @@ class RelativeStore:
         changed = False
         for i in range(0, len(suspects), 2):
             openid, state = suspects[i].decode(), suspects[i + 1].decode()
-            at = await self.redis.hget(self.keys.relatives_bound_at(openid), index)
+            at = await self._bound_at(openid, index)
             truth = _bound(at) if at else ""
             if truth != state:
                 changed |= bool(await self._settle(keys=[self.keys.guardians(index)], args=[openid, state, truth]))
@@ -228,12 +248,20 @@ class RelativeStore:
 
     async def _precedence(self, openid: str, index: str, outcome: Outcome) -> Outcome:
         """A refusal names the user's own limits first: a duplicate, then a full list, then a full relative."""
-        at = await self.redis.hget(self.keys.relatives_bound_at(openid), index)
+        at = await self._bound_at(openid, index)
         if at:
             return Outcome("duplicate", float(at))
         if await self.redis.hlen(self.keys.relatives(openid)) >= self.max_per_user:
             return Outcome("user_full")
         return outcome
+
+    async def _bound_at(self, openid: str, index: str) -> bytes | None:
+        """When the user bound this relative (as Redis stores it), or None if they have not."""
+        held = await self.redis.hget(self.keys.relatives(openid), index)
+        if held is None:
+            return None
+        at, _ = _split(held)
+        return at or await self.redis.hget(self.keys.relatives_bound_at(openid), index)
 
     async def unbind(self, openid: str, index: str, now: float, *, unbind_after: float | None = None) -> Outcome:
         outcome = await self.remove(openid, index, now, unbind_after=unbind_after)
@@ -271,14 +299,19 @@ class RelativeStore:
         """Bound relatives by their number. A number stays with its binding: unbinding 1 leaves 2 as 2, so an
         old notice's 「核酸 2」 never reaches someone else. Bindings made before numbers were stored take the
         free numbers in the order they were bound."""
-        sealed = await self.redis.hgetall(self.keys.relatives(openid))
-        bound_at = await self.redis.hgetall(self.keys.relatives_bound_at(openid))
+        held = await self.redis.hgetall(self.keys.relatives(openid))
+        earlier: dict[bytes, bytes] = {}  # the times of bindings made before they moved into the value
+        if any(value[:1] == VERSION for value in held.values()):
+            earlier = await self.redis.hgetall(self.keys.relatives_bound_at(openid))
         relatives = []
-        for raw_index, blob in sealed.items():
+        for raw_index, value in held.items():
             index = raw_index.decode()
+            at, blob = _split(value)
             plain = self.vault.open_json(blob, context=f"{openid}:{index}")
-            relatives.append(Relative(index, plain["name"], plain["doc_number"], plain["relationship"],
-                                      float(bound_at.get(raw_index, b"0")), int(plain.get("n") or 0)))
+            if "a" not in plain:  # sealed before the fields had one letter each
+                plain = {"a": plain["name"], "d": plain["doc_number"], "r": plain["relationship"], "n": plain.get("n")}
+            relatives.append(Relative(index, plain["a"], plain["d"], plain["r"],
+                                      float(at or earlier.get(raw_index, b"0")), int(plain.get("n") or 0)))
         relatives.sort(key=lambda r: (r.bound_at, r.index))
         taken = {r.number for r in relatives if r.number}
         free = (n for n in range(1, len(relatives) + len(taken) + 1) if n not in taken)

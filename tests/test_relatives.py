@@ -176,6 +176,30 @@ async def test_unbinding_only_after_24_hours_and_with_confirmation(bot: Bot, clo
     assert actions[-2:] == [b"bind", b"unbind"]
 
 
+async def test_a_binding_stored_in_the_earlier_form_keeps_its_time_and_its_rules(bot: Bot,
+                                                                                   clock: SettableClock) -> None:
+    """Bindings once kept their time in a hash of their own (relatives-at), and their record's fields spelt
+    out: such a binding is listed, counts as bound, and keeps the 24 h rule; unbinding removes both halves."""
+    user, redis, keys = "oRel_0016", bot.services.redis, bot.services.keys
+    await guardian(bot, user)
+    await bind(bot, user, ELDER)
+    [(index, value)] = (await redis.hgetall(keys.relatives(user))).items()
+    at, _, sealed = value.partition(b"|")
+    assert float(at) == clock.time()  # the time, then the sealed record, in one field
+    assert len(value) <= 128  # a listpack under deploy/redis.conf
+    earlier = {"name": RELATIVE_NAME, "doc_number": ELDER, "relationship": "父亲", "n": 1}  # as once stored
+    sealed = bot.services.vault.seal_json(earlier, context=f"{user}:{index.decode()}")
+    await redis.hset(keys.relatives(user), index, sealed)
+    await redis.hset(keys.relatives_bound_at(user), index, at)
+    assert "王*明" in await bot.say(user, "亲属码")
+    clock.advance(3600)
+    assert "还需等待 23 小时 0 分钟" in await bot.say(user, "解绑 1")
+    clock.advance(23 * 3600)
+    assert "确认请回复「确认解绑」" in await bot.say(user, "解绑 1")
+    assert "已解除与 王*明 的绑定" in await bot.say(user, "确认解绑")
+    assert not await redis.exists(keys.relatives(user)) and not await redis.exists(keys.relatives_bound_at(user))
+
+
 async def test_forged_and_expired_callbacks_change_nothing(bot: Bot, clock: SettableClock) -> None:
     user = "oRel_0007"
     await guardian(bot, user)
