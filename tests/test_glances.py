@@ -146,3 +146,26 @@ async def test_a_glance_on_a_user_in_a_dialog_or_another_turn_is_a_whole_turn(ma
     begun = await turns.begin(user, "m2", token, glance=True)
     assert begun.outcome == "ok" and begun.dialog
     assert await redis.get(keys.lock(user)) == token.encode() and await redis.get(keys.done(user, "m2")) == b"P"
+
+
+async def test_a_slow_glance_answers_at_once_follows_by_message_and_a_retry_gets_the_interim(
+        make_bot: BotFactory) -> None:
+    """Past the deadline a glance keeps the interim reply like any turn: its retry is not looked at again, so
+    the reply comes once, by customer-service message."""
+    router, runs = Router("slow_glance"), Counter[str]()
+
+    @router.keywords("慢看", glance=True)
+    async def slow_look(ctx: Context) -> Reply:
+        runs["look"] += 1
+        await asyncio.sleep(0.6)
+        return Text("看完了")
+
+    bot = await make_bot(routers=[router, basics.router], server={"reply_deadline": 0.2})
+    user = "oGlance_0006"
+    push = bot.sim.text(user, "慢看")
+    first = await bot.push(push)
+    assert first["Content"] == bot.services.templates.render("working.txt")
+    assert await bot.push(push) == first
+    await bot.dispatcher.drain()
+    assert [m["text"]["content"] for m in bot.standin.messages if m["touser"] == user] == ["看完了"]
+    assert runs["look"] == 1 and not await bot.services.redis.exists(bot.services.keys.lock(user))

@@ -23,7 +23,7 @@ from bot.upstreams.http import SharedSession
 from bot.upstreams.status import HttpStatus
 from handlers.relatives import RELATIONSHIPS
 from storage.profiles import Person
-from tests.conftest import Bot, BotFactory, Upstream
+from tests.conftest import Bot, BotFactory, Upstream, describe
 from tests.helpers import RedisHolder, free_port
 from tests.journeys import (
     ELDER,
@@ -264,6 +264,23 @@ async def test_a_dialog_step_told_busy_has_not_moved_when_its_write_reaches_redi
         await bot.say(other, "防疫健康信息码")
         asks_name = await bot.say(other, "同意")
         assert await bot.say(user, "同意") == asks_name  # still at the consent step, and not kept waiting
+
+
+async def test_a_glance_told_busy_at_its_end_has_written_nothing_when_its_write_reaches_redis_late(
+        make_bot: BotFactory) -> None:
+    """A new user's first 防疫健康信息码 is a glance that writes (the claim's first step): its last script takes
+    the lock; held past the server's patience, it finds the push's mark too old and writes nothing."""
+    async with RedisHolder(b"\r\nset\r\n", seconds=2.5) as paused:  # the glance's turn end, held
+        bot = await make_bot(redis={"url": paused.url})
+        user, redis, keys = "oLate_0015d", bot.services.redis, bot.services.keys
+        push = bot.sim.text(user, "防疫健康信息码")
+        assert "服务繁忙" in describe(await bot.push(push))
+        assert paused.held.is_set()
+        await asyncio.sleep(2.0)  # the held script has run now, after the user was told busy
+        assert not await redis.exists(keys.dialog(user)) and not await redis.exists(keys.lock(user))
+        again = describe(await bot.push(push))  # WeChat's retry, or the user asking again: not "busy", not lost
+        assert "同意" in again
+        assert await redis.get(keys.dialog_marker(user)) == b"claim"
 
 
 async def test_a_claim_told_busy_at_its_end_is_confirmed_again_and_kept_once(make_bot: BotFactory) -> None:
