@@ -28,7 +28,7 @@ def days_since_sampling(result: TestResult, ctx: Context) -> int:
 
 async def results_text(ctx: Context, person: Person, doc_index: str, whose: str) -> Reply:
     try:
-        results = await ctx.services.results.results(person, doc_index)
+        results = await ctx.services.results.results(lambda: person, doc_index)
     except ProviderUnavailable:
         return ctx.text("results/unavailable.txt")
     rows = [{"result": r.result, "sampled": to_minute(r.sampled_at), "reported": to_minute(r.reported_at),

@@ -19,7 +19,7 @@ router = Router("vaccination")
 
 async def doses_text(ctx: Context, person: Person, doc_index: str, whose: str) -> Text:
     try:
-        doses = await ctx.services.plugin(VaccinationService).doses(person, doc_index)
+        doses = await ctx.services.plugin(VaccinationService).doses(lambda: person, doc_index)
     except ProviderUnavailable:
         return ctx.text("vaccination/unavailable.txt")
     return ctx.text("vaccination/list.txt", whose=whose, doses=doses, state=state_of(doses))

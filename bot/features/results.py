@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.upstreams.results import ResultProvider
-from storage.profiles import Person
+from storage.profiles import PersonOf
 from storage.results import ResultRegistry, TestResult
 from storage.status import Reader
 
@@ -15,5 +15,5 @@ class Results:
     registry: ResultRegistry
     provider: ResultProvider
 
-    async def results(self, person: Person, doc_index: str, read: Reader | None = None) -> list[TestResult]:
+    async def results(self, person: PersonOf, doc_index: str, read: Reader | None = None) -> list[TestResult]:
         return await self.provider.results(person, doc_index, read)

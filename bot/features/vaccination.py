@@ -13,7 +13,7 @@ from bot.ops.config import UpstreamSettings
 from bot.upstreams.http import JsonUpstream, ProviderUnavailable
 from bot.upstreams.identity import person_payload
 from storage import Pipeline
-from storage.profiles import Person, ProfileStore
+from storage.profiles import PersonOf, ProfileStore
 from storage.status import Reader
 from storage.vaccinations import LEAF, Dose, VaccinationRegistry
 
@@ -46,15 +46,16 @@ def state_of(doses: list[Dose]) -> State:
 
 
 class VaccinationProvider(Protocol):
-    async def doses(self, person: Person, doc_index: str, read: Reader | None = None) -> list[Dose]:
-        """`read`: a turn's reader, for a provider that reads Redis (the turn's first script may have it)."""
+    async def doses(self, person: PersonOf, doc_index: str, read: Reader | None = None) -> list[Dose]:
+        """`person` is called only by a provider that must name the person (an HTTP one); `read`: a turn's
+        reader, for a provider that reads Redis (the turn's first script may have it)."""
 
 
 class LocalVaccinations:
     def __init__(self, registry: VaccinationRegistry) -> None:
         self.registry = registry
 
-    async def doses(self, person: Person, doc_index: str, read: Reader | None = None) -> list[Dose]:
+    async def doses(self, person: PersonOf, doc_index: str, read: Reader | None = None) -> list[Dose]:
         return await self.registry.doses(doc_index, read=read)
 
 
@@ -63,8 +64,8 @@ class HttpVaccinations(JsonUpstream):
 
     provider = "vaccination"
 
-    async def doses(self, person: Person, doc_index: str, read: Reader | None = None) -> list[Dose]:
-        rows = (await self.post(person_payload(person))).get("doses")
+    async def doses(self, person: PersonOf, doc_index: str, read: Reader | None = None) -> list[Dose]:
+        rows = (await self.post(person_payload(person()))).get("doses")
         if not isinstance(rows, list):
             raise ProviderUnavailable("vaccination answer has no list 'doses'")
         try:
@@ -80,7 +81,7 @@ class VaccinationService:
     provider: VaccinationProvider
     profiles: ProfileStore
 
-    async def doses(self, person: Person, doc_index: str, read: Reader | None = None) -> list[Dose]:
+    async def doses(self, person: PersonOf, doc_index: str, read: Reader | None = None) -> list[Dose]:
         """Raises ProviderUnavailable when the immunisation service cannot answer."""
         return await self.provider.doses(person, doc_index, read)
 

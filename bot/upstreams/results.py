@@ -6,29 +6,30 @@ from typing import Protocol
 
 from bot.upstreams.http import JsonUpstream, ProviderUnavailable
 from bot.upstreams.identity import person_payload
-from storage.profiles import Person
+from storage.profiles import PersonOf
 from storage.results import ResultRegistry, TestResult
 from storage.status import Reader
 
 
 class ResultProvider(Protocol):
-    async def results(self, person: Person, doc_index: str, read: Reader | None = None) -> list[TestResult]:
-        """`read`: a turn's reader, for a provider that reads Redis (the turn's first script may have it)."""
+    async def results(self, person: PersonOf, doc_index: str, read: Reader | None = None) -> list[TestResult]:
+        """`person` is called only by a provider that must name the person (an HTTP one); `read`: a turn's
+        reader, for a provider that reads Redis (the turn's first script may have it)."""
 
 
 class LocalResults:
     def __init__(self, registry: ResultRegistry) -> None:
         self.registry = registry
 
-    async def results(self, person: Person, doc_index: str, read: Reader | None = None) -> list[TestResult]:
+    async def results(self, person: PersonOf, doc_index: str, read: Reader | None = None) -> list[TestResult]:
         return await self.registry.latest(doc_index, read=read)
 
 
 class HttpResults(JsonUpstream):
     provider = "results"
 
-    async def results(self, person: Person, doc_index: str, read: Reader | None = None) -> list[TestResult]:
-        data = await self.post(person_payload(person))
+    async def results(self, person: PersonOf, doc_index: str, read: Reader | None = None) -> list[TestResult]:
+        data = await self.post(person_payload(person()))
         rows = data.get("results")
         if not isinstance(rows, list):
             raise ProviderUnavailable("results answer has no list 'results'")

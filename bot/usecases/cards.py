@@ -54,7 +54,7 @@ async def code_image(ctx: Context, person: PersonOf, doc_index: str, *, subject:
         return status
     if services.settings.render.reply_as == "news" and travel is None:
         return await news_reply(ctx, doc_index, " · ".join(filter(None, [stamp, title])), status.colour)
-    facts = await code_facts(services, ctx.templates, person(), doc_index, ctx.openid if subject == "self" else "",
+    facts = await code_facts(services, ctx.templates, person, doc_index, ctx.openid if subject == "self" else "",
                              ctx.read_hash)
     elder = elder or (subject == "self" and ctx.prefs.elder)
     shown = "|".join([ctx.lang, str(ctx.prefs.elder), str(elder), status.colour, status.code, repr(status.until),

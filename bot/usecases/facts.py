@@ -18,7 +18,7 @@ from bot.ops.templates import Templates
 from bot.upstreams.http import ProviderUnavailable
 from bot.upstreams.results import LocalResults
 from bot.upstreams.travel import LocalTravel
-from storage.profiles import Person
+from storage.profiles import PersonOf
 from storage.status import Reader
 
 FACTS_WAIT = 1.0  # seconds the facts may take; then they read 无记录 and the code is shown without them
@@ -31,19 +31,21 @@ class Facts:
     travel: tuple[str, bool] | None  # (the card's colour, whether it passed a starred city)
 
 
-async def code_facts(services: Services, texts: Templates, person: Person, doc_index: str,
+async def code_facts(services: Services, texts: Templates, person: PersonOf, doc_index: str,
                      openid: str = "", read: Reader | None = None) -> tuple[str, ...]:
     """The lines under the colour of one person's code: `facts_of`, as `fact_lines` words them in `texts`."""
     return fact_lines(services, texts, await facts_of(services, person, doc_index, openid, read))
 
 
-async def facts_of(services: Services, person: Person, doc_index: str, openid: str = "",
+async def facts_of(services: Services, person: PersonOf, doc_index: str, openid: str = "",
                    read: Reader | None = None) -> Facts:
     """The facts of one person's code; `openid`: the account whose own code it is (the travel card is the one
     its claimed phone verified), "" for a relative's. `read` (a turn's `ctx.read_hash`) serves what the turn's
-    first script read with it: the travel verification and, on one Redis node, the document's hashes."""
+    first script read with it: the travel verification and, on one Redis node, the document's hashes.
+    `person` is opened only where it is needed: an HTTP provider, or a travel card verified within the window
+    (its phone); a code view from local registries decrypts nothing here."""
     def travel() -> Coroutine[Any, Any, tuple[str, bool] | None]:
-        return _verified_travel(services, openid, person.phone, read) if openid and person.phone else _nothing()
+        return _verified_travel(services, openid, person, read) if openid else _nothing()
 
     if all_local(services):
         # Redis only, usually answered from the turn's copy: awaited in turn, without a task or a timer (Redis
@@ -70,14 +72,14 @@ async def _nothing() -> None:
     return None
 
 
-async def _sampled(services: Services, person: Person, doc_index: str, read: Reader | None = None
+async def _sampled(services: Services, person: PersonOf, doc_index: str, read: Reader | None = None
                    ) -> float | None:
     with contextlib.suppress(ProviderUnavailable):
         return max((r.sampled_at for r in await services.results.results(person, doc_index, read)), default=None)
     return None
 
 
-async def _vaccination(services: Services, person: Person, doc_index: str, read: Reader | None = None
+async def _vaccination(services: Services, person: PersonOf, doc_index: str, read: Reader | None = None
                        ) -> State | None:
     if VaccinationService not in services.plugins:
         return None
@@ -87,12 +89,15 @@ async def _vaccination(services: Services, person: Person, doc_index: str, read:
     return None
 
 
-async def _verified_travel(services: Services, openid: str, phone: str, read: Reader | None
+async def _verified_travel(services: Services, openid: str, person: PersonOf, read: Reader | None
                            ) -> tuple[str, bool] | None:
     registry = services.travel.registry
     verified = registry.verified(openid, await (read or services.hot.hgetall)(registry.verified_key(openid)))
     window = services.settings.travel.combined_window_hours * 3600
-    if verified is None or verified[0] != phone or services.clock.time() - verified[1] > window:
+    if verified is None or services.clock.time() - verified[1] > window:
+        return None
+    phone = person().phone
+    if not phone or verified[0] != phone:
         return None
     with contextlib.suppress(ProviderUnavailable):
         card = await services.travel.card(phone, services.vault.index("phone", phone))

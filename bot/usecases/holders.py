@@ -107,7 +107,7 @@ def _nobody() -> Person:
 
 async def holder_facts(services: Services, texts: Templates, holder: Holder) -> tuple[str, ...]:
     """四码一屏's lines for the guard's page and `verify`: the same facts the holder's card shows."""
-    return await code_facts(services, texts, holder.person, holder.doc_index,
+    return await code_facts(services, texts, lambda: holder.person, holder.doc_index,
                             "" if holder.relative else holder.openid)
 
 
