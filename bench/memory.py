@@ -4,9 +4,8 @@
 
 Prints bytes per citizen (MEMORY USAGE summed over every key the citizens own, the relatives' guardian
 entries and the documents' holder keys included, then by kind of key), bytes per audit entry, and bytes per
-venue entry (场所码:
-the sealed record in the venue's day set and the document's visit index, 20 venues, each citizen entering
-five times). Keys go under the prefix hbmem-… and are deleted afterwards.
+venue entry (场所码: the sealed record in the venue's day set and the document's visit index, 20 venues, each
+citizen entering five times). Keys go under the prefix hbmem-… and are deleted afterwards.
 
 With --listpack-value N the run sets Redis's hash-max-listpack-value to N (and puts the old value back): a
 profile's sealed identity (~114 bytes) and a relative's (~113) exceed Redis's default of 64, which turns

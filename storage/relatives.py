@@ -70,9 +70,9 @@ return {'ok', state}
 
 # A binding is one field of the user's relatives hash: "<bound at>|<sealed record>", the record's fields one
 # letter each, so that the value stays under deploy/redis.conf's hash-max-listpack-value (128) and the hash a
-# listpack. Bindings made before the
-# time moved there are a sealed record alone (it starts with the vault's version byte, \1), their time in the
-# relatives-at hash (KEYS[2]); both are read, and removing one removes both.
+# listpack. Bindings made before the time moved there are a sealed record alone (it starts with the vault's
+# version byte, \1), their time in the relatives-at hash (KEYS[2]); both are read, and removing one removes
+# both.
 BOUND_AT = """
 local function bound_at(value, index)
   if string.byte(value, 1) ~= 1 then return string.match(value, '^([^|]*)|') end
