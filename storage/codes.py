@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from storage.connection import RedisClient
 from storage.keys import Keys
 from storage.vault import SealError, Vault
+from storage.writes import Write
 
 CODE = "code"
 COMBINED = "combined"
@@ -42,12 +43,12 @@ class ImageCache:
         return CachedImage(stored.get(b"shown", b"").decode(), stored[b"media_id"].decode(),
                            float(stored.get(b"at", b"0") or 0))
 
-    async def keep(self, openid: str, subject: str, image: CachedImage, seconds: int) -> None:
+    def keep_writes(self, openid: str, subject: str, image: CachedImage, seconds: int) -> list[Write]:
+        """The writes that keep `image` for `seconds`, for the turn's end: a glance that rendered writes them
+        with the lock, so that a concurrent duplicate of its push gets this image, not a second one."""
         key = self.key(openid, subject)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(key, mapping={"shown": image.shown, "media_id": image.media_id, "at": repr(image.at)})
-            pipe.expire(key, seconds)
-            await pipe.execute()
+        return [Write("HSET", key, ("shown", image.shown, "media_id", image.media_id, "at", repr(image.at))),
+                Write("EXPIRE", key, (seconds,))]
 
 
 class ViewLinks:

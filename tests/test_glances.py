@@ -169,3 +169,19 @@ async def test_a_slow_glance_answers_at_once_follows_by_message_and_a_retry_gets
     await bot.dispatcher.drain()
     assert [m["text"]["content"] for m in bot.standin.messages if m["touser"] == user] == ["看完了"]
     assert runs["look"] == 1 and not await bot.services.redis.exists(bot.services.keys.lock(user))
+
+
+async def test_concurrent_duplicates_of_a_code_view_that_renders_get_one_image(bot: Bot) -> None:
+    """A glance that renders keeps the image with the lock: a duplicate of its push that looked meanwhile is
+    run again and answered with the first one's image, which is the one cached."""
+    user = "oGlance_0007"
+    await full_claim(bot, user)
+    redis, keys = bot.services.redis, bot.services.keys
+    cache = bot.services.codes.images.key(user, "self")
+    await redis.delete(cache)  # the next view renders
+    push = bot.sim.text(user, "防疫健康信息码")
+    replies = await asyncio.gather(*(bot.push(push) for _ in range(3)))
+    assert replies[0]["MsgType"] == "image" and all(r == replies[0] for r in replies)
+    assert await redis.hget(cache, "media_id") == replies[0]["Image"]["MediaId"].encode()
+    assert not await redis.exists(keys.lock(user))
+    assert await bot.push(push) == replies[0]

@@ -76,7 +76,9 @@ async def code_image(ctx: Context, person: PersonOf, doc_index: str, *, subject:
                                                         name=card.name, whose=whose))
     if isinstance(reply, Image):
         ctx.wrote(cache_key)
-        await services.codes.images.keep(ctx.openid, cache_subject, CachedImage(shown, reply.media_id, now), keep_for)
+        for write in services.codes.images.keep_writes(ctx.openid, cache_subject,
+                                                       CachedImage(shown, reply.media_id, now), keep_for):
+            ctx.with_turn(write)
     return reply
 
 
