@@ -102,8 +102,8 @@ class Dispatcher:
         self.metrics.observe(now - started, "healthbot_turn_seconds", route=ctx.route)
         body = self._render(message, reply)
         write = self._dialog_write(ctx, before)
-        if ctx.glance and write is KEEP and not ctx.writes:
-            finished = FINISHED  # it only looked: nothing to write, no lock to give back, a retry looks again
+        if self._only_looked(ctx, write):
+            finished = FINISHED  # nothing to write, no lock to give back, a retry looks again
         else:
             try:
                 finished = await turns.finish(
@@ -258,7 +258,7 @@ class Dispatcher:
             await self.send_all(ctx.openid, [reply, *ctx.later])
         finally:
             write = self._dialog_write(ctx, before)
-            if not ctx.glance or write is not KEEP or ctx.writes:  # a glance that wrote nothing has no end
+            if not self._only_looked(ctx, write):
                 await self.services.turns.finish(ctx.openid, ctx.message.dedup_id(), token, None, write,
                                                  ctx.writes, glance=ctx.glance)
 
@@ -342,6 +342,11 @@ class Dispatcher:
         if before.expired and not state.expired:
             return FORGET_EXPIRED
         return KEEP
+
+    @staticmethod
+    def _only_looked(ctx: Context, write: DialogWrite) -> bool:
+        """A glance that wrote nothing: its turn has no end (storage.turns)."""
+        return ctx.glance and write is KEEP and not ctx.writes
 
     def _kept_reply(self, message: Inbound, reply: Reply | None, body: str) -> bytes:
         """The copy kept for retries. Replies may quote what the user typed, so a text is encrypted; an image

@@ -104,9 +104,10 @@ class Router:
         return self._add(msg_types=frozenset(msg_types))
 
     def event(self, *events: str, keys: tuple[str, ...] = (), reads: tuple[str, ...] = (),
-              when: Filter | None = None) -> Decorator:
+              when: Filter | None = None, glance: bool = False) -> Decorator:
+        """`glance`: for menu clicks (`click`), the only events known to be glances before a turn begins."""
         return self._add(events=frozenset(e.lower() for e in events), event_keys=frozenset(keys), reads=reads,
-                         when=when)
+                         when=when, glance=glance)
 
     def internal(self, event: str) -> Decorator:
         """An event healthbot makes itself (a face-check result): a push from /wechat never matches it."""
@@ -115,8 +116,7 @@ class Router:
     def click(self, *keys: str, reads: tuple[str, ...] = (), when: Filter | None = None,
               glance: bool = False) -> Decorator:
         """A menu button of type click, by its key."""
-        return self._add(events=frozenset(("click",)), event_keys=frozenset(keys), reads=reads, when=when,
-                         glance=glance)
+        return self.event("click", keys=keys, reads=reads, when=when, glance=glance)
 
     def scene(self, prefix: str, reads: tuple[str, ...] = (), when: Filter | None = None) -> Decorator:
         """A parametric QR code (带参数二维码) whose scene starts with `prefix`, scanned by a follower (SCAN)
@@ -152,8 +152,6 @@ class RouteTable:
         self.dialogs: dict[str, Dialog] = {}
         self._candidates: dict[tuple[str, str], list[Route]] = {}  # WeChat's known kinds only: bounded
         self._prefetch: set[str] = set()
-        self._glance_words: set[str] = set()
-        self._glance_clicks: set[str] = set()
         self.befores: tuple[Before, ...] = tuple(hook for router in routers for hook in router.befores)
         for router in routers:
             for dialog in router.dialogs:
@@ -165,13 +163,9 @@ class RouteTable:
                 if route.keywords:
                     for word in route.keywords:
                         self._unique(self.by_keyword, word, route, "keyword")
-                    if route.glance:
-                        self._glance_words.update(route.keywords)
                 elif route.events == {"click"} and route.event_keys:
                     for key in route.event_keys:
                         self._unique(self.by_click, key, route, "menu key")
-                    if route.glance:
-                        self._glance_clicks.update(route.event_keys)
                 else:
                     self.ordered.append(route)
 
@@ -187,10 +181,14 @@ class RouteTable:
 
     def glances(self, message: Inbound) -> bool:
         """Whether the route `message` reaches outside a dialog is a glance (Router.keywords): known before the
-        turn begins, by one set lookup."""
+        turn begins, by one dict lookup."""
         if message.msg_type == "text":
-            return message.normalized in self._glance_words
-        return message.event == "click" and message.event_key in self._glance_clicks
+            route = self.by_keyword.get(message.normalized)
+        elif message.event == "click":
+            route = self.by_click.get(message.event_key)
+        else:
+            return False
+        return route is not None and route.glance
 
     def find(self, message: Inbound) -> tuple[Route, re.Match[str] | None] | None:
         if message.msg_type == "text":
