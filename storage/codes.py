@@ -30,8 +30,8 @@ class ImageCache:
     """A user's last uploaded code image per subject (self, a relative, 二码合一), re-sent while unchanged. One
     hash per subject, on the user's slot: the turn script may read it with the turn (TurnKeys.reads)."""
 
-    def __init__(self, redis: RedisClient, keys: Keys) -> None:
-        self.redis, self.keys = redis, keys
+    def __init__(self, keys: Keys) -> None:
+        self.keys = keys
 
     def key(self, openid: str, subject: str) -> str:
         return self.keys.image_cache(openid, subject)

@@ -4,8 +4,7 @@ redis-py spends ~200 µs of CPU per call under concurrency (pool, retry and time
 a turn makes two to six calls, more than the whole of a minimal webhook request (bench/README figures). This
 client writes each command straight to one asyncio transport and resolves the caller's future from
 hiredis's parser as replies arrive: ~17 µs a call. It speaks only what the hot path needs (scripts, GET, MGET,
-SET, HGETALL, HGET, SMEMBERS, PING) and raises redis-py's exception types, so callers handle one family of
-errors.
+SET, HGETALL, HGET, PING) and raises redis-py's exception types, so callers handle one family of errors.
 
 Failure behaviour, as with the redis-py client it sits beside: a call that finds no connection opens one
 (0.5 s to connect); a reply later than `timeout` fails every call waiting on that connection with
@@ -213,9 +212,6 @@ class RespClient:
 
     async def hget(self, key: str, field: str) -> bytes | None:
         return await self.execute("HGET", key, field)
-
-    async def smembers(self, key: str) -> set[bytes]:
-        return set(await self.execute("SMEMBERS", key))
 
     async def ping(self) -> bool:
         return await self.execute("PING") == b"PONG"

@@ -192,7 +192,7 @@ def build_services(settings: Settings, clock: Clock | None = None, prefetch: tup
         turns=turns,
         writer=writer,
         codes=HealthCodes(ProfileStore(redis, keys, vault, reads=hot), upstreams.identity,
-                          QrTokens(redis, keys, vault, settings.render.qr_token_ttl), ImageCache(redis, keys),
+                          QrTokens(redis, keys, vault, settings.render.qr_token_ttl), ImageCache(keys),
                           ViewLinks(redis, keys)),
         status=Status(status_registry, upstreams.status, reasons, notices, audit, clock),
         appeals=AppealStore(redis, keys, vault, settings.appeals.retention_days * 86400),
