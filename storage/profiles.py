@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from redis.exceptions import ResponseError
-
 from storage.connection import HotClient, RedisClient
 from storage.keys import Keys
 from storage.vault import Vault
@@ -104,6 +102,8 @@ redis.call('SET', KEYS[1], me)
 return {}
 """
 
+_READ_HOLDERS = _HOLDERS + "return holders(KEYS[1])"
+
 # 注销: the account no longer holds the document (if it still did).
 _LET_GO = """
 if redis.call('TYPE', KEYS[1]).ok == 'set' then return redis.call('SREM', KEYS[1], ARGV[1]) end
@@ -153,6 +153,7 @@ class ProfileStore:
         self._save = redis.register_script(_SAVE)
         self._take = redis.register_script(_TAKE)
         self._let_go = redis.register_script(_LET_GO)
+        self._holders = self.reads.register_script(_READ_HOLDERS)
         self._move_out = redis.register_script(_MOVE_OUT)
 
     def doc_index(self, doc_type: str, doc_number: str) -> str:
@@ -233,12 +234,7 @@ class ProfileStore:
         await self.redis.delete(*doomed)
 
     async def holders(self, doc_index: str) -> list[str]:
-        key = self.keys.holders(doc_index)
-        try:
-            one = await self.reads.get(key)
-        except ResponseError:  # WRONGTYPE: a set, as holders were kept before
-            return [o.decode() for o in await self.reads.smembers(key)]
-        return [one.decode()] if one is not None else []
+        return [o.decode() for o in await self._holders(keys=[self.keys.holders(doc_index)])]
 
     async def forget_code(self, openid: str, subject: str) -> None:
         """Drop a code's cached image. Its QR tokens stop resolving by themselves: the scan page finds no
